@@ -1,0 +1,34 @@
+# mmfuse: `make run` (main job on the built-in dataset) and `make test` (whole suite through ctest).
+BUILD ?= build
+JOBS ?= $(shell nproc)
+GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo Ninja || echo "Unix Makefiles")
+DEFAULT_DATA ?= $(BUILD)/default-data
+
+.PHONY: all deps configure build run test bench format clean
+
+all: build
+
+deps:
+	@./scripts/install_deps.sh
+
+configure: deps
+	@if [ ! -f $(BUILD)/CMakeCache.txt ]; then \
+	  cmake -S . -B $(BUILD) -G "$(GENERATOR)" -DCMAKE_BUILD_TYPE=Release; fi
+
+build: configure
+	cmake --build $(BUILD) -j$(JOBS)
+
+run: build
+	./scripts/main_job.sh $(BUILD)
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 900
+
+bench: build
+	./bench/run_all.sh $(BUILD)
+
+format:
+	find src tools tests bench -name '*.h' -o -name '*.cpp' | xargs clang-format -i
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages mmfuse needs, only those that are missing.
+set -euo pipefail
+PKGS=(
+  cmake ninja-build g++ ccache pkg-config
+  libtorch-dev libgloo-dev
+  libopencv-dev libsndfile1-dev libsamplerate0-dev zlib1g-dev libxxhash-dev
+  libfaiss-dev libcpp-httplib-dev nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libspdlog-dev
+  libsqlite3-dev libgtest-dev libgmock-dev libbenchmark-dev
+  python3-torch python3-scipy python3-pil python3-sklearn python3-numpy
+  espeak-ng sox chromium
+)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "install_deps: installing ${missing[*]}" >&2
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,111 @@
+#include "mmfuse/core/config.h"
+
+#include <algorithm>
+
+namespace mmfuse {
+
+ConfigNode::ConfigNode(YAML::Node node, std::string path, std::string source)
+    : node_(std::move(node)), path_(std::move(path)), source_(std::move(source)) {}
+
+ConfigNode ConfigNode::load_file(const std::string& file) {
+  try {
+    return ConfigNode(YAML::LoadFile(file), "", file);
+  } catch (const YAML::BadFile&) {
+    throw ConfigError(file + ": cannot open the config file; check the path");
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(file + ":" + std::to_string(e.mark.line + 1) + ": invalid YAML: " + e.msg);
+  }
+}
+
+ConfigNode ConfigNode::parse(const std::string& yaml_text, const std::string& source) {
+  try {
+    return ConfigNode(YAML::Load(yaml_text), "", source);
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(source + ":" + std::to_string(e.mark.line + 1) + ": invalid YAML: " + e.msg);
+  }
+}
+
+bool ConfigNode::has(const std::string& key) const {
+  return is_map() && node_[key] && !node_[key].IsNull();
+}
+
+std::size_t ConfigNode::size() const { return node_ ? node_.size() : 0; }
+
+std::vector<std::string> ConfigNode::keys() const {
+  std::vector<std::string> out;
+  if (!is_map()) return out;
+  for (const auto& kv : node_) out.push_back(kv.first.as<std::string>());
+  return out;
+}
+
+ConfigNode ConfigNode::operator[](const std::string& key) const {
+  std::string child_path = path_.empty() ? key : path_ + "." + key;
+  if (!is_map()) return ConfigNode(YAML::Node(), child_path, source_);
+  // Const lookup: does not insert into the underlying map.
+  const YAML::Node& cnode = node_;
+  return ConfigNode(cnode[key], child_path, source_);
+}
+
+ConfigNode ConfigNode::at(std::size_t i) const {
+  std::string child_path = path_ + "[" + std::to_string(i) + "]";
+  if (!is_sequence() || i >= node_.size()) return ConfigNode(YAML::Node(), child_path, source_);
+  const YAML::Node& cnode = node_;
+  return ConfigNode(cnode[i], child_path, source_);
+}
+
+void ConfigNode::check_keys(const std::vector<std::string>& allowed) const {
+  for (const auto& k : keys()) {
+    if (std::find(allowed.begin(), allowed.end(), k) == allowed.end()) {
+      std::string known;
+      for (const auto& a : allowed) known += (known.empty() ? "" : ", ") + a;
+      (*this)[k].fail("unknown key; known keys here: " + known);
+    }
+  }
+}
+
+void ConfigNode::set_override(const std::string& assignment) {
+  auto eq = assignment.find('=');
+  if (eq == std::string::npos || eq == 0) {
+    throw UsageError("override '" + assignment + "' is not of the form key.path=value");
+  }
+  std::string key = assignment.substr(0, eq);
+  YAML::Node value;
+  try {
+    value = YAML::Load(assignment.substr(eq + 1));
+  } catch (const YAML::Exception& e) {
+    throw UsageError("override '" + assignment + "': value is not valid YAML: " + e.msg);
+  }
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  while (true) {
+    auto dot = key.find('.', start);
+    parts.push_back(key.substr(start, dot - start));
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  if (!node_ || node_.IsNull()) node_ = YAML::Node(YAML::NodeType::Map);
+  // yaml-cpp nodes are handles: walking with operator[] on non-const nodes creates missing maps.
+  std::vector<YAML::Node> chain{node_};
+  for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
+    YAML::Node next = chain.back()[parts[i]];
+    if (next.IsScalar() || next.IsSequence()) {
+      throw UsageError("override '" + assignment + "': '" + parts[i] + "' is not a map");
+    }
+    chain.push_back(next);
+  }
+  chain.back()[parts.back()] = value;
+}
+
+std::string ConfigNode::dump() const {
+  YAML::Emitter out;
+  out << node_;
+  return out.c_str();
+}
+
+void ConfigNode::fail(const std::string& message) const {
+  std::string where = source_.empty() ? "" : source_ + ": ";
+  where += path_.empty() ? "<root>" : path_;
+  throw ConfigError(where + ": " + message);
+}
+
+}  // namespace mmfuse

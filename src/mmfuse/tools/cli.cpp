@@ -1,0 +1,56 @@
+#include "mmfuse/tools/cli.h"
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+
+#include "mmfuse/core/error.h"
+
+namespace mmfuse::tools {
+
+namespace {
+
+void setup_logging(bool verbose, bool quiet) {
+  auto logger = spdlog::stderr_color_mt("mmfuse");
+  logger->set_pattern("[%H:%M:%S] %^%l%$ %v");
+  logger->set_level(quiet ? spdlog::level::warn
+                          : (verbose ? spdlog::level::debug : spdlog::level::info));
+  spdlog::set_default_logger(logger);
+}
+
+}  // namespace
+
+int run_cli(int argc, char** argv) {
+  CLI::App app{"mmfuse: multimodal deep learning engine (images, audio, text, tabular)", "mmfuse"};
+  app.set_version_flag("--version", std::string("mmfuse ") + MMFUSE_VERSION);
+  app.require_subcommand(1);
+  bool verbose = false, quiet = false;
+  app.add_flag("-v,--verbose", verbose, "Log debug messages");
+  app.add_flag("-q,--quiet", quiet, "Log warnings and errors only");
+  app.parse_complete_callback([&] { setup_logging(verbose, quiet); });
+
+  add_models_commands(app);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;
+  } catch (const UsageError& e) {
+    std::cerr << "mmfuse: usage error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "mmfuse: error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace mmfuse::tools

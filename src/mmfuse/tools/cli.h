@@ -1,0 +1,16 @@
+// The `mmfuse` command line: subcommands registered by one function per command group.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace mmfuse::tools {
+
+/// Parses argv, runs the chosen subcommand, and maps failures to exit codes:
+/// 0 success, 2 bad usage (with CLI11's message), 1 failure (one line `mmfuse: error: ...`).
+int run_cli(int argc, char** argv);
+
+// One per command group (each in its own cmd_*.cpp). Adding a group: a file and one line in
+// cli.cpp's list.
+void add_models_commands(CLI::App& app);
+
+}  // namespace mmfuse::tools

@@ -1,0 +1,53 @@
+#include "mmfuse/core/config.h"
+
+#include <gtest/gtest.h>
+
+namespace mmfuse {
+namespace {
+
+TEST(ConfigNode, ReadsTypedValuesAndDefaults) {
+  auto cfg = ConfigNode::parse("model:\n  fusion:\n    rank: 16\n    name: lmf\n", "c.yaml");
+  EXPECT_EQ(cfg["model"]["fusion"].get<int>("rank"), 16);
+  EXPECT_EQ(cfg["model"]["fusion"].get<std::string>("name"), "lmf");
+  EXPECT_EQ(cfg["model"]["fusion"].get<int>("width", 7), 7);
+  EXPECT_EQ(cfg["model"]["fusion"]["rank"].path(), "model.fusion.rank");
+}
+
+TEST(ConfigNode, ErrorsNameTheSourceAndPath) {
+  auto cfg = ConfigNode::parse("model:\n  fusion:\n    rank: high\n", "c.yaml");
+  try {
+    cfg["model"]["fusion"].get<int>("rank");
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("c.yaml: model.fusion.rank"), std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find("'high'"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(cfg["model"].get<int>("missing"), ConfigError);
+}
+
+TEST(ConfigNode, CheckKeysRejectsTypos) {
+  auto cfg = ConfigNode::parse("rnak: 4\n");
+  try {
+    cfg.check_keys({"rank", "dim"});
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("rnak"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("rank, dim"), std::string::npos);
+  }
+}
+
+TEST(ConfigNode, OverridesCreateAndReplaceNestedKeys) {
+  auto cfg = ConfigNode::parse("train:\n  epochs: 10\n");
+  cfg.set_override("train.epochs=3");
+  cfg.set_override("model.fusion.rank=16");
+  cfg.set_override("model.fusion.combine=[concat, tensor]");
+  EXPECT_EQ(cfg["train"].get<int>("epochs"), 3);
+  EXPECT_EQ(cfg["model"]["fusion"].get<int>("rank"), 16);
+  EXPECT_EQ(cfg["model"]["fusion"]["combine"].size(), 2u);
+  EXPECT_THROW(cfg.set_override("no_equals_sign"), UsageError);
+  EXPECT_THROW(cfg.set_override("train.epochs.x=1"), UsageError);
+}
+
+}  // namespace
+}  // namespace mmfuse
