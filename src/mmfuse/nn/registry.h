@@ -1,72 +1,20 @@
-// One typed registry per block family. Entries are added in one explicit function per family
-// (register_builtin_encoders/fusions/heads), one line each:
-//   r.add<TensorFusionImpl>();   // uses TensorFusionImpl::kName, kDescription and create()
-// `create(const Context&, const ConfigNode&)` reads the block's options from its config node.
+// Registry of torch-module blocks of one family; make() returns a Block<Api>.
 #pragma once
 
-#include <functional>
-#include <memory>
-#include <string>
-#include <vector>
-
-#include "mmfuse/core/config.h"
-#include "mmfuse/core/error.h"
+#include "mmfuse/core/registry.h"
 #include "mmfuse/nn/block.h"
 
 namespace mmfuse::nn {
 
 template <class Api, class Context>
-class Registry {
+class Registry : public mmfuse::Registry<torch::nn::Module, Context> {
  public:
-  using Factory =
-      std::function<std::shared_ptr<torch::nn::Module>(const Context&, const ConfigNode&)>;
-  struct Entry {
-    std::string name;
-    std::string description;
-    Factory make;
-  };
+  using mmfuse::Registry<torch::nn::Module, Context>::Registry;
 
-  explicit Registry(std::string family) : family_(std::move(family)) {}
-
-  /// Registers XImpl under XImpl::kName.
-  template <class Impl>
-  void add() {
-    add(Impl::kName, Impl::kDescription, [](const Context& ctx, const ConfigNode& cfg) {
-      return std::static_pointer_cast<torch::nn::Module>(Impl::create(ctx, cfg));
-    });
-  }
-
-  void add(std::string name, std::string description, Factory make) {
-    if (find(name)) throw Error(family_ + " '" + name + "' is registered twice");
-    entries_.push_back({std::move(name), std::move(description), std::move(make)});
-  }
-
-  const Entry* find(const std::string& name) const {
-    for (const auto& e : entries_) {
-      if (e.name == name) return &e;
-    }
-    return nullptr;
-  }
-
-  /// Builds `name` from `cfg`; an unknown name fails at `cfg`'s path listing the known ones.
+  /// Builds `name` from `cfg` as a block of this family.
   Block<Api> make(const std::string& name, const Context& ctx, const ConfigNode& cfg) const {
-    const Entry* e = find(name);
-    if (!e) cfg.fail("unknown " + family_ + " '" + name + "'; known: " + known_names());
-    return Block<Api>(e->make(ctx, cfg));
+    return Block<Api>(this->create(name, ctx, cfg));
   }
-
-  std::string known_names() const {
-    std::string out;
-    for (const auto& e : entries_) out += (out.empty() ? "" : ", ") + e.name;
-    return out;
-  }
-
-  const std::vector<Entry>& entries() const { return entries_; }
-  const std::string& family() const { return family_; }
-
- private:
-  std::string family_;
-  std::vector<Entry> entries_;
 };
 
 }  // namespace mmfuse::nn
