@@ -61,7 +61,8 @@ TEST(RegressionMetrics, MatchesHandComputedValues) {
 TEST(RegressionMetrics, SentimentStyleScores) {
   RegressionMetrics m;
   // targets: -2 (neg), 0 (excluded from binary), 1.4 (pos), 2.6 (pos)
-  // preds:   -1.6 (neg ok, round -2 ok), 0.2, -0.3 (wrong sign; round 0 vs 1), 3.7 (round clip 3 ok)
+  // preds:   -1.6 (neg ok, round -2 ok), 0.2, -0.3 (wrong sign; round 0 vs 1), 3.7 (round clip 3
+  // ok)
   m.add(torch::tensor({-1.6, 0.2, -0.3, 3.7}), torch::tensor({-2.0, 0.0, 1.4, 2.6}));
   auto r = m.report();
   EXPECT_DOUBLE_EQ(r.binary_accuracy, 2.0 / 3.0);

@@ -33,8 +33,8 @@ TEST(SvgChart, SkipsNonFinitePoints) {
 }
 
 TEST(SvgChart, BarChartDrawsOneBarPerSeriesAndCategory) {
-  auto svg = bar_chart({"image", "audio", "both"}, {{"acc", {}, {0.5, 0.7, 0.9}}, {"f1", {}, {0.4, 0.6, 0.8}}},
-                       ChartOptions{});
+  auto svg = bar_chart({"image", "audio", "both"},
+                       {{"acc", {}, {0.5, 0.7, 0.9}}, {"f1", {}, {0.4, 0.6, 0.8}}}, ChartOptions{});
   EXPECT_EQ(count(svg, "<rect class=\"bar\""), 6);
 }
 

@@ -35,7 +35,7 @@ TEST(Optimizer, UnknownTypeNamesPathAndChoices) {
 
 TEST(LrSchedule, CosineWithWarmupHitsEndpoints) {
   auto o = ScheduleOptions::from_config(ConfigNode::parse("type: cosine\nwarmup_steps: 4\n"));
-  LrSchedule s(o, 1.0, 10, 2);  // 20 steps
+  LrSchedule s(o, 1.0, 10, 2);           // 20 steps
   EXPECT_NEAR(s.lr_at(0), 0.2, 1e-12);   // warm-up 1/5
   EXPECT_NEAR(s.lr_at(3), 0.8, 1e-12);   // warm-up 4/5
   EXPECT_NEAR(s.lr_at(4), 1.0, 1e-12);   // cosine start
@@ -44,7 +44,8 @@ TEST(LrSchedule, CosineWithWarmupHitsEndpoints) {
 }
 
 TEST(LrSchedule, StepDecaysPerEpochs) {
-  auto o = ScheduleOptions::from_config(ConfigNode::parse("type: step\nstep_size: 2\ngamma: 0.5\n"));
+  auto o =
+      ScheduleOptions::from_config(ConfigNode::parse("type: step\nstep_size: 2\ngamma: 0.5\n"));
   LrSchedule s(o, 0.4, 5, 6);
   EXPECT_DOUBLE_EQ(s.lr_at(9), 0.4);   // epoch 1
   EXPECT_DOUBLE_EQ(s.lr_at(10), 0.2);  // epoch 2

@@ -64,9 +64,8 @@ ClassificationReport ClassificationMetrics::report() const {
     for (int64_t p = 0; p < classes_; ++p) cr.support += r.confusion[c][p];
     cr.precision = predicted[c] > 0 ? static_cast<double>(tp) / predicted[c] : 0.0;
     cr.recall = cr.support > 0 ? static_cast<double>(tp) / cr.support : 0.0;
-    cr.f1 = cr.precision + cr.recall > 0
-                ? 2 * cr.precision * cr.recall / (cr.precision + cr.recall)
-                : 0.0;
+    cr.f1 = cr.precision + cr.recall > 0 ? 2 * cr.precision * cr.recall / (cr.precision + cr.recall)
+                                         : 0.0;
     r.per_class.push_back(cr);
     // Macro averages over the classes that occur in the targets or the predictions (sklearn
     // averages over the labels present in either).

@@ -5,8 +5,8 @@
 
 #include <cstdint>
 
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 namespace mmfuse::eval {
 

@@ -46,8 +46,8 @@ struct Range {
 std::string open_svg(const ChartOptions& o) {
   std::string s = "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" width=\"" +
                   std::to_string(o.width) + "\" height=\"" + std::to_string(o.height) +
-                  "\" viewBox=\"0 0 " + std::to_string(o.width) + " " +
-                  std::to_string(o.height) + "\" font-family=\"sans-serif\" font-size=\"11\">";
+                  "\" viewBox=\"0 0 " + std::to_string(o.width) + " " + std::to_string(o.height) +
+                  "\" font-family=\"sans-serif\" font-size=\"11\">";
   s += "<title>" + xml_escape(o.title) + "</title>";
   s += "<text x=\"" + std::to_string(o.width / 2) +
        "\" y=\"18\" text-anchor=\"middle\" font-size=\"13\" font-weight=\"bold\">" +
@@ -113,12 +113,23 @@ std::string xml_escape(const std::string& text) {
   out.reserve(text.size());
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -170,9 +181,9 @@ std::string bar_chart(const std::vector<std::string>& categories, const std::vec
       if (c >= series[k].y.size() || !std::isfinite(series[k].y[c])) continue;
       double v = series[k].y[c];
       double top = std::min(to_py(v), to_py(0.0)), bottom = std::max(to_py(v), to_py(0.0));
-      svg += "<rect class=\"bar\" x=\"" + num(x0 + group * c + group * 0.1 + bar * k) +
-             "\" y=\"" + num(top) + "\" width=\"" + num(bar) + "\" height=\"" +
-             num(bottom - top) + "\" fill=\"" + kPalette[k % 10] + "\"><title>" +
+      svg += "<rect class=\"bar\" x=\"" + num(x0 + group * c + group * 0.1 + bar * k) + "\" y=\"" +
+             num(top) + "\" width=\"" + num(bar) + "\" height=\"" + num(bottom - top) +
+             "\" fill=\"" + kPalette[k % 10] + "\"><title>" +
              xml_escape(series[k].name + " / " + categories[c] + ": " + tick_label(v)) +
              "</title></rect>";
     }

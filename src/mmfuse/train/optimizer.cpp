@@ -60,8 +60,8 @@ void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
 ScheduleOptions ScheduleOptions::from_config(const ConfigNode& cfg) {
   ScheduleOptions o;
   if (cfg.is_null()) return o;
-  cfg.check_keys({"type", "warmup_steps", "step_size", "gamma", "min_lr", "factor", "patience",
-                  "mode"});
+  cfg.check_keys(
+      {"type", "warmup_steps", "step_size", "gamma", "min_lr", "factor", "patience", "mode"});
   const auto type = cfg.get<std::string>("type", "constant");
   if (type == "constant") {
     o.kind = ScheduleKind::constant;
@@ -101,12 +101,13 @@ double LrSchedule::lr_at(int64_t step) const {
     case ScheduleKind::constant:
       break;
     case ScheduleKind::step:
-      lr *= std::pow(options_.gamma, static_cast<double>((step / steps_per_epoch_) /
-                                                         options_.step_size));
+      lr *= std::pow(options_.gamma,
+                     static_cast<double>((step / steps_per_epoch_) / options_.step_size));
       break;
     case ScheduleKind::cosine: {
       const int64_t span = std::max<int64_t>(1, total_steps_ - options_.warmup_steps);
-      const double t = std::min(1.0, std::max(0.0, static_cast<double>(step - options_.warmup_steps) / span));
+      const double t =
+          std::min(1.0, std::max(0.0, static_cast<double>(step - options_.warmup_steps) / span));
       lr = options_.min_lr + 0.5 * (base_lr_ - options_.min_lr) * (1.0 + std::cos(kPi * t));
       break;
     }
@@ -114,7 +115,8 @@ double LrSchedule::lr_at(int64_t step) const {
       lr *= plateau_scale_;
       break;
   }
-  if (step < options_.warmup_steps) lr *= static_cast<double>(step + 1) / (options_.warmup_steps + 1);
+  if (step < options_.warmup_steps)
+    lr *= static_cast<double>(step + 1) / (options_.warmup_steps + 1);
   return lr;
 }
 
