@@ -10,6 +10,7 @@
 #include "mmfuse/nn/fusion/gated.h"
 #include "mmfuse/nn/fusion/late.h"
 #include "mmfuse/nn/fusion/low_rank.h"
+#include "mmfuse/nn/fusion/max_pool.h"
 #include "mmfuse/nn/fusion/modality_attention.h"
 #include "mmfuse/nn/fusion/product.h"
 #include "mmfuse/nn/fusion/sequential.h"
@@ -36,6 +37,7 @@ void register_builtin_fusions(FusionRegistry& r) {
   r.add<LateFusionImpl>();
   r.add<AdversarialFusionImpl>();
   r.add<CompositeFusionImpl>();
+  r.add<MaxPoolFusionImpl>();
 }
 
 const FusionRegistry& fusion_registry() {
