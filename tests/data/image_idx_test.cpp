@@ -67,6 +67,21 @@ TEST(Idx, ParsesBigEndianInt16FromHandWrittenBytes) {
   EXPECT_EQ(m.at<int16_t>(0, 1), 258);
 }
 
+TEST(Idx, ColorItemsAreRgbOrderedAndCanBeGray) {
+  testing::TempDir dir;
+  const std::string path = dir.file("rgb.idx");
+  // dims [2, 1, 2, 3]: item 1 = red pixel, blue pixel
+  const std::vector<uint8_t> values = {0, 0, 0, 0, 0, 0, 255, 0, 0, 0, 0, 255};
+  write_idx(path, IdxType::uint8, {2, 1, 2, 3}, values.data(), false);
+  auto rgb =
+      ImagePipeline::create({}, ConfigNode::parse("channels: 3"))->extract(ImageRef{path, 1});
+  ASSERT_EQ(rgb.sizes(), (std::vector<int64_t>{3, 1, 2}));
+  EXPECT_TRUE(
+      torch::allclose(rgb.reshape({3, 2}), torch::tensor({{1.f, 0.f}, {0.f, 0.f}, {0.f, 1.f}})));
+  auto gray = gray_pipeline()->extract(ImageRef{path, 1});
+  EXPECT_TRUE(torch::allclose(gray.reshape({2}), torch::tensor({0.299f, 0.114f})));
+}
+
 TEST(Idx, ItemOutOfRangeNamesCountAndFile) {
   testing::TempDir dir;
   const std::string path = dir.file("x.idx");

@@ -101,6 +101,20 @@ TEST(ImagePipeline, SixteenBitPngScalesBy65535) {
   expect_pixel(t, 0, 1, {32768.f / 65535.f});
 }
 
+TEST(ImagePipeline, DecodesBmpAndJpeg) {
+  testing::TempDir dir;
+  cv::Mat bgr(8, 8, CV_8UC3, cv::Scalar(30, 120, 200));  // B, G, R
+  auto p = make("{}");
+  auto bmp = p->extract(ImageRef{write_png(dir, "c.bmp", bgr)});
+  expect_pixel(bmp, 3, 5, {200 / 255.f, 120 / 255.f, 30 / 255.f});
+  const std::string jpg = dir.file("c.jpg");
+  ASSERT_TRUE(cv::imwrite(jpg, bgr, {cv::IMWRITE_JPEG_QUALITY, 100}));
+  auto j = p->extract(ImageRef{jpg});
+  ASSERT_EQ(j.sizes(), (std::vector<int64_t>{3, 8, 8}));
+  // Lossy, but a flat colour survives within a couple of levels.
+  EXPECT_LT((j - bmp).abs().max().item<float>(), 3 / 255.f);
+}
+
 TEST(ImagePipeline, TruncatedOrMissingFileNamesTheFile) {
   testing::TempDir dir;
   cv::Mat noise(32, 32, CV_8UC3);
@@ -145,6 +159,8 @@ TEST(ImagePipeline, FitsPerChannelMeanAndStdOnTrainingImages) {
   restored->load_state(nlohmann::json::parse(p->state().dump()));
   EXPECT_TRUE(torch::equal(restored->finalize(restored->extract(fields[0])),
                            p->finalize(p->extract(fields[0]))));
+  EXPECT_THROW(restored->load_state({{"mean", {0.5}}}), Error);      // no std
+  EXPECT_THROW(make("channels: 3")->load_state(p->state()), Error);  // 1 vs 3 channels
 }
 
 TEST(ImagePipeline, FixedNormalizationBroadcastsOneValue) {
