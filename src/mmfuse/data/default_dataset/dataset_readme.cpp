@@ -34,7 +34,7 @@ std::string dataset_yaml(const DefaultDatasetOptions& o) {
 
 std::string DefaultDatasetSummary::format() const {
   std::ostringstream s;
-  s << "default dataset in " << out_dir << " (seed " << seed << ")\n";
+  s << "default dataset (seed " << seed << ")\n";
   s << std::left << std::setw(7) << "split" << std::right << std::setw(8) << "samples"
     << std::setw(7) << "image" << std::setw(7) << "audio" << std::setw(7) << "text" << std::setw(7)
     << "typos"
@@ -135,8 +135,9 @@ std::string dataset_readme(const DefaultDatasetOptions& o, const DefaultDatasetS
        "train and val share one clip per kind, test uses its own. The SNR of each sample is "
        "drawn from "
     << o.min_snr_db << ".." << o.max_snr_db
-    << " dB: at the low end the word is buried (white and babble noise mask it most, brown "
-       "noise the least).\n\n"
+    << " dB (white and babble noise mask the word most, brown noise the least). Even clean, "
+       "the audio is hard: test voices are unseen and may speak another language than most "
+       "training voices of the same digit.\n\n"
     << "## Text: the digit as a word\n"
     << "The digit written in English, Chinese (七), Spanish, French, German, Italian, Portuguese "
        "or Japanese (hiragana, なな), with no language tag. "

@@ -31,22 +31,22 @@ std::array<std::vector<std::size_t>, kNumSplits> split_digit_rows(std::size_t ro
 
 struct ImageOptions {
   /// Rotation drawn from [-max, max] degrees.
-  double max_rotation_deg = 30.0;
+  double max_rotation_deg = 20.0;
   /// Isotropic scale drawn from [min_scale, max_scale].
-  double min_scale = 0.7;
-  double max_scale = 1.15;
+  double min_scale = 0.8;
+  double max_scale = 1.1;
   /// Horizontal shear drawn from [-max, max] (x += shear * y).
-  double max_shear = 0.4;
+  double max_shear = 0.25;
   /// Translation drawn from [-max, max] pixels on each axis.
-  double max_shift_px = 4.0;
+  double max_shift_px = 2.5;
   /// Gaussian pixel noise: its standard deviation (intensities in [0, 1]) is drawn per image
   /// from [min_noise_std, max_noise_std].
-  double min_noise_std = 0.15;
-  double max_noise_std = 0.45;
+  double min_noise_std = 0.1;
+  double max_noise_std = 0.35;
   /// Probability of a Gaussian blur (sigma 0.8..1.8 px).
-  double blur_prob = 0.3;
+  double blur_prob = 0.25;
   /// Probability of an occluding bar (erased or painted, 3..7 px thick, across most of the digit).
-  double occlusion_prob = 0.4;
+  double occlusion_prob = 0.3;
 };
 
 /// A 28x28 CV_8UC1 rendering of `digit` (white on black, the digit in a 20x20 box before the

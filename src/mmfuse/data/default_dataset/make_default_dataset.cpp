@@ -1,10 +1,12 @@
 #include "mmfuse/data/default_dataset/make_default_dataset.h"
 
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <optional>
 #include <sstream>
 
+#include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
 #include "mmfuse/core/error.h"
@@ -29,8 +31,10 @@ struct PlannedSample {
   DrawnText text;
 };
 
-double round_to(double x, double step) {
-  return std::round(x / step) * step;
+// x rounded to `decimals` places (divides last, so 0.47 prints as 0.47).
+double round_to(double x, int decimals) {
+  const double scale = std::pow(10.0, decimals);
+  return std::round(x * scale) / scale;
 }
 
 void require(bool ok, const std::string& field, const std::string& message) {
@@ -116,8 +120,14 @@ DefaultDatasetSummary make_default_dataset(const std::string& out_dir,
     summary.splits[index_of(s)].source_digits = static_cast<int64_t>(rows[index_of(s)].size());
   }
 
+  const auto start = std::chrono::steady_clock::now();
+  auto elapsed = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
   const SpeechBank bank = build_speech_bank(o.speech, o.seed, o.threads);
+  spdlog::debug("speech bank: {} utterances in {:.1f} s", bank.utterances.size(), elapsed());
   const std::vector<NoiseClip> noise = build_noise(o.noise, o.speech, o.seed, o.threads);
+  spdlog::debug("noise: {} clips at {:.1f} s", noise.size(), elapsed());
   for (const auto& u : bank.utterances) ++summary.splits[index_of(u.split)].utterances;
   summary.noise_clips = static_cast<int64_t>(noise.size());
 
@@ -159,8 +169,8 @@ DefaultDatasetSummary make_default_dataset(const std::string& out_dir,
             utterances[uniform_int(audio_rng, 0, static_cast<int>(utterances.size()) - 1)];
         const auto kind = static_cast<std::size_t>(pick_kind(audio_rng));
         s.noise_clip = static_cast<std::size_t>(noise_group(split)) * kNumNoiseKinds + kind;
-        s.noise_offset_s = round_to(uniform(audio_rng, 0.0, o.noise.seconds), 0.001);
-        s.snr_db = round_to(uniform(audio_rng, o.min_snr_db, o.max_snr_db), 0.01);
+        s.noise_offset_s = round_to(uniform(audio_rng, 0.0, o.noise.seconds), 3);
+        s.snr_db = round_to(uniform(audio_rng, o.min_snr_db, o.max_snr_db), 2);
       }
       Rng text_rng = stream_rng(o.seed, Stream::text, global);
       s.text = draw_text(s.label, o.text, text_rng);
@@ -193,6 +203,7 @@ DefaultDatasetSummary make_default_dataset(const std::string& out_dir,
                         encode_wav_pcm16(c.samples, o.speech.sample_rate));
     }
   });
+  spdlog::debug("audio files written at {:.1f} s", elapsed());
   std::vector<const PlannedSample*> with_image;
   for (const auto& split_plan : plan) {
     for (const auto& s : split_plan) {
@@ -205,6 +216,7 @@ DefaultDatasetSummary make_default_dataset(const std::string& out_dir,
     write_file_atomic(path_in(out_dir, s.image_file),
                       encode_png(render_digit(digits[*s.source_row], o.image, rng)));
   });
+  spdlog::debug("{} images written at {:.1f} s", with_image.size(), elapsed());
   write_file_atomic(path_in(out_dir, "dataset.yaml"), dataset_yaml(o));
   write_file_atomic(path_in(out_dir, "README.md"), dataset_readme(o, summary));
   for (Split split : kAllSplits) {

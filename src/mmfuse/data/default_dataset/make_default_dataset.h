@@ -40,8 +40,8 @@ struct DefaultDatasetOptions {
   /// Parallel espeak-ng calls and image writers.
   int threads = 2;
   /// Speech-to-noise ratio of each sample, drawn from [min_snr_db, max_snr_db].
-  double min_snr_db = -12.0;
-  double max_snr_db = 3.0;
+  double min_snr_db = -3.0;
+  double max_snr_db = 12.0;
   /// Probability that a sample lacks its image / audio (the manifest omits the key).
   double image_absent_prob = 0.0;
   double audio_absent_prob = 0.0;

@@ -17,7 +17,7 @@ struct SpeechBankOptions {
   /// Voice configurations per split (train, val, test); each speaks all ten digits.
   std::array<int, kNumSplits> voices_per_split = {32, 8, 8};
   /// Share of voices speaking English; the rest speak the digit word in zh/es/fr/de/it/pt/ja.
-  double english_share = 0.5;
+  double english_share = 0.7;
   /// espeak-ng pitch (-p, 0..99), speed (-s, words per minute) and amplitude (-a) ranges.
   int min_pitch = 15, max_pitch = 85;
   int min_speed = 120, max_speed = 220;
