@@ -94,7 +94,9 @@ std::vector<NoiseClip> build_noise(const NoiseOptions& o, const SpeechBankOption
   std::vector<std::vector<float>> voices(2 * talkers);
   parallel_for(voices.size(), threads, [&](std::size_t i) {
     Rng rng = stream_rng(seed, Stream::babble, i);
-    VoiceConfig v = draw_voice(speech, rng);
+    const auto language =
+        kAllLanguages.at(static_cast<std::size_t>(uniform_int(rng, 0, kNumLanguages - 1)));
+    VoiceConfig v = draw_voice(speech, language, rng);
     voices[i] =
         speak(speech.espeak, v, babble_sentences()[index_of(v.language)], speech.sample_rate);
   });

@@ -104,13 +104,9 @@ std::vector<float> trim_silence(const std::vector<float>& x, int sample_rate) {
 
 }  // namespace
 
-VoiceConfig draw_voice(const SpeechBankOptions& o, Rng& rng) {
+VoiceConfig draw_voice(const SpeechBankOptions& o, Language language, Rng& rng) {
   VoiceConfig v;
-  if (bernoulli(rng, o.english_share)) {
-    v.language = Language::en;
-  } else {
-    v.language = kAllLanguages.at(static_cast<std::size_t>(uniform_int(rng, 1, kNumLanguages - 1)));
-  }
+  v.language = language;
   const auto& names = voices_by_language()[index_of(v.language)];
   v.voice =
       names[static_cast<std::size_t>(uniform_int(rng, 0, static_cast<int>(names.size()) - 1))];
@@ -152,10 +148,18 @@ SpeechBank build_speech_bank(const SpeechBankOptions& o, uint64_t seed, int thre
   Rng rng = stream_rng(seed, Stream::voices, 0);
   std::set<std::string> used;
   for (Split split : kAllSplits) {
-    for (int k = 0; k < o.voices_per_split[index_of(split)]; ++k) {
-      VoiceConfig v = draw_voice(o, rng);
+    // English for english_share of the voices, the other languages in turn for the rest, so
+    // every language is spoken in every split that has enough voices.
+    const int voices = o.voices_per_split[index_of(split)];
+    const int english = static_cast<int>(std::lround(voices * o.english_share));
+    const int first_other = uniform_int(rng, 0, kNumLanguages - 2);
+    for (int k = 0; k < voices; ++k) {
+      const Language language =
+          k < english ? Language::en
+                      : kAllLanguages.at(1 + (first_other + k - english) % (kNumLanguages - 1));
+      VoiceConfig v = draw_voice(o, language, rng);
       for (int tries = 0; !used.insert(v.name()).second && tries < 100; ++tries) {
-        v = draw_voice(o, rng);
+        v = draw_voice(o, language, rng);
       }
       for (int digit = 0; digit < 10; ++digit) {
         Utterance u;

@@ -16,7 +16,8 @@ struct SpeechBankOptions {
   std::string espeak = "espeak-ng";
   /// Voice configurations per split (train, val, test); each speaks all ten digits.
   std::array<int, kNumSplits> voices_per_split = {32, 8, 8};
-  /// Share of voices speaking English; the rest speak the digit word in zh/es/fr/de/it/pt/ja.
+  /// Share of each split's voices speaking English; the rest speak the digit word in
+  /// zh/es/fr/de/it/pt/ja in turn.
   double english_share = 0.7;
   /// espeak-ng pitch (-p, 0..99), speed (-s, words per minute) and amplitude (-a) ranges.
   int min_pitch = 15, max_pitch = 85;
@@ -61,8 +62,8 @@ std::vector<float> speak(const std::string& espeak, const VoiceConfig& voice,
 /// espeak-ng data lacks the hanzi dictionary).
 std::string spoken_digit(Language language, int digit);
 
-/// A random voice configuration within the options' ranges.
-VoiceConfig draw_voice(const SpeechBankOptions& options, Rng& rng);
+/// A random voice of `language` (voice, variant, pitch, speed, amplitude within the options).
+VoiceConfig draw_voice(const SpeechBankOptions& options, Language language, Rng& rng);
 
 /// Draws the voices and synthesises every utterance, `threads` espeak-ng calls at a time.
 SpeechBank build_speech_bank(const SpeechBankOptions& options, uint64_t seed, int threads);
