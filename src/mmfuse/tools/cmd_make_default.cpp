@@ -38,7 +38,8 @@ void add_make_default_command(CLI::App& app) {
                   "Samples over all splits, split 4:1:1 into train/val/test")
       ->check(CLI::Range(int64_t{10}, int64_t{10000000}))
       ->capture_default_str();
-  cmd->add_option("--threads", options->threads, "Parallel espeak-ng calls and image writers")
+  cmd->add_option("--threads", options->threads,
+                  "espeak-ng calls run at a time (images use at least 4 writers)")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
   cmd->add_option("--min-snr-db", options->min_snr_db, "Lowest speech-to-noise ratio (dB)")

@@ -37,7 +37,8 @@ struct DefaultDatasetOptions {
   double test_fraction = 1.0 / 6.0;
   /// The sklearn digits CSV (gzipped).
   std::string digits_csv = kSklearnDigitsCsv;
-  /// Parallel espeak-ng calls and image writers.
+  /// espeak-ng calls run at a time; images are written by max(threads, 4) threads, as they
+  /// mostly wait on fsync.
   int threads = 2;
   /// Speech-to-noise ratio of each sample, drawn from [min_snr_db, max_snr_db].
   double min_snr_db = -3.0;
