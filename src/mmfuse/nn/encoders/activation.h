@@ -1,39 +1,21 @@
 // Activations selectable from config by the feed-forward encoders (mlp, embedding_bag).
 #pragma once
 
-#include <string>
-#include <utility>
-#include <vector>
-
 #include <torch/torch.h>
 
-#include "mmfuse/core/config.h"
+#include "mmfuse/nn/encoders/config_enum.h"
 
 namespace mmfuse::encoders {
 
 enum class Activation { none, relu, tanh, gelu };
 
 /// The one string table of Activation.
-inline const std::vector<std::pair<Activation, std::string>>& activation_names() {
-  static const std::vector<std::pair<Activation, std::string>> names = {{Activation::none, "none"},
-                                                                        {Activation::relu, "relu"},
-                                                                        {Activation::tanh, "tanh"},
-                                                                        {Activation::gelu, "gelu"}};
+inline const EnumNames<Activation>& activation_names() {
+  static const EnumNames<Activation> names = {{Activation::none, "none"},
+                                              {Activation::relu, "relu"},
+                                              {Activation::tanh, "tanh"},
+                                              {Activation::gelu, "gelu"}};
   return names;
-}
-
-/// Reads `cfg[key]` (default `fallback`); an unknown name fails at the key's path listing the
-/// known ones.
-inline Activation read_activation(const ConfigNode& cfg, const std::string& key,
-                                  Activation fallback) {
-  ConfigNode node = cfg[key];
-  if (node.is_null()) return fallback;
-  std::string name = node.as<std::string>(), known;
-  for (const auto& [value, n] : activation_names()) {
-    if (n == name) return value;
-    known += (known.empty() ? "" : ", ") + n;
-  }
-  node.fail("unknown activation '" + name + "'; known: " + known);
 }
 
 /// x -> activation(x), elementwise (none: x).

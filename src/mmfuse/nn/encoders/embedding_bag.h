@@ -42,7 +42,7 @@ class EmbeddingBagEncoderImpl : public torch::nn::Cloneable<EmbeddingBagEncoderI
     }
     EmbeddingBagEncoderOptions o(ctx.input_shape[0]);
     o.dim(cfg.get<int64_t>("dim", o.dim()));
-    o.activation(read_activation(cfg, "activation", o.activation()));
+    o.activation(read_enum(cfg, "activation", o.activation(), activation_names()));
     if (o.dim() < 1) cfg["dim"].fail("expected a positive size");
     return std::make_shared<EmbeddingBagEncoderImpl>(o);
   }

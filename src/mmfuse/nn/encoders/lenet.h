@@ -39,6 +39,11 @@ class LeNetImpl : public torch::nn::Cloneable<LeNetImpl>, public Encoder {
       cfg.fail("lenet expects images with a per-item shape [C, H, W], got rank " +
                std::to_string(ctx.input_shape.size()) + "; use a sequence or mlp encoder");
     }
+    if (ctx.input_shape[1] < 1 || ctx.input_shape[2] < 1) {
+      cfg.fail("lenet needs a fixed image size (its output size depends on it), got " +
+               std::to_string(ctx.input_shape[1]) + "x" + std::to_string(ctx.input_shape[2]) +
+               "; resize images in the pipeline");
+    }
     LeNetOptions o(cfg.get<int64_t>("in_channels", ctx.input_shape[0]),
                    {ctx.input_shape[1], ctx.input_shape[2]});
     o.channels(cfg.get<int64_t>("channels", o.channels()));

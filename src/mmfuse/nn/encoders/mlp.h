@@ -15,6 +15,13 @@ namespace mmfuse::encoders {
 
 enum class Norm { none, batch, layer };
 
+/// The one string table of Norm.
+inline const EnumNames<Norm>& norm_names() {
+  static const EnumNames<Norm> names = {
+      {Norm::none, "none"}, {Norm::batch, "batch"}, {Norm::layer, "layer"}};
+  return names;
+}
+
 struct MlpEncoderOptions {
   MlpEncoderOptions(int64_t in_dim, std::vector<int64_t> hidden)
       : in_dim_(in_dim), hidden_(std::move(hidden)) {}
@@ -51,16 +58,9 @@ class MlpEncoderImpl : public torch::nn::Cloneable<MlpEncoderImpl>, public Encod
           "sequence encoder (lstm, gru, transformer)");
     }
     MlpEncoderOptions o(in_dim, cfg.get<std::vector<int64_t>>("hidden", {128}));
-    o.activation(read_activation(cfg, "activation", o.activation()));
+    o.activation(read_enum(cfg, "activation", o.activation(), activation_names()));
     o.dropout(cfg.get<double>("dropout", o.dropout()));
-    std::string norm = cfg.get<std::string>("norm", "none");
-    if (norm == "batch") {
-      o.norm(Norm::batch);
-    } else if (norm == "layer") {
-      o.norm(Norm::layer);
-    } else if (norm != "none") {
-      cfg["norm"].fail("unknown norm '" + norm + "'; known: none, batch, layer");
-    }
+    o.norm(read_enum(cfg, "norm", o.norm(), norm_names()));
     if (o.hidden().empty()) cfg["hidden"].fail("expected at least one size; use identity instead");
     for (int64_t h : o.hidden()) {
       if (h < 1) cfg["hidden"].fail("expected positive sizes");

@@ -9,8 +9,8 @@
 
 #include <torch/torch.h>
 
-#include "mmfuse/core/config.h"
 #include "mmfuse/data/batch.h"
+#include "mmfuse/nn/encoders/config_enum.h"
 
 namespace mmfuse::encoders {
 
@@ -18,35 +18,26 @@ namespace mmfuse::encoders {
 enum class Pooling { mean, max, sum, last, cls };
 
 /// The one string table of Pooling.
-inline const std::vector<std::pair<Pooling, std::string>>& pooling_names() {
-  static const std::vector<std::pair<Pooling, std::string>> names = {{Pooling::mean, "mean"},
-                                                                     {Pooling::max, "max"},
-                                                                     {Pooling::sum, "sum"},
-                                                                     {Pooling::last, "last"},
-                                                                     {Pooling::cls, "cls"}};
+inline const EnumNames<Pooling>& pooling_names() {
+  static const EnumNames<Pooling> names = {{Pooling::mean, "mean"},
+                                           {Pooling::max, "max"},
+                                           {Pooling::sum, "sum"},
+                                           {Pooling::last, "last"},
+                                           {Pooling::cls, "cls"}};
   return names;
 }
 
 inline std::string to_string(Pooling p) {
-  for (const auto& [value, name] : pooling_names()) {
-    if (value == p) return name;
-  }
-  return "?";
+  return enum_name(p, pooling_names());
 }
 
 /// Reads `cfg[key]` (default `fallback`) as one of `allowed`; anything else fails at the key's
 /// path listing the allowed names.
 inline Pooling read_pooling(const ConfigNode& cfg, const std::string& key, Pooling fallback,
                             const std::vector<Pooling>& allowed) {
-  ConfigNode node = cfg[key];
-  if (node.is_null()) return fallback;
-  std::string name = node.as<std::string>();
-  std::string known;
-  for (Pooling p : allowed) {
-    if (to_string(p) == name) return p;
-    known += (known.empty() ? "" : ", ") + to_string(p);
-  }
-  node.fail("unknown pooling '" + name + "'; this encoder supports: " + known);
+  EnumNames<Pooling> names;
+  for (Pooling p : allowed) names.emplace_back(p, to_string(p));
+  return read_enum(cfg, key, fallback, names);
 }
 
 /// How a sequence encoder reads its input.

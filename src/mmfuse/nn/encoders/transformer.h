@@ -15,6 +15,13 @@ namespace mmfuse::encoders {
 
 enum class PositionKind { learned, sinusoidal };
 
+/// The one string table of PositionKind.
+inline const EnumNames<PositionKind>& position_kind_names() {
+  static const EnumNames<PositionKind> names = {{PositionKind::learned, "learned"},
+                                                {PositionKind::sinusoidal, "sinusoidal"}};
+  return names;
+}
+
 struct TransformerEncoderOptions {
   TransformerEncoderOptions(SequenceInput input, int64_t input_size)
       : input_(input), input_size_(input_size) {}
@@ -72,12 +79,7 @@ class TransformerEncoderImpl : public torch::nn::Cloneable<TransformerEncoderImp
     o.dropout(cfg.get<double>("dropout", o.dropout()));
     o.max_len(cfg.get<int64_t>("max_len", o.max_len()));
     o.pooling(read_pooling(cfg, "pooling", o.pooling(), {Pooling::cls, Pooling::mean}));
-    std::string positions = cfg.get<std::string>("positions", "learned");
-    if (positions == "sinusoidal") {
-      o.positions(PositionKind::sinusoidal);
-    } else if (positions != "learned") {
-      cfg["positions"].fail("unknown positions '" + positions + "'; known: learned, sinusoidal");
-    }
+    o.positions(read_enum(cfg, "positions", o.positions(), position_kind_names()));
     if (o.d_model() < 1 || o.heads() < 1 || o.d_model() % o.heads() != 0) {
       cfg["heads"].fail("expected heads dividing d_model = " + std::to_string(o.d_model()) +
                         ", got " + std::to_string(o.heads()));
