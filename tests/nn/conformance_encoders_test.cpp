@@ -132,17 +132,6 @@ std::vector<std::string> registered_names() {
 
 class EncoderConformance : public ::testing::TestWithParam<std::string> {
  protected:
-  /// The recipes of this encoder; fails the test when there are none.
-  const std::vector<Recipe>* recipes_or_fail() {
-    auto it = recipes().find(GetParam());
-    if (it == recipes().end() || it->second.empty()) {
-      ADD_FAILURE() << "encoder '" << GetParam()
-                    << "' has no recipe in conformance_encoders_test.cpp; add one to recipes()";
-      return nullptr;
-    }
-    return &it->second;
-  }
-
   static EncoderBlock build(const std::string& name, const Recipe& r, uint64_t seed) {
     torch::manual_seed(seed);
     return encoder_registry().make(name, r.context, block_config("type: " + name + "\n" + r.yaml));
@@ -160,17 +149,33 @@ class EncoderConformance : public ::testing::TestWithParam<std::string> {
     return block->encode(x);
   }
 
-  static void expect_same(const nn::Encoded& a, const nn::Encoded& b, double tol = 0.0) {
-    EXPECT_LE(max_abs_diff(a.pooled, b.pooled), tol);
-    EXPECT_LE(max_abs_diff(a.tokens, b.tokens), tol);
+  /// Runs `check` on every recipe of this encoder (fails when there is none).
+  void for_each_recipe(const std::function<void(const Recipe&)>& check) const {
+    auto* list = mmfuse::testing::recipes_for(recipes(), GetParam(), __FILE__);
+    if (!list) return;
+    for (const auto& r : *list) {
+      SCOPED_TRACE(r.label);
+      check(r);
+    }
+  }
+
+  /// Runs a generic check on every recipe: outputs are pooled and tokens.
+  void for_each_subject(void (*check)(const mmfuse::testing::Subject&)) const {
+    const std::string name = GetParam();
+    for_each_recipe([&](const Recipe& r) {
+      mmfuse::testing::Subject s;
+      s.build = [&](uint64_t seed) { return build(name, r, seed).module(); };
+      s.run = [&](const mmfuse::testing::Subject::ModulePtr& m, int64_t b, uint64_t seed) {
+        auto out = EncoderBlock(m)->encode(input(r, b, seed));
+        return std::vector<torch::Tensor>{out.pooled, out.tokens};
+      };
+      check(s);
+    });
   }
 };
 
 TEST_P(EncoderConformance, ShapeContract) {
-  auto* rs = recipes_or_fail();
-  if (!rs) return;
-  for (const auto& r : *rs) {
-    SCOPED_TRACE(r.label);
+  for_each_recipe([&](const Recipe& r) {
     auto block = build(GetParam(), r, 1);
     auto x = input(r, 3, 2);
     auto out = eval(block, x);
@@ -193,83 +198,27 @@ TEST_P(EncoderConformance, ShapeContract) {
     } else {
       EXPECT_FALSE(out.tokens.defined()) << "token_dim() == 0 but tokens are given";
     }
-  }
+  });
 }
 
 TEST_P(EncoderConformance, EveryParameterGetsAGradient) {
-  auto* rs = recipes_or_fail();
-  if (!rs) return;
-  for (const auto& r : *rs) {
-    SCOPED_TRACE(r.label);
-    auto block = build(GetParam(), r, 3);
-    block.module()->train();
-    auto out = block->encode(input(r, 4, 4));
-    auto loss =
-        mmfuse::testing::weighted_sum(out.pooled) + mmfuse::testing::weighted_sum(out.tokens);
-    if (!block.module()->parameters().empty()) loss.backward();
-    auto missing = mmfuse::testing::parameters_without_gradient(*block.module());
-    EXPECT_TRUE(missing.empty()) << "no gradient for " << ::testing::PrintToString(missing);
-    EXPECT_TRUE(torch::isfinite(out.pooled).all().item<bool>());
-  }
+  for_each_subject(mmfuse::testing::check_every_parameter_gets_a_gradient);
 }
 
 TEST_P(EncoderConformance, SameSeedSameOutput) {
-  auto* rs = recipes_or_fail();
-  if (!rs) return;
-  for (const auto& r : *rs) {
-    SCOPED_TRACE(r.label);
-    auto a = eval(build(GetParam(), r, 5), input(r, 3, 6));
-    auto b = eval(build(GetParam(), r, 5), input(r, 3, 6));
-    expect_same(a, b);
-  }
+  for_each_subject(mmfuse::testing::check_same_seed_same_output);
 }
 
 TEST_P(EncoderConformance, CloneIsIndependent) {
-  auto* rs = recipes_or_fail();
-  if (!rs) return;
-  for (const auto& r : *rs) {
-    SCOPED_TRACE(r.label);
-    auto original = build(GetParam(), r, 7);
-    auto x = input(r, 3, 8);
-    auto before = eval(original, x);
-    auto copy = original.clone();
-    expect_same(eval(copy, x), before);
-    EXPECT_FALSE(mmfuse::testing::shares_parameter_storage(*original.module(), *copy.module()));
-    mmfuse::testing::perturb_parameters(*copy.module());
-    expect_same(eval(original, x), before);
-    if (!copy.module()->parameters().empty()) {
-      EXPECT_GT(max_abs_diff(eval(copy, x).pooled, before.pooled), 1e-4)
-          << "perturbing the clone's parameters should change the clone's output";
-    }
-  }
+  for_each_subject(mmfuse::testing::check_clone_is_independent);
 }
 
 TEST_P(EncoderConformance, SaveLoadRoundTrip) {
-  auto* rs = recipes_or_fail();
-  if (!rs) return;
-  for (const auto& r : *rs) {
-    SCOPED_TRACE(r.label);
-    auto saved = build(GetParam(), r, 9);
-    // Train-mode passes move the BatchNorm running statistics away from their defaults.
-    saved.module()->train();
-    for (int i = 0; i < 2; ++i) saved->encode(input(r, 4, 20 + i));
-    auto x = input(r, 3, 10);
-    auto expected = eval(saved, x);
-    auto fresh = build(GetParam(), r, 99);
-    if (!saved.module()->parameters().empty()) {
-      EXPECT_GT(max_abs_diff(eval(fresh, x).pooled, expected.pooled), 1e-6)
-          << "another seed should give another encoder";
-    }
-    mmfuse::testing::save_then_load(saved.module(), fresh.module());
-    expect_same(eval(fresh, x), expected);
-  }
+  for_each_subject(mmfuse::testing::check_save_load_round_trip);
 }
 
 TEST_P(EncoderConformance, AbsentSamplesGiveFiniteOutputs) {
-  auto* rs = recipes_or_fail();
-  if (!rs) return;
-  for (const auto& r : *rs) {
-    SCOPED_TRACE(r.label);
+  for_each_recipe([&](const Recipe& r) {
     auto block = build(GetParam(), r, 11);
     auto x = input(r, 3, 12);
     // The pipeline zeroes absent samples and gives them length 0.
@@ -284,14 +233,11 @@ TEST_P(EncoderConformance, AbsentSamplesGiveFiniteOutputs) {
       EXPECT_TRUE(torch::isfinite(out.pooled).all().item<bool>()) << "train " << train;
       if (out.tokens.defined()) EXPECT_TRUE(torch::isfinite(out.tokens).all().item<bool>());
     }
-  }
+  });
 }
 
 TEST_P(EncoderConformance, BatchOfOne) {
-  auto* rs = recipes_or_fail();
-  if (!rs) return;
-  for (const auto& r : *rs) {
-    SCOPED_TRACE(r.label);
+  for_each_recipe([&](const Recipe& r) {
     auto block = build(GetParam(), r, 13);
     auto x = input(r, 3, 14);
     auto batch = eval(block, x);
@@ -301,7 +247,7 @@ TEST_P(EncoderConformance, BatchOfOne) {
     EXPECT_EQ(single.pooled.sizes(), torch::IntArrayRef({1, block->out_dim()}));
     // In eval mode a sample's encoding does not depend on its batch mates.
     EXPECT_LE(max_abs_diff(single.pooled, batch.pooled.narrow(0, 0, 1)), 1e-5);
-  }
+  });
 }
 
 TEST(EncoderConformanceTable, EveryRecipeNamesARegisteredEncoder) {

@@ -3,6 +3,7 @@
 // a recipe below fails, so a new one cannot escape the suite.
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -52,16 +53,6 @@ std::vector<std::string> registered_names() {
 
 class HeadConformance : public ::testing::TestWithParam<std::string> {
  protected:
-  const std::vector<Recipe>* recipes_or_fail() {
-    auto it = recipes().find(GetParam());
-    if (it == recipes().end() || it->second.empty()) {
-      ADD_FAILURE() << "head '" << GetParam()
-                    << "' has no recipe in conformance_heads_test.cpp; add one to recipes()";
-      return nullptr;
-    }
-    return &it->second;
-  }
-
   static HeadBlock build(const std::string& name, const Recipe& r, uint64_t seed) {
     torch::manual_seed(seed);
     return head_registry().make(name, r.context, block_config("type: " + name + "\n" + r.yaml));
@@ -77,89 +68,66 @@ class HeadConformance : public ::testing::TestWithParam<std::string> {
     head.module()->eval();
     return head->predict(z);
   }
+
+  /// Runs `check` on every recipe of this head (fails when there is none).
+  void for_each_recipe(const std::function<void(const Recipe&)>& check) const {
+    auto* list = mmfuse::testing::recipes_for(recipes(), GetParam(), __FILE__);
+    if (!list) return;
+    for (const auto& r : *list) {
+      SCOPED_TRACE(r.label);
+      check(r);
+    }
+  }
+
+  /// Runs a generic check on every recipe: the output is the prediction.
+  void for_each_subject(void (*check)(const mmfuse::testing::Subject&)) const {
+    const std::string name = GetParam();
+    for_each_recipe([&](const Recipe& r) {
+      mmfuse::testing::Subject s;
+      s.build = [&](uint64_t seed) { return build(name, r, seed).module(); };
+      s.run = [&](const mmfuse::testing::Subject::ModulePtr& m, int64_t b, uint64_t seed) {
+        return std::vector<torch::Tensor>{HeadBlock(m)->predict(input(r, b, seed))};
+      };
+      check(s);
+    });
+  }
 };
 
 TEST_P(HeadConformance, ShapeContract) {
-  auto* rs = recipes_or_fail();
-  if (!rs) return;
-  for (const auto& r : *rs) {
-    SCOPED_TRACE(r.label);
+  for_each_recipe([&](const Recipe& r) {
     auto head = build(GetParam(), r, 1);
     EXPECT_EQ(head->out_dim(), r.context.out_dim);
     auto y = eval(head, input(r, 3, 2));
     EXPECT_EQ(y.sizes(), torch::IntArrayRef({3, r.context.out_dim}));
     EXPECT_TRUE(torch::isfinite(y).all().item<bool>());
     EXPECT_THROW(head->predict(torch::randn({3, r.context.in_dim + 1})), c10::Error);
-  }
+  });
 }
 
 TEST_P(HeadConformance, EveryParameterGetsAGradient) {
-  auto* rs = recipes_or_fail();
-  if (!rs) return;
-  for (const auto& r : *rs) {
-    SCOPED_TRACE(r.label);
-    auto head = build(GetParam(), r, 3);
-    head.module()->train();
-    mmfuse::testing::weighted_sum(head->predict(input(r, 4, 4))).backward();
-    auto missing = mmfuse::testing::parameters_without_gradient(*head.module());
-    EXPECT_TRUE(missing.empty()) << "no gradient for " << ::testing::PrintToString(missing);
-  }
+  for_each_subject(mmfuse::testing::check_every_parameter_gets_a_gradient);
 }
 
 TEST_P(HeadConformance, SameSeedSameOutput) {
-  auto* rs = recipes_or_fail();
-  if (!rs) return;
-  for (const auto& r : *rs) {
-    SCOPED_TRACE(r.label);
-    auto a = eval(build(GetParam(), r, 5), input(r, 3, 6));
-    auto b = eval(build(GetParam(), r, 5), input(r, 3, 6));
-    EXPECT_TRUE(torch::equal(a, b));
-  }
+  for_each_subject(mmfuse::testing::check_same_seed_same_output);
 }
 
 TEST_P(HeadConformance, CloneIsIndependent) {
-  auto* rs = recipes_or_fail();
-  if (!rs) return;
-  for (const auto& r : *rs) {
-    SCOPED_TRACE(r.label);
-    auto original = build(GetParam(), r, 7);
-    auto z = input(r, 3, 8);
-    auto before = eval(original, z);
-    auto copy = original.clone();
-    EXPECT_TRUE(torch::equal(eval(copy, z), before));
-    EXPECT_FALSE(mmfuse::testing::shares_parameter_storage(*original.module(), *copy.module()));
-    mmfuse::testing::perturb_parameters(*copy.module());
-    EXPECT_TRUE(torch::equal(eval(original, z), before));
-    EXPECT_GT(max_abs_diff(eval(copy, z), before), 1e-4);
-  }
+  for_each_subject(mmfuse::testing::check_clone_is_independent);
 }
 
 TEST_P(HeadConformance, SaveLoadRoundTrip) {
-  auto* rs = recipes_or_fail();
-  if (!rs) return;
-  for (const auto& r : *rs) {
-    SCOPED_TRACE(r.label);
-    auto saved = build(GetParam(), r, 9);
-    auto z = input(r, 3, 10);
-    auto expected = eval(saved, z);
-    auto fresh = build(GetParam(), r, 99);
-    EXPECT_GT(max_abs_diff(eval(fresh, z), expected), 1e-6);
-    mmfuse::testing::save_then_load(saved.module(), fresh.module());
-    EXPECT_TRUE(torch::equal(eval(fresh, z), expected));
-  }
+  for_each_subject(mmfuse::testing::check_save_load_round_trip);
 }
 
 TEST_P(HeadConformance, BatchOfOne) {
-  auto* rs = recipes_or_fail();
-  if (!rs) return;
-  for (const auto& r : *rs) {
-    SCOPED_TRACE(r.label);
+  for_each_recipe([&](const Recipe& r) {
     auto head = build(GetParam(), r, 11);
     auto z = input(r, 3, 12);
     auto single = eval(head, z.narrow(0, 0, 1));
     EXPECT_EQ(single.sizes(), torch::IntArrayRef({1, r.context.out_dim}));
     EXPECT_LE(max_abs_diff(single, eval(head, z).narrow(0, 0, 1)), 1e-6);
-  }
+  });
 }
 
 TEST(HeadConformanceTable, EveryRecipeNamesARegisteredHead) {

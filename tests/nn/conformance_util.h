@@ -4,6 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <functional>
+#include <limits>
+#include <map>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -28,45 +33,114 @@ inline double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {
   return (a.to(torch::kDouble) - b.to(torch::kDouble)).abs().max().item<double>();
 }
 
-/// Names of the parameters whose gradient is missing or all zero after a backward pass.
-inline std::vector<std::string> parameters_without_gradient(const torch::nn::Module& module) {
+/// max |a_i - b_i| over the pairs of two output lists (infinity when their counts differ).
+inline double max_abs_diff(const std::vector<torch::Tensor>& a,
+                           const std::vector<torch::Tensor>& b) {
+  if (a.size() != b.size()) return std::numeric_limits<double>::infinity();
+  double m = 0.0;
+  for (std::size_t i = 0; i < a.size(); ++i) m = std::max(m, max_abs_diff(a[i], b[i]));
+  return m;
+}
+
+/// The rows of `recipes` for block `name`; fails the calling test when there are none, so a newly
+/// registered block cannot escape its family's suite.
+template <class Recipe>
+const std::vector<Recipe>* recipes_for(const std::map<std::string, std::vector<Recipe>>& recipes,
+                                       const std::string& name, const std::string& suite_file) {
+  auto it = recipes.find(name);
+  if (it == recipes.end() || it->second.empty()) {
+    ADD_FAILURE() << "'" << name << "' has no recipe in " << suite_file << "; add one there";
+    return nullptr;
+  }
+  return &it->second;
+}
+
+/// One block configuration as the generic checks see it; each family's suite fills it in.
+struct Subject {
+  using ModulePtr = std::shared_ptr<torch::nn::Module>;
+  /// A new block, built right after torch::manual_seed(seed).
+  std::function<ModulePtr(uint64_t seed)> build;
+  /// The block's outputs (undefined ones allowed) on a batch of `batch` samples drawn right after
+  /// torch::manual_seed(seed), in the block's current train/eval mode.
+  std::function<std::vector<torch::Tensor>(const ModulePtr&, int64_t batch, uint64_t seed)> run;
+
+  /// Outputs in eval mode, without autograd.
+  std::vector<torch::Tensor> eval(const ModulePtr& block, int64_t batch, uint64_t seed) const {
+    torch::NoGradGuard no_grad;
+    block->eval();
+    return run(block, batch, seed);
+  }
+};
+
+/// In train mode, a random weighting of all outputs back-propagates a non-zero gradient into
+/// every parameter (a plain sum could vanish by symmetry, e.g. after a normalisation).
+inline void check_every_parameter_gets_a_gradient(const Subject& s) {
+  auto block = s.build(3);
+  block->train();
+  auto outputs = s.run(block, 4, 4);
+  torch::manual_seed(5);
+  auto loss = torch::zeros({});
+  for (const auto& t : outputs) {
+    if (!t.defined()) continue;
+    EXPECT_TRUE(torch::isfinite(t).all().item<bool>());
+    loss = loss + (t * torch::randn_like(t)).sum();
+  }
+  if (block->parameters().empty()) return;
+  loss.backward();
   std::vector<std::string> missing;
-  for (const auto& p : module.named_parameters()) {
+  for (const auto& p : block->named_parameters()) {
     const auto& g = p.value().grad();
     if (!g.defined() || g.abs().sum().item<double>() == 0.0) missing.push_back(p.key());
   }
-  return missing;
+  EXPECT_TRUE(missing.empty()) << "no gradient for " << ::testing::PrintToString(missing);
 }
 
-/// Adds 0.5 to every parameter (in place, without autograd).
-inline void perturb_parameters(torch::nn::Module& module) {
-  torch::NoGradGuard no_grad;
-  for (auto& p : module.parameters()) p.add_(0.5);
+/// The same seeds for construction and input give identical outputs.
+inline void check_same_seed_same_output(const Subject& s) {
+  EXPECT_EQ(max_abs_diff(s.eval(s.build(5), 3, 6), s.eval(s.build(5), 3, 6)), 0.0);
 }
 
-/// Whether any parameter of `a` shares storage with one of `b`.
-inline bool shares_parameter_storage(const torch::nn::Module& a, const torch::nn::Module& b) {
-  for (const auto& pa : a.parameters()) {
-    for (const auto& pb : b.parameters()) {
-      if (pa.data_ptr() == pb.data_ptr()) return true;
+/// A clone starts equal, shares no parameter storage, and changing it leaves the original alone.
+inline void check_clone_is_independent(const Subject& s) {
+  auto original = s.build(7);
+  auto before = s.eval(original, 3, 8);
+  auto copy = original->clone();
+  EXPECT_EQ(max_abs_diff(s.eval(copy, 3, 8), before), 0.0);
+  for (const auto& pa : original->parameters()) {
+    for (const auto& pb : copy->parameters()) {
+      EXPECT_NE(pa.data_ptr(), pb.data_ptr()) << "the clone shares a parameter's storage";
     }
   }
-  return false;
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : copy->parameters()) p.add_(0.5);
+  }
+  EXPECT_EQ(max_abs_diff(s.eval(original, 3, 8), before), 0.0);
+  if (!copy->parameters().empty()) {
+    EXPECT_GT(max_abs_diff(s.eval(copy, 3, 8), before), 1e-4)
+        << "perturbing the clone's parameters should change the clone's output";
+  }
 }
 
-/// Saves `from` with torch::save and loads it into `into` with torch::load (in memory).
-inline void save_then_load(const std::shared_ptr<torch::nn::Module>& from,
-                           const std::shared_ptr<torch::nn::Module>& into) {
+/// torch::save then torch::load into a block built with another seed reproduces the outputs,
+/// including BatchNorm statistics moved by train-mode passes.
+inline void check_save_load_round_trip(const Subject& s) {
+  auto saved = s.build(9);
+  saved->train();
+  for (uint64_t i = 0; i < 2; ++i) {
+    torch::NoGradGuard no_grad;
+    s.run(saved, 4, 20 + i);
+  }
+  auto expected = s.eval(saved, 3, 10);
+  auto fresh = s.build(99);
+  if (!saved->parameters().empty()) {
+    EXPECT_GT(max_abs_diff(s.eval(fresh, 3, 10), expected), 1e-6)
+        << "another seed should give another block";
+  }
   std::stringstream stream;
-  torch::save(from, stream);
-  torch::load(into, stream);
-}
-
-/// Random weights for a weighted sum, so that no gradient vanishes by symmetry (a plain sum of a
-/// normalised output has zero gradient).
-inline torch::Tensor weighted_sum(const torch::Tensor& t) {
-  if (!t.defined()) return torch::zeros({});
-  return (t * torch::randn_like(t)).sum();
+  torch::save(saved, stream);
+  torch::load(fresh, stream);
+  EXPECT_EQ(max_abs_diff(s.eval(fresh, 3, 10), expected), 0.0);
 }
 
 }  // namespace mmfuse::testing
