@@ -151,12 +151,7 @@ class EncoderConformance : public ::testing::TestWithParam<std::string> {
 
   /// Runs `check` on every recipe of this encoder (fails when there is none).
   void for_each_recipe(const std::function<void(const Recipe&)>& check) const {
-    auto* list = mmfuse::testing::recipes_for(recipes(), GetParam(), __FILE__);
-    if (!list) return;
-    for (const auto& r : *list) {
-      SCOPED_TRACE(r.label);
-      check(r);
-    }
+    mmfuse::testing::for_each_recipe(recipes(), GetParam(), __FILE__, check);
   }
 
   /// Runs a generic check on every recipe: outputs are pooled and tokens.

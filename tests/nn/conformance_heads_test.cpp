@@ -71,12 +71,7 @@ class HeadConformance : public ::testing::TestWithParam<std::string> {
 
   /// Runs `check` on every recipe of this head (fails when there is none).
   void for_each_recipe(const std::function<void(const Recipe&)>& check) const {
-    auto* list = mmfuse::testing::recipes_for(recipes(), GetParam(), __FILE__);
-    if (!list) return;
-    for (const auto& r : *list) {
-      SCOPED_TRACE(r.label);
-      check(r);
-    }
+    mmfuse::testing::for_each_recipe(recipes(), GetParam(), __FILE__, check);
   }
 
   /// Runs a generic check on every recipe: the output is the prediction.

@@ -42,17 +42,21 @@ inline double max_abs_diff(const std::vector<torch::Tensor>& a,
   return m;
 }
 
-/// The rows of `recipes` for block `name`; fails the calling test when there are none, so a newly
-/// registered block cannot escape its family's suite.
+/// Runs `check` on every recipe of block `name` (each under a trace of its label); fails the
+/// calling test when there is none, so a newly registered block cannot escape its family's suite.
 template <class Recipe>
-const std::vector<Recipe>* recipes_for(const std::map<std::string, std::vector<Recipe>>& recipes,
-                                       const std::string& name, const std::string& suite_file) {
+void for_each_recipe(const std::map<std::string, std::vector<Recipe>>& recipes,
+                     const std::string& name, const std::string& suite_file,
+                     const std::function<void(const Recipe&)>& check) {
   auto it = recipes.find(name);
   if (it == recipes.end() || it->second.empty()) {
     ADD_FAILURE() << "'" << name << "' has no recipe in " << suite_file << "; add one there";
-    return nullptr;
+    return;
   }
-  return &it->second;
+  for (const auto& r : it->second) {
+    SCOPED_TRACE(r.label);
+    check(r);
+  }
 }
 
 /// One block configuration as the generic checks see it; each family's suite fills it in.
