@@ -9,6 +9,7 @@
 #include "mmfuse/core/config.h"
 #include "mmfuse/data/audio/audio_pipeline.h"
 #include "mmfuse/data/audio/features.h"
+#include "mmfuse/data/audio/frame_spectrum.h"
 #include "test_util.h"
 
 namespace mmfuse::data::audio {
@@ -202,6 +203,30 @@ TEST(AudioFeatures, DctIsOrthonormal) {
   auto c = mfcc(torch::full({40, 1}, 2.0f), dct_ortho(13, 40));
   EXPECT_NEAR(c[0][0].item<float>(), 2.0 * std::sqrt(40.0), 1e-4);
   EXPECT_NEAR(c.slice(0, 1).abs().max().item<float>(), 0.0, 1e-4);
+}
+
+TEST(AudioFeatures, FrameSpectrumMatchesTorchStft) {
+  // Radix 4, 2, small and large odd primes, and frame counts that do not fill the 8 lanes.
+  torch::manual_seed(7);
+  for (int64_t n_fft : {2, 8, 12, 16, 30, 194, 222, 256}) {
+    for (int64_t hop : {1, 5, 37}) {
+      const int64_t frames = 1 + (hop * 13 + 3) % 21;
+      const int64_t len = (frames - 1) * hop + n_fft;
+      auto x = torch::randn({len});
+      auto ref = torch::stft(x, n_fft, hop, n_fft, torch::hann_window(n_fft), false, "reflect",
+                             false, true, true)
+                     .abs()
+                     .square();  // [n_fft / 2 + 1, frames]
+      ASSERT_EQ(ref.size(1), frames);
+      ref = ref.contiguous();
+      auto ours = torch::empty(ref.sizes());
+      FrameSpectrum(n_fft).power(x.data_ptr<float>(), frames, hop, ours.data_ptr<float>(), frames);
+      const float tol = 1e-5f * ref.max().item<float>();
+      EXPECT_LT((ours - ref).abs().max().item<float>(), tol) << "n_fft " << n_fft << " hop " << hop;
+    }
+  }
+  EXPECT_THROW(FrameSpectrum(7), Error);
+  EXPECT_EQ(FrameSpectrum::get(222), FrameSpectrum::get(222));  // one shared plan per size
 }
 
 // The peer's audio_features on real AV-MNIST samples (FSDD speech + real noise).
