@@ -23,6 +23,8 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 peer_threads="${peer_threads:-$threads}"
+# mmfuse runs several passes so that both sides run for seconds, not one side for a second.
+repeat="${MMFUSE_BENCH_REPEAT:-5}"
 bin="$build/bench/bench_audio_features"
 [[ -x "$bin" ]] || { echo "missing $bin; build the bench_audio_features target" >&2; exit 2; }
 py=/usr/bin/python3
@@ -30,7 +32,7 @@ cps() { "$py" -c 'import json,sys; print(json.loads(sys.stdin.read().strip().spl
 
 ours=() peer=()
 for ((r = 1; r <= rounds; r++)); do
-  o="$("$bin" --dir "$dir" --threads "$threads")"
+  o="$("$bin" --dir "$dir" --threads "$threads" --repeat "$repeat")"
   p="$("$py" "$here/audio_features_peer.py" --dir "$dir" --threads "$peer_threads")"
   echo "round $r: $o"
   echo "round $r: $p"

@@ -4,10 +4,10 @@
 
 #include <cmath>
 #include <cstdlib>
-#include <memory>
-#include <new>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <new>
 
 #include "mmfuse/core/error.h"
 
@@ -226,11 +226,12 @@ void FrameSpectrum::power(const float* x, int64_t frames, int64_t hop, float* ou
     const int64_t lanes = std::min(kLanes, frames - t0);
     // Frame t0 + l in lane l as z_k = w[2k] x[2k] + i w[2k+1] x[2k+1] (a real FFT of n from a
     // complex one of n / 2).
-    for (int64_t l = 0; l < kLanes; ++l) {
-      const float* f = x + (t0 + std::min(l, lanes - 1)) * hop;
-      for (int64_t k = 0; k < m; ++k) {
-        a_re[k][l] = w[2 * k] * f[2 * k];
-        a_im[k][l] = w[2 * k + 1] * f[2 * k + 1];
+    const float* f[kLanes];
+    for (int64_t l = 0; l < kLanes; ++l) f[l] = x + (t0 + std::min(l, lanes - 1)) * hop;
+    for (int64_t k = 0; k < m; ++k) {
+      for (int64_t l = 0; l < kLanes; ++l) {
+        a_re[k][l] = w[2 * k] * f[l][2 * k];
+        a_im[k][l] = w[2 * k + 1] * f[l][2 * k + 1];
       }
     }
     block_power(plan, a_re, a_im, b_re, b_im, work, pw);
