@@ -11,6 +11,7 @@
 #include "fusion_test_util.h"
 #include "mmfuse/nn/fusion/composite.h"
 #include "mmfuse/nn/fusion/cross_attention.h"
+#include "mmfuse/nn/fusion/film.h"
 #include "mmfuse/nn/fusion/gradient_reversal.h"
 #include "mmfuse/nn/fusion/low_rank.h"
 #include "mmfuse/nn/fusion/tensor.h"
@@ -157,6 +158,39 @@ TEST(CompositeFusion, BadBranchIsAConfigErrorNamingItsPath) {
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("fusion.combine[1]"), std::string::npos) << e.what();
   }
+}
+
+TEST(FilmFusion, AbsentConditionerIsTheIdentityModulation) {
+  auto ctx = small_context(2);
+  auto f = build_fusion("{type: film, conditioner: audio, dim: 5}", ctx, 0);
+  EXPECT_EQ(f->out_dim(), 5);
+  auto in = random_inputs(ctx, 3, 2);
+  auto out = f->fuse(with_absent(in, 1, {0, 1, 2})).fused;
+  auto& m = *f.module();
+  auto want = torch::nn::functional::linear(in[0].pooled, param(m, "proj.0.weight"),
+                                            param(m, "proj.0.bias"));
+  EXPECT_TRUE(torch::allclose(out, want, 1e-5, 1e-6));                 // gamma = 1, beta = 0
+  EXPECT_FALSE(torch::allclose(f->fuse(in).fused, want, 1e-3, 1e-3));  // present: modulated
+  EXPECT_THROW(build_fusion("{type: film, conditioner: tabular}", ctx, 0), ConfigError);
+}
+
+TEST(TransformerFusion, ModalityWithoutTokensIsOnePooledToken) {
+  auto ctx = small_context(3);
+  ctx.token_dims[2] = 0;
+  ctx.token_counts[2] = 0;
+  EXPECT_THROW(build_fusion("{type: cross_attention}", ctx, 0), ConfigError);
+  auto f = build_fusion("{type: transformer, dim: 16, heads: 2}", ctx, 0);
+  f.module()->eval();
+  auto in = random_inputs(ctx, 3, 4);
+  ASSERT_FALSE(in[2].tokens.defined());
+  auto base = f->fuse(in).fused;
+  EXPECT_EQ(base.sizes(), (std::vector<int64_t>{3, 16}));
+  auto changed = in;
+  changed[2].pooled = in[2].pooled + 1.0;
+  EXPECT_FALSE(torch::allclose(f->fuse(changed).fused, base));  // the pooled token is read
+  auto absent = f->fuse(with_absent(in, 2, {0})).fused;
+  EXPECT_TRUE(all_finite(absent));
+  EXPECT_TRUE(torch::allclose(absent.slice(0, 1), base.slice(0, 1), 1e-5, 1e-5));
 }
 
 // ---------------------------------------------------------------- parity with the Python peer

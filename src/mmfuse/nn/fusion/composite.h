@@ -1,6 +1,8 @@
 // Composite (multi-combination) fusion: several fusions applied in parallel to the same
 // encodings, their outputs merged by one more fusion that sees them as pseudo-modalities
-// (pooled = branch output, all present, no tokens; named branch_0, branch_1, ...):
+// (pooled = branch output, no tokens, named branch_0, branch_1, ...; a branch output counts as
+// present when the sample has at least one modality, so a sample with none gets the merge's
+// learned placeholders instead of branch outputs computed from nothing):
 //   {type: composite, combine: [concat, {type: low_rank, rank: 8}, cross_attention], merge: gated}
 // Entries are fusion names or maps with their own options; children are built through
 // fusion_registry() and registered as branch_0, branch_1, ..., merge. Children's extra losses are
@@ -80,13 +82,16 @@ class CompositeFusionImpl : public torch::nn::Cloneable<CompositeFusionImpl>, pu
                 options.context().size(), " modalities, got ", inputs.size());
     FusionOutput out;
     std::vector<nn::Encoded> mid;
+    std::vector<torch::Tensor> present;
+    for (const auto& e : inputs) present.push_back(present_of(e));
+    auto any_present = torch::stack(present, 1).any(1);  // [B]
     for (std::size_t i = 0; i < branches_.size(); ++i) {
       auto b = branches_[i]->fuse(inputs);
       for (auto& [name, loss] : b.losses)
         out.losses["branch_" + std::to_string(i) + "." + name] = loss;
       nn::Encoded e;
       e.pooled = b.fused;
-      e.present = torch::ones({b.fused.size(0)}, b.fused.options().dtype(torch::kBool));
+      e.present = any_present;
       mid.push_back(std::move(e));
     }
     auto merged = merge_->fuse(mid);
