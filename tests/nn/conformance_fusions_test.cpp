@@ -24,6 +24,9 @@ const std::map<std::string, std::string>& special_configs() {
       {"composite",
        "{type: composite, combine: [concat, {type: low_rank, rank: 3, out: 8}, "
        "{type: cross_attention, dim: 8, heads: 2}, {type: adversarial, dim: 8}], merge: gated}"},
+      {"pipeline",
+       "{type: pipeline, stages: [{type: adversarial, dim: 8}, {type: early_concat, hidden: 8, "
+       "out: 6}, {type: late, hidden: 4, out: 5}]}"},
   };
   return table;
 }

@@ -150,6 +150,33 @@ TEST(CompositeFusion, OutDimIsMergeOutDimAndNamesArePrefixed) {
   EXPECT_EQ(xattn->out_dim(), 64 + 2 * 64);  // default merge: concat
 }
 
+TEST(PipelineFusion, StagesRunInSequenceWithPrefixedNamesAndLosses) {
+  auto ctx = small_context(3);
+  auto f = build_fusion(
+      "{type: pipeline, stages: [cross_attention, {type: early_concat, hidden: 8, out: 4}]}", ctx,
+      0);
+  EXPECT_EQ(f->out_dim(), 4);
+  EXPECT_TRUE(f->needs_tokens());
+  auto names = f.module()->named_parameters().keys();
+  EXPECT_NE(std::find(names.begin(), names.end(), "stage_0.attn.2.in_proj_weight"), names.end());
+  EXPECT_NE(std::find(names.begin(), names.end(), "stage_1.mlp.2.weight"), names.end());
+  auto in = random_inputs(ctx, 2, 3);
+  // Equal to running the stages by hand.
+  auto children = f.module()->named_children();
+  auto s0 = std::dynamic_pointer_cast<Fusion>(children["stage_0"]);
+  auto s1 = std::dynamic_pointer_cast<Fusion>(children["stage_1"]);
+  ASSERT_TRUE(s0 && s1);
+  auto want = s1->fuse({as_pseudo_input(s0->fuse(in).fused, torch::ones({2}, torch::kBool))});
+  EXPECT_TRUE(torch::allclose(f->fuse(in).fused, want.fused));
+  auto cfg = ConfigNode::parse("fusion: {type: pipeline, stages: [gated, bilinear]}");
+  try {
+    fusion_registry().make("pipeline", ctx, cfg["fusion"]);
+    FAIL() << "expected a ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("fusion.stages[1]"), std::string::npos) << e.what();
+  }
+}
+
 TEST(CompositeFusion, BadBranchIsAConfigErrorNamingItsPath) {
   auto cfg = ConfigNode::parse("fusion: {type: composite, combine: [concat, {type: tensr}]}");
   try {
