@@ -74,7 +74,9 @@ class FusionConformance : public ::testing::TestWithParam<std::tuple<std::string
     loss.backward();
     std::set<std::string> got;
     for (const auto& p : f.module()->named_parameters()) {
-      if (p.value().grad().defined() && p.value().grad().abs().sum().item<double>() > 0) {
+      const auto& g = p.value().grad();
+      EXPECT_TRUE(!g.defined() || all_finite(g)) << "non-finite gradient in '" << p.key() << "'";
+      if (g.defined() && g.abs().sum().item<double>() > 0) {
         got.insert(p.key());
       }
     }

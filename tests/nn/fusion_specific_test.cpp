@@ -13,6 +13,7 @@
 #include "mmfuse/nn/fusion/cross_attention.h"
 #include "mmfuse/nn/fusion/film.h"
 #include "mmfuse/nn/fusion/gradient_reversal.h"
+#include "mmfuse/nn/fusion/late.h"
 #include "mmfuse/nn/fusion/low_rank.h"
 #include "mmfuse/nn/fusion/tensor.h"
 #include "mmfuse/nn/fusion/weighted_sum.h"
@@ -185,6 +186,19 @@ TEST(CompositeFusion, BadBranchIsAConfigErrorNamingItsPath) {
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("fusion.combine[1]"), std::string::npos) << e.what();
   }
+}
+
+TEST(LateFusion, AbsentModalityLeavesTheOtherHeadsMeanNotAZero) {
+  torch::manual_seed(0);
+  LateFusion f(LateFusionOptions({4, 6, 3}).hidden(5).out(2));
+  auto in = pooled_inputs({torch::randn({2, 4}), torch::randn({2, 6}), torch::randn({2, 3})});
+  in[1].present = torch::tensor({false, true});
+  auto out = f->fuse(in).fused;
+  auto head = [&](int i, int row) {
+    return f->heads[i]->as<torch::nn::Sequential>()->forward(in[i].pooled.slice(0, row, row + 1));
+  };
+  EXPECT_TRUE(torch::allclose(out[0], ((head(0, 0) + head(2, 0)) / 2)[0], 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(out[1], ((head(0, 1) + head(1, 1) + head(2, 1)) / 3)[0], 1e-5, 1e-6));
 }
 
 TEST(FilmFusion, AbsentConditionerIsTheIdentityModulation) {
