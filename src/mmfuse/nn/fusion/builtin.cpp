@@ -12,6 +12,7 @@
 #include "mmfuse/nn/fusion/low_rank.h"
 #include "mmfuse/nn/fusion/max_pool.h"
 #include "mmfuse/nn/fusion/modality_attention.h"
+#include "mmfuse/nn/fusion/pipeline.h"
 #include "mmfuse/nn/fusion/product.h"
 #include "mmfuse/nn/fusion/sequential.h"
 #include "mmfuse/nn/fusion/tensor.h"
@@ -37,6 +38,7 @@ void register_builtin_fusions(FusionRegistry& r) {
   r.add<LateFusionImpl>();
   r.add<AdversarialFusionImpl>();
   r.add<CompositeFusionImpl>();
+  r.add<PipelineFusionImpl>();
   r.add<MaxPoolFusionImpl>();
 }
 
