@@ -119,6 +119,14 @@ TEST(FeatureCache, Float16StorageErrorOnUnitValuesIsBelowQuarterMilli) {
     return torch::Tensor();
   });
   EXPECT_TRUE(torch::equal(exact, x));
+  // In RAM too a float16 entry takes 2 bytes per value and comes back as float32.
+  FeatureCache ram16({"", /*ram_bytes=*/1 << 20, CacheDtype::float16});
+  auto a = ram16.get_or_compute("k", [&] { return x; });
+  auto b = ram16.get_or_compute("k", [] { return torch::Tensor(); });
+  EXPECT_EQ(ram16.stats().ram_bytes, 112 * 112 * 2);
+  EXPECT_EQ(ram16.stats().ram_hits, 1);
+  EXPECT_EQ(b.scalar_type(), torch::kFloat);
+  EXPECT_TRUE(torch::equal(a, b));
   EXPECT_LT(std::filesystem::file_size(half.entry_path("k1")),
             std::filesystem::file_size(full.entry_path("k1")) / 2 + 64);
 }

@@ -72,7 +72,7 @@ torch::Tensor FeatureCache::get_or_compute(const std::string& key,
     auto it = ram_.find(key);
     if (it != ram_.end()) {
       ++ram_hits_;
-      return it->second;
+      return it->second.widen ? it->second.tensor.to(torch::kFloat) : it->second.tensor;
     }
   }
   const bool disk = !options_.dir.empty();
@@ -106,11 +106,16 @@ torch::Tensor FeatureCache::get_or_compute(const std::string& key,
 
 void FeatureCache::keep_in_ram(const std::string& key, const torch::Tensor& t) {
   if (!t.defined()) return;
-  int64_t bytes = static_cast<int64_t>(t.numel() * t.element_size());
+  const bool widen = options_.dtype == CacheDtype::float16 && t.scalar_type() == torch::kFloat;
+  const int64_t bytes = static_cast<int64_t>(t.numel() * (widen ? 2 : t.element_size()));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (ram_used_ + bytes > options_.ram_bytes || ram_.count(key)) return;
+    ram_used_ += bytes;  // reserved; the entry follows
+  }
+  RamEntry e{widen ? t.to(torch::kHalf) : t, widen};
   std::lock_guard<std::mutex> lock(mu_);
-  if (ram_used_ + bytes > options_.ram_bytes || ram_.count(key)) return;
-  ram_.emplace(key, t);
-  ram_used_ += bytes;
+  if (!ram_.emplace(key, std::move(e)).second) ram_used_ -= bytes;
 }
 
 torch::Tensor FeatureCache::read_entry(const std::string& path) {

@@ -21,20 +21,20 @@ struct ModalityCheck {
 // The pipeline `name` built from `options`, or null with a note saying why.
 std::shared_ptr<ModalityPipeline> try_pipeline(const PipelineRegistry& registry, Modality m,
                                                const std::string& name, const ConfigNode& options,
-                                               const std::string& base_dir,
-                                               std::vector<std::string>& notes) {
+                                               const std::string& base_dir, std::string& note) {
   const std::string what = std::string(to_string(m));
   if (!registry.find(name)) {
-    notes.push_back(what + ": no pipeline '" + name + "' is registered (known: " +
-                    (registry.entries().empty() ? std::string("none") : registry.known_names()) +
-                    "); checked only that its files exist");
+    note = what + ": no pipeline '" + name + "' is registered (known: " +
+           (registry.entries().empty() ? std::string("none") : registry.known_names()) +
+           "); checked only the field's form and that its files exist";
     return nullptr;
   }
   try {
     return registry.create(name, PipelineContext{m, base_dir}, options);
   } catch (const Error& e) {
-    notes.push_back(what + ": pipeline '" + name + "' cannot be built (" + e.what() +
-                    "); checked only that its files exist; pass --spec with its options");
+    note = what + ": pipeline '" + name + "' cannot be built (" + e.what() +
+           "); checked only the field's form and that its files exist; pass --spec with its "
+           "options";
     return nullptr;
   }
 }
@@ -68,6 +68,7 @@ CheckReport check_manifest(const std::string& manifest, const CheckOptions& opti
   r.manifest = manifest;
   ManifestSchema schema = options.spec ? options.spec->schema() : ManifestSchema::all_modalities();
   std::array<std::optional<ModalityCheck>, kNumModalities> checks;
+  std::array<std::string, kNumModalities> notes;  // reported for modalities the manifest has
   for (Modality m : kAllModalities) {
     const auto i = index_of(m);
     if (schema.fields[i].empty()) continue;
@@ -75,10 +76,10 @@ CheckReport check_manifest(const std::string& manifest, const CheckOptions& opti
     if (options.spec) {
       const ModalitySpec& ms = *options.spec->modalities[i];
       mc.pipeline =
-          try_pipeline(registry, m, ms.pipeline, ms.options, options.spec->base_dir, r.notes);
+          try_pipeline(registry, m, ms.pipeline, ms.options, options.spec->base_dir, notes[i]);
     } else {
       ConfigNode empty(YAML::Node(YAML::NodeType::Map), std::string(to_string(m)), "<defaults>");
-      mc.pipeline = try_pipeline(registry, m, std::string(to_string(m)), empty, "", r.notes);
+      mc.pipeline = try_pipeline(registry, m, std::string(to_string(m)), empty, "", notes[i]);
     }
     r.decoded[i] = mc.pipeline != nullptr;
     checks[i] = std::move(mc);
@@ -116,6 +117,10 @@ CheckReport check_manifest(const std::string& manifest, const CheckOptions& opti
         ++r.regression[name];
       }
     }
+  }
+  for (Modality m : kAllModalities) {
+    if (r.with[index_of(m)] > 0 && !notes[index_of(m)].empty())
+      r.notes.push_back(notes[index_of(m)]);
   }
   std::sort(r.problems.begin(), r.problems.end(), [](const BadSample& a, const BadSample& b) {
     return std::tie(a.manifest, a.line) < std::tie(b.manifest, b.line);
