@@ -165,3 +165,38 @@ TEST(Dataset, SaveLoadRoundTripReproducesPreprocessing) {
 
 }  // namespace
 }  // namespace mmfuse::data
+
+namespace mmfuse::data {
+namespace {
+
+TEST(DatasetSpec, ShippedConfigsResolveToTheSharedManifests) {
+  MMFUSE_REQUIRE_SHARED();
+  for (const char* name : {"avmnist", "emoji"}) {
+    DatasetSpec s =
+        DatasetSpec::load(std::string(MMFUSE_SOURCE_DIR) + "/configs/data/" + name + ".yaml");
+    for (Split split : kAllSplits) {
+      ASSERT_EQ(s.manifests(split).size(), 1u) << name;
+      EXPECT_TRUE(std::filesystem::is_regular_file(s.manifests(split)[0])) << s.manifests(split)[0];
+    }
+    ASSERT_EQ(s.targets.size(), 1u);
+    EXPECT_EQ(s.targets[0].field, "label");
+    EXPECT_EQ(s.targets[0].kind, TargetKind::class_label);
+    EXPECT_TRUE(s.uses(Modality::image));
+  }
+  DatasetSpec av = DatasetSpec::load(std::string(MMFUSE_SOURCE_DIR) + "/configs/data/avmnist.yaml");
+  EXPECT_EQ(av.used_modalities(), (std::vector<Modality>{Modality::image, Modality::audio}));
+  EXPECT_EQ(av.modalities[index_of(Modality::audio)]->options["features"].as<std::string>(),
+            "avmnist_spectrogram");
+  // The spec's own keys are not passed to the pipeline.
+  EXPECT_FALSE(av.modalities[index_of(Modality::image)]->options.has("pipeline"));
+  EXPECT_FALSE(av.modalities[index_of(Modality::image)]->options.has("field"));
+  // Parsing the avmnist test manifest through the spec's schema: 10,000 samples, both modalities.
+  ManifestData test = read_manifest(av.manifests(Split::test)[0], av.schema(), false);
+  ASSERT_EQ(test.samples.size(), 10000u);
+  EXPECT_EQ(std::get<std::string>(test.samples[0].targets.at("digit")), "7");
+  EXPECT_EQ(std::get<ImageRef>(*test.samples[0].field(Modality::image)).index, 0);
+  EXPECT_TRUE(std::get<AudioRef>(*test.samples[0].field(Modality::audio)).noise.has_value());
+}
+
+}  // namespace
+}  // namespace mmfuse::data
