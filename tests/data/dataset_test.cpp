@@ -115,20 +115,23 @@ TEST(Dataset, BadTrainingFilesAreSkippedAndListedOrThrown) {
   TempDir dir;
   TestData t;
   std::string spec = write_dataset(dir, 8, 0);
-  std::filesystem::remove(dir.file("files/train2.txt"));   // missing file
-  write_text(dir.file("files/train5.txt"), "1 2 oops\n");  // corrupt content
+  std::filesystem::remove(dir.file("files/train2.txt"));     // missing file
+  write_text(dir.file("files/train5.txt"), "1 2 oops\n");    // corrupt content
+  write_text(dir.file("files/train6.txt"), "torch-fail\n");  // a torch op throws
   auto ds = Dataset::create(DatasetSpec::load(spec), t.options());
-  EXPECT_EQ(ds->train_samples()->samples.size(), 6u);
+  EXPECT_EQ(ds->train_samples()->samples.size(), 5u);
   const auto& bad = ds->train_samples()->bad;
-  ASSERT_EQ(bad.size(), 2u);
+  ASSERT_EQ(bad.size(), 3u);
   EXPECT_EQ(bad[0].id, "train2");
   EXPECT_EQ(bad[0].line, 3);
   EXPECT_EQ(bad[0].field, "image");
   EXPECT_EQ(bad[0].file, dir.file("files/train2.txt"));
   EXPECT_EQ(bad[1].line, 6);
   EXPECT_EQ(bad[1].reason, "not a number: 'oops'");
-  // The mean is fitted on the six good samples: 0.2 * mean(0,1,3,4,6,7) = 0.7.
-  EXPECT_NEAR(ds->pipeline(Modality::image).state()["mean"].get<double>(), 0.7, 1e-3);
+  EXPECT_EQ(bad[2].line, 7);
+  EXPECT_THAT(bad[2].reason, HasSubstr("decoding failed: simulated torch failure"));
+  // The mean is fitted on the five good samples: 0.2 * mean(0,1,3,4,7) = 0.6.
+  EXPECT_NEAR(ds->pipeline(Modality::image).state()["mean"].get<double>(), 0.6, 1e-3);
 
   auto opts = t.options(1);
   opts.skip_bad = false;

@@ -42,7 +42,9 @@ class NumbersFilePipeline : public data::ModalityPipeline {
     ++calls_->extract;
     const std::string& path = modality_ == Modality::image ? std::get<data::ImageRef>(field).path
                                                            : std::get<data::AudioRef>(field).path;
-    std::istringstream in(read_file(path));
+    const std::string text = read_file(path);
+    TORCH_CHECK(text.rfind("torch-fail", 0) != 0, "simulated torch failure");
+    std::istringstream in(text);
     std::vector<float> v;
     std::string tok;
     while (in >> tok) {

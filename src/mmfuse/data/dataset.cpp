@@ -227,6 +227,9 @@ torch::Tensor Dataset::features(const Sample& s, Modality m) const {
     return cache_->get_or_compute(FeatureCache::key(p, field), [&] { return p.extract(field); });
   } catch (const InputError& e) {
     throw e.at(s.manifest, s.line, field_name(m));
+  } catch (const c10::Error& e) {  // a torch op failing on odd data: a bad sample, not a crash
+    throw InputError(std::string("decoding failed: ") + e.what_without_backtrace())
+        .at(s.manifest, s.line, field_name(m));
   }
 }
 
@@ -238,6 +241,9 @@ torch::Tensor Dataset::item(const Sample& s, Modality m, Rng* rng) const {
     return p.finalize(f);
   } catch (const InputError& e) {
     throw e.at(s.manifest, s.line, field_name(m));
+  } catch (const c10::Error& e) {
+    throw InputError(std::string("preprocessing failed: ") + e.what_without_backtrace())
+        .at(s.manifest, s.line, field_name(m));
   }
 }
 

@@ -82,7 +82,7 @@ class Dataset {
   std::shared_ptr<const SampleSet> read_split(Split split) const;
 
   /// extract() through the cache. Throws InputError located at the sample's manifest:line and
-  /// field. Requires: s.has(m).
+  /// field (a c10::Error from the pipeline becomes one too). Requires: s.has(m).
   torch::Tensor features(const Sample& s, Modality m) const;
   /// features -> augment (when `rng`, training) -> finalize: one item for collate().
   torch::Tensor item(const Sample& s, Modality m, Rng* rng) const;
