@@ -12,6 +12,7 @@ int run_cli(int argc, char** argv);
 // One per command group (each in its own cmd_*.cpp). Adding a group: a file and one line in
 // cli.cpp's list.
 void add_models_commands(CLI::App& app);
+void add_data_commands(CLI::App& app);
 void add_make_default_command(CLI::App& app);
 
 }  // namespace mmfuse::tools

@@ -1,0 +1,250 @@
+#include "mmfuse/data/dataset.h"
+
+#include <spdlog/spdlog.h>
+
+#include "mmfuse/data/parallel.h"
+
+namespace mmfuse::data {
+
+namespace {
+
+std::string join_names(const std::vector<std::string>& names, std::size_t max = 12) {
+  std::string out;
+  for (std::size_t i = 0; i < names.size() && i < max; ++i) out += (i ? ", " : "") + names[i];
+  if (names.size() > max) out += ", ... (" + std::to_string(names.size()) + " in all)";
+  return out;
+}
+
+}  // namespace
+
+Dataset::Dataset(DatasetSpec spec, const DatasetOptions& options)
+    : spec_(std::move(spec)), skip_bad_(options.skip_bad.value_or(spec_.skip_bad)) {
+  modalities_ = spec_.used_modalities();
+  FeatureCacheOptions cache;
+  cache.dir = options.cache_dir.value_or(spec_.cache.enabled ? spec_.cache.dir : std::string());
+  cache.ram_bytes = spec_.cache.ram_mb * 1024 * 1024;
+  cache.dtype = spec_.cache.dtype;
+  cache_ = std::make_unique<FeatureCache>(cache);
+}
+
+void Dataset::build_pipelines(const PipelineRegistry& registry) {
+  for (Modality m : modalities_) {
+    const ModalitySpec& ms = *spec_.modalities[index_of(m)];
+    PipelineContext ctx{m, spec_.base_dir};
+    auto p = registry.create(ms.pipeline, ctx, ms.options);
+    if (p->modality() != m) {
+      ms.options.fail("pipeline '" + ms.pipeline + "' handles " +
+                      std::string(to_string(p->modality())) + ", not " + std::string(to_string(m)) +
+                      "; pick a pipeline for this modality");
+    }
+    pipelines_[index_of(m)] = std::move(p);
+  }
+}
+
+std::shared_ptr<Dataset> Dataset::create(DatasetSpec spec, DatasetOptions options) {
+  std::shared_ptr<Dataset> ds(new Dataset(std::move(spec), options));
+  ds->build_pipelines(options.registry ? *options.registry : pipeline_registry());
+  ds->fit(options.threads);
+  return ds;
+}
+
+void Dataset::fit(int threads) {
+  auto train = std::make_shared<SampleSet>();
+  train->split = Split::train;
+  ManifestData data = read_manifests(spec_.manifests(Split::train), spec_.schema(), skip_bad_);
+  train->bad = std::move(data.bad);
+
+  // Extract every training feature once: finds bad samples before fitting and fills the cache.
+  std::vector<std::optional<InputError>> errors(data.samples.size());
+  parallel_for_each(data.samples.size(), threads, [&](std::size_t i) {
+    try {
+      for (Modality m : modalities_) {
+        if (data.samples[i].has(m)) (void)features(data.samples[i], m);
+      }
+    } catch (const InputError& e) {
+      errors[i] = e;
+    }
+  });
+  for (std::size_t i = 0; i < data.samples.size(); ++i) {
+    if (!errors[i]) {
+      train->samples.push_back(std::move(data.samples[i]));
+      continue;
+    }
+    if (!skip_bad_) throw *errors[i];
+    train->bad.push_back(BadSample::from(*errors[i], data.samples[i].id));
+  }
+  if (train->samples.empty()) {
+    throw InputError("no usable training samples (" + std::to_string(train->bad.size()) +
+                     " bad); check the manifests with `mmfuse data check`")
+        .at(join_names(spec_.manifests(Split::train), 3), 0, "");
+  }
+
+  // Targets: label maps (classes seen in training) and regression widths (first seen).
+  for (const auto& t : spec_.targets) {
+    if (t.kind == TargetKind::class_label) {
+      std::vector<std::string> labels;
+      for (const auto& s : train->samples) {
+        auto it = s.targets.find(t.name);
+        if (it != s.targets.end()) labels.push_back(std::get<std::string>(it->second));
+      }
+      label_maps_[t.name] = LabelMap::fit(labels);
+    } else {
+      for (const auto& s : train->samples) {
+        auto it = s.targets.find(t.name);
+        if (it == s.targets.end()) continue;
+        widths_[t.name] = static_cast<int64_t>(std::get<std::vector<float>>(it->second).size());
+        break;
+      }
+      if (!widths_.count(t.name)) widths_[t.name] = 1;
+    }
+  }
+  std::vector<Sample> kept;
+  for (auto& s : train->samples) {
+    try {
+      check_targets(s);
+      kept.push_back(std::move(s));
+    } catch (const InputError& e) {
+      if (!skip_bad_) throw;
+      train->bad.push_back(BadSample::from(e, s.id));
+    }
+  }
+  train->samples = std::move(kept);
+
+  for (Modality m : modalities_) {
+    std::vector<std::size_t> with;
+    for (std::size_t i = 0; i < train->samples.size(); ++i) {
+      if (train->samples[i].has(m)) with.push_back(i);
+    }
+    const auto& samples = train->samples;
+    FitContext ctx;
+    ctx.size = with.size();
+    ctx.field = [&, with](std::size_t i) -> const Field& { return *samples[with.at(i)].field(m); };
+    ctx.features = [this, &samples, with, m](std::size_t i) {
+      return features(samples[with.at(i)], m);
+    };
+    pipelines_[index_of(m)]->fit(ctx);
+  }
+  if (!train->bad.empty()) {
+    spdlog::warn("training split: skipped {} bad sample(s); first: {}", train->bad.size(),
+                 train->bad.front().message());
+  }
+  train_ = std::move(train);
+}
+
+const std::string& Dataset::field_name(Modality m) const {
+  return spec_.modalities[index_of(m)]->field;
+}
+
+const ModalityPipeline& Dataset::pipeline(Modality m) const {
+  if (!pipelines_[index_of(m)]) {
+    throw Error("the dataset does not use " + std::string(to_string(m)) +
+                "; add it under `modalities` in " + spec_.path);
+  }
+  return *pipelines_[index_of(m)];
+}
+
+const TargetSpec& Dataset::target(const std::string& name) const {
+  for (const auto& t : spec_.targets) {
+    if (t.name == name) return t;
+  }
+  std::vector<std::string> names;
+  for (const auto& t : spec_.targets) names.push_back(t.name);
+  throw Error("unknown target '" + name + "'; the dataset has: " + join_names(names));
+}
+
+const LabelMap& Dataset::label_map(const std::string& name) const {
+  auto it = label_maps_.find(name);
+  if (it == label_maps_.end()) {
+    (void)target(name);
+    throw Error("target '" + name + "' is a regression target; it has no classes");
+  }
+  return it->second;
+}
+
+int64_t Dataset::regression_width(const std::string& name) const {
+  auto it = widths_.find(name);
+  if (it == widths_.end()) {
+    (void)target(name);
+    throw Error("target '" + name + "' is a class target; use num_classes()");
+  }
+  return it->second;
+}
+
+void Dataset::check_targets(const Sample& s) const {
+  for (const auto& t : spec_.targets) {
+    auto it = s.targets.find(t.name);
+    if (it == s.targets.end()) continue;
+    if (t.kind == TargetKind::class_label) {
+      const auto& label = std::get<std::string>(it->second);
+      const LabelMap& map = label_maps_.at(t.name);
+      if (map.index(label) < 0) {
+        throw InputError("label '" + label + "' of target '" + t.name +
+                         "' was not seen in training; known: " + join_names(map.names()) +
+                         "; add such samples to the training split or drop this one")
+            .at(s.manifest, s.line, t.field);
+      }
+    } else {
+      auto n = static_cast<int64_t>(std::get<std::vector<float>>(it->second).size());
+      if (n != widths_.at(t.name)) {
+        throw InputError("expected " + std::to_string(widths_.at(t.name)) +
+                         " number(s) as in training, got " + std::to_string(n))
+            .at(s.manifest, s.line, t.field);
+      }
+    }
+  }
+}
+
+std::shared_ptr<const SampleSet> Dataset::train_samples() const {
+  return train_ ? train_ : read_split(Split::train);
+}
+
+std::shared_ptr<const SampleSet> Dataset::read_split(Split split) const {
+  auto out = std::make_shared<SampleSet>();
+  out->split = split;
+  if (spec_.manifests(split).empty()) {
+    throw UsageError("the dataset spec " + spec_.path + " lists no manifests for split '" +
+                     std::string(to_string(split)) + "'");
+  }
+  ManifestData data = read_manifests(spec_.manifests(split), spec_.schema(), skip_bad_);
+  out->bad = std::move(data.bad);
+  for (auto& s : data.samples) {
+    try {
+      check_targets(s);
+      out->samples.push_back(std::move(s));
+    } catch (const InputError& e) {
+      if (!skip_bad_) throw;
+      out->bad.push_back(BadSample::from(e, s.id));
+    }
+  }
+  return out;
+}
+
+torch::Tensor Dataset::features(const Sample& s, Modality m) const {
+  const ModalityPipeline& p = pipeline(m);
+  const Field& field = *s.field(m);
+  try {
+    if (!p.cacheable()) return p.extract(field);
+    return cache_->get_or_compute(FeatureCache::key(p, field), [&] { return p.extract(field); });
+  } catch (const InputError& e) {
+    throw e.at(s.manifest, s.line, field_name(m));
+  } catch (const c10::Error& e) {  // a torch op failing on odd data: a bad sample, not a crash
+    throw InputError(std::string("decoding failed: ") + e.what_without_backtrace())
+        .at(s.manifest, s.line, field_name(m));
+  }
+}
+
+torch::Tensor Dataset::item(const Sample& s, Modality m, Rng* rng) const {
+  const ModalityPipeline& p = pipeline(m);
+  torch::Tensor f = features(s, m);
+  try {
+    if (rng) f = p.augment(*s.field(m), f, *rng);
+    return p.finalize(f);
+  } catch (const InputError& e) {
+    throw e.at(s.manifest, s.line, field_name(m));
+  } catch (const c10::Error& e) {
+    throw InputError(std::string("preprocessing failed: ") + e.what_without_backtrace())
+        .at(s.manifest, s.line, field_name(m));
+  }
+}
+
+}  // namespace mmfuse::data

@@ -1,0 +1,158 @@
+#include "mmfuse/data/dataset_spec.h"
+
+#include <filesystem>
+
+#include "mmfuse/core/fs.h"
+
+namespace mmfuse::data {
+
+namespace {
+
+constexpr std::array<std::string_view, 3> kSplitNames = {"train", "val", "test"};
+
+ModalitySpec parse_modality(Modality m, const ConfigNode& node) {
+  ModalitySpec out;
+  out.modality = m;
+  if (!node.is_null() && !node.is_map()) node.fail("expected a map of pipeline options (or {})");
+  out.field = node.get<std::string>("field", std::string(to_string(m)));
+  out.pipeline = node.get<std::string>("pipeline", std::string(to_string(m)));
+  YAML::Node options = node.is_map() ? YAML::Clone(node.yaml()) : YAML::Node(YAML::NodeType::Map);
+  options.remove("field");
+  options.remove("pipeline");
+  out.options = ConfigNode(options, node.path(), node.source());
+  return out;
+}
+
+TargetSpec parse_target(const std::string& name, const ConfigNode& node) {
+  node.check_keys({"field", "type", "required"});
+  TargetSpec t;
+  t.name = name;
+  t.field = node.get<std::string>("field", name);
+  std::string type = node.get<std::string>("type", "class");
+  if (type == "class") {
+    t.kind = TargetKind::class_label;
+  } else if (type == "regression") {
+    t.kind = TargetKind::regression;
+  } else {
+    node["type"].fail("unknown target type '" + type + "'; known: class, regression");
+  }
+  t.required = node.get<bool>("required", true);
+  return t;
+}
+
+CacheSpec parse_cache(const ConfigNode& node, const DatasetSpec& spec) {
+  node.check_keys({"dir", "ram_mb", "dtype", "enabled"});
+  CacheSpec c;
+  std::string stem =
+      spec.path.empty() ? "dataset" : std::filesystem::path(spec.path).stem().string();
+  c.dir = resolve_path(spec.base_dir, node.get<std::string>("dir", ".mmfuse-cache/" + stem));
+  c.ram_mb = node.get<int64_t>("ram_mb", c.ram_mb);
+  if (c.ram_mb < 0)
+    node["ram_mb"].fail("expected a size in MB >= 0, got " + std::to_string(c.ram_mb));
+  std::string dtype = node.get<std::string>("dtype", "float16");
+  if (dtype == "float16") {
+    c.dtype = CacheDtype::float16;
+  } else if (dtype == "float32") {
+    c.dtype = CacheDtype::float32;
+  } else {
+    node["dtype"].fail("unknown cache dtype '" + dtype + "'; known: float16, float32");
+  }
+  c.enabled = node.get<bool>("enabled", true);
+  return c;
+}
+
+}  // namespace
+
+std::string_view to_string(Split s) {
+  return kSplitNames.at(static_cast<std::size_t>(s));
+}
+
+Split split_from_string(std::string_view name) {
+  for (Split s : kAllSplits) {
+    if (to_string(s) == name) return s;
+  }
+  throw UsageError("unknown split '" + std::string(name) + "'; known: train, val, test");
+}
+
+DatasetSpec DatasetSpec::load(const std::string& path) {
+  std::string text;
+  try {
+    text = read_file(path);
+  } catch (const InputError& e) {
+    throw ConfigError(path + ": cannot read the dataset spec (" + e.reason() + "); check the path");
+  }
+  DatasetSpec spec = parse(text, path, parent_dir(path));
+  spec.path = path;
+  return spec;
+}
+
+DatasetSpec DatasetSpec::parse(const std::string& yaml_text, const std::string& source,
+                               const std::string& base_dir) {
+  ConfigNode root = ConfigNode::parse(yaml_text, source);
+  root.check_keys({"splits", "modalities", "targets", "cache", "skip_bad", "id_field"});
+  DatasetSpec spec;
+  spec.path = source;
+  spec.base_dir = base_dir;
+  spec.yaml = yaml_text;
+
+  ConfigNode splits = root["splits"];
+  if (!splits.is_map()) splits.fail("expected a map {train: [manifests], val: [...], test: [...]}");
+  splits.check_keys({"train", "val", "test"});
+  for (Split s : kAllSplits) {
+    ConfigNode list = splits[std::string(to_string(s))];
+    if (list.is_null()) continue;
+    if (list.is_scalar())
+      list = ConfigNode(YAML::Load("[" + list.dump() + "]"), list.path(), source);
+    if (!list.is_sequence()) list.fail("expected a list of manifest paths");
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      spec.splits[static_cast<std::size_t>(s)].push_back(
+          resolve_path(base_dir, list.at(i).as<std::string>()));
+    }
+  }
+  if (spec.manifests(Split::train).empty()) {
+    splits["train"].fail("missing: the training split is needed to fit label maps and pipelines");
+  }
+
+  ConfigNode mods = root["modalities"];
+  if (!mods.is_map() || mods.size() == 0) {
+    mods.fail("expected a map of modalities, e.g. {image: {pipeline: image}}");
+  }
+  for (const auto& key : mods.keys()) {
+    Modality m;
+    try {
+      m = modality_from_string(key);
+    } catch (const ConfigError& e) {
+      mods[key].fail(e.what());
+    }
+    spec.modalities[index_of(m)] = parse_modality(m, mods[key]);
+  }
+
+  ConfigNode targets = root["targets"];
+  if (!targets.is_null() && !targets.is_map()) targets.fail("expected a map of targets");
+  for (const auto& key : targets.keys()) spec.targets.push_back(parse_target(key, targets[key]));
+
+  spec.cache = parse_cache(root["cache"], spec);
+  spec.skip_bad = root.get<bool>("skip_bad", true);
+  spec.id_field = root.get<std::string>("id_field", "id");
+  return spec;
+}
+
+std::vector<Modality> DatasetSpec::used_modalities() const {
+  std::vector<Modality> out;
+  for (Modality m : kAllModalities) {
+    if (uses(m)) out.push_back(m);
+  }
+  return out;
+}
+
+ManifestSchema DatasetSpec::schema() const {
+  ManifestSchema s;
+  for (Modality m : kAllModalities) {
+    if (uses(m)) s.fields[index_of(m)] = modalities[index_of(m)]->field;
+  }
+  s.targets = targets;
+  s.id_field = id_field;
+  return s;
+}
+
+}  // namespace mmfuse::data

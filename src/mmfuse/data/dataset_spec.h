@@ -1,0 +1,76 @@
+// The dataset spec (YAML), parsed once into a typed struct. Example (configs/data/avmnist.yaml):
+//
+//   splits:                       # manifests per split, relative to the spec's folder
+//     train: [../../../shared/data/avmnist/train.jsonl]
+//     val: [../../../shared/data/avmnist/val.jsonl]
+//   modalities:                   # each: `field` (manifest key, default: the modality name),
+//     image: {pipeline: image, size: [28, 28], channels: 1}   # `pipeline` (registered name,
+//     audio: {pipeline: audio, features: avmnist_spectrogram} # default: the modality name)
+//   targets:                      # type: class | regression; required (default true)
+//     digit: {field: label, type: class}
+//   cache: {dir: cache/avmnist, ram_mb: 2048, dtype: float16}   # all optional
+//   skip_bad: true                # skip and list bad samples (false: the first one throws)
+//   id_field: id
+//
+// A pipeline receives its modality's node minus `field` and `pipeline` (paths in it resolve
+// against the spec's folder, PipelineContext::base_dir).
+#pragma once
+
+#include <array>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mmfuse/core/config.h"
+#include "mmfuse/data/manifest.h"
+
+namespace mmfuse::data {
+
+enum class Split : int { train = 0, val = 1, test = 2 };
+inline constexpr std::array<Split, 3> kAllSplits = {Split::train, Split::val, Split::test};
+std::string_view to_string(Split s);
+/// Throws UsageError listing the known names.
+Split split_from_string(std::string_view name);
+
+enum class CacheDtype { float16, float32 };
+
+struct CacheSpec {
+  std::string dir;        ///< resolved; default `<spec folder>/.mmfuse-cache/<spec name>`
+  int64_t ram_mb = 1024;  ///< features kept in RAM up to this size (0: none)
+  CacheDtype dtype = CacheDtype::float16;  ///< on-disk precision of float features
+  bool enabled = true;                     ///< false: no disk cache (RAM budget still applies)
+};
+
+struct ModalitySpec {
+  Modality modality = Modality::image;
+  std::string field;     ///< manifest key
+  std::string pipeline;  ///< registered pipeline name
+  ConfigNode options;    ///< the modality's node minus `field` and `pipeline`
+};
+
+struct DatasetSpec {
+  std::string path;                                ///< spec file ("" when parsed from text)
+  std::string base_dir;                            ///< folder relative paths resolve against
+  std::string yaml;                                ///< the spec's text, saved with fitted state
+  std::array<std::vector<std::string>, 3> splits;  ///< resolved manifest paths by Split
+  std::array<std::optional<ModalitySpec>, kNumModalities> modalities;  ///< by index_of
+  std::vector<TargetSpec> targets;
+  CacheSpec cache;
+  bool skip_bad = true;
+  std::string id_field = "id";
+
+  static DatasetSpec load(const std::string& path);
+  /// `source` names the text in messages; `base_dir` is where relative paths resolve.
+  static DatasetSpec parse(const std::string& yaml_text, const std::string& source,
+                           const std::string& base_dir);
+
+  const std::vector<std::string>& manifests(Split s) const {
+    return splits[static_cast<std::size_t>(s)];
+  }
+  bool uses(Modality m) const { return modalities[index_of(m)].has_value(); }
+  /// The modalities in use, in the fixed Modality order.
+  std::vector<Modality> used_modalities() const;
+  ManifestSchema schema() const;
+};
+
+}  // namespace mmfuse::data

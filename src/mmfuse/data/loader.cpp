@@ -1,0 +1,223 @@
+#include "mmfuse/data/loader.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <tuple>
+
+#include "mmfuse/data/sampling.h"
+
+namespace mmfuse::data {
+
+LoaderPosition LoaderPosition::from_json(const nlohmann::json& j) {
+  if (!j.is_object() || !j.contains("epoch") || !j.contains("batch")) {
+    throw InputError("loader position: expected {\"epoch\": int, \"batch\": int}, got " + j.dump());
+  }
+  return {j.at("epoch").get<int64_t>(), j.at("batch").get<int64_t>()};
+}
+
+Loader::Loader(std::shared_ptr<const Dataset> dataset, std::shared_ptr<const SampleSet> samples,
+               LoaderOptions options)
+    : ds_(std::move(dataset)), samples_(std::move(samples)), opt_(options) {
+  if (opt_.batch_size < 1) {
+    throw UsageError("loader: batch_size must be >= 1, got " + std::to_string(opt_.batch_size));
+  }
+  if (opt_.modality_dropout < 0 || opt_.modality_dropout >= 1) {
+    throw UsageError("loader: modality_dropout must be in [0, 1), got " +
+                     std::to_string(opt_.modality_dropout));
+  }
+  opt_.prefetch = std::max(opt_.prefetch, 1);
+}
+
+Loader::~Loader() {
+  stop();
+}
+
+int64_t Loader::batches_per_epoch() const {
+  const int64_t n = size(), b = opt_.batch_size;
+  return opt_.drop_last ? n / b : (n + b - 1) / b;
+}
+
+void Loader::seek(LoaderPosition pos) {
+  if (pos.epoch < 0 || pos.batch < 0 || pos.batch > batches_per_epoch()) {
+    throw UsageError("loader: cannot seek to epoch " + std::to_string(pos.epoch) + ", batch " +
+                     std::to_string(pos.batch) + " (an epoch has " +
+                     std::to_string(batches_per_epoch()) + " batches)");
+  }
+  stop();
+  pos_ = pos;
+}
+
+void Loader::start() {
+  if (order_epoch_ != pos_.epoch) {
+    order_ = epoch_order(size(), opt_.shuffle, opt_.seed, pos_.epoch);
+    order_epoch_ = pos_.epoch;
+  }
+  running_ = true;
+  if (opt_.threads <= 0) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  stopping_ = false;
+  claim_ = pos_.batch;
+  ready_.clear();
+  for (int t = 0; t < opt_.threads; ++t) workers_.emplace_back([this] { worker(); });
+}
+
+void Loader::stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  for (auto& t : workers_) t.join();
+  workers_.clear();
+  ready_.clear();
+  running_ = false;
+}
+
+void Loader::worker() {
+  torch::NoGradGuard no_grad;
+  const int64_t total = batches_per_epoch();
+  const int64_t epoch = pos_.epoch;
+  while (true) {
+    int64_t b;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock,
+               [&] { return stopping_ || claim_ >= total || claim_ < pos_.batch + opt_.prefetch; });
+      if (stopping_ || claim_ >= total) return;
+      b = claim_++;
+    }
+    Result r;
+    try {
+      r.batch = make_batch(epoch, b);
+    } catch (...) {
+      r.error = std::current_exception();
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ready_[b] = std::move(r);
+    }
+    cv_.notify_all();
+  }
+}
+
+std::optional<Batch> Loader::next() {
+  while (true) {
+    if (pos_.batch >= batches_per_epoch()) {
+      stop();
+      pos_ = {pos_.epoch + 1, 0};
+      return std::nullopt;
+    }
+    if (!running_) start();
+    Result r;
+    if (opt_.threads <= 0) {
+      try {
+        r.batch = make_batch(pos_.epoch, pos_.batch);
+      } catch (...) {
+        r.error = std::current_exception();
+      }
+    } else {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return ready_.count(pos_.batch) > 0; });
+      r = std::move(ready_[pos_.batch]);
+      ready_.erase(pos_.batch);
+    }
+    if (r.error) {
+      stop();  // the position stays at the failing batch
+      std::rethrow_exception(r.error);
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++pos_.batch;
+    }
+    cv_.notify_all();
+    if (r.batch) return r.batch;
+  }
+}
+
+std::optional<Batch> Loader::make_batch(int64_t epoch, int64_t b) const {
+  torch::NoGradGuard no_grad;
+  std::vector<int64_t> other;
+  const std::vector<int64_t>* order = &order_;
+  if (order_epoch_ != epoch) {
+    other = epoch_order(size(), opt_.shuffle, opt_.seed, epoch);
+    order = &other;
+  }
+  const int64_t begin = b * opt_.batch_size;
+  const int64_t end = std::min<int64_t>(begin + opt_.batch_size, size());
+  const auto& mods = ds_->modalities();
+
+  std::vector<const Sample*> kept;
+  std::array<std::vector<torch::Tensor>, kNumModalities> items;
+  for (int64_t k = begin; k < end; ++k) {
+    const int64_t index = (*order)[static_cast<std::size_t>(k)];
+    const Sample& s = samples_->samples[static_cast<std::size_t>(index)];
+    Rng rng = sample_rng(opt_.seed, epoch, index);
+    std::array<bool, kNumModalities> use{};
+    for (Modality m : mods) use[index_of(m)] = s.has(m);
+    if (opt_.train) use = drop_modalities(use, opt_.modality_dropout, rng);
+    std::array<torch::Tensor, kNumModalities> row;
+    try {
+      for (Modality m : mods) {
+        if (!use[index_of(m)]) continue;
+        torch::Tensor x = ds_->item(s, m, opt_.train ? &rng : nullptr);
+        if (opt_.train) x = add_feature_noise(x, opt_.feature_noise[index_of(m)], rng);
+        row[index_of(m)] = x;
+      }
+    } catch (const InputError& e) {
+      if (!ds_->skip_bad()) throw;
+      record_bad(e, s.id);
+      continue;
+    }
+    kept.push_back(&s);
+    for (Modality m : mods) items[index_of(m)].push_back(row[index_of(m)]);
+  }
+  if (kept.empty()) return std::nullopt;
+
+  Batch batch;
+  const auto n = static_cast<int64_t>(kept.size());
+  for (const Sample* s : kept) batch.ids.push_back(s->id);
+  for (Modality m : mods) batch.inputs[index_of(m)] = ds_->pipeline(m).collate(items[index_of(m)]);
+  for (const auto& t : ds_->targets()) {
+    if (t.kind == TargetKind::class_label) {
+      const LabelMap& map = ds_->label_map(t.name);
+      auto y = torch::full({n}, -1, torch::kLong);
+      auto acc = y.accessor<int64_t, 1>();
+      for (int64_t i = 0; i < n; ++i) {
+        auto it = kept[static_cast<std::size_t>(i)]->targets.find(t.name);
+        if (it != kept[static_cast<std::size_t>(i)]->targets.end()) {
+          acc[i] = map.index(std::get<std::string>(it->second));
+        }
+      }
+      batch.targets[t.name] = y;
+    } else {
+      const int64_t width = ds_->regression_width(t.name);
+      auto y = torch::full({n, width}, std::numeric_limits<float>::quiet_NaN());
+      auto acc = y.accessor<float, 2>();
+      for (int64_t i = 0; i < n; ++i) {
+        auto it = kept[static_cast<std::size_t>(i)]->targets.find(t.name);
+        if (it == kept[static_cast<std::size_t>(i)]->targets.end()) continue;
+        const auto& v = std::get<std::vector<float>>(it->second);
+        for (int64_t k = 0; k < width && k < static_cast<int64_t>(v.size()); ++k) acc[i][k] = v[k];
+      }
+      batch.targets[t.name] = y;
+    }
+  }
+  return batch;
+}
+
+void Loader::record_bad(const InputError& e, const std::string& id) const {
+  std::lock_guard<std::mutex> lock(bad_mu_);
+  if (bad_seen_.emplace(e.manifest(), e.line()).second) bad_.push_back(BadSample::from(e, id));
+}
+
+std::vector<BadSample> Loader::bad() const {
+  std::lock_guard<std::mutex> lock(bad_mu_);
+  std::vector<BadSample> out = bad_;  // workers meet them in any order; list them in file order
+  std::sort(out.begin(), out.end(), [](const BadSample& a, const BadSample& b) {
+    return std::tie(a.manifest, a.line) < std::tie(b.manifest, b.line);
+  });
+  return out;
+}
+
+}  // namespace mmfuse::data
