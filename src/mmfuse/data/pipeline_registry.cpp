@@ -1,9 +1,19 @@
 // The built-in data pipelines, one line each.
 #include "mmfuse/data/pipeline_registry.h"
 
+#include "mmfuse/data/audio/audio_pipeline.h"
+#include "mmfuse/data/image/image_pipeline.h"
+#include "mmfuse/data/tabular/tabular_pipeline.h"
+#include "mmfuse/data/text/text_pipeline.h"
+
 namespace mmfuse::data {
 
-void register_builtin_pipelines(PipelineRegistry& r) {}
+void register_builtin_pipelines(PipelineRegistry& r) {
+  r.add<image::ImagePipeline>();
+  r.add<audio::AudioPipeline>();
+  r.add<text::TextPipeline>();
+  r.add<tabular::TabularPipeline>();
+}
 
 const PipelineRegistry& pipeline_registry() {
   static const PipelineRegistry registry = [] {

@@ -21,7 +21,8 @@ class ConcatFusionImpl : public torch::nn::Cloneable<ConcatFusionImpl>, public F
  public:
   static constexpr const char* kName = "concat";
   static constexpr const char* kDescription =
-      "concatenation of the modality vectors (early/late concat), learned placeholders for absent ones";
+      "concatenation of the modality vectors (early/late concat), learned placeholders for absent "
+      "ones";
 
   explicit ConcatFusionImpl(ConcatFusionOptions options) : options(std::move(options)) { reset(); }
 

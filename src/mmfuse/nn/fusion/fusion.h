@@ -13,11 +13,28 @@
 namespace mmfuse::fusion {
 
 /// The modalities a fusion receives, in fixed Modality order, with their encoders' sizes.
+/// `dims` defines the number of inputs; the other per-input vectors are either empty or as long.
 struct FusionContext {
   std::vector<Modality> modalities;
   std::vector<int64_t> dims;        ///< pooled D per modality
   std::vector<int64_t> token_dims;  ///< token Dt per modality (0: that encoder gives no tokens)
-  std::size_t size() const { return modalities.size(); }
+  /// Token count T per modality (0: unknown or variable); empty = all unknown. Fusions with
+  /// learned positions (cross_attention, transformer) size them from it.
+  std::vector<int64_t> token_counts;
+  /// Names of pseudo-modality inputs (a composite's branches: "branch_0", ...); empty for real
+  /// modalities, whose names come from `modalities`.
+  std::vector<std::string> input_names;
+
+  std::size_t size() const { return dims.size(); }
+  /// Dt of input i (0 when unknown).
+  int64_t token_dim(std::size_t i) const { return i < token_dims.size() ? token_dims[i] : 0; }
+  /// T of input i (0 when unknown).
+  int64_t token_count(std::size_t i) const { return i < token_counts.size() ? token_counts[i] : 0; }
+  /// "image", "audio", ... or the pseudo-modality name.
+  std::string input_name(std::size_t i) const {
+    if (i < input_names.size()) return input_names[i];
+    return i < modalities.size() ? std::string(to_string(modalities[i])) : std::to_string(i);
+  }
 };
 
 struct FusionOutput {

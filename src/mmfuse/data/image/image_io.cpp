@@ -1,0 +1,116 @@
+#include "mmfuse/data/image/image_io.h"
+
+#include <vector>
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "mmfuse/core/error.h"
+#include "mmfuse/core/fs.h"
+
+namespace mmfuse::data::image {
+
+namespace {
+
+// color * alpha + bg * (1 - alpha), per channel; `bg` in the channel order of `color`.
+cv::Mat composite(const cv::Mat& color, const cv::Mat& alpha, const std::vector<float>& bg) {
+  std::vector<cv::Mat> planes;
+  cv::split(color, planes);
+  cv::Mat inv = 1.0 - alpha;
+  for (std::size_t c = 0; c < planes.size(); ++c) {
+    planes[c] = planes[c].mul(alpha) + inv * bg[c];
+  }
+  cv::Mat out;
+  cv::merge(planes, out);
+  return out;
+}
+
+}  // namespace
+
+cv::Mat to_float_pixels(const cv::Mat& image, const ReadOptions& opt, bool rgb_order) {
+  cv::Mat f;
+  switch (image.depth()) {
+    case CV_8U:
+      image.convertTo(f, CV_32F, 1.0 / 255.0);
+      break;
+    case CV_16U:
+      image.convertTo(f, CV_32F, 1.0 / 65535.0);
+      break;
+    case CV_32F:
+      f = image;
+      break;
+    default:
+      image.convertTo(f, CV_32F);
+      break;
+  }
+  if (rgb_order && f.channels() >= 3) {
+    cv::Mat bgr;
+    cv::cvtColor(f, bgr, f.channels() == 3 ? cv::COLOR_RGB2BGR : cv::COLOR_RGBA2BGRA);
+    f = bgr;
+  }
+  const int in_ch = f.channels();
+  cv::Mat color = f, alpha;
+  if (in_ch == 2 || in_ch == 4) {
+    std::vector<cv::Mat> planes;
+    cv::split(f, planes);
+    alpha = planes.back();
+    planes.pop_back();
+    cv::merge(planes, color);
+  }
+  if (alpha.data && opt.background) {
+    const auto& rgb = *opt.background;
+    if (color.channels() == 3) {
+      color = composite(color, alpha, {rgb[2], rgb[1], rgb[0]});  // BGR order
+    } else {
+      color = composite(color, alpha, {0.299f * rgb[0] + 0.587f * rgb[1] + 0.114f * rgb[2]});
+    }
+  }
+  cv::Mat out;
+  if (color.channels() == 3) {
+    cv::cvtColor(color, out, opt.channels == 1 ? cv::COLOR_BGR2GRAY : cv::COLOR_BGR2RGB);
+  } else if (opt.channels == 3) {
+    cv::cvtColor(color, out, cv::COLOR_GRAY2RGB);
+  } else {
+    out = color.clone();  // never alias the caller's (or the IDX cache's) pixels
+  }
+  return out;
+}
+
+cv::Mat decode_image_file(const std::string& path, const ReadOptions& opt) {
+  const std::string bytes = read_file(path);
+  cv::Mat raw;
+  try {
+    cv::Mat buf(1, static_cast<int>(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));
+    raw = cv::imdecode(buf, cv::IMREAD_UNCHANGED);
+  } catch (const cv::Exception& e) {
+    throw InputError("cannot decode image (OpenCV: " + e.msg + ")", path);
+  }
+  if (raw.empty()) {
+    throw InputError("cannot decode image (" + std::to_string(bytes.size()) +
+                         " bytes; expected a complete PNG/JPEG/BMP/TIFF/WebP file, got a "
+                         "truncated, corrupt or unknown format)",
+                     path);
+  }
+  if (raw.channels() > 4) {
+    throw InputError("image has " + std::to_string(raw.channels()) +
+                         " channels (expected 1-4: gray, gray+alpha, RGB or RGBA)",
+                     path);
+  }
+  return to_float_pixels(raw, opt);
+}
+
+cv::Mat read_image(const ImageRef& ref, const ReadOptions& opt, IdxCache& idx) {
+  if (ref.index < 0) return decode_image_file(ref.path, opt);
+  auto file = idx.get(ref.path);
+  return to_float_pixels(file->item_image(ref.index, ref.path), opt, /*rgb_order=*/true);
+}
+
+cv::Mat resize_image(const cv::Mat& image, int height, int width) {
+  if (image.rows == height && image.cols == width) return image;
+  const bool shrink = height <= image.rows && width <= image.cols;
+  cv::Mat out;
+  cv::resize(image, out, cv::Size(width, height), 0, 0, shrink ? cv::INTER_AREA : cv::INTER_LINEAR);
+  return out;
+}
+
+}  // namespace mmfuse::data::image

@@ -1,0 +1,70 @@
+// Gated multimodal unit (Arevalo et al. 2017) generalised to M modalities:
+//   h_i = tanh(W_i x_i)                         [B, D]
+//   z   = softmax_i(G [x_1, ..., x_M])          [B, M], over the present modalities only
+//   fused = sum_i z_i h_i                       [B, D]
+// The gate sees every modality (learned placeholders for absent ones), so its input is defined.
+#pragma once
+
+#include <numeric>
+
+#include "mmfuse/nn/fusion/common.h"
+#include "mmfuse/nn/fusion/missing.h"
+
+namespace mmfuse::fusion {
+
+struct GatedFusionOptions {
+  explicit GatedFusionOptions(std::vector<int64_t> dims) : dims_(std::move(dims)) {}
+  /// Pooled size of each input modality, in order.
+  TORCH_ARG(std::vector<int64_t>, dims);
+  /// Common (output) size D.
+  TORCH_ARG(int64_t, dim) = 64;
+};
+
+class GatedFusionImpl : public torch::nn::Cloneable<GatedFusionImpl>, public Fusion {
+ public:
+  static constexpr const char* kName = "gated";
+  static constexpr const char* kDescription =
+      "gated multimodal unit: tanh projections mixed by softmax gates over present (Arevalo 2017)";
+
+  explicit GatedFusionImpl(GatedFusionOptions options) : options(std::move(options)) { reset(); }
+
+  static std::shared_ptr<GatedFusionImpl> create(const FusionContext& ctx, const ConfigNode& cfg) {
+    cfg.check_keys({"type", "dim"});
+    return std::make_shared<GatedFusionImpl>(
+        GatedFusionOptions(ctx.dims).dim(positive_option(cfg, "dim", 64)));
+  }
+
+  void reset() override {
+    const auto& d = options.dims();
+    placeholders_ = register_placeholders(*this, "placeholder_", d);
+    proj_ = register_projections(*this, "proj", d, options.dim());
+    const int64_t total = std::accumulate(d.begin(), d.end(), int64_t{0});
+    gate_ = register_module("gate", torch::nn::Linear(total, int64_t(d.size())));
+  }
+
+  /// inputs[i].pooled: [B, D_i] -> fused [B, D]
+  FusionOutput fuse(const std::vector<nn::Encoded>& inputs) override {
+    check_inputs(kName, inputs, options.dims());
+    auto present = presence_matrix(inputs);
+    std::vector<torch::Tensor> x, h;
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      x.push_back(fill_missing(inputs[i].pooled, inputs[i].present, placeholders_[i]));
+      h.push_back(torch::tanh(proj_[i]->as<torch::nn::Linear>()->forward(x.back())));
+    }
+    auto z = masked_softmax(gate_->forward(torch::cat(x, 1)), present);  // [B, M]
+    auto fused = (torch::stack(h, 1) * z.unsqueeze(2)).sum(1);
+    return {fused, {}};
+  }
+
+  int64_t out_dim() const override { return options.dim(); }
+
+  GatedFusionOptions options;
+
+ private:
+  std::vector<torch::Tensor> placeholders_;
+  torch::nn::ModuleList proj_ = nullptr;
+  torch::nn::Linear gate_ = nullptr;
+};
+TORCH_MODULE(GatedFusion);
+
+}  // namespace mmfuse::fusion
