@@ -3,8 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
 
 #include "mmfuse/models/build.h"
+#include "mmfuse/models/summary.h"
 #include "test_util.h"
 #include "tiny_blocks.h"
 
@@ -120,6 +124,49 @@ TEST(Parity, StrictLoadListsEveryMismatch) {
 }
 
 // ------------------------------------------------------------ the AV-MNIST peer models
+
+// The summary's FLOP count of each peer model equals the PyTorch profiler's (with_flops) for the
+// same products: convolutions, and matrix products (addmm + mm + bmm). The profiler also counts
+// elementwise mul/add, which the summary leaves out by convention.
+TEST(SummaryFlops, MatchPyTorchProfilerOnPeerModels) {
+  MMFUSE_REQUIRE_SHARED();
+  if (!testing::python_torch_available()) GTEST_SKIP() << "no /usr/bin/python3 with torch";
+  TempDir dir;
+  const std::string script = dir.file("flops.py");
+  std::ofstream(script) << "import sys, json, torch\nsys.path.insert(0, sys.argv[1])\n"
+                           "from avmnist_peer import RECIPES\n"
+                           "from torch.profiler import profile, ProfilerActivity\n"
+                           "out = {}\n"
+                           "for m in sys.argv[2:]:\n"
+                           "    model = RECIPES[m][0]().eval()\n"
+                           "    with torch.no_grad(), profile(activities=[ProfilerActivity.CPU],"
+                           " with_flops=True) as p:\n"
+                           "        model(torch.rand(1, 1, 28, 28), torch.rand(1, 1, 112, 112))\n"
+                           "    f = {e.key: e.flops for e in p.key_averages() if e.flops}\n"
+                           "    out[m] = {'conv': f.get('aten::conv2d', 0), 'matmul': "
+                           "sum(f.get(k, 0) for k in ('aten::addmm', 'aten::mm', 'aten::bmm'))}\n"
+                           "print(json.dumps(out))\n";
+  const std::vector<std::string> names = {"image", "lf", "tf", "lrtf", "xattn"};
+  std::string args;
+  for (const auto& n : names) args += " " + n;
+  auto r = testing::run_command("/usr/bin/python3 " + script + " " + testing::shared_dir() +
+                                "/peers" + args);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto expected = nlohmann::json::parse(r.output);
+  for (const auto& m : names) {
+    ModelInputs inputs;
+    auto root =
+        ConfigNode::load_file(std::string(MMFUSE_SOURCE_DIR) + "/configs/avmnist/" + m + ".yaml");
+    auto model = build_model_from_config(root, {}, &inputs);
+    ModelSummary s = summarize_model(model, inputs);
+    const double conv = s.flops.by_op["aten::convolution"];
+    const double matmul =
+        s.flops.by_op["aten::addmm"] + s.flops.by_op["aten::mm"] + s.flops.by_op["aten::bmm"];
+    EXPECT_DOUBLE_EQ(conv, expected[m]["conv"].get<double>()) << m;
+    EXPECT_DOUBLE_EQ(matmul, expected[m]["matmul"].get<double>()) << m;
+    EXPECT_DOUBLE_EQ(s.flops.total, conv + matmul) << m;
+  }
+}
 
 class AvmnistPeerParity : public ::testing::TestWithParam<std::string> {};
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "mmfuse/models/build.h"
+#include "test_util.h"
 #include "tiny_blocks.h"
 
 namespace mmfuse::models {
@@ -85,6 +86,28 @@ model:
   EXPECT_NE(text.find("parameters: 184"), std::string::npos) << text;
   EXPECT_NE(text.find("forward FLOPs per sample: 316"), std::string::npos) << text;
   EXPECT_EQ(format_summary(s, 1).find("encoders.audio.proj"), std::string::npos);
+}
+
+TEST(SummaryCli, PrintsTheTreeAndMapsErrorsToExitCodes) {
+  const std::string cfg = std::string(MMFUSE_SOURCE_DIR) + "/configs/avmnist/lf.yaml";
+  ModelInputs inputs;
+  auto model = build_model_from_config(ConfigNode::load_file(cfg), {}, &inputs);
+  const int64_t params = summarize_modules(*model).params;
+  auto r = testing::run_mmfuse("summary --config " + cfg + " --depth 2");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::string p = std::to_string(params);
+  for (int i = int(p.size()) - 3; i > 0; i -= 3) p.insert(i, ",");
+  EXPECT_NE(r.output.find("parameters: " + p), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("encoders.audio"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("forward FLOPs per sample"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("encoders.audio.net.0"), std::string::npos) << "depth 2 hides depth 3";
+
+  EXPECT_EQ(testing::run_mmfuse("summary").exit_code, 2);  // --config is required
+  auto bad = testing::run_mmfuse("summary --config " + cfg + " --set model.fusion.type=concot");
+  EXPECT_EQ(bad.exit_code, 1) << bad.output;
+  EXPECT_NE(bad.output.find("model.fusion: unknown fusion 'concot'; known: concat"),
+            std::string::npos)
+      << bad.output;
 }
 
 }  // namespace

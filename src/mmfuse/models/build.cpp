@@ -42,6 +42,30 @@ ConfigNode without_weight(const ConfigNode& cfg) {
   return ConfigNode(copy, cfg.path(), cfg.source());
 }
 
+// Token count T of `enc`'s token sequence, measured on one all-zero item (0 when the encoder
+// gives no tokens or the input has a variable-length dimension). Leaves the encoder's mode and
+// parameters untouched.
+int64_t probe_token_count(const encoders::EncoderBlock& enc, const ModalityInput& in) {
+  if (enc->token_dim() == 0) return 0;
+  std::vector<int64_t> shape{1};
+  for (int64_t d : in.item_shape) {
+    if (d < 0) return 0;
+    shape.push_back(d);
+  }
+  data::ModalityBatch probe;
+  probe.data = torch::zeros(shape, in.vocab_size > 0 ? torch::kLong : torch::kFloat);
+  probe.present = torch::ones({1}, torch::kBool);
+  const bool was_training = enc.module()->is_training();
+  enc.module()->eval();
+  torch::Tensor tokens;
+  {
+    torch::NoGradGuard no_grad;
+    tokens = enc->encode(probe).tokens;  // [1, T, Dt]
+  }
+  enc.module()->train(was_training);
+  return tokens.defined() && tokens.dim() == 3 ? tokens.size(1) : 0;
+}
+
 }  // namespace
 
 heads::TaskKind task_kind_from_string(const std::string& name) {
@@ -169,6 +193,7 @@ MultimodalModel build_model(const ConfigNode& model_cfg, const ModelInputs& inpu
     fctx.modalities.push_back(m);
     fctx.dims.push_back(enc->out_dim());
     fctx.token_dims.push_back(enc->token_dim());
+    fctx.token_counts.push_back(probe_token_count(enc, in->second));
     enc_paths[m] = cfg.path();
     parts.encoders.emplace_back(m, enc);
   }
