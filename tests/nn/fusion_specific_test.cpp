@@ -11,7 +11,9 @@
 #include "fusion_test_util.h"
 #include "mmfuse/nn/fusion/composite.h"
 #include "mmfuse/nn/fusion/cross_attention.h"
+#include "mmfuse/nn/fusion/film.h"
 #include "mmfuse/nn/fusion/gradient_reversal.h"
+#include "mmfuse/nn/fusion/late.h"
 #include "mmfuse/nn/fusion/low_rank.h"
 #include "mmfuse/nn/fusion/tensor.h"
 #include "mmfuse/nn/fusion/weighted_sum.h"
@@ -149,6 +151,33 @@ TEST(CompositeFusion, OutDimIsMergeOutDimAndNamesArePrefixed) {
   EXPECT_EQ(xattn->out_dim(), 64 + 2 * 64);  // default merge: concat
 }
 
+TEST(PipelineFusion, StagesRunInSequenceWithPrefixedNamesAndLosses) {
+  auto ctx = small_context(3);
+  auto f = build_fusion(
+      "{type: pipeline, stages: [cross_attention, {type: early_concat, hidden: 8, out: 4}]}", ctx,
+      0);
+  EXPECT_EQ(f->out_dim(), 4);
+  EXPECT_TRUE(f->needs_tokens());
+  auto names = f.module()->named_parameters().keys();
+  EXPECT_NE(std::find(names.begin(), names.end(), "stage_0.attn.2.in_proj_weight"), names.end());
+  EXPECT_NE(std::find(names.begin(), names.end(), "stage_1.mlp.2.weight"), names.end());
+  auto in = random_inputs(ctx, 2, 3);
+  // Equal to running the stages by hand.
+  auto children = f.module()->named_children();
+  auto s0 = std::dynamic_pointer_cast<Fusion>(children["stage_0"]);
+  auto s1 = std::dynamic_pointer_cast<Fusion>(children["stage_1"]);
+  ASSERT_TRUE(s0 && s1);
+  auto want = s1->fuse({as_pseudo_input(s0->fuse(in).fused, torch::ones({2}, torch::kBool))});
+  EXPECT_TRUE(torch::allclose(f->fuse(in).fused, want.fused));
+  auto cfg = ConfigNode::parse("fusion: {type: pipeline, stages: [gated, bilinear]}");
+  try {
+    fusion_registry().make("pipeline", ctx, cfg["fusion"]);
+    FAIL() << "expected a ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("fusion.stages[1]"), std::string::npos) << e.what();
+  }
+}
+
 TEST(CompositeFusion, BadBranchIsAConfigErrorNamingItsPath) {
   auto cfg = ConfigNode::parse("fusion: {type: composite, combine: [concat, {type: tensr}]}");
   try {
@@ -157,6 +186,52 @@ TEST(CompositeFusion, BadBranchIsAConfigErrorNamingItsPath) {
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("fusion.combine[1]"), std::string::npos) << e.what();
   }
+}
+
+TEST(LateFusion, AbsentModalityLeavesTheOtherHeadsMeanNotAZero) {
+  torch::manual_seed(0);
+  LateFusion f(LateFusionOptions({4, 6, 3}).hidden(5).out(2));
+  auto in = pooled_inputs({torch::randn({2, 4}), torch::randn({2, 6}), torch::randn({2, 3})});
+  in[1].present = torch::tensor({false, true});
+  auto out = f->fuse(in).fused;
+  auto head = [&](int i, int row) {
+    return f->heads[i]->as<torch::nn::Sequential>()->forward(in[i].pooled.slice(0, row, row + 1));
+  };
+  EXPECT_TRUE(torch::allclose(out[0], ((head(0, 0) + head(2, 0)) / 2)[0], 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(out[1], ((head(0, 1) + head(1, 1) + head(2, 1)) / 3)[0], 1e-5, 1e-6));
+}
+
+TEST(FilmFusion, AbsentConditionerIsTheIdentityModulation) {
+  auto ctx = small_context(2);
+  auto f = build_fusion("{type: film, conditioner: audio, dim: 5}", ctx, 0);
+  EXPECT_EQ(f->out_dim(), 5);
+  auto in = random_inputs(ctx, 3, 2);
+  auto out = f->fuse(with_absent(in, 1, {0, 1, 2})).fused;
+  auto& m = *f.module();
+  auto want = torch::nn::functional::linear(in[0].pooled, param(m, "proj.0.weight"),
+                                            param(m, "proj.0.bias"));
+  EXPECT_TRUE(torch::allclose(out, want, 1e-5, 1e-6));                 // gamma = 1, beta = 0
+  EXPECT_FALSE(torch::allclose(f->fuse(in).fused, want, 1e-3, 1e-3));  // present: modulated
+  EXPECT_THROW(build_fusion("{type: film, conditioner: tabular}", ctx, 0), ConfigError);
+}
+
+TEST(TransformerFusion, ModalityWithoutTokensIsOnePooledToken) {
+  auto ctx = small_context(3);
+  ctx.token_dims[2] = 0;
+  ctx.token_counts[2] = 0;
+  EXPECT_THROW(build_fusion("{type: cross_attention}", ctx, 0), ConfigError);
+  auto f = build_fusion("{type: transformer, dim: 16, heads: 2}", ctx, 0);
+  f.module()->eval();
+  auto in = random_inputs(ctx, 3, 4);
+  ASSERT_FALSE(in[2].tokens.defined());
+  auto base = f->fuse(in).fused;
+  EXPECT_EQ(base.sizes(), (std::vector<int64_t>{3, 16}));
+  auto changed = in;
+  changed[2].pooled = in[2].pooled + 1.0;
+  EXPECT_FALSE(torch::allclose(f->fuse(changed).fused, base));  // the pooled token is read
+  auto absent = f->fuse(with_absent(in, 2, {0})).fused;
+  EXPECT_TRUE(all_finite(absent));
+  EXPECT_TRUE(torch::allclose(absent.slice(0, 1), base.slice(0, 1), 1e-5, 1e-5));
 }
 
 // ---------------------------------------------------------------- parity with the Python peer

@@ -14,5 +14,6 @@ int run_cli(int argc, char** argv);
 void add_models_commands(CLI::App& app);
 void add_summary_commands(CLI::App& app);
 void add_parity_commands(CLI::App& app);
+void add_make_default_command(CLI::App& app);
 
 }  // namespace mmfuse::tools

@@ -61,7 +61,7 @@ std::pair<double, double> parse_range(const ConfigNode& node, std::pair<double, 
 }
 
 template <class T>
-T positive(const ConfigNode& cfg, const std::string& key, T fallback, T min = T(1)) {
+T at_least(const ConfigNode& cfg, const std::string& key, T fallback, T min = T(1)) {
   const T v = cfg.get<T>(key, fallback);
   if (!(v >= min)) {
     std::ostringstream ss;
@@ -79,7 +79,7 @@ AugmentOptions parse_augment(const ConfigNode& a, const std::string& base_dir, F
   a.check_keys({"gain_db", "time_shift_s", "noise_dir", "noise_snr_db", "spec_time_masks",
                 "spec_time_mask_max", "spec_freq_masks", "spec_freq_mask_max"});
   o.gain_db = parse_range(a["gain_db"], o.gain_db);
-  o.time_shift_s = positive<double>(a, "time_shift_s", 0.0, 0.0);
+  o.time_shift_s = at_least<double>(a, "time_shift_s", 0.0, 0.0);
   if (a.has("noise_dir")) {
     o.noise_dir = resolve_path(base_dir, a.get<std::string>("noise_dir"));
     if (!std::filesystem::is_directory(o.noise_dir)) {
@@ -101,10 +101,10 @@ AugmentOptions parse_augment(const ConfigNode& a, const std::string& base_dir, F
     a["noise_snr_db"].fail("noise_snr_db needs noise_dir (the folder of noise files to mix in)");
   }
   o.noise_snr_db = parse_range(a["noise_snr_db"], o.noise_snr_db);
-  o.spec_time_masks = positive<int64_t>(a, "spec_time_masks", 0, 0);
-  o.spec_time_mask_max = positive<int64_t>(a, "spec_time_mask_max", 0, 0);
-  o.spec_freq_masks = positive<int64_t>(a, "spec_freq_masks", 0, 0);
-  o.spec_freq_mask_max = positive<int64_t>(a, "spec_freq_mask_max", 0, 0);
+  o.spec_time_masks = at_least<int64_t>(a, "spec_time_masks", 0, 0);
+  o.spec_time_mask_max = at_least<int64_t>(a, "spec_time_mask_max", 0, 0);
+  o.spec_freq_masks = at_least<int64_t>(a, "spec_freq_masks", 0, 0);
+  o.spec_freq_mask_max = at_least<int64_t>(a, "spec_freq_mask_max", 0, 0);
   if (kind == FeatureKind::waveform && o.spec_level()) {
     a.fail("SpecAugment masks need spectrogram-like features, got features: waveform");
   }
@@ -129,7 +129,7 @@ AudioOptions AudioOptions::parse(const ConfigNode& cfg, const std::string& base_
                   "variable_length", "normalize", "augment"});
   o.features = parse_enum(cfg["features"], kFeatureNames, FeatureKind::logmel);
   const bool avmnist = o.features == FeatureKind::avmnist_spectrogram;
-  o.sample_rate = positive<int>(cfg, "sample_rate", avmnist ? 8000 : 16000);
+  o.sample_rate = at_least<int>(cfg, "sample_rate", avmnist ? 8000 : 16000);
   if (cfg.has("resample_quality")) {
     const auto name = cfg.get<std::string>("resample_quality");
     if (!resample_quality_from_string(name, &o.resample_quality)) {
@@ -137,14 +137,14 @@ AudioOptions AudioOptions::parse(const ConfigNode& cfg, const std::string& base_
                                    "'; expected one of: " + resample_quality_names());
     }
   }
-  o.stft.n_fft = positive<int64_t>(cfg, "n_fft", 400, 2);
-  o.stft.hop = positive<int64_t>(cfg, "hop", o.stft.n_fft / 4);
-  o.stft.win = positive<int64_t>(cfg, "win", o.stft.n_fft);
+  o.stft.n_fft = at_least<int64_t>(cfg, "n_fft", 400, 2);
+  o.stft.hop = at_least<int64_t>(cfg, "hop", o.stft.n_fft / 4);
+  o.stft.win = at_least<int64_t>(cfg, "win", o.stft.n_fft);
   if (o.stft.win > o.stft.n_fft)
     cfg["win"].fail("expected win <= n_fft (" + std::to_string(o.stft.n_fft) + ")");
-  o.mel.n_mels = positive<int64_t>(cfg, "n_mels", 64);
-  o.mel.fmin = positive<double>(cfg, "fmin", 0.0, 0.0);
-  o.mel.fmax = positive<double>(cfg, "fmax", o.sample_rate / 2.0, 1e-9);
+  o.mel.n_mels = at_least<int64_t>(cfg, "n_mels", 64);
+  o.mel.fmin = at_least<double>(cfg, "fmin", 0.0, 0.0);
+  o.mel.fmax = at_least<double>(cfg, "fmax", o.sample_rate / 2.0, 1e-9);
   if (o.mel.fmax > o.sample_rate / 2.0 || o.mel.fmax <= o.mel.fmin) {
     cfg[cfg.has("fmax") ? "fmax" : "fmin"].fail("expected fmin < fmax <= sample_rate / 2 (" +
                                                 std::to_string(o.sample_rate / 2) + " Hz)");
@@ -153,17 +153,17 @@ AudioOptions AudioOptions::parse(const ConfigNode& cfg, const std::string& base_
   o.mel.norm = parse_enum(cfg["mel_norm"], kMelNormNames, MelNorm::none);
   o.log = parse_enum(cfg["log"], kLogNames, LogKind::natural);
   o.log_eps = o.log == LogKind::natural ? 1e-6 : 1e-10;
-  o.n_mfcc = positive<int64_t>(cfg, "n_mfcc", std::min<int64_t>(13, o.mel.n_mels));
+  o.n_mfcc = at_least<int64_t>(cfg, "n_mfcc", std::min<int64_t>(13, o.mel.n_mels));
   if (o.n_mfcc > o.mel.n_mels)
     cfg["n_mfcc"].fail("expected n_mfcc <= n_mels (" + std::to_string(o.mel.n_mels) + ")");
-  o.size = positive<int64_t>(cfg, "size", 112, 2);
+  o.size = at_least<int64_t>(cfg, "size", 112, 2);
   o.variable_length = cfg.get<bool>("variable_length", false);
   if (avmnist && o.variable_length) {
     cfg["variable_length"].fail(
         "avmnist_spectrogram is always [1, size, size]; remove variable_length");
   }
   if (cfg.has("max_seconds")) {
-    const double s = positive<double>(cfg, "max_seconds", 0.0, 1e-9);
+    const double s = at_least<double>(cfg, "max_seconds", 0.0, 1e-9);
     o.max_samples = std::max<int64_t>(1, std::llround(s * o.sample_rate));
   } else if (!avmnist && !o.variable_length) {
     cfg.fail(

@@ -115,7 +115,7 @@ torch::Tensor AudioPipeline::features_from_waveform(std::vector<float> x) const 
     f = log_mel(stft_magnitude(wave, o_.stft, 2.0), filterbank_, o_.log, o_.log_eps);
     if (o_.features == FeatureKind::mfcc) f = mfcc(f, dct_);
   }
-  return o_.variable_length ? f.t().contiguous() : f.unsqueeze(0);
+  return o_.variable_length ? f.t().contiguous() : f.unsqueeze(0).contiguous();
 }
 
 torch::Tensor AudioPipeline::extract(const Field& field) const {

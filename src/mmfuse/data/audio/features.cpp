@@ -1,9 +1,11 @@
 #include "mmfuse/data/audio/features.h"
 
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "mmfuse/core/error.h"
+#include "mmfuse/data/audio/frame_spectrum.h"
 
 namespace mmfuse::data::audio {
 
@@ -133,22 +135,49 @@ torch::Tensor mfcc(const torch::Tensor& log_mel_spec, const torch::Tensor& dct) 
 torch::Tensor avmnist_spectrogram(const float* samples, int64_t n, int64_t size) {
   if (size < 2)
     throw Error("AV-MNIST spectrogram: expected size >= 2, got " + std::to_string(size));
-  const int64_t len = std::max(n, 2 * size);
-  torch::Tensor x = torch::zeros({len}, torch::kFloat);
-  std::copy(samples, samples + n, x.data_ptr<float>());
-  const int64_t n_fft = 2 * (size - 1);
+  const int64_t len = std::max(n, 2 * size);  // zero-padded
+  const int64_t n_fft = 2 * (size - 1), pad = n_fft / 2;
   const int64_t hop = len > n_fft ? std::max<int64_t>(1, (len - n_fft) / (size - 1)) : 1;
-  torch::Tensor s = torch::stft(x, n_fft, hop, n_fft, torch::hann_window(n_fft), true, "reflect",
-                                false, true, true)
-                        .abs();
-  s = torch::log1p(s.mul_(100.0f));  // [size, frames]
-  s = F::interpolate(s.unsqueeze(0).unsqueeze(0), F::InterpolateFuncOptions()
-                                                      .size(std::vector<int64_t>{size, size})
-                                                      .mode(torch::kBilinear)
-                                                      .align_corners(false))[0][0];
-  s = s.flip({0});  // low frequencies at the bottom
-  torch::Tensor lo = s.min(), hi = s.max();
-  return ((s - lo) / (hi - lo + 1e-8)).unsqueeze(0);
+  const int64_t frames = 1 + len / hop;  // centred STFT
+  // Reflect-pad by n_fft / 2 on both sides, as torch.stft(center=True).
+  std::vector<float> x(static_cast<std::size_t>(len + 2 * pad), 0.0f);
+  std::copy(samples, samples + n, x.begin() + pad);
+  for (int64_t j = 1; j <= pad; ++j) {
+    x[pad - j] = x[pad + j];
+    x[pad + len - 1 + j] = x[pad + len - 1 - j];
+  }
+  torch::Tensor spec = torch::empty({size, frames}, torch::kFloat);  // [F = size, T]
+  FrameSpectrum::get(n_fft)->power(x.data(), frames, hop, spec.data_ptr<float>(), frames);
+  spec.sqrt_().mul_(100.0f).log1p_();  // log1p(100 |S|)
+
+  // Bilinear resize to [size, size] as upsample_bilinear2d(align_corners=false): the frequency
+  // axis keeps its size (identity), the time axis maps output j to source (j + 0.5) T / size - 0.5.
+  std::vector<int64_t> x0(static_cast<std::size_t>(size)), x1(x0.size());
+  std::vector<float> w0(x0.size()), w1(x0.size());
+  const float scale = static_cast<float>(frames) / static_cast<float>(size);
+  for (int64_t j = 0; j < size; ++j) {
+    const float src = std::max(0.0f, scale * (static_cast<float>(j) + 0.5f) - 0.5f);
+    x0[j] = std::min(static_cast<int64_t>(std::floor(src)), frames - 1);
+    x1[j] = x0[j] + (x0[j] < frames - 1 ? 1 : 0);
+    w1[j] = std::min(std::max(src - static_cast<float>(x0[j]), 0.0f), 1.0f);
+    w0[j] = 1.0f - w1[j];
+  }
+  torch::Tensor out = torch::empty({1, size, size}, torch::kFloat);
+  const float* s = spec.data_ptr<float>();
+  float* o = out.data_ptr<float>();
+  float lo = std::numeric_limits<float>::infinity(), hi = -lo;
+  for (int64_t i = 0; i < size; ++i) {
+    const float* row = s + (size - 1 - i) * frames;  // flipped: low frequencies at the bottom
+    float* dst = o + i * size;
+    for (int64_t j = 0; j < size; ++j) {
+      dst[j] = w0[j] * row[x0[j]] + w1[j] * row[x1[j]];
+      lo = std::min(lo, dst[j]);
+      hi = std::max(hi, dst[j]);
+    }
+  }
+  const float range = (hi - lo) + 1e-8f;  // min-max to [0, 1]
+  for (int64_t i = 0; i < size * size; ++i) o[i] = (o[i] - lo) / range;
+  return out;
 }
 
 }  // namespace mmfuse::data::audio

@@ -44,8 +44,9 @@ struct MelOptions {
   MelNorm norm = MelNorm::none;  ///< slaney: each filter scaled by 2 / (its bandwidth in Hz)
 };
 
-/// Triangular mel filters over the bins of an n_fft-point FFT, as librosa.filters.mel (and the
-/// transpose of torchaudio.functional.melscale_fbanks): [n_mels, n_fft / 2 + 1].
+/// Triangular mel filters over the bins (at k * sample_rate / n_fft Hz) of an n_fft-point FFT, as
+/// librosa.filters.mel and, for even n_fft and rates, the transpose of torchaudio's
+/// melscale_fbanks: [n_mels, n_fft / 2 + 1].
 torch::Tensor mel_filterbank(int64_t n_fft, double sample_rate, const MelOptions& o);
 
 enum class LogKind { natural, db };

@@ -44,7 +44,7 @@ torch::Tensor augment_image(const torch::Tensor& features, const AugmentOptions&
   torch::Tensor hwc = features.to(torch::kFloat).permute({1, 2, 0}).contiguous();
   cv::Mat img(static_cast<int>(h), static_cast<int>(w), CV_32FC(static_cast<int>(c)),
               hwc.data_ptr<float>());
-  cv::Mat out = img;
+  cv::Mat out = img;  // replaced (not written into) by the warp: it must not read its own output
   if (opt.warps()) {
     std::uniform_real_distribution<double> unit(-1.0, 1.0);
     const double angle = opt.rotation_deg * unit(rng);
@@ -60,7 +60,9 @@ torch::Tensor augment_image(const torch::Tensor& features, const AugmentOptions&
     cv::Mat m = cv::getRotationMatrix2D(center, angle, scale);  // 2x3 CV_64F
     m.at<double>(0, 2) += tx;
     m.at<double>(1, 2) += ty;
-    cv::warpAffine(img, out, m, img.size(), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+    cv::Mat warped;
+    cv::warpAffine(img, warped, m, img.size(), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+    out = warped;
   }
   torch::Tensor result = torch::from_blob(out.data, {h, w, c}, torch::kFloat)
                              .permute({2, 0, 1})

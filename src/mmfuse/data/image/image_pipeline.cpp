@@ -212,21 +212,25 @@ nlohmann::json ImagePipeline::state() const {
 }
 
 void ImagePipeline::load_state(const nlohmann::json& state) {
-  const int channels = state.value("channels", opt_.read.channels);
-  if (channels != opt_.read.channels) {
-    throw Error("image pipeline state is for " + std::to_string(channels) +
-                " channels but the config asks for " + std::to_string(opt_.read.channels) +
-                "; use the config the model was trained with");
+  try {
+    const int channels = state.value("channels", opt_.read.channels);
+    if (channels != opt_.read.channels) {
+      throw Error("image pipeline state is for " + std::to_string(channels) +
+                  " channels but the config asks for " + std::to_string(opt_.read.channels) +
+                  "; use the config the model was trained with");
+    }
+    if (!state.contains("mean")) return;
+    auto mean = state.at("mean").get<std::vector<float>>();
+    auto sd = state.at("std").get<std::vector<float>>();
+    if (mean.size() != static_cast<std::size_t>(channels) || sd.size() != mean.size()) {
+      throw Error("image pipeline state has " + std::to_string(mean.size()) + " means and " +
+                  std::to_string(sd.size()) + " stds, expected " + std::to_string(channels) +
+                  " of each");
+    }
+    set_stats(std::move(mean), std::move(sd));
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(std::string("malformed image pipeline state (") + e.what() + ")");
   }
-  if (!state.contains("mean")) return;
-  auto mean = state.at("mean").get<std::vector<float>>();
-  auto sd = state.at("std").get<std::vector<float>>();
-  if (mean.size() != static_cast<std::size_t>(channels) || sd.size() != mean.size()) {
-    throw Error("image pipeline state has " + std::to_string(mean.size()) + " means and " +
-                std::to_string(sd.size()) + " stds, expected " + std::to_string(channels) +
-                " of each");
-  }
-  set_stats(std::move(mean), std::move(sd));
 }
 
 }  // namespace mmfuse::data::image

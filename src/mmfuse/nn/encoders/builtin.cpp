@@ -1,9 +1,27 @@
 // The built-in encoders. Adding one: a header in this folder and one line below.
+#include "mmfuse/nn/encoders/embedding.h"
+#include "mmfuse/nn/encoders/embedding_bag.h"
 #include "mmfuse/nn/encoders/encoder.h"
+#include "mmfuse/nn/encoders/identity.h"
+#include "mmfuse/nn/encoders/lenet.h"
+#include "mmfuse/nn/encoders/mlp.h"
+#include "mmfuse/nn/encoders/resnet.h"
+#include "mmfuse/nn/encoders/rnn.h"
+#include "mmfuse/nn/encoders/transformer.h"
 
 namespace mmfuse::encoders {
 
-void register_builtin_encoders(EncoderRegistry& r) {}
+void register_builtin_encoders(EncoderRegistry& r) {
+  r.add<LeNetImpl>();
+  r.add<ResNetImpl>();
+  r.add<LstmEncoderImpl>();
+  r.add<GruEncoderImpl>();
+  r.add<TransformerEncoderImpl>();
+  r.add<EmbeddingEncoderImpl>();
+  r.add<EmbeddingBagEncoderImpl>();
+  r.add<MlpEncoderImpl>();
+  r.add<IdentityEncoderImpl>();
+}
 
 const EncoderRegistry& encoder_registry() {
   static const EncoderRegistry registry = [] {

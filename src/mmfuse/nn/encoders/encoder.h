@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "mmfuse/core/modality.h"
@@ -19,6 +20,9 @@ struct EncoderContext {
   std::vector<int64_t> input_shape;
   /// Vocabulary size when the input holds token ids (0 otherwise).
   int64_t vocab_size = 0;
+  /// Token of each id (id_to_token) when the pipeline has a vocabulary; empty otherwise. Used to
+  /// initialise embeddings from pretrained word vectors.
+  std::vector<std::string> vocabulary;
 };
 
 /// Implemented by every encoder XImpl (alongside torch::nn::Cloneable<XImpl>).

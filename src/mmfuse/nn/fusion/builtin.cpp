@@ -10,7 +10,9 @@
 #include "mmfuse/nn/fusion/gated.h"
 #include "mmfuse/nn/fusion/late.h"
 #include "mmfuse/nn/fusion/low_rank.h"
+#include "mmfuse/nn/fusion/max_pool.h"
 #include "mmfuse/nn/fusion/modality_attention.h"
+#include "mmfuse/nn/fusion/pipeline.h"
 #include "mmfuse/nn/fusion/product.h"
 #include "mmfuse/nn/fusion/sequential.h"
 #include "mmfuse/nn/fusion/tensor.h"
@@ -36,6 +38,8 @@ void register_builtin_fusions(FusionRegistry& r) {
   r.add<LateFusionImpl>();
   r.add<AdversarialFusionImpl>();
   r.add<CompositeFusionImpl>();
+  r.add<PipelineFusionImpl>();
+  r.add<MaxPoolFusionImpl>();
 }
 
 const FusionRegistry& fusion_registry() {

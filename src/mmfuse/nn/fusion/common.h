@@ -105,6 +105,28 @@ inline std::vector<torch::Tensor> register_placeholders(torch::nn::Module& owner
   return out;
 }
 
+/// [B] bool: whether each sample has at least one of the inputs.
+inline torch::Tensor any_present(const std::vector<nn::Encoded>& inputs) {
+  return presence_matrix(inputs).any(1);
+}
+
+/// A fusion output as the input of another fusion (a pseudo-modality): pooled = fused [B, D],
+/// present = `present` [B], no tokens.
+inline nn::Encoded as_pseudo_input(const torch::Tensor& fused, const torch::Tensor& present) {
+  nn::Encoded e;
+  e.pooled = fused;
+  e.present = present;
+  return e;
+}
+
+/// The fusion name of a child fusion's config (composite, pipeline): the scalar itself
+/// (`concat`) or the map's `type` (`{type: low_rank, rank: 8}`).
+inline std::string fusion_type_of(const ConfigNode& cfg) {
+  if (cfg.is_scalar()) return cfg.as<std::string>();
+  if (cfg.is_map()) return cfg.get<std::string>("type");
+  cfg.fail("expected a fusion name or a map with `type`, e.g. {type: low_rank, rank: 8}");
+}
+
 /// Reads a positive integer option `key` (fallback when absent) and fails at its path otherwise.
 inline int64_t positive_option(const ConfigNode& cfg, const std::string& key, int64_t fallback) {
   auto v = cfg.get<int64_t>(key, fallback);

@@ -1,6 +1,8 @@
 // Composite (multi-combination) fusion: several fusions applied in parallel to the same
 // encodings, their outputs merged by one more fusion that sees them as pseudo-modalities
-// (pooled = branch output, all present, no tokens; named branch_0, branch_1, ...):
+// (pooled = branch output, no tokens, named branch_0, branch_1, ...; a branch output counts as
+// present when the sample has at least one modality, so a sample with none gets the merge's
+// learned placeholders instead of branch outputs computed from nothing):
 //   {type: composite, combine: [concat, {type: low_rank, rank: 8}, cross_attention], merge: gated}
 // Entries are fusion names or maps with their own options; children are built through
 // fusion_registry() and registered as branch_0, branch_1, ..., merge. Children's extra losses are
@@ -46,28 +48,21 @@ class CompositeFusionImpl : public torch::nn::Cloneable<CompositeFusionImpl>, pu
     return std::make_shared<CompositeFusionImpl>(CompositeFusionOptions(ctx, branches, merge));
   }
 
-  /// The fusion name of a branch or merge config: the scalar itself or the map's `type`.
-  static std::string type_of(const ConfigNode& cfg) {
-    if (cfg.is_scalar()) return cfg.as<std::string>();
-    if (cfg.is_map()) return cfg.get<std::string>("type");
-    cfg.fail("expected a fusion name or a map with `type`, e.g. {type: low_rank, rank: 8}");
-  }
-
   void reset() override {
     const auto& reg = fusion_registry();
     branches_.clear();
     FusionContext merge_ctx;
     for (std::size_t i = 0; i < options.branches().size(); ++i) {
       const auto& cfg = options.branches()[i];
-      branches_.push_back(reg.make(type_of(cfg), options.context(), cfg));
+      branches_.push_back(reg.make(fusion_type_of(cfg), options.context(), cfg));
       register_module("branch_" + std::to_string(i), branches_.back().module());
       merge_ctx.dims.push_back(branches_.back()->out_dim());
       merge_ctx.token_dims.push_back(0);
       merge_ctx.input_names.push_back("branch_" + std::to_string(i));
     }
-    merge_ = reg.make(type_of(options.merge()), merge_ctx, options.merge());
+    merge_ = reg.make(fusion_type_of(options.merge()), merge_ctx, options.merge());
     if (merge_->needs_tokens()) {
-      options.merge().fail("the merge fusion '" + type_of(options.merge()) +
+      options.merge().fail("the merge fusion '" + fusion_type_of(options.merge()) +
                            "' needs tokens, but branch outputs are single vectors; use a pooled "
                            "fusion such as concat, gated or weighted_sum");
     }
@@ -80,14 +75,12 @@ class CompositeFusionImpl : public torch::nn::Cloneable<CompositeFusionImpl>, pu
                 options.context().size(), " modalities, got ", inputs.size());
     FusionOutput out;
     std::vector<nn::Encoded> mid;
+    auto present = any_present(inputs);  // [B]
     for (std::size_t i = 0; i < branches_.size(); ++i) {
       auto b = branches_[i]->fuse(inputs);
       for (auto& [name, loss] : b.losses)
         out.losses["branch_" + std::to_string(i) + "." + name] = loss;
-      nn::Encoded e;
-      e.pooled = b.fused;
-      e.present = torch::ones({b.fused.size(0)}, b.fused.options().dtype(torch::kBool));
-      mid.push_back(std::move(e));
+      mid.push_back(as_pseudo_input(b.fused, present));
     }
     auto merged = merge_->fuse(mid);
     for (auto& [name, loss] : merged.losses) out.losses["merge." + name] = loss;

@@ -37,13 +37,13 @@ class LateFusionImpl : public torch::nn::Cloneable<LateFusionImpl>, public Fusio
   }
 
   void reset() override {
-    heads_ = torch::nn::ModuleList();
+    heads = torch::nn::ModuleList();
     for (int64_t d : options.dims()) {
-      heads_->push_back(torch::nn::Sequential(torch::nn::Linear(d, options.hidden()),
-                                              torch::nn::ReLU(),
-                                              torch::nn::Linear(options.hidden(), options.out())));
+      heads->push_back(torch::nn::Sequential(torch::nn::Linear(d, options.hidden()),
+                                             torch::nn::ReLU(),
+                                             torch::nn::Linear(options.hidden(), options.out())));
     }
-    heads_ = register_module("heads", heads_);
+    heads = register_module("heads", heads);
     if (options.learned_weights()) {
       logits_ = register_parameter("logits", torch::zeros({int64_t(options.dims().size())}));
     }
@@ -55,7 +55,7 @@ class LateFusionImpl : public torch::nn::Cloneable<LateFusionImpl>, public Fusio
     auto present = presence_matrix(inputs);
     std::vector<torch::Tensor> y;
     for (std::size_t i = 0; i < inputs.size(); ++i) {
-      y.push_back(heads_[i]->as<torch::nn::Sequential>()->forward(inputs[i].pooled));
+      y.push_back(heads[i]->as<torch::nn::Sequential>()->forward(inputs[i].pooled));
     }
     auto ys = torch::stack(y, 1);
     auto scores = options.learned_weights() ? logits_.unsqueeze(0).expand({present.size(0), -1})
@@ -68,9 +68,10 @@ class LateFusionImpl : public torch::nn::Cloneable<LateFusionImpl>, public Fusio
   int64_t out_dim() const override { return options.out(); }
 
   LateFusionOptions options;
+  /// heads[i]: pooled [B, D_i] -> decision [B, out] (a Sequential).
+  torch::nn::ModuleList heads = nullptr;
 
  private:
-  torch::nn::ModuleList heads_ = nullptr;
   torch::Tensor logits_;
 };
 TORCH_MODULE(LateFusion);
