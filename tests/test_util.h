@@ -69,4 +69,23 @@ inline CommandResult run_mmfuse(const std::string& args) {
   return r;
 }
 
+/// Runs a shell command (stdout and stderr together), e.g. a Python peer.
+inline CommandResult run_command(const std::string& cmd) {
+  CommandResult r;
+  FILE* pipe = ::popen((cmd + " 2>&1").c_str(), "r");
+  if (!pipe) return r;
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) r.output.append(buf, n);
+  int status = ::pclose(pipe);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+/// Whether /usr/bin/python3 can import torch (the Python peers need it).
+inline bool python_torch_available() {
+  static const bool ok = run_command("/usr/bin/python3 -c 'import torch, numpy'").exit_code == 0;
+  return ok;
+}
+
 }  // namespace mmfuse::testing

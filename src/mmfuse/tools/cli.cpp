@@ -32,6 +32,8 @@ int run_cli(int argc, char** argv) {
 
   add_models_commands(app);
   add_data_commands(app);
+  add_summary_commands(app);
+  add_parity_commands(app);
   add_make_default_command(app);
 
   try {

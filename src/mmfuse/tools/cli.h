@@ -13,6 +13,8 @@ int run_cli(int argc, char** argv);
 // cli.cpp's list.
 void add_models_commands(CLI::App& app);
 void add_data_commands(CLI::App& app);
+void add_summary_commands(CLI::App& app);
+void add_parity_commands(CLI::App& app);
 void add_make_default_command(CLI::App& app);
 
 }  // namespace mmfuse::tools
