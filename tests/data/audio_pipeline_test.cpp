@@ -56,7 +56,9 @@ TEST(AudioPipelineConfig, RejectsTyposAndBadValuesNamingThePath) {
     EXPECT_NE(std::string(e.what()).find("mel_scale"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("slaney"), std::string::npos) << e.what();
   }
-  EXPECT_THROW(make("features: logmel"), ConfigError);  // fixed size needs max_seconds
+  // Fixed size needs max_seconds; without it clips keep their length.
+  EXPECT_THROW(make("features: logmel\nvariable_length: false"), ConfigError);
+  EXPECT_EQ(make("features: logmel\nn_mels: 40")->item_shape(), (std::vector<int64_t>{-1, 40}));
   EXPECT_THROW(make("features: mfcc\nmax_seconds: 1\nn_mels: 10\nn_mfcc: 20"), ConfigError);
   EXPECT_THROW(make("features: logmel\nmax_seconds: 1\naugment: {noise_dir: /no/such/dir}"),
                ConfigError);

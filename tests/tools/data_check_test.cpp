@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <opencv2/imgcodecs.hpp>
 
 #include "test_util.h"
 
@@ -19,7 +20,7 @@ void write(const std::string& path, const std::string& text) {
 
 TEST(DataCheck, BadLinesExitOneAndAreNamed) {
   TempDir dir;
-  write(dir.file("a.png"), "not checked without an image pipeline");
+  cv::imwrite(dir.file("a.png"), cv::Mat(8, 8, CV_8UC1, cv::Scalar(200)));
   write(dir.file("m.jsonl"),
         "{\"id\": \"s1\", \"image\": \"a.png\", \"text\": \"hi\", \"label\": \"x\"}\n"
         "{\"id\": \"s2\", \"image\": \"missing.png\", \"label\": \"y\"}\n"

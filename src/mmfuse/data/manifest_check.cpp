@@ -87,6 +87,29 @@ CheckReport check_manifest(const std::string& manifest, const CheckOptions& opti
 
   ManifestData data = read_manifest(manifest, schema, /*skip_bad=*/true);
   r.problems = std::move(data.bad);
+  // Pipelines whose decoding needs fitted statistics (a text vocabulary) are fitted on the
+  // manifest being checked; one that cannot be fitted falls back to checking files only.
+  for (Modality m : kAllModalities) {
+    auto& mc = checks[index_of(m)];
+    if (!mc || !mc->pipeline) continue;
+    std::vector<const Field*> fields;
+    for (const auto& s : data.samples) {
+      if (s.has(m)) fields.push_back(&*s.field(m));
+    }
+    FitContext ctx;
+    ctx.size = fields.size();
+    ctx.field = [&](std::size_t i) -> const Field& { return *fields[i]; };
+    ctx.features = [&](std::size_t i) { return mc->pipeline->extract(*fields[i]); };
+    try {
+      mc->pipeline->fit(ctx);
+    } catch (const std::exception& e) {
+      notes[index_of(m)] = std::string(to_string(m)) +
+                           ": cannot fit the pipeline on this manifest (" + e.what() +
+                           "); checked that its files exist only";
+      mc->pipeline = nullptr;
+      r.decoded[index_of(m)] = false;
+    }
+  }
   r.samples = static_cast<int64_t>(data.samples.size() + r.problems.size());
   std::vector<std::optional<InputError>> errors(data.samples.size());
   parallel_for_each(data.samples.size(), options.threads, [&](std::size_t k) {

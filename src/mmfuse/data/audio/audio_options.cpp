@@ -122,7 +122,7 @@ std::string_view to_string(Normalize n) {
 
 AudioOptions AudioOptions::parse(const ConfigNode& cfg, const std::string& base_dir) {
   AudioOptions o;
-  if (cfg.is_null()) cfg.fail("missing audio settings; at least `features` and `max_seconds`");
+  if (cfg.is_null()) cfg.fail("missing audio settings (an empty map gives the defaults)");
   if (!cfg.is_map()) cfg.fail("expected a map of audio settings");
   cfg.check_keys({"sample_rate", "resample_quality", "features", "n_fft", "hop", "win", "n_mels",
                   "n_mfcc", "fmin", "fmax", "mel_scale", "mel_norm", "log", "size", "max_seconds",
@@ -157,7 +157,8 @@ AudioOptions AudioOptions::parse(const ConfigNode& cfg, const std::string& base_
   if (o.n_mfcc > o.mel.n_mels)
     cfg["n_mfcc"].fail("expected n_mfcc <= n_mels (" + std::to_string(o.mel.n_mels) + ")");
   o.size = at_least<int64_t>(cfg, "size", 112, 2);
-  o.variable_length = cfg.get<bool>("variable_length", false);
+  // Without max_seconds, clips keep their length (frames [T, F] padded per batch).
+  o.variable_length = cfg.get<bool>("variable_length", !avmnist && !cfg.has("max_seconds"));
   if (avmnist && o.variable_length) {
     cfg["variable_length"].fail(
         "avmnist_spectrogram is always [1, size, size]; remove variable_length");
