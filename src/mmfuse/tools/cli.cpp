@@ -31,6 +31,7 @@ int run_cli(int argc, char** argv) {
   app.parse_complete_callback([&] { setup_logging(verbose, quiet); });
 
   add_models_commands(app);
+  add_train_commands(app);
 
   try {
     app.parse(argc, argv);

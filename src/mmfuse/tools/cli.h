@@ -12,5 +12,6 @@ int run_cli(int argc, char** argv);
 // One per command group (each in its own cmd_*.cpp). Adding a group: a file and one line in
 // cli.cpp's list.
 void add_models_commands(CLI::App& app);
+void add_train_commands(CLI::App& app);
 
 }  // namespace mmfuse::tools
