@@ -32,6 +32,7 @@ int run_cli(int argc, char** argv) {
 
   add_models_commands(app);
   add_train_commands(app);
+  add_compare_commands(app);
 
   try {
     app.parse(argc, argv);

@@ -13,5 +13,6 @@ int run_cli(int argc, char** argv);
 // cli.cpp's list.
 void add_models_commands(CLI::App& app);
 void add_train_commands(CLI::App& app);
+void add_compare_commands(CLI::App& app);
 
 }  // namespace mmfuse::tools
