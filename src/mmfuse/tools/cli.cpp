@@ -35,6 +35,8 @@ int run_cli(int argc, char** argv) {
   add_summary_commands(app);
   add_parity_commands(app);
   add_make_default_command(app);
+  add_train_commands(app);
+  add_compare_commands(app);
 
   try {
     app.parse(argc, argv);

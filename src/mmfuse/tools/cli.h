@@ -16,5 +16,7 @@ void add_data_commands(CLI::App& app);
 void add_summary_commands(CLI::App& app);
 void add_parity_commands(CLI::App& app);
 void add_make_default_command(CLI::App& app);
+void add_train_commands(CLI::App& app);
+void add_compare_commands(CLI::App& app);
 
 }  // namespace mmfuse::tools

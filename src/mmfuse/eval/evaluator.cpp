@@ -1,0 +1,128 @@
+#include "mmfuse/eval/evaluator.h"
+
+#include <chrono>
+
+namespace mmfuse::eval {
+
+namespace F = torch::nn::functional;
+
+namespace {
+
+double mean_loss(heads::TaskKind kind, const torch::Tensor& out, const torch::Tensor& target,
+                 int64_t* count) {
+  if (kind == heads::TaskKind::classification) {
+    auto known = target >= 0;
+    *count = known.sum().item<int64_t>();
+    if (*count == 0) return 0.0;
+    return F::cross_entropy(out, target,
+                            F::CrossEntropyFuncOptions().ignore_index(-1).reduction(torch::kSum))
+        .item<double>();
+  }
+  auto t = target.to(out.dtype());
+  if (t.dim() == 1 && out.dim() == 2) t = t.unsqueeze(1);
+  auto known = ~torch::isnan(t);
+  *count = known.sum().item<int64_t>();
+  if (*count == 0) return 0.0;
+  auto diff = torch::where(known, out - torch::nan_to_num(t), torch::zeros_like(out));
+  return diff.square().sum().item<double>();
+}
+
+}  // namespace
+
+void drop_modality(data::Batch& batch, Modality m) {
+  auto& slot = batch.inputs[index_of(m)];
+  if (!slot) return;
+  slot->data = torch::zeros_like(slot->data);
+  slot->present = torch::zeros_like(slot->present);
+  if (slot->lengths.defined()) slot->lengths = torch::ones_like(slot->lengths);
+}
+
+EvalResult evaluate(models::MultimodalModel& model, data::Loader& loader,
+                    const EvalOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  const bool was_training = model->is_training();
+  model->eval();
+  torch::NoGradGuard no_grad;
+  const auto heads = model->heads();
+  std::map<std::string, ClassificationMetrics> cls;
+  std::map<std::string, RegressionMetrics> reg;
+  std::map<std::string, std::pair<double, int64_t>> loss_sums;
+  for (const auto& h : heads) {
+    if (h.spec.kind == heads::TaskKind::classification) {
+      cls.emplace(h.target, ClassificationMetrics(h.spec.size, options.top_k));
+    } else if (h.spec.kind == heads::TaskKind::regression) {
+      reg.emplace(h.target, RegressionMetrics());
+    }
+  }
+  EvalResult result;
+  while (auto batch = loader.next()) {
+    if (options.transform) options.transform(*batch);
+    auto b = batch->to(options.device);
+    auto out = model->forward(b);
+    result.samples += b.size();
+    for (const auto& h : heads) {
+      auto t = b.targets.find(h.target);
+      if (t == b.targets.end()) continue;
+      const auto& y = out.outputs.at(h.target);
+      int64_t n = 0;
+      double s = mean_loss(h.spec.kind, y, t->second, &n);
+      loss_sums[h.target].first += s;
+      loss_sums[h.target].second += n;
+      if (auto c = cls.find(h.target); c != cls.end()) c->second.add(y, t->second);
+      if (auto r = reg.find(h.target); r != reg.end()) r->second.add(y, t->second);
+    }
+  }
+  const auto weights = model->loss_weights();
+  bool have_primary = false;
+  for (const auto& h : heads) {
+    TargetResult tr;
+    tr.kind = h.spec.kind;
+    auto [sum, n] = loss_sums[h.target];
+    tr.loss = n > 0 ? sum / n : 0.0;
+    result.loss += weights.count(h.target) ? weights.at(h.target) * tr.loss : tr.loss;
+    if (auto c = cls.find(h.target); c != cls.end()) {
+      tr.classification = c->second.report();
+      if (!have_primary) {
+        result.primary = tr.classification.accuracy;
+        result.primary_name = h.target + " accuracy";
+        have_primary = true;
+      }
+    }
+    if (auto r = reg.find(h.target); r != reg.end()) tr.regression = r->second.report();
+    result.targets[h.target] = tr;
+  }
+  if (!have_primary) {
+    for (const auto& [name, tr] : result.targets) {
+      if (tr.kind == heads::TaskKind::regression) {
+        result.primary = -tr.regression.mae;
+        result.primary_name = name + " -MAE";
+        break;
+      }
+    }
+  }
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (was_training) model->train();
+  return result;
+}
+
+nlohmann::json EvalResult::to_json(const data::Dataset* dataset) const {
+  nlohmann::json t = nlohmann::json::object();
+  for (const auto& [name, tr] : targets) {
+    nlohmann::json j = {{"loss", tr.loss}};
+    if (tr.kind == heads::TaskKind::classification) {
+      std::vector<std::string> names;
+      if (dataset) names = dataset->label_map(name).names();
+      j["kind"] = "classification";
+      j["class_names"] = names;
+      j["report"] = tr.classification.to_json(names);
+    } else {
+      j["kind"] = "regression";
+      j["report"] = tr.regression.to_json();
+    }
+    t[name] = j;
+  }
+  return {{"samples", samples}, {"loss", loss},     {"primary", primary},
+          {"primary_name", primary_name}, {"seconds", seconds}, {"targets", t}};
+}
+
+}  // namespace mmfuse::eval

@@ -1,0 +1,73 @@
+#include "mmfuse/train/train_config.h"
+
+#include "mmfuse/core/fs.h"
+
+namespace mmfuse::train {
+
+TrainConfig TrainConfig::from_config(const ConfigNode& t) {
+  TrainConfig c;
+  t.check_keys({"epochs", "batch_size", "seed", "deterministic", "threads", "loader_threads",
+                "device", "limit_train", "optimizer", "schedule", "grad_clip_norm", "select",
+                "early_stopping", "checkpoint_every_steps", "log_every_steps", "modality_dropout",
+                "feature_noise", "losses"});
+  c.epochs = t.get<int64_t>("epochs", c.epochs);
+  if (c.epochs < 1) t["epochs"].fail("expected at least 1 epoch");
+  c.batch_size = t.get<int64_t>("batch_size", c.batch_size);
+  if (c.batch_size < 1) t["batch_size"].fail("expected a batch size >= 1");
+  c.seed = t.get<uint64_t>("seed", c.seed);
+  c.deterministic = t.get<bool>("deterministic", c.deterministic);
+  c.threads = t.get<int>("threads", c.threads);
+  c.loader_threads = t.get<int>("loader_threads", c.loader_threads);
+  if (c.threads < 0 || c.loader_threads < 0) t["threads"].fail("thread counts must be >= 0");
+  c.device = t.get<std::string>("device", c.device);
+  try {
+    torch::Device d(c.device);
+    (void)d;
+  } catch (const std::exception&) {
+    t["device"].fail("unknown device '" + c.device + "'; use cpu, cuda or cuda:N");
+  }
+  c.limit_train = t.get<int64_t>("limit_train", 0);
+  c.optimizer = t["optimizer"];
+  c.schedule = ScheduleOptions::from_config(t["schedule"]);
+  c.grad_clip_norm = t.get<double>("grad_clip_norm", 0.0);
+  const auto select = t.get<std::string>("select", "best");
+  if (select != "best" && select != "last") t["select"].fail("expected 'best' or 'last'");
+  c.select_best = select == "best";
+  if (auto es = t["early_stopping"]; !es.is_null()) {
+    es.check_keys({"patience", "min_delta"});
+    c.patience = es.get<int64_t>("patience", 0);
+    c.min_delta = es.get<double>("min_delta", 0.0);
+  }
+  c.checkpoint_every_steps = t.get<int64_t>("checkpoint_every_steps", 0);
+  c.log_every_steps = std::max<int64_t>(1, t.get<int64_t>("log_every_steps", 50));
+  c.modality_dropout = t.get<double>("modality_dropout", 0.0);
+  if (c.modality_dropout < 0.0 || c.modality_dropout >= 1.0) {
+    t["modality_dropout"].fail("expected a probability in [0, 1)");
+  }
+  if (auto fn = t["feature_noise"]; !fn.is_null()) {
+    for (const auto& key : fn.keys()) {
+      Modality m;
+      try {
+        m = modality_from_string(key);
+      } catch (const ConfigError&) {
+        fn[key].fail("unknown modality; known: image, audio, text, tabular");
+      }
+      c.feature_noise[index_of(m)] = fn.get<double>(key);
+    }
+  }
+  c.losses = t["losses"];
+  return c;
+}
+
+ConfigNode load_run_config(const std::string& path, const std::vector<std::string>& overrides) {
+  ConfigNode root = ConfigNode::load_file(path);
+  for (const auto& o : overrides) root.set_override(o);
+  return root;
+}
+
+std::string data_spec_path(const ConfigNode& root) {
+  if (!root.has("data")) root["data"].fail("missing: the dataset spec to train on (data: path.yaml)");
+  return resolve_path(parent_dir(root.source()), root.get<std::string>("data"));
+}
+
+}  // namespace mmfuse::train

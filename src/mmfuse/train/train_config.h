@@ -1,0 +1,66 @@
+// The `train:` section of a run config, parsed once into a typed struct.
+//
+//   data: ../data/avmnist.yaml          # dataset spec, relative to the config file
+//   train:
+//     epochs: 5
+//     batch_size: 40
+//     seed: 0
+//     deterministic: false               # torch deterministic algorithms
+//     threads: 0                         # intra-op threads (0: leave torch's default)
+//     loader_threads: 2                  # decode/augment workers
+//     device: cpu                        # cpu | cuda | cuda:1
+//     limit_train: 0                     # use only the first N training samples (0: all)
+//     optimizer: {type: sgd, lr: 0.01, momentum: 0.9, weight_decay: 1.0e-4}
+//     schedule: {type: cosine, warmup_steps: 100}
+//     grad_clip_norm: 8.0                # 0: no clipping
+//     select: best                       # best (on the validation metric) | last
+//     early_stopping: {patience: 5, min_delta: 0.0}   # patience 0: off
+//     checkpoint_every_steps: 0          # also checkpoint inside epochs (0: epoch ends only)
+//     log_every_steps: 50                # a metrics.jsonl line every N steps
+//     modality_dropout: 0.0              # drop a sample's modality with this probability
+//     feature_noise: {image: 0.0, ...}   # Gaussian std on a modality's features
+//     losses: {digit: {type: cross_entropy, label_smoothing: 0.1}}
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+#include "mmfuse/core/config.h"
+#include "mmfuse/core/modality.h"
+#include "mmfuse/train/optimizer.h"
+
+namespace mmfuse::train {
+
+struct TrainConfig {
+  int64_t epochs = 10;
+  int64_t batch_size = 32;
+  uint64_t seed = 0;
+  bool deterministic = false;
+  int threads = 0;
+  int loader_threads = 2;
+  std::string device = "cpu";
+  int64_t limit_train = 0;
+  ConfigNode optimizer;  ///< read by make_optimizer
+  ScheduleOptions schedule;
+  double grad_clip_norm = 0.0;
+  bool select_best = true;
+  int64_t patience = 0;
+  double min_delta = 0.0;
+  int64_t checkpoint_every_steps = 0;
+  int64_t log_every_steps = 50;
+  double modality_dropout = 0.0;
+  std::array<double, kNumModalities> feature_noise{};
+  ConfigNode losses;  ///< per target, read by LossOptions::from_config
+
+  /// Throws ConfigError naming `train.<key>` for bad values or unknown keys.
+  static TrainConfig from_config(const ConfigNode& train);
+};
+
+/// A run config file with command-line overrides (`train.epochs=3`) applied.
+ConfigNode load_run_config(const std::string& path, const std::vector<std::string>& overrides);
+
+/// The dataset spec path of a run config (`data:`), resolved against the config's folder.
+std::string data_spec_path(const ConfigNode& root);
+
+}  // namespace mmfuse::train
