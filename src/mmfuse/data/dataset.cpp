@@ -54,12 +54,16 @@ void Dataset::fit(int threads) {
   ManifestData data = read_manifests(spec_.manifests(Split::train), spec_.schema(), skip_bad_);
   train->bad = std::move(data.bad);
 
-  // Extract every training feature once: finds bad samples before fitting and fills the cache.
+  // Extract every cacheable training feature once: finds bad samples before fitting and fills
+  // the cache. Non-cacheable pipelines (e.g. text, whose ids need the vocabulary fit() builds)
+  // are checked when batches are made.
   std::vector<std::optional<InputError>> errors(data.samples.size());
   parallel_for_each(data.samples.size(), threads, [&](std::size_t i) {
     try {
       for (Modality m : modalities_) {
-        if (data.samples[i].has(m)) (void)features(data.samples[i], m);
+        if (data.samples[i].has(m) && pipeline(m).cacheable()) {
+          (void)features(data.samples[i], m);
+        }
       }
     } catch (const InputError& e) {
       errors[i] = e;
