@@ -16,9 +16,9 @@ inline std::string shared_dir() {
   return std::filesystem::is_directory(p / "data") ? p.lexically_normal().string() : std::string();
 }
 
-#define MMFUSE_REQUIRE_SHARED()                                              \
-  do {                                                                       \
-    if (::mmfuse::testing::shared_dir().empty())                             \
+#define MMFUSE_REQUIRE_SHARED()                                            \
+  do {                                                                     \
+    if (::mmfuse::testing::shared_dir().empty())                           \
       GTEST_SKIP() << "../shared is absent (" << MMFUSE_SHARED_DIR << ")"; \
   } while (0)
 

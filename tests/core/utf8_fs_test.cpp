@@ -23,9 +23,9 @@ TEST(Utf8, DecodesMixedScripts) {
 
 TEST(Utf8, RejectsInvalidSequencesWithOffset) {
   EXPECT_EQ(utf8::find_invalid("ab\xff"), std::optional<std::size_t>(2));
-  EXPECT_EQ(utf8::find_invalid("\xc0\xaf"), std::optional<std::size_t>(0));          // overlong
-  EXPECT_EQ(utf8::find_invalid("x\xed\xa0\x80"), std::optional<std::size_t>(1));     // surrogate
-  EXPECT_EQ(utf8::find_invalid("\xe4\xb8"), std::optional<std::size_t>(0));          // truncated
+  EXPECT_EQ(utf8::find_invalid("\xc0\xaf"), std::optional<std::size_t>(0));       // overlong
+  EXPECT_EQ(utf8::find_invalid("x\xed\xa0\x80"), std::optional<std::size_t>(1));  // surrogate
+  EXPECT_EQ(utf8::find_invalid("\xe4\xb8"), std::optional<std::size_t>(0));       // truncated
   EXPECT_TRUE(utf8::is_valid("七八九"));
   EXPECT_THROW(utf8::decode("ok\x80"), InputError);
 }

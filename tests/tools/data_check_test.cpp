@@ -74,3 +74,58 @@ TEST(DataCheck, SharedAvmnistTestAndEmojiTrain) {
 
 }  // namespace
 }  // namespace mmfuse
+
+namespace mmfuse {
+namespace {
+
+// A corpus with one of each kind of bad input: every one is named by line, field and file, the
+// good samples are still counted, and nothing crashes.
+TEST(DataCheck, CorruptFileCorpusGivesClearErrors) {
+  TempDir dir;
+  cv::imwrite(dir.file("ok.png"), cv::Mat(8, 8, CV_8UC1, cv::Scalar(10)));
+  {
+    std::vector<uchar> png;
+    cv::imencode(".png", cv::Mat(8, 8, CV_8UC1, cv::Scalar(10)), png);
+    std::ofstream(dir.file("cut.png"), std::ios::binary)
+        .write(reinterpret_cast<const char*>(png.data()),
+               static_cast<std::streamsize>(png.size() / 2));
+  }
+  // A WAV header promising 8000 frames followed by only 100 bytes of data.
+  {
+    std::ofstream w(dir.file("cut.wav"), std::ios::binary);
+    auto u32 = [&](uint32_t v) { w.write(reinterpret_cast<const char*>(&v), 4); };
+    auto u16 = [&](uint16_t v) { w.write(reinterpret_cast<const char*>(&v), 2); };
+    w << "RIFF";
+    u32(36 + 16000);
+    w << "WAVEfmt ";
+    u32(16), u16(1), u16(1), u32(8000), u32(16000), u16(2), u16(16);
+    w << "data";
+    u32(16000);
+    w << std::string(100, '\0');
+  }
+  write(dir.file("noise.wav"), "RIFF garbage, not a WAV file");
+  write(dir.file("m.jsonl"),
+        "{\"id\": \"good\", \"image\": \"ok.png\", \"text\": \"fine\", \"tabular\": [1, 2]}\n"
+        "{\"id\": \"png\", \"image\": \"cut.png\"}\n"
+        "{\"id\": \"wav\", \"audio\": \"cut.wav\"}\n"
+        "{\"id\": \"garbage\", \"audio\": \"noise.wav\"}\n"
+        "{\"id\": \"utf8\", \"text\": \"caf\xc3\"}\n"
+        "{\"id\": \"nan\", \"tabular\": [1, NaN]}\n"
+        "{\"id\": \"idx\", \"image\": {\"file\": \"ok.png\", \"index\": 3}}\n"
+        "not json at all\n");
+  auto r = run_mmfuse("data check " + dir.file("m.jsonl"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("1 valid samples of 8"));
+  const std::string m = dir.file("m.jsonl");
+  EXPECT_THAT(r.output, HasSubstr(m + ":2: field 'image': " + dir.file("cut.png")));
+  EXPECT_THAT(r.output, HasSubstr(m + ":3: field 'audio': " + dir.file("cut.wav")));
+  EXPECT_THAT(r.output, HasSubstr(m + ":4: field 'audio': " + dir.file("noise.wav")));
+  EXPECT_THAT(r.output, HasSubstr(m + ":5: field 'text'"));
+  EXPECT_THAT(r.output, HasSubstr(m + ":6: field 'tabular'"));
+  EXPECT_THAT(r.output, HasSubstr(m + ":7: field 'image'"));
+  EXPECT_THAT(r.output, HasSubstr(m + ":8: malformed JSON"));
+  EXPECT_THAT(r.output, HasSubstr("7 problem(s)"));
+}
+
+}  // namespace
+}  // namespace mmfuse

@@ -29,7 +29,9 @@ bool ConfigNode::has(const std::string& key) const {
   return is_map() && node_[key] && !node_[key].IsNull();
 }
 
-std::size_t ConfigNode::size() const { return node_ ? node_.size() : 0; }
+std::size_t ConfigNode::size() const {
+  return node_ ? node_.size() : 0;
+}
 
 std::vector<std::string> ConfigNode::keys() const {
   std::vector<std::string> out;

@@ -28,7 +28,8 @@ class UsageError : public Error {
 /// Bad input data: a corrupt or missing file, a malformed manifest line, a wrong-typed field, NaN.
 /// Carries where it happened so the message can name the manifest line, the field and the file:
 ///   `train.jsonl:12: field 'audio': ../fsdd/x.wav: truncated WAV (expected 4000 frames, got 120)`
-/// Readers throw it with only `file` set; the manifest/loader layer adds `manifest`, `line`, `field`.
+/// Readers throw it with only `file` set; the manifest/loader layer adds `manifest`, `line`,
+/// `field`.
 class InputError : public Error {
  public:
   explicit InputError(std::string reason, std::string file = {});

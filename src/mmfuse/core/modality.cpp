@@ -9,7 +9,9 @@ constexpr std::array<std::string_view, kNumModalities> kNames = {"image", "audio
                                                                  "tabular"};
 }  // namespace
 
-std::string_view to_string(Modality m) { return kNames.at(index_of(m)); }
+std::string_view to_string(Modality m) {
+  return kNames.at(index_of(m));
+}
 
 Modality modality_from_string(std::string_view name) {
   for (Modality m : kAllModalities) {

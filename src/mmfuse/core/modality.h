@@ -14,7 +14,9 @@ inline constexpr std::size_t kNumModalities = 4;
 inline constexpr std::array<Modality, kNumModalities> kAllModalities = {
     Modality::image, Modality::audio, Modality::text, Modality::tabular};
 
-inline constexpr std::size_t index_of(Modality m) { return static_cast<std::size_t>(m); }
+inline constexpr std::size_t index_of(Modality m) {
+  return static_cast<std::size_t>(m);
+}
 
 /// "image", "audio", "text", "tabular".
 std::string_view to_string(Modality m);

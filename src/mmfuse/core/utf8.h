@@ -11,7 +11,9 @@ namespace mmfuse::utf8 {
 
 /// Byte offset of the first invalid sequence, or nullopt when `s` is valid UTF-8.
 std::optional<std::size_t> find_invalid(std::string_view s);
-inline bool is_valid(std::string_view s) { return !find_invalid(s).has_value(); }
+inline bool is_valid(std::string_view s) {
+  return !find_invalid(s).has_value();
+}
 
 /// Code points of a valid UTF-8 string. Throws InputError (with the byte offset) when invalid.
 std::vector<char32_t> decode(std::string_view s);

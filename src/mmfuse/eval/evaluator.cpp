@@ -121,7 +121,7 @@ nlohmann::json EvalResult::to_json(const data::Dataset* dataset) const {
     }
     t[name] = j;
   }
-  return {{"samples", samples}, {"loss", loss},     {"primary", primary},
+  return {{"samples", samples},           {"loss", loss},       {"primary", primary},
           {"primary_name", primary_name}, {"seconds", seconds}, {"targets", t}};
 }
 

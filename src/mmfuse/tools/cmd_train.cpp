@@ -17,9 +17,11 @@ void add_train_commands(CLI::App& app) {
   auto* cmd = app.add_subcommand("train", "Train a model from a run config");
   cmd->add_option("--config,-c", req->config_path, "Run config (YAML: data, model, train)")
       ->check(CLI::ExistingFile);
-  cmd->add_option("overrides", req->overrides, "Config overrides: train.epochs=3 model.fusion.rank=16");
+  cmd->add_option("overrides", req->overrides,
+                  "Config overrides: train.epochs=3 model.fusion.rank=16");
   cmd->add_option("--out,-o", req->run_dir, "Run directory (default: runs/<config name>)");
-  cmd->add_option("--resume", *resume_dir, "Continue the run in this directory from its last checkpoint")
+  cmd->add_option("--resume", *resume_dir,
+                  "Continue the run in this directory from its last checkpoint")
       ->check(CLI::ExistingDirectory);
   cmd->add_option("--threads", *threads, "Intra-op threads (overrides train.threads)");
   cmd->add_option("--device", *device, "cpu, cuda or cuda:N (overrides train.device)");

@@ -52,8 +52,9 @@ nlohmann::json load_checkpoint(const std::string& path, torch::nn::Module& model
   auto rng = data.tensors.find(kRngKey);
   auto state = data.metadata.find(kStateKey);
   if (opt == data.tensors.end() || rng == data.tensors.end() || state == data.metadata.end()) {
-    throw Error(path + ": not a training checkpoint (no optimizer, RNG or trainer state); "
-                       "resume needs RUN_DIR/checkpoints/last.safetensors");
+    throw Error(path +
+                ": not a training checkpoint (no optimizer, RNG or trainer state); "
+                "resume needs RUN_DIR/checkpoints/last.safetensors");
   }
   const std::string opt_bytes = tensor_bytes(opt->second);
   const torch::Tensor rng_state = rng->second;

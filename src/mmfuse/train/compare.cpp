@@ -32,7 +32,8 @@ json row_for(const std::string& name, const std::string& modalities, const std::
               {"run_dir", r.run_dir}};
   const json* targets = nullptr;
   if (r.summary.contains("test")) targets = &r.summary["test"]["targets"];
-  for (auto it = targets ? targets->begin() : json::const_iterator(); targets && it != targets->end(); ++it) {
+  for (auto it = targets ? targets->begin() : json::const_iterator();
+       targets && it != targets->end(); ++it) {
     if (it.value().value("kind", "") != "classification") continue;
     row["accuracy"] = it.value()["report"].value("accuracy", 0.0);
     row["macro_f1"] = it.value()["report"]["macro"].value("f1", 0.0);
@@ -102,9 +103,10 @@ json run_comparison(const CompareRequest& req) {
     auto result = run_training(tr);
     std::string mods;
     for (const auto& m : cfg["model"]["encoders"].keys()) mods += (mods.empty() ? "" : "+") + m;
-    rows.push_back(row_for(name, mods,
-                           cfg["model"].has("fusion") ? cfg["model"]["fusion"].get<std::string>("type") : "-",
-                           result));
+    rows.push_back(
+        row_for(name, mods,
+                cfg["model"].has("fusion") ? cfg["model"]["fusion"].get<std::string>("type") : "-",
+                result));
   }
   write_file_atomic((fs::path(req.out_dir) / "comparison.json").string(), rows.dump(2) + "\n");
   return rows;

@@ -18,13 +18,20 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 json RunState::to_json() const {
-  return {{"position", position.to_json()}, {"step", step},
-          {"samples_seen", samples_seen},   {"epoch_loss_sum", epoch_loss_sum},
-          {"epoch_batches", epoch_batches}, {"has_best", has_best},
-          {"best_metric", best_metric},     {"best_epoch", best_epoch},
-          {"bad_epochs", bad_epochs},       {"stopped_early", stopped_early},
-          {"train_seconds", train_seconds}, {"schedule", schedule},
-          {"history", history},             {"metrics_bytes", metrics_bytes}};
+  return {{"position", position.to_json()},
+          {"step", step},
+          {"samples_seen", samples_seen},
+          {"epoch_loss_sum", epoch_loss_sum},
+          {"epoch_batches", epoch_batches},
+          {"has_best", has_best},
+          {"best_metric", best_metric},
+          {"best_epoch", best_epoch},
+          {"bad_epochs", bad_epochs},
+          {"stopped_early", stopped_early},
+          {"train_seconds", train_seconds},
+          {"schedule", schedule},
+          {"history", history},
+          {"metrics_bytes", metrics_bytes}};
 }
 
 RunState RunState::from_json(const json& j) {
@@ -67,7 +74,7 @@ void MetricsLog::write(const json& line) {
 
 void truncate_metrics(const std::string& path, uint64_t bytes) {
   fs::create_directories(fs::path(path).parent_path().empty() ? fs::path(".")
-                                                               : fs::path(path).parent_path());
+                                                              : fs::path(path).parent_path());
   if (!fs::exists(path)) {
     std::ofstream(path, std::ios::binary);
     return;

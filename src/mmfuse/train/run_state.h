@@ -19,17 +19,17 @@ struct RunState {
   data::LoaderPosition position;  ///< next batch to train on
   int64_t step = 0;               ///< optimizer steps taken
   int64_t samples_seen = 0;
-  double epoch_loss_sum = 0.0;    ///< of the current epoch so far
+  double epoch_loss_sum = 0.0;  ///< of the current epoch so far
   int64_t epoch_batches = 0;
   bool has_best = false;
   double best_metric = 0.0;
   int64_t best_epoch = 0;
-  int64_t bad_epochs = 0;         ///< epochs without improvement (early stopping)
+  int64_t bad_epochs = 0;  ///< epochs without improvement (early stopping)
   bool stopped_early = false;
   double train_seconds = 0.0;
   nlohmann::json schedule = nlohmann::json::object();
   nlohmann::json history = nlohmann::json::array();  ///< one entry per finished epoch
-  uint64_t metrics_bytes = 0;     ///< metrics.jsonl size at this state (resume truncates to it)
+  uint64_t metrics_bytes = 0;  ///< metrics.jsonl size at this state (resume truncates to it)
 
   nlohmann::json to_json() const;
   static RunState from_json(const nlohmann::json& j);

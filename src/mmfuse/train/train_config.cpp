@@ -9,7 +9,7 @@ TrainConfig TrainConfig::from_config(const ConfigNode& t) {
   t.check_keys({"epochs", "batch_size", "seed", "deterministic", "threads", "loader_threads",
                 "device", "limit_train", "optimizer", "schedule", "grad_clip_norm", "select",
                 "early_stopping", "checkpoint_every_steps", "log_every_steps", "modality_dropout",
-                "feature_noise", "losses"});
+                "feature_noise", "losses", "kill_after_steps"});
   c.epochs = t.get<int64_t>("epochs", c.epochs);
   if (c.epochs < 1) t["epochs"].fail("expected at least 1 epoch");
   c.batch_size = t.get<int64_t>("batch_size", c.batch_size);
@@ -56,6 +56,7 @@ TrainConfig TrainConfig::from_config(const ConfigNode& t) {
     }
   }
   c.losses = t["losses"];
+  c.kill_after_steps = t.get<int64_t>("kill_after_steps", 0);
   return c;
 }
 
@@ -66,7 +67,8 @@ ConfigNode load_run_config(const std::string& path, const std::vector<std::strin
 }
 
 std::string data_spec_path(const ConfigNode& root) {
-  if (!root.has("data")) root["data"].fail("missing: the dataset spec to train on (data: path.yaml)");
+  if (!root.has("data"))
+    root["data"].fail("missing: the dataset spec to train on (data: path.yaml)");
   return resolve_path(parent_dir(root.source()), root.get<std::string>("data"));
 }
 

@@ -20,6 +20,7 @@
 //     modality_dropout: 0.0              # drop a sample's modality with this probability
 //     feature_noise: {image: 0.0, ...}   # Gaussian std on a modality's features
 //     losses: {digit: {type: cross_entropy, label_smoothing: 0.1}}
+//     kill_after_steps: 0                # crash tests: SIGKILL itself after step N (not on resume)
 #pragma once
 
 #include <array>
@@ -51,7 +52,8 @@ struct TrainConfig {
   int64_t log_every_steps = 50;
   double modality_dropout = 0.0;
   std::array<double, kNumModalities> feature_noise{};
-  ConfigNode losses;  ///< per target, read by LossOptions::from_config
+  ConfigNode losses;             ///< per target, read by LossOptions::from_config
+  int64_t kill_after_steps = 0;  ///< fault injection for crash/resume tests (0: off)
 
   /// Throws ConfigError naming `train.<key>` for bad values or unknown keys.
   static TrainConfig from_config(const ConfigNode& train);

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 
@@ -230,13 +231,17 @@ TrainResult run_training(const TrainRequest& req) {
       ++st.epoch_batches;
       progress.step(batch_index, loss_value, b.size());
       if (st.step % r.tc.log_every_steps == 0) {
-        log.write({{"type", "step"}, {"epoch", epoch + 1}, {"step", st.step},
-                   {"loss", loss_value}, {"parts", parts},
+        log.write({{"type", "step"},
+                   {"epoch", epoch + 1},
+                   {"step", st.step},
+                   {"loss", loss_value},
+                   {"parts", parts},
                    {"lr", schedule.lr_at(st.step - 1)}});
       }
       if (r.tc.checkpoint_every_steps > 0 && st.step % r.tc.checkpoint_every_steps == 0) {
         checkpoint(train_loader.position());
       }
+      if (!req.resume && st.step == r.tc.kill_after_steps) std::raise(SIGKILL);
     }
     const double epoch_s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t_epoch).count();
@@ -244,9 +249,13 @@ TrainResult run_training(const TrainRequest& req) {
     auto val = eval::evaluate(r.model, val_loader, {{}, r.device});
     schedule.on_epoch_end(val.primary);
     const bool improved = !st.has_best || val.primary > st.best_metric + r.tc.min_delta;
-    json entry = {{"type", "epoch"}, {"epoch", epoch + 1}, {"step", st.step},
-                  {"train_loss", st.epoch_loss_sum / std::max<int64_t>(1, st.epoch_batches)}, {"val_loss", val.loss},
-                  {"val_metric", val.primary}, {"val_metric_name", val.primary_name},
+    json entry = {{"type", "epoch"},
+                  {"epoch", epoch + 1},
+                  {"step", st.step},
+                  {"train_loss", st.epoch_loss_sum / std::max<int64_t>(1, st.epoch_batches)},
+                  {"val_loss", val.loss},
+                  {"val_metric", val.primary},
+                  {"val_metric_name", val.primary_name},
                   {"epoch_seconds", epoch_s}};
     log.write(entry);
     st.history.push_back(entry);
@@ -269,8 +278,9 @@ TrainResult run_training(const TrainRequest& req) {
   const std::string model_path = (fs::path(r.dir) / "model.safetensors").string();
   save_module(*r.model, model_path, {{"config", r.config.dump()}});
 
-  RunOutcome outcome{r.dir, r.config, r.dataset, r.model, r.test, loader_options(r.tc, false),
-                     r.device, wall_s, req.evaluate_test};
+  RunOutcome outcome{r.dir,    r.config, r.dataset,
+                     r.model,  r.test,   loader_options(r.tc, false),
+                     r.device, wall_s,   req.evaluate_test};
   return finish_run(outcome, st);
 }
 
