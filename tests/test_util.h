@@ -55,20 +55,6 @@ struct CommandResult {
   std::string output;  ///< stdout and stderr together
 };
 
-/// Runs the built mmfuse binary with `args` (a shell-quoted string).
-inline CommandResult run_mmfuse(const std::string& args) {
-  std::string cmd = std::string(MMFUSE_BINARY) + " " + args + " 2>&1";
-  CommandResult r;
-  FILE* pipe = ::popen(cmd.c_str(), "r");
-  if (!pipe) return r;
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) r.output.append(buf, n);
-  int status = ::pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
 /// Runs a shell command (stdout and stderr together), e.g. a Python peer.
 inline CommandResult run_command(const std::string& cmd) {
   CommandResult r;
@@ -80,6 +66,11 @@ inline CommandResult run_command(const std::string& cmd) {
   int status = ::pclose(pipe);
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
+}
+
+/// Runs the built mmfuse binary with `args` (a shell-quoted string).
+inline CommandResult run_mmfuse(const std::string& args) {
+  return run_command(std::string(MMFUSE_BINARY) + " " + args);
 }
 
 /// Whether /usr/bin/python3 can import torch (the Python peers need it).
