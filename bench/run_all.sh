@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# `make bench`: every benchmark, each side by side with its Python peer (never part of make test).
+set -euo pipefail
+BUILD=${1:-build}
+here="$(cd "$(dirname "$0")" && pwd)"
+cmake --build "$BUILD" --target bench_audio_features
+echo "== AV-MNIST spectrogram feature extraction (3,000 FSDD clips), mmfuse vs peer, same threads"
+"$here/features_vs_peer.sh" --build "$BUILD" --threads 2
+echo "== the same against the peer's fastest setting (1 torch thread)"
+"$here/features_vs_peer.sh" --build "$BUILD" --threads 2 --peer-threads 1
