@@ -51,3 +51,23 @@ TEST(ConfigNode, OverridesCreateAndReplaceNestedKeys) {
 
 }  // namespace
 }  // namespace mmfuse
+
+namespace mmfuse {
+namespace {
+
+TEST(ConfigNode, AssignmentRebindsAndMissingKeysAreSafe) {
+  auto a = ConfigNode::parse("x: 1\n");
+  auto b = ConfigNode::parse("y: 2\n");
+  ConfigNode held = a["x"];
+  held = b["y"];  // must not overwrite a's data
+  EXPECT_EQ(a.get<int>("x"), 1);
+  EXPECT_EQ(held.as<int>(), 2);
+  ConfigNode missing;
+  missing = a["nope"];  // a missing key can be stored and queried
+  EXPECT_TRUE(missing.is_null());
+  EXPECT_EQ(missing.get<int>("deeper", 5), 5);
+  EXPECT_EQ(missing["deeper"].path(), "nope.deeper");
+}
+
+}  // namespace
+}  // namespace mmfuse

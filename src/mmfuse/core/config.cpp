@@ -7,6 +7,15 @@ namespace mmfuse {
 ConfigNode::ConfigNode(YAML::Node node, std::string path, std::string source)
     : node_(std::move(node)), path_(std::move(path)), source_(std::move(source)) {}
 
+ConfigNode& ConfigNode::operator=(const ConfigNode& other) {
+  if (this != &other) {
+    node_.reset(other.node_);  // rebinds; YAML::Node::operator= would overwrite the shared data
+    path_ = other.path_;
+    source_ = other.source_;
+  }
+  return *this;
+}
+
 ConfigNode ConfigNode::load_file(const std::string& file) {
   try {
     return ConfigNode(YAML::LoadFile(file), "", file);
@@ -43,9 +52,12 @@ std::vector<std::string> ConfigNode::keys() const {
 ConfigNode ConfigNode::operator[](const std::string& key) const {
   std::string child_path = path_.empty() ? key : path_ + "." + key;
   if (!is_map()) return ConfigNode(YAML::Node(), child_path, source_);
-  // Const lookup: does not insert into the underlying map.
+  // Const lookup: does not insert into the underlying map. A missing key gives an undefined
+  // (but valid) node rather than yaml-cpp's invalid "zombie", so copies stay safe to assign.
   const YAML::Node& cnode = node_;
-  return ConfigNode(cnode[key], child_path, source_);
+  const YAML::Node found = cnode[key];
+  return ConfigNode(found.IsDefined() ? found : YAML::Node(YAML::NodeType::Undefined), child_path,
+                    source_);
 }
 
 ConfigNode ConfigNode::at(std::size_t i) const {

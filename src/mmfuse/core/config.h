@@ -17,6 +17,11 @@ class ConfigNode {
   /// `source` names the file (or "<string>") for messages; `path` is the dotted key of `node`.
   ConfigNode(YAML::Node node, std::string path, std::string source = {});
 
+  /// Copies refer to the same YAML data (yaml-cpp nodes are handles). Assignment rebinds this
+  /// node to the other's data; it never writes into the data this node referred to before.
+  ConfigNode(const ConfigNode&) = default;
+  ConfigNode& operator=(const ConfigNode& other);
+
   static ConfigNode load_file(const std::string& file);
   static ConfigNode parse(const std::string& yaml_text, const std::string& source = "<string>");
 
