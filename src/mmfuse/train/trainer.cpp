@@ -6,7 +6,6 @@
 #include <cmath>
 #include <csignal>
 #include <filesystem>
-#include <fstream>
 
 #include "mmfuse/core/error.h"
 #include "mmfuse/core/fs.h"
@@ -14,7 +13,6 @@
 #include "mmfuse/data/loader.h"
 #include "mmfuse/data/text/text_pipeline.h"
 #include "mmfuse/eval/evaluator.h"
-#include "mmfuse/eval/report.h"
 #include "mmfuse/models/build.h"
 #include "mmfuse/train/checkpoint.h"
 #include "mmfuse/train/losses.h"
