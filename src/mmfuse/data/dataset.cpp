@@ -226,29 +226,56 @@ std::shared_ptr<const SampleSet> Dataset::read_split(Split split) const {
 torch::Tensor Dataset::features(const Sample& s, Modality m) const {
   const ModalityPipeline& p = pipeline(m);
   const Field& field = *s.field(m);
-  try {
+  return located(s, m, "decoding", [&] {
     if (!p.cacheable()) return p.extract(field);
     return cache_->get_or_compute(FeatureCache::key(p, field), [&] { return p.extract(field); });
+  });
+}
+
+torch::Tensor Dataset::item(const Sample& s, Modality m, Rng* rng) const {
+  return item_from(
+      s, m, [&] { return features(s, m); }, rng);
+}
+
+torch::Tensor Dataset::item_from(const Sample& s, Modality m,
+                                 const std::function<torch::Tensor()>& extract, Rng* rng) const {
+  const ModalityPipeline& p = pipeline(m);
+  torch::Tensor f = located(s, m, "decoding", extract);
+  return located(s, m, "preprocessing", [&] {
+    if (rng) f = p.augment(*s.field(m), f, *rng);
+    return p.finalize(f);
+  });
+}
+
+torch::Tensor Dataset::located(const Sample& s, Modality m, const char* step,
+                               const std::function<torch::Tensor()>& fn) const {
+  try {
+    return fn();
   } catch (const InputError& e) {
+    if (!e.manifest().empty()) throw;  // already located (features() inside item_from)
     throw e.at(s.manifest, s.line, field_name(m));
   } catch (const c10::Error& e) {  // a torch op failing on odd data: a bad sample, not a crash
-    throw InputError(std::string("decoding failed: ") + e.what_without_backtrace())
+    throw InputError(std::string(step) + " failed: " + e.what_without_backtrace())
         .at(s.manifest, s.line, field_name(m));
   }
 }
 
-torch::Tensor Dataset::item(const Sample& s, Modality m, Rng* rng) const {
-  const ModalityPipeline& p = pipeline(m);
-  torch::Tensor f = features(s, m);
-  try {
-    if (rng) f = p.augment(*s.field(m), f, *rng);
-    return p.finalize(f);
-  } catch (const InputError& e) {
-    throw e.at(s.manifest, s.line, field_name(m));
-  } catch (const c10::Error& e) {
-    throw InputError(std::string("preprocessing failed: ") + e.what_without_backtrace())
-        .at(s.manifest, s.line, field_name(m));
+std::shared_ptr<const SampleSet> Dataset::read_manifest_file(const std::string& path,
+                                                             bool skip_bad) const {
+  auto out = std::make_shared<SampleSet>();
+  out->split = Split::test;
+  ManifestData data = read_manifest(path, spec_.schema(), skip_bad);
+  out->bad = std::move(data.bad);
+  for (auto& s : data.samples) {
+    try {
+      check_targets(s);
+      out->samples.push_back(std::move(s));
+    } catch (const InputError& e) {
+      if (!skip_bad) throw;
+      out->bad.push_back(BadSample::from(e, s.id));
+    }
   }
+  return out;
 }
 
 }  // namespace mmfuse::data

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <array>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -80,12 +81,22 @@ class Dataset {
   /// Reads a split's manifests (anew on each call). A class label unseen in training or a
   /// regression value of another width is a bad sample (skipped and listed, or thrown).
   std::shared_ptr<const SampleSet> read_split(Split split) const;
+  /// Reads any manifest file (JSONL, or CSV by its extension) with the spec's fields, checked
+  /// against the fitted label maps and widths. With skip_bad false (the default) the first bad
+  /// line, or a label unseen in training, throws an InputError naming the file, line and field;
+  /// with true such samples are skipped and listed in `bad`.
+  std::shared_ptr<const SampleSet> read_manifest_file(const std::string& path,
+                                                      bool skip_bad = false) const;
 
   /// extract() through the cache. Throws InputError located at the sample's manifest:line and
   /// field (a c10::Error from the pipeline becomes one too). Requires: s.has(m).
   torch::Tensor features(const Sample& s, Modality m) const;
   /// features -> augment (when `rng`, training) -> finalize: one item for collate().
   torch::Tensor item(const Sample& s, Modality m, Rng* rng) const;
+  /// item() with the features made by `extract` instead of features() (no cache): robustness
+  /// evaluation re-extracts corrupted inputs this way. Errors are located as in features().
+  torch::Tensor item_from(const Sample& s, Modality m,
+                          const std::function<torch::Tensor()>& extract, Rng* rng) const;
 
   FeatureCache& cache() const { return *cache_; }
 
@@ -96,6 +107,9 @@ class Dataset {
   /// Throws InputError when a sample's targets do not fit the fitted label maps / widths.
   void check_targets(const Sample& s) const;
   const std::string& field_name(Modality m) const;
+  /// Runs `fn`, locating its InputError (and c10::Error, as a failed `step`) at the sample.
+  torch::Tensor located(const Sample& s, Modality m, const char* step,
+                        const std::function<torch::Tensor()>& fn) const;
 
   DatasetSpec spec_;
   bool skip_bad_ = true;

@@ -160,7 +160,19 @@ std::optional<Batch> Loader::make_batch(int64_t epoch, int64_t b) const {
     try {
       for (Modality m : mods) {
         if (!use[index_of(m)]) continue;
-        torch::Tensor x = ds_->item(s, m, opt_.train ? &rng : nullptr);
+        Rng* aug = opt_.train ? &rng : nullptr;
+        torch::Tensor x;
+        if (opt_.features_override) {
+          x = ds_->item_from(
+              s, m,
+              [&] {
+                torch::Tensor f = opt_.features_override(s, m, rng);
+                return f.defined() ? f : ds_->features(s, m);
+              },
+              aug);
+        } else {
+          x = ds_->item(s, m, aug);
+        }
         if (opt_.train) x = add_feature_noise(x, opt_.feature_noise[index_of(m)], rng);
         row[index_of(m)] = x;
       }

@@ -18,6 +18,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -47,6 +48,11 @@ struct LoaderOptions {
   double modality_dropout = 0.0;
   /// Training only: std of Gaussian noise added to float features, by index_of(Modality).
   std::array<double, kNumModalities> feature_noise{};
+  /// Evaluation of corrupted inputs (robustness): when set, called for every (sample, modality)
+  /// with the sample's Rng (seeded by seed, epoch and index: deterministic whatever `threads`).
+  /// A defined result replaces the sample's features (before finalize, bypassing the cache);
+  /// an undefined one keeps the clean features. Called from the worker threads.
+  std::function<torch::Tensor(const Sample&, Modality, Rng&)> features_override;
 };
 
 /// Where a loader stands: the next batch next() returns is batch `batch` of epoch `epoch`.

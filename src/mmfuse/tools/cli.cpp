@@ -37,6 +37,7 @@ int run_cli(int argc, char** argv) {
   add_make_default_command(app);
   add_train_commands(app);
   add_compare_commands(app);
+  add_eval_commands(app);
 
   try {
     app.parse(argc, argv);

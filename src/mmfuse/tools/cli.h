@@ -18,5 +18,6 @@ void add_parity_commands(CLI::App& app);
 void add_make_default_command(CLI::App& app);
 void add_train_commands(CLI::App& app);
 void add_compare_commands(CLI::App& app);
+void add_eval_commands(CLI::App& app);  ///< eval, predict
 
 }  // namespace mmfuse::tools

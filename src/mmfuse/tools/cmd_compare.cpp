@@ -1,9 +1,10 @@
-// `mmfuse compare --config C --fusions concat,tensor,low_rank [--out DIR]`
+// `mmfuse compare --config C --fusions concat,tensor,low_rank [--out DIR]`: the rows, plus
+// DIR/comparison.json and DIR/report.html
 #include <iostream>
-#include <sstream>
 
 #include "mmfuse/tools/cli.h"
 #include "mmfuse/train/compare.h"
+#include "mmfuse/train/predict.h"  // parse_numbers
 
 namespace mmfuse::tools {
 
@@ -17,18 +18,35 @@ void add_compare_commands(CLI::App& app) {
   cmd->add_option("--config,-c", req->config_path, "Run config (YAML: data, model, train)")
       ->required()
       ->check(CLI::ExistingFile);
-  cmd->add_option("--fusions", *fusions, "Comma-separated fusion types (default: concat)");
+  auto fusion_list = std::make_shared<std::vector<std::string>>();
+  auto no_robustness = std::make_shared<bool>(false);
+  auto levels = std::make_shared<std::string>();
+  cmd->add_option("--fusions", *fusions,
+                  "Comma-separated fusion types (default: concat); `config` is the config's own "
+                  "fusion; with composite specs ({...} YAML maps) separate them with ';'");
+  cmd->add_option("--fusion", *fusion_list,
+                  "One fusion (type, `config` or a YAML map); repeat for several (replaces "
+                  "--fusions)");
+  cmd->add_flag("--no-robustness", *no_robustness,
+                "Skip the noise-robustness column (accuracy-vs-noise area per variant)");
+  cmd->add_option("--noise-dir", req->noise_dir, "Audio noise files for the robustness column")
+      ->check(CLI::ExistingDirectory);
+  cmd->add_option("--levels", *levels, "Noise levels (default 0,0.1,...,0.9)");
   cmd->add_option("overrides", req->overrides, "Config overrides applied to every variant");
   cmd->add_option("--out,-o", req->out_dir, "Folder for the variants' runs")->required();
   cmd->add_flag("--no-single", *no_single, "Skip the single-modality models");
   cmd->add_flag("--json", *json_out, "Print the rows as JSON");
+  auto quiet = std::make_shared<bool>(false);
+  cmd->add_flag("--no-progress", *quiet, "No progress bar or lines on stderr");
   cmd->callback([=] {
     train::CompareRequest r = *req;
-    std::stringstream ss(*fusions);
-    for (std::string f; std::getline(ss, f, ',');) {
-      if (!f.empty()) r.fusions.push_back(f);
-    }
+    r.fusions = fusion_list->empty() ? train::split_fusion_list(*fusions) : *fusion_list;
     r.single_modalities = !*no_single;
+    r.progress = !*quiet;
+    r.robustness = !*no_robustness;
+    if (!levels->empty()) {
+      r.levels = train::parse_numbers(*levels);
+    }
     auto rows = train::run_comparison(r);
     std::cout << (*json_out ? rows.dump(2) + "\n" : train::comparison_table(rows));
   });

@@ -4,8 +4,15 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <optional>
+#include <sstream>
 
 #include "mmfuse/core/fs.h"
+#include "mmfuse/eval/corruption.h"
+#include "mmfuse/eval/report.h"
+#include "mmfuse/eval/robustness.h"
+#include "mmfuse/train/load_run.h"
+#include "mmfuse/train/run_eval.h"
 #include "mmfuse/train/train_config.h"
 #include "mmfuse/train/trainer.h"
 
@@ -43,6 +50,29 @@ json row_for(const std::string& name, const std::string& modalities, const std::
   return row;
 }
 
+// Mean noise AUC of a finished run on its test split (else val); nullopt without a class target.
+std::optional<double> robustness_auc(const std::string& run_dir, const CompareRequest& req) {
+  LoadedRun run = load_run(run_dir);
+  const auto& spec = run.dataset->spec();
+  const data::Split split =
+      spec.manifests(data::Split::test).empty() ? data::Split::val : data::Split::test;
+  if (spec.manifests(split).empty()) return std::nullopt;
+  eval::RobustnessOptions ro;
+  ro.levels = req.levels;
+  if (run.dataset->uses(Modality::audio)) {
+    const std::string dir =
+        req.noise_dir.empty() ? default_noise_dir(spec.base_dir) : req.noise_dir;
+    if (!dir.empty()) ro.noise_files = eval::noise_files(dir);
+  }
+  for (const auto& h : run.model->heads()) {
+    if (h.spec.kind != heads::TaskKind::classification) continue;
+    auto r = eval::evaluate_robustness(run.model, run.dataset, run.dataset->read_split(split), ro);
+    if (r.curves.empty()) return std::nullopt;
+    return r.mean_auc();
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 ConfigNode single_modality_config(const ConfigNode& root, const std::string& modality) {
@@ -59,8 +89,25 @@ ConfigNode single_modality_config(const ConfigNode& root, const std::string& mod
   return c;
 }
 
+std::vector<std::string> split_fusion_list(const std::string& list) {
+  const char sep = list.find('{') != std::string::npos ? ';' : ',';
+  std::vector<std::string> out;
+  std::stringstream ss(list);
+  for (std::string f; std::getline(ss, f, sep);) {
+    const auto b = f.find_first_not_of(" \t"), e = f.find_last_not_of(" \t");
+    if (b != std::string::npos) out.push_back(f.substr(b, e - b + 1));
+  }
+  return out;
+}
+
 ConfigNode with_fusion(const ConfigNode& root, const std::string& fusion) {
   ConfigNode c = copy_of(root);
+  if (fusion == "config") {
+    if (!root["model"].has("fusion")) {
+      root["model"].fail("has no fusion, so the fusion 'config' (the config's own) is undefined");
+    }
+    return c;
+  }
   YAML::Node spec = YAML::Load(fusion);
   if (spec.IsScalar()) {
     YAML::Node m(YAML::NodeType::Map);
@@ -80,7 +127,11 @@ json run_comparison(const CompareRequest& req) {
   for (const auto& f : req.fusions) {
     ConfigNode v = with_fusion(root, f);
     std::string name = v["model"]["fusion"].get<std::string>("type");
-    if (v["model"]["fusion"].size() > 1) name += "+" + std::to_string(variants.size());
+    if (f == "config") {
+      name = "config " + name;
+    } else if (v["model"]["fusion"].size() > 1) {
+      name += "+" + std::to_string(variants.size());
+    }
     variants.emplace_back(name, v);
   }
   if (req.single_modalities) {
@@ -103,25 +154,38 @@ json run_comparison(const CompareRequest& req) {
     auto result = run_training(tr);
     std::string mods;
     for (const auto& m : cfg["model"]["encoders"].keys()) mods += (mods.empty() ? "" : "+") + m;
-    rows.push_back(
-        row_for(name, mods,
-                cfg["model"].has("fusion") ? cfg["model"]["fusion"].get<std::string>("type") : "-",
-                result));
+    json row = row_for(
+        name, mods,
+        cfg["model"].has("fusion") ? cfg["model"]["fusion"].get<std::string>("type") : "-", result);
+    if (req.robustness) {
+      if (auto auc = robustness_auc(dir, req)) row["robustness_auc"] = *auc;
+    }
+    rows.push_back(row);
   }
   write_file_atomic((fs::path(req.out_dir) / "comparison.json").string(), rows.dump(2) + "\n");
+  json report = {
+      {"title", "mmfuse comparison"},
+      {"subtitle", "config " + req.config_path + "; " + std::to_string(rows.size()) + " variants"},
+      {"comparison", rows},
+      {"config", root.dump()}};
+  eval::write_report((fs::path(req.out_dir) / "report.html").string(), report);
   return rows;
 }
 
 std::string comparison_table(const json& rows) {
   std::string out;
   char line[256];
-  std::snprintf(line, sizeof line, "%-24s %-22s %9s %9s %10s %9s\n", "variant", "modalities",
-                "accuracy", "macro F1", "params", "train s");
+  std::snprintf(line, sizeof line, "%-24s %-22s %9s %9s %9s %10s %9s\n", "variant", "modalities",
+                "accuracy", "macro F1", "noise AUC", "params", "train s");
   out += line;
   for (const auto& r : rows) {
-    std::snprintf(line, sizeof line, "%-24s %-22s %9.4f %9.4f %10lld %9.1f\n",
+    char auc[32] = "-";
+    if (r.contains("robustness_auc")) {
+      std::snprintf(auc, sizeof auc, "%.4f", r["robustness_auc"].get<double>());
+    }
+    std::snprintf(line, sizeof line, "%-24s %-22s %9.4f %9.4f %9s %10lld %9.1f\n",
                   r.value("name", "").c_str(), r.value("modalities", "").c_str(),
-                  r.value("accuracy", 0.0), r.value("macro_f1", 0.0),
+                  r.value("accuracy", 0.0), r.value("macro_f1", 0.0), auc,
                   static_cast<long long>(r.value("params", 0)), r.value("train_seconds", 0.0));
     out += line;
   }

@@ -7,10 +7,8 @@
 
 #include "mmfuse/core/error.h"
 #include "mmfuse/core/fs.h"
-#include "mmfuse/core/safetensors.h"
 #include "mmfuse/eval/evaluator.h"
-#include "mmfuse/eval/report.h"
-#include "mmfuse/models/build.h"
+#include "mmfuse/train/run_report.h"
 
 namespace mmfuse::train {
 
@@ -110,30 +108,8 @@ TrainResult finish_run(const RunOutcome& o, const RunState& st) {
   }
   write_file_atomic((fs::path(o.dir) / "summary.json").string(), summary.dump(2) + "\n");
 
-  json report;
-  report["title"] = "mmfuse run " + fs::path(o.dir).filename().string();
-  report["subtitle"] = "best epoch " + std::to_string(st.best_epoch) + ", " +
-                       std::to_string(st.step) + " steps, " + std::to_string(params) +
-                       " parameters";
-  report["history"] = st.history;
-  report["metric_name"] = summary.value("metric_name", std::string("metric"));
-  if (summary.contains("test")) report["test"] = summary["test"]["targets"];
-  report["complexity"] = {{"params", params},
-                          {"train_seconds", st.train_seconds},
-                          {"train_samples_per_s", summary["train_samples_per_s"]}};
-  report["config"] = o.config.dump();
-  eval::write_report((fs::path(o.dir) / "report.html").string(), report);
+  write_run_report(o.dir, summary, o.config.dump());
   return {o.dir, summary};
-}
-
-LoadedRun load_run(const std::string& run_dir, const std::string& weights) {
-  LoadedRun run;
-  run.config = ConfigNode::load_file((fs::path(run_dir) / "config.yaml").string());
-  run.dataset = data::Dataset::load((fs::path(run_dir) / "dataset.json").string());
-  run.model = models::build_model(run.config["model"], model_inputs(*run.dataset));
-  load_module(*run.model, (fs::path(run_dir) / weights).string());
-  run.model->eval();
-  return run;
 }
 
 }  // namespace mmfuse::train

@@ -19,6 +19,7 @@
 
 #include "mmfuse/data/dataset.h"
 #include "mmfuse/models/model.h"
+#include "mmfuse/train/load_run.h"  // LoadedRun, load_run (moved there)
 
 namespace mmfuse::train {
 
@@ -44,13 +45,5 @@ TrainResult run_training(const TrainRequest& request);
 
 /// Model inputs (item shapes, vocabulary sizes, target kinds and sizes) of a fitted dataset.
 models::ModelInputs model_inputs(const data::Dataset& dataset);
-
-/// A trained run loaded for inference: its dataset state, its model with the selected weights.
-struct LoadedRun {
-  ConfigNode config;
-  std::shared_ptr<data::Dataset> dataset;
-  models::MultimodalModel model{nullptr};
-};
-LoadedRun load_run(const std::string& run_dir, const std::string& weights = "model.safetensors");
 
 }  // namespace mmfuse::train

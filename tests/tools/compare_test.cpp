@@ -1,0 +1,62 @@
+// `mmfuse compare` with composite fusion specs, the config's own fusion, the robustness column
+// and the comparison report.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "mmfuse/core/fs.h"
+#include "mmfuse/train/compare.h"
+#include "test_util.h"
+#include "tiny_run.h"
+
+namespace mmfuse {
+namespace {
+
+using nlohmann::json;
+using ::testing::HasSubstr;
+using testing::run_mmfuse_json;
+using testing::TempDir;
+using testing::tiny_run;
+
+TEST(Compare, FusionListsSplitOnSemicolonsAroundCompositeSpecs) {
+  EXPECT_EQ(train::split_fusion_list("concat,tensor, low_rank"),
+            (std::vector<std::string>{"concat", "tensor", "low_rank"}));
+  EXPECT_EQ(train::split_fusion_list("{type: composite, combine: [concat, gated]}; config;;"),
+            (std::vector<std::string>{"{type: composite, combine: [concat, gated]}", "config"}));
+}
+
+TEST(Compare, RobustnessColumnConfigFusionAndReport) {
+  MMFUSE_REQUIRE_TINY_RUN();
+  TempDir dir;
+  int code = 0;
+  json rows = run_mmfuse_json(
+      "-q compare --no-progress --config " + tiny_run().config +
+          " --fusions '{type: gated, dim: 16};config' --no-single --levels 0,0.5 --json --out " +
+          dir.file("cmp"),
+      &code);
+  ASSERT_EQ(code, 0) << rows.dump();
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0]["name"], "gated+0");
+  EXPECT_EQ(rows[0]["fusion"], "gated");
+  EXPECT_EQ(rows[1]["name"], "config concat");
+  EXPECT_EQ(rows[0]["modalities"], "image+audio+text");
+  for (const auto& row : rows) {
+    ASSERT_TRUE(row.contains("robustness_auc")) << row.dump();
+    const double auc = row["robustness_auc"];
+    EXPECT_GE(auc, 0.0);
+    EXPECT_LE(auc, 1.0);
+    // Level 0 is the clean test accuracy, so the area of a curve over [0, 0.5] is bounded by it
+    // and the noisy point: mean AUC <= (accuracy + 1) / 2.
+    EXPECT_LE(auc, (row["accuracy"].get<double>() + 1.0) / 2.0 + 1e-12);
+  }
+  json saved = json::parse(read_file(dir.file("cmp/comparison.json")));
+  EXPECT_EQ(saved, rows);
+  const std::string html = read_file(dir.file("cmp/report.html"));
+  EXPECT_THAT(html, HasSubstr("<h2>Comparison</h2>"));
+  EXPECT_THAT(html, HasSubstr("robustness_auc"));
+  EXPECT_THAT(html, HasSubstr("config concat"));
+}
+
+}  // namespace
+}  // namespace mmfuse

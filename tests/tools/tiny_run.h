@@ -1,0 +1,78 @@
+// One tiny trained run on the built-in dataset, made once per test process and shared by the
+// eval / predict / compare tests: 60 samples (40/10/10), image + audio + text, 1 epoch.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "test_util.h"
+
+namespace mmfuse::testing {
+
+struct TinyRun {
+  std::string data_dir;  ///< make-default output (dataset.yaml, *.jsonl, noise/)
+  std::string config;    ///< the run config
+  std::string run_dir;   ///< the trained run
+  std::string error;     ///< non-empty when making it failed
+};
+
+/// The config of the tiny model over `data_yaml`.
+inline std::string tiny_config_text(const std::string& data_yaml) {
+  return "data: " + data_yaml +
+         "\n"
+         "model:\n  encoders:\n"
+         "    image: {type: lenet, channels: 4, extra_blocks: 1}\n"
+         "    audio: {type: lenet, channels: 4, extra_blocks: 1}\n"
+         "    text: {type: embedding, dim: 8}\n"
+         "  fusion: {type: concat}\n"
+         "  heads: {digit: {type: linear}, value: {type: linear}}\n"
+         "train:\n  epochs: 1\n  batch_size: 16\n  seed: 1\n  threads: 1\n  loader_threads: 1\n"
+         "  optimizer: {type: adam, lr: 0.01}\n";
+}
+
+/// Made on first use under the temp dir (kept for the whole process, removed at exit).
+inline const TinyRun& tiny_run() {
+  static std::unique_ptr<TempDir> dir;
+  static TinyRun run;
+  if (dir) return run;
+  dir = std::make_unique<TempDir>();
+  run.data_dir = dir->file("data");
+  run.config = dir->file("tiny.yaml");
+  run.run_dir = dir->file("run");
+  auto made = run_mmfuse("-q data make-default --out " + run.data_dir + " --samples 60 --seed 5");
+  if (made.exit_code != 0) {
+    run.error = "make-default failed: " + made.output;
+    return run;
+  }
+  std::ofstream(run.config) << tiny_config_text(run.data_dir + "/dataset.yaml");
+  auto trained = run_mmfuse("-q train --no-progress --config " + run.config + " --out " +
+                            run.run_dir + " > /dev/null");
+  if (trained.exit_code != 0) run.error = "train failed: " + trained.output;
+  return run;
+}
+
+#define MMFUSE_REQUIRE_TINY_RUN()                                                      \
+  do {                                                                                 \
+    if (::mmfuse::testing::tiny_run().error.find("espeak") != std::string::npos)       \
+      GTEST_SKIP() << "espeak-ng is missing: " << ::mmfuse::testing::tiny_run().error; \
+    ASSERT_EQ(::mmfuse::testing::tiny_run().error, "");                                \
+  } while (0)
+
+/// Runs mmfuse with stdout parsed as JSON (stderr is returned in `output` on failure).
+inline nlohmann::json run_mmfuse_json(const std::string& args, int* exit_code = nullptr) {
+  TempDir tmp;
+  auto r = run_command("(" + std::string(MMFUSE_BINARY) + " " + args + " > " +
+                       tmp.file("out.json") + ")");
+  if (exit_code) *exit_code = r.exit_code;
+  if (r.exit_code != 0) return {{"error", r.output}};
+  std::ifstream in(tmp.file("out.json"));
+  return nlohmann::json::parse(in);
+}
+
+}  // namespace mmfuse::testing
