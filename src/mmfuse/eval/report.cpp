@@ -193,16 +193,21 @@ std::string render_report(const json& s) {
   if (s.contains("comparison") && !s["comparison"].empty()) {
     html += table_section("Comparison", s["comparison"]);
     std::vector<std::string> names;
-    Series acc{"accuracy", {}, {}}, f1{"macro F1", {}, {}};
+    Series acc{"accuracy", {}, {}}, f1{"macro F1", {}, {}}, auc{"noise AUC", {}, {}};
+    bool with_auc = false;
     for (const auto& row : s["comparison"]) {
       names.push_back(row.value("name", std::string()));
       acc.y.push_back(row.value("accuracy", 0.0));
       f1.y.push_back(row.value("macro_f1", 0.0));
+      auc.y.push_back(row.value("robustness_auc", 0.0));
+      with_auc = with_auc || row.contains("robustness_auc");
     }
     ChartOptions o;
     o.title = "Comparison", o.y_label = "score", o.y_min = 0, o.y_max = 1;
     o.width = std::max(420, 140 + 80 * static_cast<int>(names.size()));
-    html += "<div class=\"charts\">" + bar_chart(names, {acc, f1}, o) + "</div>";
+    std::vector<Series> bars = {acc, f1};
+    if (with_auc) bars.push_back(auc);
+    html += "<div class=\"charts\">" + bar_chart(names, bars, o) + "</div>";
   }
   if (s.contains("images") && !s["images"].empty()) {
     html += "<h2>Samples</h2><div>";

@@ -10,7 +10,8 @@
 //                          "report": ClassificationReport::to_json()} |
 //                         {"kind": "regression", "report": RegressionReport::to_json()}},
 //    "robustness": {"levels": [0, 0.1, ...], "curves": {"image": [...], ...},
-//                   "auc": {"image": x, ...}},
+//                   "auc": {"image": x, ...}, "effective": {...}, "mean_auc": x, "target": str,
+//                   "clean": x},                    (eval/robustness.h; extra keys are ignored)
 //    "ablation": [{"name": "all", "accuracy": x}, {"name": "without image", ...}, ...],
 //    "comparison": [{"name": str, "accuracy": x, "macro_f1": x, "robustness_auc": x,
 //                    "params": n, "train_time_s": x}, ...],
