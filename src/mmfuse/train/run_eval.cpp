@@ -129,8 +129,13 @@ std::string format_run_eval(const json& r) {
       }
     } else {
       for (auto k = rep.begin(); k != rep.end(); ++k) {
-        std::snprintf(line, sizeof line, "  %-22s %.4f\n", k.key().c_str(),
-                      k.value().get<double>());
+        if (k.value().is_number_integer()) {
+          std::snprintf(line, sizeof line, "  %-22s %lld\n", k.key().c_str(),
+                        static_cast<long long>(k.value().get<int64_t>()));
+        } else {
+          std::snprintf(line, sizeof line, "  %-22s %.4f\n", k.key().c_str(),
+                        k.value().get<double>());
+        }
         out += line;
       }
     }
@@ -153,9 +158,13 @@ std::string format_run_eval(const json& r) {
   }
   if (r.contains("robustness")) {
     const json& rb = r["robustness"];
+    std::vector<std::string> mods;  // Modality order, not the JSON object's key order
+    for (Modality m : kAllModalities) {
+      if (rb["curves"].contains(std::string(to_string(m)))) mods.emplace_back(to_string(m));
+    }
     out += "\naccuracy vs noise level\n  level  ";
-    for (auto c = rb["curves"].begin(); c != rb["curves"].end(); ++c) {
-      std::snprintf(line, sizeof line, " %8s", c.key().c_str());
+    for (const auto& m : mods) {
+      std::snprintf(line, sizeof line, " %8s", m.c_str());
       out += line;
     }
     out += "\n";
@@ -163,17 +172,17 @@ std::string format_run_eval(const json& r) {
     for (std::size_t i = 0; i < levels.size(); ++i) {
       std::snprintf(line, sizeof line, "  %5.2f  ", levels[i]);
       out += line;
-      for (auto c = rb["curves"].begin(); c != rb["curves"].end(); ++c) {
-        std::snprintf(line, sizeof line, " %8.4f", c.value()[i].get<double>());
+      for (const auto& m : mods) {
+        std::snprintf(line, sizeof line, " %8.4f", rb["curves"][m][i].get<double>());
         out += line;
       }
       out += "\n";
     }
     for (const char* row : {"auc", "effective"}) {
-      std::snprintf(line, sizeof line, "  %-7s", row);
+      std::snprintf(line, sizeof line, "  %-7s", row == std::string("auc") ? "AUC" : "eff.");
       out += line;
-      for (auto c = rb[row].begin(); c != rb[row].end(); ++c) {
-        std::snprintf(line, sizeof line, " %8.4f", c.value().get<double>());
+      for (const auto& m : mods) {
+        std::snprintf(line, sizeof line, " %8.4f", rb[row][m].get<double>());
         out += line;
       }
       out += "\n";
