@@ -18,7 +18,8 @@ configure: deps
 build: configure
 	cmake --build $(BUILD) -j$(JOBS)
 
-run: build
+run: configure
+	cmake --build $(BUILD) -j$(JOBS) --target mmfuse
 	./scripts/main_job.sh $(BUILD)
 
 test: build

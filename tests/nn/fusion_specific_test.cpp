@@ -12,6 +12,7 @@
 #include "mmfuse/nn/fusion/composite.h"
 #include "mmfuse/nn/fusion/cross_attention.h"
 #include "mmfuse/nn/fusion/film.h"
+#include "mmfuse/nn/fusion/gated.h"
 #include "mmfuse/nn/fusion/gradient_reversal.h"
 #include "mmfuse/nn/fusion/late.h"
 #include "mmfuse/nn/fusion/low_rank.h"
@@ -40,6 +41,31 @@ torch::Tensor param(torch::nn::Module& m, const std::string& name) {
   auto* p = params.find(name);
   if (!p) throw std::runtime_error("no parameter " + name);
   return *p;  // shares storage with the module's parameter
+}
+
+TEST(GatedFusion, EachOutputUnitPicksItsOwnModality) {
+  // Gate logits +-50 (bias only): unit 0 takes modality 0, unit 1 modality 1, so the fused
+  // vector is [tanh(W_0 x_0)[0], tanh(W_1 x_1)[1]] -- both modalities' information side by side.
+  torch::manual_seed(0);
+  GatedFusion f(GatedFusionOptions({3, 4}).dim(2));
+  auto a = torch::randn({5, 3}), b = torch::randn({5, 4});
+  {
+    torch::NoGradGuard no_grad;
+    param(*f, "gate.weight").zero_();
+    // scores viewed as [B, M=2, D=2]: index m * D + d
+    param(*f, "gate.bias").copy_(torch::tensor({50.0, -50.0, -50.0, 50.0}));
+  }
+  auto out = f->fuse(pooled_inputs({a, b})).fused;
+  auto h0 = torch::tanh(torch::mm(a, param(*f, "proj.0.weight").t()) + param(*f, "proj.0.bias"));
+  auto h1 = torch::tanh(torch::mm(b, param(*f, "proj.1.weight").t()) + param(*f, "proj.1.bias"));
+  EXPECT_TRUE(torch::allclose(out.select(1, 0), h0.select(1, 0), 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(out.select(1, 1), h1.select(1, 1), 1e-5, 1e-6));
+  // With modality 1 absent every unit falls back to modality 0 (its weights sum to 1 over the
+  // present modalities).
+  auto in = pooled_inputs({a, b});
+  in[1].present = torch::zeros({5}, torch::kBool);
+  auto only_a = f->fuse(in).fused;
+  EXPECT_TRUE(torch::allclose(only_a, h0, 1e-5, 1e-6));
 }
 
 TEST(TensorFusion, OutputIsTheFlattenedOuterProductOfAppendedOnes) {

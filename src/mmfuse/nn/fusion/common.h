@@ -55,9 +55,9 @@ inline torch::Tensor usable_mask(const torch::Tensor& present) {
   return present | present.logical_not().all(1, /*keepdim=*/true);
 }
 
-/// scores: [B, M], present: [B, M] bool -> [B, M] softmax over the present entries of each row
-/// (absent entries get exactly 0). A row with nothing present falls back to all entries, so the
-/// result is always finite and sums to 1.
+/// scores: [B, M, ...], present: [B, M] bool (or [B, M, 1, ...]) -> softmax over dim 1 across the
+/// present entries of each row (absent entries get exactly 0). A row with nothing present falls
+/// back to all entries, so the result is always finite and sums to 1.
 inline torch::Tensor masked_softmax(const torch::Tensor& scores, const torch::Tensor& present) {
   return torch::softmax(scores.masked_fill(usable_mask(present).logical_not(), -INFINITY), 1);
 }

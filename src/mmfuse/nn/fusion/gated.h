@@ -1,7 +1,10 @@
 // Gated multimodal unit (Arevalo et al. 2017) generalised to M modalities:
 //   h_i = tanh(W_i x_i)                         [B, D]
-//   z   = softmax_i(G [x_1, ..., x_M])          [B, M], over the present modalities only
-//   fused = sum_i z_i h_i                       [B, D]
+//   z   = softmax_i(G [x_1, ..., x_M])          [B, M, D], per output unit, over present modalities
+//   fused = sum_i z_i * h_i                     [B, D]
+// As in the paper the gate is per unit (M = 2: z and 1 - z of a sigmoid), so each unit of the fused
+// vector picks its own mix and the unit carries every modality's information side by side; one
+// scalar gate per modality made the mix collapse onto a single modality in training.
 // The gate sees every modality (learned placeholders for absent ones), so its input is defined.
 #pragma once
 
@@ -39,7 +42,7 @@ class GatedFusionImpl : public torch::nn::Cloneable<GatedFusionImpl>, public Fus
     placeholders_ = register_placeholders(*this, "placeholder_", d);
     proj_ = register_projections(*this, "proj", d, options.dim());
     const int64_t total = std::accumulate(d.begin(), d.end(), int64_t{0});
-    gate_ = register_module("gate", torch::nn::Linear(total, int64_t(d.size())));
+    gate_ = register_module("gate", torch::nn::Linear(total, int64_t(d.size()) * options.dim()));
   }
 
   /// inputs[i].pooled: [B, D_i] -> fused [B, D]
@@ -51,8 +54,10 @@ class GatedFusionImpl : public torch::nn::Cloneable<GatedFusionImpl>, public Fus
       x.push_back(fill_missing(inputs[i].pooled, inputs[i].present, placeholders_[i]));
       h.push_back(torch::tanh(proj_[i]->as<torch::nn::Linear>()->forward(x.back())));
     }
-    auto z = masked_softmax(gate_->forward(torch::cat(x, 1)), present);  // [B, M]
-    auto fused = (torch::stack(h, 1) * z.unsqueeze(2)).sum(1);
+    const int64_t m = int64_t(inputs.size());
+    auto scores = gate_->forward(torch::cat(x, 1)).view({-1, m, options.dim()});  // [B, M, D]
+    auto z = masked_softmax(scores, present.unsqueeze(2));                        // [B, M, D]
+    auto fused = (torch::stack(h, 1) * z).sum(1);
     return {fused, {}};
   }
 
