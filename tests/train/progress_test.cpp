@@ -41,6 +41,14 @@ TEST(Progress, BarRedrawsInPlaceOnATerminal) {
   EXPECT_NE(out.find("\r[############............]"), std::string::npos) << out;
 }
 
+TEST(Progress, SilentWithoutAStreamButStillCounts) {
+  Progress p(nullptr);  // --no-progress
+  p.start_epoch(3, 5, 10);
+  p.step(4, 0.25, 8);
+  p.end_epoch("val accuracy 0.5");
+  EXPECT_EQ(p.status().rfind("epoch 3/5 step 4/10 loss ", 0), 0u) << p.status();
+}
+
 TEST(Progress, FormatsDurations) {
   EXPECT_EQ(format_duration(65), "1:05");
   EXPECT_EQ(format_duration(3723), "1:02:03");

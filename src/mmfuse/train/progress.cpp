@@ -21,7 +21,9 @@ std::string format_duration(double seconds) {
 }
 
 Progress::Progress(std::FILE* out, int tty, double line_every)
-    : out_(out), tty_(tty < 0 ? ::isatty(::fileno(out)) != 0 : tty != 0), line_every_(line_every) {}
+    : out_(out),
+      tty_(out && (tty < 0 ? ::isatty(::fileno(out)) != 0 : tty != 0)),
+      line_every_(line_every) {}
 
 void Progress::start_epoch(int64_t epoch, int64_t epochs, int64_t steps) {
   epoch_ = epoch, epochs_ = epochs, steps_ = steps, step_ = 0, samples_ = 0, loss_avg_ = 0.0;
@@ -49,6 +51,7 @@ std::string Progress::status() const {
 }
 
 void Progress::draw(bool force_line) {
+  if (!out_) return;
   if (tty_) {
     const int width = 24;
     const int filled = steps_ > 0 ? static_cast<int>(width * step_ / steps_) : 0;
@@ -67,6 +70,7 @@ void Progress::draw(bool force_line) {
 }
 
 void Progress::end_epoch(const std::string& summary) {
+  if (!out_) return;
   if (tty_) {
     draw(true);
     std::fprintf(out_, "  %s\n", summary.c_str());

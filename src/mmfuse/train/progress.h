@@ -11,7 +11,8 @@ namespace mmfuse::train {
 
 class Progress {
  public:
-  /// `out` defaults to stderr; `tty` forces the bar mode on or off (default: isatty(out)).
+  /// `out` defaults to stderr (nullptr: silent); `tty` forces the bar mode on or off (default:
+  /// isatty(out)).
   explicit Progress(std::FILE* out = stderr, int tty = -1, double line_every = 10.0);
 
   /// Starts an epoch of `steps` optimizer steps (1-based epoch of `epochs`).

@@ -174,7 +174,7 @@ TrainResult run_training(const TrainRequest& req) {
     truncate_metrics(metrics_path, 0);
   }
   MetricsLog log(metrics_path);
-  Progress progress(stderr, req.progress ? -1 : 0);
+  Progress progress(req.progress ? stderr : nullptr);
   const auto weights = r.model->loss_weights();
   auto checkpoint = [&](data::LoaderPosition pos) {
     st.position = pos;
