@@ -203,20 +203,24 @@ std::shared_ptr<const SampleSet> Dataset::train_samples() const {
 }
 
 std::shared_ptr<const SampleSet> Dataset::read_split(Split split) const {
-  auto out = std::make_shared<SampleSet>();
-  out->split = split;
   if (spec_.manifests(split).empty()) {
     throw UsageError("the dataset spec " + spec_.path + " lists no manifests for split '" +
                      std::string(to_string(split)) + "'");
   }
-  ManifestData data = read_manifests(spec_.manifests(split), spec_.schema(), skip_bad_);
+  return checked(read_manifests(spec_.manifests(split), spec_.schema(), skip_bad_), split,
+                 skip_bad_);
+}
+
+std::shared_ptr<SampleSet> Dataset::checked(ManifestData data, Split split, bool skip_bad) const {
+  auto out = std::make_shared<SampleSet>();
+  out->split = split;
   out->bad = std::move(data.bad);
   for (auto& s : data.samples) {
     try {
       check_targets(s);
       out->samples.push_back(std::move(s));
     } catch (const InputError& e) {
-      if (!skip_bad_) throw;
+      if (!skip_bad) throw;
       out->bad.push_back(BadSample::from(e, s.id));
     }
   }
@@ -262,20 +266,7 @@ torch::Tensor Dataset::located(const Sample& s, Modality m, const char* step,
 
 std::shared_ptr<const SampleSet> Dataset::read_manifest_file(const std::string& path,
                                                              bool skip_bad) const {
-  auto out = std::make_shared<SampleSet>();
-  out->split = Split::test;
-  ManifestData data = read_manifest(path, spec_.schema(), skip_bad);
-  out->bad = std::move(data.bad);
-  for (auto& s : data.samples) {
-    try {
-      check_targets(s);
-      out->samples.push_back(std::move(s));
-    } catch (const InputError& e) {
-      if (!skip_bad) throw;
-      out->bad.push_back(BadSample::from(e, s.id));
-    }
-  }
-  return out;
+  return checked(read_manifest(path, spec_.schema(), skip_bad), Split::test, skip_bad);
 }
 
 }  // namespace mmfuse::data

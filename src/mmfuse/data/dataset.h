@@ -106,6 +106,8 @@ class Dataset {
   void fit(int threads);
   /// Throws InputError when a sample's targets do not fit the fitted label maps / widths.
   void check_targets(const Sample& s) const;
+  /// The samples of `data` whose targets check out; the others fail, or join `bad` when skip_bad.
+  std::shared_ptr<SampleSet> checked(ManifestData data, Split split, bool skip_bad) const;
   const std::string& field_name(Modality m) const;
   /// Runs `fn`, locating its InputError (and c10::Error, as a failed `step`) at the sample.
   torch::Tensor located(const Sample& s, Modality m, const char* step,
