@@ -19,5 +19,6 @@ void add_make_default_command(CLI::App& app);
 void add_train_commands(CLI::App& app);
 void add_compare_commands(CLI::App& app);
 void add_eval_commands(CLI::App& app);  ///< eval, predict
+void add_translate_commands(CLI::App& app);  ///< translate, translate train|eval
 
 }  // namespace mmfuse::tools

@@ -5,6 +5,8 @@
 
 #include "mmfuse/tools/cli.h"
 #include "mmfuse/train/trainer.h"
+#include "mmfuse/translate/trainer.h"
+#include "mmfuse/translate/translator.h"
 
 namespace mmfuse::tools {
 
@@ -38,6 +40,10 @@ void add_train_commands(CLI::App& app) {
     if (*threads > 0) r.threads = *threads;
     if (!device->empty()) r.device = *device;
     r.progress = !*quiet;
+    if (!r.resume && translate::is_translate_config(ConfigNode::load_file(r.config_path))) {
+      std::cout << translate::run_translate_training(r).dump(2) << "\n";
+      return;
+    }
     auto result = train::run_training(r);
     std::cout << result.summary.dump(2) << "\n";
   });

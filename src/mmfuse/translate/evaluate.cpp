@@ -1,0 +1,212 @@
+#include "mmfuse/translate/evaluate.h"
+
+#include <filesystem>
+#include <map>
+#include <sstream>
+
+#include "mmfuse/core/error.h"
+#include "mmfuse/core/fs.h"
+#include "mmfuse/train/load_run.h"
+#include "mmfuse/translate/image_io.h"
+
+namespace mmfuse::translate {
+
+using nlohmann::json;
+namespace F = torch::nn::functional;
+
+std::optional<Paired> paired(const data::Batch& batch, Modality source, Modality target,
+                             const torch::Device& device) {
+  if (!batch.has(source) || !batch.has(target)) return std::nullopt;
+  const auto& s = batch.at(source);
+  const auto& t = batch.at(target);
+  auto rows = (s.present & t.present).nonzero().squeeze(1);  // [N]
+  if (rows.numel() == 0) return std::nullopt;
+  Paired p;
+  p.rows = rows;
+  p.source.data = s.data.index_select(0, rows).to(device);
+  p.source.present = s.present.index_select(0, rows).to(device);
+  if (s.lengths.defined()) p.source.lengths = s.lengths.index_select(0, rows).to(device);
+  p.target = t.data.index_select(0, rows).to(device, torch::kFloat);
+  return p;
+}
+
+ReconMetrics reconstruction_metrics(Translator& model, data::Loader& loader,
+                                    const TranslateConfig& cfg, const torch::Device& device) {
+  torch::NoGradGuard no_grad;
+  model->eval();
+  loader.seek({0, 0});
+  double se = 0, bce = 0, elements = 0;
+  ReconMetrics m;
+  while (auto batch = loader.next()) {
+    auto p = paired(*batch, cfg.source, cfg.target, device);
+    if (!p) continue;
+    auto logits = model->forward(p->source).logits;
+    se += (torch::sigmoid(logits) - p->target).pow(2).sum().item<double>();
+    bce += F::binary_cross_entropy_with_logits(
+               logits, p->target, F::BinaryCrossEntropyWithLogitsFuncOptions().reduction(torch::kSum))
+               .item<double>();
+    elements += static_cast<double>(p->target.numel());
+    m.samples += p->target.size(0);
+  }
+  if (elements > 0) m.mse = se / elements, m.bce = bce / elements;
+  return m;
+}
+
+namespace {
+
+// The classifier's logits for target-modality features [N, C, H, W]; its other modalities are
+// given as absent.
+torch::Tensor classify(train::LoadedRun& cls, Modality target, const std::string& head,
+                       const torch::Tensor& x) {
+  data::Batch b;
+  const int64_t n = x.size(0);
+  b.ids.assign(static_cast<std::size_t>(n), "generated");
+  for (Modality m : cls.dataset->modalities()) {
+    data::ModalityBatch mb;
+    if (m == target) {
+      mb.data = x;
+      mb.present = torch::ones({n}, torch::kBool);
+    } else {
+      auto shape = cls.dataset->item_shape(m);
+      for (auto& d : shape) d = std::max<int64_t>(d, 1);
+      shape.insert(shape.begin(), n);
+      mb.data = torch::zeros(shape);
+      mb.present = torch::zeros({n}, torch::kBool);
+    }
+    b.inputs[index_of(m)] = mb;
+  }
+  return cls.model->forward(b).outputs.at(head);
+}
+
+std::string img_tag(const torch::Tensor& chw) {
+  const int scale = chw.size(-1) <= 32 ? 3 : 1;
+  return "<img src=\"data:image/png;base64," + base64(encode_png(chw, scale)) + "\">";
+}
+
+}  // namespace
+
+json evaluate_translation(const TranslateEvalRequest& req) {
+  TranslateRun run = load_translate_run(req.run_dir);
+  const auto& cfg = run.tcfg;
+  auto set = run.dataset->read_manifest_file(req.data, run.dataset->skip_bad());
+  if (req.limit > 0 && req.limit < static_cast<int64_t>(set->samples.size())) {
+    auto copy = std::make_shared<data::SampleSet>(*set);
+    copy->samples.resize(static_cast<std::size_t>(req.limit));
+    set = copy;
+  }
+  std::optional<train::LoadedRun> cls;
+  std::string head;
+  std::vector<int64_t> to_cls;  // translator class index -> classifier class index
+  const std::string label = first_class_target(*run.dataset);
+  if (!req.classifier.empty()) {
+    cls = train::load_run(req.classifier);
+    if (!cls->dataset->uses(cfg.target)) {
+      throw Error(req.classifier + ": the classifier does not read " +
+                  std::string(to_string(cfg.target)) + "; train one on the target modality");
+    }
+    for (const auto& h : cls->model->heads()) {
+      if (h.spec.kind == heads::TaskKind::classification && h.target == label) head = h.target;
+    }
+    if (head.empty() || label.empty()) {
+      throw Error(req.classifier + ": no classification head for the target '" + label +
+                  "' of the translation data");
+    }
+    const auto& names = cls->dataset->label_map(head).names();
+    for (const auto& n : run.dataset->label_map(label).names()) {
+      auto it = std::find(names.begin(), names.end(), n);
+      to_cls.push_back(it == names.end() ? -1 : it - names.begin());
+    }
+  }
+  data::LoaderOptions lo;
+  lo.batch_size = 256;
+  lo.shuffle = false;
+  lo.threads = 2;
+  data::Loader loader(run.dataset, set, lo);
+  torch::NoGradGuard no_grad;
+  double se = 0, elements = 0, bce = 0;
+  int64_t n = 0, hits = 0, real_hits = 0, labelled = 0;
+  std::map<int64_t, std::pair<int64_t, int64_t>> per_class;  // class -> (hits, count)
+  std::map<int64_t, std::vector<std::array<torch::Tensor, 3>>> grid;  // source, real, generated
+  while (auto batch = loader.next()) {
+    auto p = paired(*batch, cfg.source, cfg.target, torch::kCPU);
+    if (!p) continue;
+    auto logits = run.model->forward(p->source).logits;
+    auto gen = torch::sigmoid(logits);
+    se += (gen - p->target).pow(2).sum().item<double>();
+    bce += F::binary_cross_entropy_with_logits(
+               logits, p->target, F::BinaryCrossEntropyWithLogitsFuncOptions().reduction(torch::kSum))
+               .item<double>();
+    elements += static_cast<double>(p->target.numel());
+    n += p->target.size(0);
+    if (label.empty()) continue;
+    auto y = batch->targets.at(label).index_select(0, p->rows);  // [N]
+    torch::Tensor pred, real_pred;
+    if (cls) {
+      pred = classify(*cls, cfg.target, head, gen).argmax(1);
+      real_pred = classify(*cls, cfg.target, head, p->target).argmax(1);
+    }
+    for (int64_t i = 0; i < y.size(0); ++i) {
+      const int64_t c = y[i].item<int64_t>();
+      if (c < 0) continue;
+      if (cls) {
+        const int64_t want = to_cls[static_cast<std::size_t>(c)];
+        const bool hit = pred[i].item<int64_t>() == want;
+        hits += hit;
+        real_hits += real_pred[i].item<int64_t>() == want;
+        ++labelled;
+        per_class[c].first += hit;
+        ++per_class[c].second;
+      }
+      auto& g = grid[c];
+      if (static_cast<int64_t>(g.size()) < req.grid_per_class) {
+        g.push_back({p->source.data[i], p->target[i], gen[i]});
+      }
+    }
+  }
+  if (n == 0) throw Error(req.data + ": no sample has both " + std::string(to_string(cfg.source)) + " and " + std::string(to_string(cfg.target)));
+  json out = {{"objective", to_string(cfg.objective)},
+              {"source", std::string(to_string(cfg.source))},
+              {"target", std::string(to_string(cfg.target))},
+              {"samples", n},
+              {"mse", se / elements},
+              {"bce", bce / elements}};
+  if (cls && labelled > 0) {
+    json pc = json::object();
+    const auto& names = run.dataset->label_map(label).names();
+    for (const auto& [c, hc] : per_class) {
+      pc[names[static_cast<std::size_t>(c)]] = static_cast<double>(hc.first) / hc.second;
+    }
+    out["recognition"] = {{"classifier", req.classifier},
+                          {"accuracy", static_cast<double>(hits) / labelled},
+                          {"real_accuracy", static_cast<double>(real_hits) / labelled},
+                          {"per_class", pc}};
+  }
+  if (!req.report.empty()) {
+    std::ostringstream h;
+    h << "<!doctype html><html><head><meta charset=\"utf-8\"><title>mmfuse translation</title>"
+      << "<style>body{font-family:sans-serif}td{padding:4px;text-align:center}"
+      << "img{image-rendering:pixelated;max-width:112px}</style></head><body>"
+      << "<h1>" << to_string(cfg.source) << " &rarr; " << to_string(cfg.target) << " ("
+      << to_string(cfg.objective) << ")</h1><p>" << req.data << ": " << n << " samples, MSE "
+      << out["mse"].get<double>();
+    if (out.contains("recognition")) {
+      h << ", recognised by the classifier in " << out["recognition"]["accuracy"].get<double>() * 100
+        << "% of generated samples (" << out["recognition"]["real_accuracy"].get<double>() * 100
+        << "% of real ones)";
+    }
+    h << "</p><table><tr><th>class</th><th>source</th><th>real</th><th>generated</th></tr>";
+    const auto names = label.empty() ? std::vector<std::string>{} : run.dataset->label_map(label).names();
+    for (const auto& [c, items] : grid) {
+      for (const auto& it : items) {
+        h << "<tr><td>" << names[static_cast<std::size_t>(c)] << "</td><td>"
+          << (it[0].dim() == 3 ? img_tag(it[0]) : "") << "</td><td>" << img_tag(it[1])
+          << "</td><td class=\"generated\">" << img_tag(it[2]) << "</td></tr>";
+      }
+    }
+    h << "</table></body></html>\n";
+    write_file_atomic(req.report, h.str());
+  }
+  return out;
+}
+
+}  // namespace mmfuse::translate

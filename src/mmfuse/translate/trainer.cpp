@@ -1,0 +1,183 @@
+#include "mmfuse/translate/trainer.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "mmfuse/core/error.h"
+#include "mmfuse/core/fs.h"
+#include "mmfuse/core/safetensors.h"
+#include "mmfuse/data/loader.h"
+#include "mmfuse/train/optimizer.h"
+#include "mmfuse/train/progress.h"
+#include "mmfuse/train/train_config.h"
+#include "mmfuse/translate/evaluate.h"
+#include "mmfuse/translate/objectives.h"
+#include "mmfuse/translate/run.h"
+
+namespace mmfuse::translate {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+data::LoaderOptions loader_options(const train::TrainConfig& tc, bool training) {
+  data::LoaderOptions o;
+  o.batch_size = training ? tc.batch_size : std::max<int64_t>(tc.batch_size, 256);
+  o.shuffle = training;
+  o.train = training;
+  o.seed = tc.seed;
+  o.threads = tc.loader_threads;
+  return o;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+}  // namespace
+
+json run_translate_training(const train::TrainRequest& req) {
+  if (req.resume) throw UsageError("translation runs cannot be resumed yet; start a new run");
+  if (req.config_path.empty()) throw UsageError("translate train needs --config C");
+  ConfigNode config = train::load_run_config(req.config_path, req.overrides);
+  const std::string dir =
+      req.run_dir.empty() ? (fs::path("runs") / fs::path(req.config_path).stem()).string()
+                          : req.run_dir;
+  {
+    ConfigNode saved = config;
+    saved.set_override("data=" + fs::absolute(train::data_spec_path(config)).string());
+    write_file_atomic((fs::path(dir) / "config.yaml").string(), saved.dump() + "\n");
+    config = ConfigNode::load_file((fs::path(dir) / "config.yaml").string());
+  }
+  if (req.threads) config.set_override("train.threads=" + std::to_string(*req.threads));
+  if (req.device) config.set_override("train.device=" + *req.device);
+  const auto tc = train::TrainConfig::from_config(config["train"]);
+  const auto tcfg = TranslateConfig::from_config(config["translate"]);
+  if (tc.threads > 0) at::set_num_threads(tc.threads);
+  torch::manual_seed(tc.seed);
+  const torch::Device device(tc.device);
+
+  data::DatasetOptions dopt;
+  dopt.threads = std::max(1, tc.loader_threads);
+  auto dataset = data::Dataset::create(data::DatasetSpec::load(train::data_spec_path(config)), dopt);
+  dataset->save((fs::path(dir) / "dataset.json").string());
+  auto train_set = dataset->train_samples();
+  if (tc.limit_train > 0 && tc.limit_train < static_cast<int64_t>(train_set->samples.size())) {
+    auto copy = std::make_shared<data::SampleSet>(*train_set);
+    copy->samples.resize(static_cast<std::size_t>(tc.limit_train));
+    train_set = copy;
+  }
+  auto val_set = dataset->read_split(data::Split::val);
+
+  Translator model = build_translator(config, *dataset);
+  model->to(device);
+  auto optimizer = train::make_optimizer(tc.optimizer, model->parameters());
+  ConvDiscriminator disc{nullptr};
+  std::unique_ptr<torch::optim::Adam> disc_opt;
+  const auto& tshape = model->target_shape();
+  if (tcfg.objective == Objective::gan) {
+    disc = ConvDiscriminator(
+        ConvDiscriminatorOptions(tshape, tcfg.latent).channels(tcfg.disc_channels));
+    disc->to(device);
+    disc_opt = std::make_unique<torch::optim::Adam>(
+        disc->parameters(), torch::optim::AdamOptions(tcfg.disc_lr).betas({0.5, 0.999}));
+  }
+  const int64_t elements = tshape[0] * tshape[1] * tshape[2];
+
+  data::Loader train_loader(dataset, train_set, loader_options(tc, true));
+  data::Loader val_loader(dataset, val_set, loader_options(tc, false));
+  train::LrSchedule schedule(tc.schedule, train::base_learning_rate(tc.optimizer),
+                             train_loader.batches_per_epoch(), tc.epochs);
+  const std::string best_path = (fs::path(dir) / "checkpoints" / "best.safetensors").string();
+  std::ofstream metrics((fs::path(dir) / "metrics.jsonl").string(), std::ios::trunc);
+  train::Progress progress(req.progress ? stderr : nullptr);
+  json history = json::array();
+  double best = INFINITY;
+  int64_t best_epoch = 0, step = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  double train_s = 0;
+
+  for (int64_t epoch = 0; epoch < tc.epochs; ++epoch) {
+    model->train();
+    if (disc) disc->train();
+    train_loader.seek({epoch, 0});
+    progress.start_epoch(epoch + 1, tc.epochs, train_loader.batches_per_epoch());
+    const auto te = std::chrono::steady_clock::now();
+    double sum_loss = 0, sum_d = 0;
+    int64_t batches = 0, b_index = 0;
+    while (auto batch = train_loader.next()) {
+      ++b_index;
+      auto pair = paired(*batch, tcfg.source, tcfg.target, device);
+      if (!pair) continue;
+      train::set_learning_rate(*optimizer, schedule.lr_at(step));
+      auto out = model->forward(pair->source);
+      auto loss = tcfg.recon_weight * reconstruction_loss(out.logits, pair->target, tcfg.recon);
+      if (tcfg.objective == Objective::vae) loss = loss + tcfg.kl_weight * kl_divergence(out.mu, out.logvar, elements);
+      if (disc) {
+        const auto cond = out.code.detach();
+        auto fake = torch::sigmoid(out.logits);
+        auto d_loss = discriminator_loss(disc->forward(pair->target, cond),
+                                         disc->forward(fake.detach(), cond));
+        disc_opt->zero_grad();
+        d_loss.backward();
+        disc_opt->step();
+        sum_d += d_loss.item<double>();
+        loss = loss + tcfg.adv_weight * generator_adversarial_loss(disc->forward(fake, cond));
+      }
+      const double value = loss.item<double>();
+      if (!std::isfinite(value)) {
+        throw Error("translation loss became " + std::string(std::isnan(value) ? "NaN" : "Inf") +
+                    " at epoch " + std::to_string(epoch + 1) + " step " + std::to_string(step) +
+                    "; the best weights so far are in " + best_path +
+                    " (lower the learning rate or set train.grad_clip_norm)");
+      }
+      optimizer->zero_grad();
+      loss.backward();
+      if (tc.grad_clip_norm > 0) torch::nn::utils::clip_grad_norm_(model->parameters(), tc.grad_clip_norm);
+      optimizer->step();
+      ++step;
+      ++batches;
+      sum_loss += value;
+      progress.step(b_index, value, pair->source.data.size(0));
+    }
+    train_s += seconds_since(te);
+    const auto val = reconstruction_metrics(model, val_loader, tcfg, device);
+    schedule.on_epoch_end(-val.mse);
+    const bool improved = val.mse < best;
+    json entry = {{"type", "epoch"},       {"epoch", epoch + 1},
+                  {"step", step},          {"train_loss", sum_loss / std::max<int64_t>(1, batches)},
+                  {"val_mse", val.mse},    {"val_bce", val.bce},
+                  {"epoch_seconds", seconds_since(te)}};
+    if (disc) entry["train_disc_loss"] = sum_d / std::max<int64_t>(1, batches);
+    metrics << entry.dump() << "\n" << std::flush;
+    history.push_back(entry);
+    if (improved) {
+      best = val.mse;
+      best_epoch = epoch + 1;
+      save_module(*model, best_path, {{"epoch", std::to_string(epoch + 1)}});
+    }
+    progress.end_epoch("val mse " + std::to_string(val.mse) + (improved ? " (best)" : ""));
+  }
+  if (tc.select_best && fs::exists(best_path)) load_module(*model, best_path);
+  save_module(*model, (fs::path(dir) / "model.safetensors").string(), {{"config", config.dump()}});
+  if (disc) save_module(*disc, (fs::path(dir) / "discriminator.safetensors").string());
+  json summary = {{"task", "translate"},
+                  {"objective", to_string(tcfg.objective)},
+                  {"source", std::string(to_string(tcfg.source))},
+                  {"target", std::string(to_string(tcfg.target))},
+                  {"history", history},
+                  {"best_epoch", best_epoch},
+                  {"best_val_mse", best},
+                  {"train_seconds", train_s},
+                  {"wall_seconds", seconds_since(t0)},
+                  {"train_samples", train_set->samples.size()}};
+  write_file_atomic((fs::path(dir) / "summary.json").string(), summary.dump(2) + "\n");
+  return summary;
+}
+
+}  // namespace mmfuse::translate

@@ -1,0 +1,112 @@
+#include "mmfuse/translate/translator.h"
+
+#include "mmfuse/core/error.h"
+
+namespace mmfuse::translate {
+
+namespace {
+
+Objective objective_from(const ConfigNode& n) {
+  const auto s = n.as<std::string>();
+  if (s == "ae") return Objective::ae;
+  if (s == "vae") return Objective::vae;
+  if (s == "gan") return Objective::gan;
+  n.fail("unknown objective '" + s + "'; use ae, vae or gan");
+}
+
+ReconLoss recon_from(const ConfigNode& n) {
+  const auto s = n.as<std::string>();
+  if (s == "bce") return ReconLoss::bce;
+  if (s == "mse") return ReconLoss::mse;
+  if (s == "l1") return ReconLoss::l1;
+  n.fail("unknown reconstruction loss '" + s + "'; use bce, mse or l1");
+}
+
+}  // namespace
+
+std::string to_string(Objective o) {
+  switch (o) {
+    case Objective::ae: return "ae";
+    case Objective::vae: return "vae";
+    case Objective::gan: return "gan";
+  }
+  return "?";
+}
+
+bool is_translate_config(const ConfigNode& root) {
+  return root.has("task") && root["task"].as<std::string>() == "translate";
+}
+
+TranslateConfig TranslateConfig::from_config(const ConfigNode& n) {
+  if (n.is_null()) n.fail("a translation run needs a `translate:` section (source, target, ...)");
+  n.check_keys({"source", "target", "objective", "latent", "noise", "decoder_channels", "recon",
+                "recon_weight", "kl_weight", "adv_weight", "disc_channels", "disc_lr"});
+  TranslateConfig c;
+  c.source = modality_from_string(n.get<std::string>("source"));
+  c.target = modality_from_string(n.get<std::string>("target"));
+  if (c.source == c.target) n["target"].fail("target must differ from source");
+  if (n.has("objective")) c.objective = objective_from(n["objective"]);
+  if (n.has("recon")) c.recon = recon_from(n["recon"]);
+  c.latent = n.get<int64_t>("latent", c.latent);
+  c.noise = n.get<int64_t>("noise", c.objective == Objective::gan ? 16 : 0);
+  c.decoder_channels = n.get<int64_t>("decoder_channels", c.decoder_channels);
+  c.recon_weight = n.get<double>("recon_weight", c.recon_weight);
+  c.kl_weight = n.get<double>("kl_weight", c.kl_weight);
+  c.adv_weight = n.get<double>("adv_weight", c.adv_weight);
+  c.disc_channels = n.get<int64_t>("disc_channels", c.disc_channels);
+  c.disc_lr = n.get<double>("disc_lr", c.disc_lr);
+  if (c.latent <= 0) n["latent"].fail("must be > 0");
+  if (c.noise < 0) n["noise"].fail("must be >= 0");
+  if (c.disc_lr <= 0) n["disc_lr"].fail("must be > 0");
+  return c;
+}
+
+TranslatorImpl::TranslatorImpl(TranslateConfig config, ConfigNode source_cfg,
+                               std::vector<int64_t> source_shape, std::vector<int64_t> target_shape)
+    : config_(config),
+      source_cfg_(std::move(source_cfg)),
+      source_shape_(std::move(source_shape)),
+      target_shape_(std::move(target_shape)) {
+  reset();
+}
+
+void TranslatorImpl::reset() {
+  if (target_shape_.size() != 3) {
+    throw Error("translation target " + std::string(to_string(config_.target)) +
+                " must be a [C, H, W] feature map (an image or a spectrogram), got " +
+                std::to_string(target_shape_.size()) + " dimensions");
+  }
+  encoders::EncoderContext ctx{config_.source, source_shape_, 0};
+  encoder_ = encoders::encoder_registry().make(source_cfg_.get<std::string>("type"), ctx,
+                                               source_cfg_);
+  register_module("encoder", encoder_.module());
+  const int64_t d = encoder_->out_dim();
+  to_code = register_module("to_code", torch::nn::Linear(d, config_.latent));
+  if (config_.objective == Objective::vae) {
+    to_logvar = register_module("to_logvar", torch::nn::Linear(d, config_.latent));
+  }
+  decoder = register_module(
+      "decoder", ConvDecoder(ConvDecoderOptions(config_.latent + config_.noise, target_shape_)
+                                 .channels(config_.decoder_channels)));
+}
+
+Translation TranslatorImpl::forward(const data::ModalityBatch& source, bool sample) {
+  Translation t;
+  const auto h = encoder_->encode(source).pooled;  // [B, D]
+  t.code = to_code->forward(h);                    // [B, latent]
+  torch::Tensor z = t.code;
+  if (config_.objective == Objective::vae) {
+    t.mu = t.code;
+    t.logvar = to_logvar->forward(h).clamp(-10, 10);
+    if (is_training() || sample) z = t.mu + torch::randn_like(t.mu) * (0.5 * t.logvar).exp();
+  }
+  if (config_.noise > 0) {
+    auto eps = (is_training() || sample) ? torch::randn({z.size(0), config_.noise}, z.options())
+                                         : torch::zeros({z.size(0), config_.noise}, z.options());
+    z = torch::cat({z, eps}, 1);
+  }
+  t.logits = decoder->forward(z);  // [B, C, H, W]
+  return t;
+}
+
+}  // namespace mmfuse::translate

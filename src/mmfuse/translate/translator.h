@@ -1,0 +1,95 @@
+// Cross-modal translation model: a source modality's encoder (any registered encoder) -> a latent
+// code (plain, variational, or with GAN noise) -> a convolutional decoder producing the target
+// modality's features [C, H, W] (a digit image, or a log-spectrogram seen as an image).
+//
+//   data: ../data/avmnist.yaml
+//   task: translate
+//   translate:
+//     source: audio            # the modality read
+//     target: image            # the modality generated
+//     objective: vae           # ae | vae | gan
+//     latent: 64               # latent code size
+//     noise: 16                # gan: noise appended to the code (0: none)
+//     decoder_channels: 64
+//     recon: bce               # bce | mse | l1 (targets in [0, 1])
+//     recon_weight: 1.0
+//     kl_weight: 0.001         # vae
+//     adv_weight: 0.05         # gan: generator's adversarial term
+//     disc_channels: 32        # gan
+//     disc_lr: 2.0e-4          # gan: discriminator's Adam lr (beta1 0.5)
+//   model:
+//     encoders:
+//       audio: {type: lenet, channels: 6, extra_blocks: 5}
+//   train: {epochs: 4, batch_size: 40, optimizer: {type: adam, lr: 1.0e-3}, ...}
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "mmfuse/core/config.h"
+#include "mmfuse/core/modality.h"
+#include "mmfuse/data/batch.h"
+#include "mmfuse/nn/encoders/encoder.h"
+#include "mmfuse/translate/networks.h"
+
+namespace mmfuse::translate {
+
+enum class Objective { ae, vae, gan };
+enum class ReconLoss { bce, mse, l1 };
+
+struct TranslateConfig {
+  Modality source = Modality::audio;
+  Modality target = Modality::image;
+  Objective objective = Objective::ae;
+  int64_t latent = 64;
+  int64_t noise = 0;
+  int64_t decoder_channels = 64;
+  ReconLoss recon = ReconLoss::bce;
+  double recon_weight = 1.0;
+  double kl_weight = 1e-3;
+  double adv_weight = 0.05;
+  int64_t disc_channels = 32;
+  double disc_lr = 2e-4;
+
+  /// From the `translate:` section; throws ConfigError naming `translate.<key>`.
+  static TranslateConfig from_config(const ConfigNode& node);
+};
+
+std::string to_string(Objective o);
+
+/// True when a run config asks for translation (`task: translate`).
+bool is_translate_config(const ConfigNode& root);
+
+struct Translation {
+  torch::Tensor logits;  ///< [B, C, H, W]; sigmoid -> generated target in [0, 1]
+  torch::Tensor code;    ///< [B, latent] (the mean for a VAE): the discriminator's condition
+  torch::Tensor mu, logvar;  ///< [B, latent], VAE only
+};
+
+class TranslatorImpl : public torch::nn::Cloneable<TranslatorImpl> {
+ public:
+  /// `source_cfg`: the encoder's config (`model.encoders.<source>`); shapes are item shapes.
+  TranslatorImpl(TranslateConfig config, ConfigNode source_cfg, std::vector<int64_t> source_shape,
+                 std::vector<int64_t> target_shape);
+  void reset() override;
+
+  /// source: the source modality's batch. Training samples the VAE code and GAN noise;
+  /// eval uses the VAE mean and zero noise unless `sample` is set.
+  Translation forward(const data::ModalityBatch& source, bool sample = false);
+
+  const TranslateConfig& config() const { return config_; }
+  const std::vector<int64_t>& target_shape() const { return target_shape_; }
+
+ private:
+  TranslateConfig config_;
+  ConfigNode source_cfg_;
+  std::vector<int64_t> source_shape_, target_shape_;
+  encoders::EncoderBlock encoder_;
+  torch::nn::Linear to_code{nullptr}, to_logvar{nullptr};
+  ConvDecoder decoder{nullptr};
+};
+TORCH_MODULE(Translator);
+
+}  // namespace mmfuse::translate

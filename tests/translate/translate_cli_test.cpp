@@ -1,0 +1,155 @@
+// `mmfuse translate train|eval` and `mmfuse translate --run` end to end on a small built-in
+// dataset read as AV-MNIST-style features (28x28 images, 112x112 spectrograms).
+#include <gtest/gtest.h>
+
+#include <sndfile.h>
+
+#include <fstream>
+#include <memory>
+
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+
+#include "test_util.h"
+#include "tools/tiny_run.h"
+
+namespace mmfuse::testing {
+namespace {
+
+struct Fixture {
+  std::unique_ptr<TempDir> dir;
+  std::string data, spec, error;
+  nlohmann::json first_test;  // the first line of test.jsonl
+};
+
+std::string config_text(const std::string& spec, const std::string& source,
+                        const std::string& target, const std::string& objective) {
+  return "data: " + spec + "\ntask: translate\n" + "translate: {source: " + source +
+         ", target: " + target + ", objective: " + objective +
+         ", latent: 16, decoder_channels: 16, disc_channels: 8}\n" + "model:\n  encoders:\n    " +
+         source + ": {type: lenet, channels: 4, extra_blocks: 1}\n" +
+         "train:\n  epochs: 1\n  batch_size: 16\n  seed: 1\n  threads: 1\n  loader_threads: 1\n"
+         "  optimizer: {type: adam, lr: 0.003}\n";
+}
+
+const Fixture& fixture() {
+  static Fixture f;
+  if (f.dir) return f;
+  f.dir = std::make_unique<TempDir>();
+  f.data = f.dir->file("data");
+  auto made = run_mmfuse("-q data make-default --out " + f.data + " --samples 60 --seed 3");
+  if (made.exit_code != 0) {
+    f.error = "make-default failed: " + made.output;
+    return f;
+  }
+  f.spec = f.data + "/av.yaml";
+  std::ofstream(f.spec) << "splits: {train: [train.jsonl], val: [val.jsonl], test: [test.jsonl]}\n"
+                           "modalities:\n"
+                           "  image: {pipeline: image, channels: 1, size: [28, 28]}\n"
+                           "  audio: {pipeline: audio, features: avmnist_spectrogram}\n"
+                           "targets:\n  digit: {field: label, type: class}\n";
+  std::ifstream in(f.data + "/test.jsonl");
+  std::string line;
+  std::getline(in, line);
+  f.first_test = nlohmann::json::parse(line);
+  return f;
+}
+
+#define REQUIRE_FIXTURE()                                                                \
+  do {                                                                                   \
+    if (fixture().error.find("espeak") != std::string::npos) GTEST_SKIP() << fixture().error; \
+    ASSERT_EQ(fixture().error, "");                                                      \
+  } while (0)
+
+std::string train_run(const TempDir& tmp, const std::string& name, const std::string& src,
+                      const std::string& tgt, const std::string& objective) {
+  const auto& f = fixture();
+  const std::string cfg = tmp.file(name + ".yaml");
+  std::ofstream(cfg) << config_text(f.spec, src, tgt, objective);
+  const std::string run = tmp.file(name);
+  auto r = run_mmfuse("-q translate train --no-progress --config " + cfg + " --out " + run);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  return run;
+}
+
+TEST(TranslateCli, AudioToImageTrainEvalAndConvert) {
+  REQUIRE_FIXTURE();
+  const auto& f = fixture();
+  TempDir tmp;
+  const std::string run = train_run(tmp, "a2i", "audio", "image", "vae");
+  auto summary = nlohmann::json::parse(std::ifstream(run + "/summary.json"));
+  EXPECT_EQ(summary["objective"], "vae");
+  EXPECT_EQ(summary["best_epoch"], 1);
+  EXPECT_GT(summary["best_val_mse"].get<double>(), 0.0);
+  EXPECT_LT(summary["best_val_mse"].get<double>(), 0.5);
+
+  // A separately trained image classifier (image encoder only).
+  const std::string cls_cfg = tmp.file("cls.yaml");
+  std::ofstream(cls_cfg) << "data: " << f.spec << "\nmodel:\n  encoders:\n"
+                         << "    image: {type: lenet, channels: 4, extra_blocks: 1}\n"
+                         << "  heads: {digit: {type: linear}}\n"
+                         << "train: {epochs: 1, batch_size: 16, threads: 1, loader_threads: 1,"
+                         << " optimizer: {type: adam, lr: 0.01}}\n";
+  auto c = run_mmfuse("-q train --no-progress --config " + cls_cfg + " --out " + tmp.file("cls") +
+                      " > /dev/null");
+  ASSERT_EQ(c.exit_code, 0) << c.output;
+
+  const std::string report = tmp.file("report.html");
+  auto ev = run_mmfuse_json("translate eval --json --run " + run + " --data " + f.data +
+                            "/test.jsonl --classifier " + tmp.file("cls") + " --report " + report);
+  ASSERT_FALSE(ev.contains("error")) << ev.dump();
+  EXPECT_EQ(ev["samples"], 10);
+  EXPECT_GT(ev["mse"].get<double>(), 0.0);
+  EXPECT_LT(ev["mse"].get<double>(), 0.5);
+  const double acc = ev["recognition"]["accuracy"].get<double>();
+  EXPECT_GE(acc, 0.0);
+  EXPECT_LE(acc, 1.0);
+  // accuracy is a multiple of 1/10 (10 labelled samples)
+  EXPECT_NEAR(acc * 10, std::round(acc * 10), 1e-9);
+  std::ifstream rin(report);
+  const std::string html((std::istreambuf_iterator<char>(rin)), std::istreambuf_iterator<char>());
+  EXPECT_NE(html.find("class=\"generated\"><img src=\"data:image/png;base64,"), std::string::npos);
+
+  // One spoken digit -> a 28x28 PNG.
+  const auto& audio = f.first_test["audio"];
+  const std::string wav = f.data + "/" + (audio.is_string() ? audio.get<std::string>()
+                                                             : audio["file"].get<std::string>());
+  const std::string png = tmp.file("out.png");
+  auto conv = run_mmfuse_json("translate --run " + run + " --audio " + wav + " --out " + png);
+  ASSERT_FALSE(conv.contains("error")) << conv.dump();
+  cv::Mat m = cv::imread(png, cv::IMREAD_UNCHANGED);
+  EXPECT_EQ(m.rows, 28);
+  EXPECT_EQ(m.cols, 28);
+
+  // The wrong source modality, and a run that is not a translator, give clear errors.
+  auto wrong = run_mmfuse("translate --run " + run + " --image " + png + " --out " + tmp.file("x.png"));
+  EXPECT_EQ(wrong.exit_code, 2);
+  EXPECT_NE(wrong.output.find("translates audio to image"), std::string::npos) << wrong.output;
+  auto not_run = run_mmfuse("translate --run " + tmp.file("cls") + " --audio " + wav + " --out " + png);
+  EXPECT_NE(not_run.exit_code, 0);
+  EXPECT_NE(not_run.output.find("is not a translation run"), std::string::npos) << not_run.output;
+}
+
+TEST(TranslateCli, ImageToSpectrogramGanWritesPngAndWav) {
+  REQUIRE_FIXTURE();
+  const auto& f = fixture();
+  TempDir tmp;
+  const std::string run = train_run(tmp, "i2a", "image", "audio", "gan");
+  EXPECT_TRUE(std::filesystem::exists(run + "/discriminator.safetensors"));
+  const std::string image = f.data + "/" + f.first_test["image"].get<std::string>();
+  auto conv = run_mmfuse_json("translate --run " + run + " --image " + image + " --out " +
+                              tmp.file("s.png") + " --wav " + tmp.file("s.wav"));
+  ASSERT_FALSE(conv.contains("error")) << conv.dump();
+  cv::Mat m = cv::imread(tmp.file("s.png"), cv::IMREAD_UNCHANGED);
+  EXPECT_EQ(m.rows, 112);
+  EXPECT_EQ(m.cols, 112);
+  SF_INFO info{};
+  SNDFILE* sf = sf_open(tmp.file("s.wav").c_str(), SFM_READ, &info);
+  ASSERT_NE(sf, nullptr);
+  sf_close(sf);
+  EXPECT_EQ(info.samplerate, 8000);
+  EXPECT_EQ(info.frames, 4000);
+}
+
+}  // namespace
+}  // namespace mmfuse::testing
