@@ -16,3 +16,7 @@ find_library(XXHASH_LIBRARY xxhash REQUIRED)
 
 # Torch's flags (ABI define) as a plain list.
 separate_arguments(MMFUSE_TORCH_FLAGS UNIX_COMMAND "${TORCH_CXX_FLAGS}")
+# oneDNN (libdnnl-dev), the same library LibTorch links for its convolutions: mmfuse calls its
+# matmul directly for dense layers (src/mmfuse/nn/dnnl_gemm.h).
+find_path(DNNL_INCLUDE_DIR oneapi/dnnl/dnnl.hpp REQUIRED)
+find_library(DNNL_LIBRARY dnnl REQUIRED)

@@ -3,7 +3,7 @@
 set -euo pipefail
 PKGS=(
   cmake ninja-build g++ ccache pkg-config
-  libtorch-dev libgloo-dev
+  libtorch-dev libgloo-dev libdnnl-dev
   libopencv-dev libsndfile1-dev libsamplerate0-dev zlib1g-dev libxxhash-dev
   libfaiss-dev libcpp-httplib-dev nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libspdlog-dev
   libsqlite3-dev libgtest-dev libgmock-dev libbenchmark-dev

@@ -27,7 +27,8 @@ enum class OpKind { none, conv, mm, addmm, bmm, baddbmm, bilinear };
 
 OpKind op_kind(const char* name) {
   static const std::pair<const char*, OpKind> kOps[] = {
-      {"aten::convolution", OpKind::conv}, {"aten::mm", OpKind::mm},
+      {"aten::convolution", OpKind::conv}, {"aten::mkldnn_convolution", OpKind::conv},
+      {"aten::mm", OpKind::mm},
       {"aten::addmm", OpKind::addmm},      {"aten::bmm", OpKind::bmm},
       {"aten::baddbmm", OpKind::baddbmm},  {"aten::bilinear", OpKind::bilinear}};
   for (const auto& [n, k] : kOps) {
@@ -118,7 +119,9 @@ void on_end(const at::RecordFunction& fn, at::ObserverContext* ctx_base) {
   if (!ctx->outermost) return;
   const double flops = 2.0 * macs_of(op_kind(fn.name()), fn);
   s->out->total += flops;
-  s->out->by_op[fn.name()] += flops;
+  // A direct oneDNN convolution (inference paths) is reported as the convolution it is.
+  const bool conv = op_kind(fn.name()) == OpKind::conv;
+  s->out->by_op[conv ? "aten::convolution" : fn.name()] += flops;
 }
 
 std::string type_name(const torch::nn::Module& m) {

@@ -5,6 +5,8 @@
 // counted analytically from the shapes of the aten ops a forward pass runs, observed through
 // at::RecordFunction callbacks on the calling thread (the same hook the profiler uses):
 //   aten::convolution  2 * out.numel * (C_in / groups) * prod(kernel)   (transposed: from input)
+//                      (also aten::mkldnn_convolution, which inference paths call directly;
+//                      counted under aten::convolution)
 //   aten::mm / addmm   2 * M * K * N
 //   aten::bmm / baddbmm 2 * B * M * K * N
 //   aten::bilinear     2 * rows * out * in1 * in2

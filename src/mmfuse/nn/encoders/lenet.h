@@ -2,12 +2,15 @@
 // each followed by BatchNorm, ReLU and MaxPool2, channels doubling per block. Module names match
 // the PyTorch peer's `LeNet.net` (net.0 conv, net.1 bn, net.2 relu, net.3 pool, net.4 conv, ...)
 // so its state dict loads key for key.
+// Without autograd in eval mode (inference), each conv -> BN runs as one folded oneDNN
+// convolution, then MaxPool2 and ReLU (they commute; pooling first touches 4x fewer values).
 #pragma once
 
 #include <memory>
 #include <vector>
 
 #include "mmfuse/nn/encoders/encoder.h"
+#include "mmfuse/nn/encoders/folded_conv_bn.h"
 
 namespace mmfuse::encoders {
 
@@ -90,7 +93,14 @@ class LeNetImpl : public torch::nn::Cloneable<LeNetImpl>, public Encoder {
                 "lenet expected images [B, ", options.in_channels(), ", ", options.input_hw()[0],
                 ", ", options.input_hw()[1], "], got ", image.sizes(),
                 "; the encoder was built for the pipeline's image size");
-    return net_->forward(image);
+    if (is_training() || torch::GradMode::is_enabled()) return net_->forward(image);
+    torch::Tensor x = image;
+    for (std::size_t i = 0; i + 3 < net_->size(); i += 4) {
+      auto* conv = net_[i]->as<torch::nn::Conv2d>();
+      auto* bn = net_[i + 1]->as<torch::nn::BatchNorm2d>();
+      x = torch::max_pool2d(folded_conv_bn(x, *conv, *bn), 2).relu_();
+    }
+    return x;
   }
 
   /// image [B, C, H, W] -> pooled [B, C'*H'*W'] (flattened map), tokens [B, H'*W', C']

@@ -1,0 +1,45 @@
+// oneDNN matrix products for LibTorch's dense layers.
+//
+// Debian's LibTorch 1.13 runs aten::mm / aten::addmm (Linear forward and backward, matmul) on the
+// reference BLAS (about 1 GFLOP/s here); oneDNN, which the same LibTorch already links for its
+// convolutions, is several times faster on the same products. DnnlGemm puts oneDNN behind those
+// two ops for float32 CPU tensors: while an instance lives, the CPU kernels of aten::mm and
+// aten::addmm are replaced (autograd is unchanged: backward calls aten::mm again); other dtypes,
+// empty shapes, tiny products (< 2^18 multiply-adds, where oneDNN's per-call thread fork costs
+// more than it saves) and addmm with a general (non-bias) `self` or alpha != 1 keep LibTorch's
+// kernels.
+// Results equal LibTorch's within float rounding (a different summation order).
+//
+// The replacement is process-wide (LibTorch's dispatcher is), so hold one instance at the top of
+// a program (the CLI does) or in a test's scope, never two at a time.
+#pragma once
+
+#include <memory>
+
+#include <torch/torch.h>
+
+namespace mmfuse::nn {
+
+/// a [M, K] x b [K, N] -> [M, N] with oneDNN (any strides; float32, CPU).
+/// Requires: 2-D float32 CPU tensors with matching K.
+torch::Tensor dnnl_mm(const torch::Tensor& a, const torch::Tensor& b);
+
+/// a [M, K] x b [K, N] + bias [N] -> [M, N] with oneDNN (bias broadcast over rows).
+torch::Tensor dnnl_mm_bias(const torch::Tensor& a, const torch::Tensor& b,
+                           const torch::Tensor& bias);
+
+class DnnlGemm {
+ public:
+  /// Registers the oneDNN kernels for aten::mm and aten::addmm (CPU). Throws Error when another
+  /// DnnlGemm is alive.
+  DnnlGemm();
+  /// Restores LibTorch's own kernels.
+  ~DnnlGemm();
+  DnnlGemm(const DnnlGemm&) = delete;
+  DnnlGemm& operator=(const DnnlGemm&) = delete;
+
+ private:
+  std::unique_ptr<torch::Library> library_;
+};
+
+}  // namespace mmfuse::nn
