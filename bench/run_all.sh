@@ -8,3 +8,6 @@ echo "== AV-MNIST spectrogram feature extraction (3,000 FSDD clips), mmfuse vs p
 "$here/features_vs_peer.sh" --build "$BUILD" --threads 2
 echo "== the same against the peer's fastest setting (1 torch thread)"
 "$here/features_vs_peer.sh" --build "$BUILD" --threads 2 --peer-threads 1
+cmake --build "$BUILD" --target mmfuse
+echo "== AV-MNIST models: mmfuse bench vs the peer's bench (training, batch-1/40 latency), GEMM peak, one lf epoch"
+"$here/compare.sh" --build "$BUILD" --threads 1

@@ -17,7 +17,8 @@ LeNet trained_lenet(int64_t channels, int64_t blocks, std::vector<int64_t> hw) {
   {
     torch::NoGradGuard no_grad;  // non-trivial affine parameters
     for (auto& p : net->named_parameters()) {
-      if (p.key().find("net.1") != std::string::npos || p.key().find(".bias") != std::string::npos) {
+      if (p.key().find("net.1") != std::string::npos ||
+          p.key().find(".bias") != std::string::npos) {
         p.value().uniform_(0.5, 1.5);
       }
     }
@@ -29,7 +30,9 @@ LeNet trained_lenet(int64_t channels, int64_t blocks, std::vector<int64_t> hw) {
 }
 
 // Eval mode with autograd on runs the plain Sequential (conv -> bn -> relu -> pool).
-torch::Tensor plain(LeNet& net, const torch::Tensor& x) { return net->feature_map(x).detach(); }
+torch::Tensor plain(LeNet& net, const torch::Tensor& x) {
+  return net->feature_map(x).detach();
+}
 
 torch::Tensor folded(LeNet& net, const torch::Tensor& x) {
   torch::NoGradGuard no_grad;

@@ -26,11 +26,13 @@ struct CountedContext : at::ObserverContext {
 enum class OpKind { none, conv, mm, addmm, bmm, baddbmm, bilinear };
 
 OpKind op_kind(const char* name) {
-  static const std::pair<const char*, OpKind> kOps[] = {
-      {"aten::convolution", OpKind::conv}, {"aten::mkldnn_convolution", OpKind::conv},
-      {"aten::mm", OpKind::mm},
-      {"aten::addmm", OpKind::addmm},      {"aten::bmm", OpKind::bmm},
-      {"aten::baddbmm", OpKind::baddbmm},  {"aten::bilinear", OpKind::bilinear}};
+  static const std::pair<const char*, OpKind> kOps[] = {{"aten::convolution", OpKind::conv},
+                                                        {"aten::mkldnn_convolution", OpKind::conv},
+                                                        {"aten::mm", OpKind::mm},
+                                                        {"aten::addmm", OpKind::addmm},
+                                                        {"aten::bmm", OpKind::bmm},
+                                                        {"aten::baddbmm", OpKind::baddbmm},
+                                                        {"aten::bilinear", OpKind::bilinear}};
   for (const auto& [n, k] : kOps) {
     if (std::strcmp(name, n) == 0) return k;
   }

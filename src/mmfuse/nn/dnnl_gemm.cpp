@@ -1,7 +1,7 @@
 #include "mmfuse/nn/dnnl_gemm.h"
 
-#include <oneapi/dnnl/dnnl.hpp>
 #include <torch/library.h>
+#include <oneapi/dnnl/dnnl.hpp>
 
 #include <atomic>
 #include <unordered_map>
@@ -57,8 +57,8 @@ const Prepared& prepared(const Key& key) {
     p.matmul = dnnl::matmul(
         dnnl::matmul::primitive_desc(dnnl::matmul::desc(p.a, p.b, p.bias, p.c), cpu_engine()));
   } else {
-    p.matmul = dnnl::matmul(
-        dnnl::matmul::primitive_desc(dnnl::matmul::desc(p.a, p.b, p.c), cpu_engine()));
+    p.matmul =
+        dnnl::matmul(dnnl::matmul::primitive_desc(dnnl::matmul::desc(p.a, p.b, p.c), cpu_engine()));
   }
   return cache.emplace(key, std::move(p)).first->second;
 }
@@ -92,10 +92,9 @@ torch::Tensor run(const torch::Tensor& a, const torch::Tensor& b, const torch::T
   torch::Tensor out = torch::empty({m, n}, a.options());
   auto& engine = cpu_engine();
   thread_local dnnl::stream stream(engine);
-  std::unordered_map<int, memory> args{
-      {DNNL_ARG_SRC, memory(p.a, engine, a.data_ptr())},
-      {DNNL_ARG_WEIGHTS, memory(p.b, engine, b.data_ptr())},
-      {DNNL_ARG_DST, memory(p.c, engine, out.data_ptr())}};
+  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, memory(p.a, engine, a.data_ptr())},
+                                       {DNNL_ARG_WEIGHTS, memory(p.b, engine, b.data_ptr())},
+                                       {DNNL_ARG_DST, memory(p.c, engine, out.data_ptr())}};
   if (bias_c.defined()) args.emplace(DNNL_ARG_BIAS, memory(p.bias, engine, bias_c.data_ptr()));
   p.matmul.execute(stream, args);
   stream.wait();
@@ -136,7 +135,9 @@ struct SilentWarnings : c10::WarningHandler {
 
 }  // namespace
 
-torch::Tensor dnnl_mm(const torch::Tensor& a, const torch::Tensor& b) { return run(a, b, {}); }
+torch::Tensor dnnl_mm(const torch::Tensor& a, const torch::Tensor& b) {
+  return run(a, b, {});
+}
 
 torch::Tensor dnnl_mm_bias(const torch::Tensor& a, const torch::Tensor& b,
                            const torch::Tensor& bias) {

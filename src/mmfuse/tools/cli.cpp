@@ -4,8 +4,10 @@
 #include <spdlog/spdlog.h>
 
 #include <iostream>
+#include <optional>
 
 #include "mmfuse/core/error.h"
+#include "mmfuse/nn/dnnl_gemm.h"
 
 namespace mmfuse::tools {
 
@@ -25,10 +27,16 @@ int run_cli(int argc, char** argv) {
   CLI::App app{"mmfuse: multimodal deep learning engine (images, audio, text, tabular)", "mmfuse"};
   app.set_version_flag("--version", std::string("mmfuse ") + MMFUSE_VERSION);
   app.require_subcommand(1);
-  bool verbose = false, quiet = false;
+  bool verbose = false, quiet = false, torch_gemm = false;
   app.add_flag("-v,--verbose", verbose, "Log debug messages");
   app.add_flag("-q,--quiet", quiet, "Log warnings and errors only");
-  app.parse_complete_callback([&] { setup_logging(verbose, quiet); });
+  app.add_flag("--torch-gemm", torch_gemm,
+               "Keep LibTorch's own matrix products (Debian: reference BLAS) instead of oneDNN");
+  std::optional<nn::DnnlGemm> dnnl_gemm;  // oneDNN behind Linear/mm while the command runs
+  app.parse_complete_callback([&] {
+    setup_logging(verbose, quiet);
+    if (!torch_gemm) dnnl_gemm.emplace();
+  });
 
   add_models_commands(app);
   add_data_commands(app);
@@ -38,6 +46,7 @@ int run_cli(int argc, char** argv) {
   add_train_commands(app);
   add_compare_commands(app);
   add_eval_commands(app);
+  add_bench_commands(app);
   add_translate_commands(app);
 
   try {

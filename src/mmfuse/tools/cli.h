@@ -20,5 +20,6 @@ void add_train_commands(CLI::App& app);
 void add_compare_commands(CLI::App& app);
 void add_eval_commands(CLI::App& app);  ///< eval, predict
 void add_translate_commands(CLI::App& app);  ///< translate, translate train|eval
+void add_bench_commands(CLI::App& app);
 
 }  // namespace mmfuse::tools

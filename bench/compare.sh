@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# mmfuse vs the Python peer (../shared/peers/avmnist_peer.py) on the AV-MNIST models, side by side:
+# for every model, `mmfuse bench` and the peer's `bench` run alternately (A B A B ..., ROUNDS
+# rounds, same batch, steps and threads); then the GEMM peak (`mmfuse bench --gemm`) and one
+# end-to-end training epoch of `lf` on 20,000 samples (--epoch-limit) (data loading and feature extraction
+# included, wall clock of the whole command) on each side. Prints one markdown table of medians
+# and ratios, and the goals of issue 5 met or not.
+#
+#   bench/compare.sh [--threads 2] [--rounds 3] [--steps 50] [--models "image audio lf tf lrtf xattn"]
+#                    [--epoch-rounds 1] [--epoch-limit 20000] [--build DIR] [--out DIR]
+#
+# --epoch-rounds 0 skips the end-to-end epoch; --epoch-limit sets its training samples (both
+# sides always load and evaluate the whole val and test splits). mmfuse's epoch runs with its feature cache off
+# (features computed in RAM, as the peer does), so both sides pay the same feature extraction.
+# Raw JSON lines go to OUT (default BUILD/bench-compare). Needs the mmfuse target built and
+# /usr/bin/python3 with torch and scipy.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(dirname "$here")"
+threads=2 rounds=3 steps=50 epoch_rounds=1 epoch_limit=20000 build="$root/build" out=""
+models="image audio lf tf lrtf xattn"
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --threads) threads="$2"; shift 2 ;;
+    --rounds) rounds="$2"; shift 2 ;;
+    --steps) steps="$2"; shift 2 ;;
+    --models) models="$2"; shift 2 ;;
+    --epoch-rounds) epoch_rounds="$2"; shift 2 ;;
+    --epoch-limit) epoch_limit="$2"; shift 2 ;;
+    --build) build="$2"; shift 2 ;;
+    --out) out="$2"; shift 2 ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
+bin="$build/mmfuse"
+[[ -x "$bin" ]] || { echo "missing $bin; build the mmfuse target" >&2; exit 2; }
+peer="$root/../shared/peers/avmnist_peer.py"
+data="$root/../shared/data/avmnist"
+[[ -f "$peer" && -d "$data" ]] || { echo "missing $peer or $data" >&2; exit 2; }
+py=/usr/bin/python3
+out="${out:-$build/bench-compare}"
+mkdir -p "$out"
+results="$out/results.jsonl"
+: >"$results"
+record() { # side kind model json
+  "$py" -c 'import json,sys; d=json.loads(sys.argv[4]); d.update(side=sys.argv[1], kind=sys.argv[2], model=sys.argv[3]); print(json.dumps(d))' \
+    "$1" "$2" "$3" "$4" >>"$results"
+}
+last_json() { grep '^{' | tail -n 1; }
+now() { date +%s.%N; }
+
+loadavg() { echo "{\"loadavg\": \"$(cut -d' ' -f1-3 /proc/loadavg)\"}"; }
+record host load before "$(loadavg)"
+for ((r = 1; r <= rounds; r++)); do
+  for m in $models; do
+    a="$("$bin" bench --config "$root/configs/avmnist/$m.yaml" --batch 40 --steps "$steps" \
+      --threads "$threads" --json | last_json)"
+    record mmfuse bench "$m" "$a"
+    b="$("$py" "$peer" bench --model "$m" --batch 40 --steps "$steps" --threads "$threads" | last_json)"
+    record peer bench "$m" "$b"
+    echo "round $r $m: mmfuse $a" >&2
+    echo "round $r $m: peer   $b" >&2
+  done
+  g="$("$bin" bench --gemm --size 1024 --threads "$threads" --json | last_json)"
+  record mmfuse gemm gemm "$g"
+  echo "round $r gemm: $g" >&2
+done
+
+# End to end: one epoch of lf on 20,000 training samples, the whole command timed.
+spec="$out/avmnist_nocache.yaml"
+sed -e "s#\.\./\.\./\.\./shared#$root/../shared#g" -e '/^cache:/,/^[a-z_]*:/{/^  /d}' \
+  -e 's#^cache:.*#cache: {enabled: false, ram_mb: 4096}#' "$root/configs/data/avmnist.yaml" >"$spec"
+for ((r = 1; r <= epoch_rounds; r++)); do
+  t0=$(now)
+  rm -rf "$out/run_lf"
+  "$bin" train --config "$root/configs/avmnist/lf.yaml" "data=$spec" train.epochs=1 \
+    "train.limit_train=$epoch_limit" "train.threads=$threads" --out "$out/run_lf" --no-progress \
+    >"$out/epoch_mmfuse.log" 2>&1 || { echo "mmfuse train failed: $out/epoch_mmfuse.log" >&2; exit 1; }
+  t1=$(now)
+  record mmfuse epoch lf "{\"seconds\": $("$py" -c "print(round($t1 - $t0, 2))"), \"limit\": $epoch_limit}"
+  t0=$(now)
+  "$py" "$peer" train --data "$data" --model lf --epochs 1 --limit "$epoch_limit" --threads "$threads" \
+    >"$out/epoch_peer.log" 2>&1 || { echo "peer train failed: $out/epoch_peer.log" >&2; exit 1; }
+  t1=$(now)
+  record peer epoch lf "{\"seconds\": $("$py" -c "print(round($t1 - $t0, 2))"), \"limit\": $epoch_limit}"
+  echo "epoch round $r: $(grep epoch "$results" | tail -n 2 | tr '\n' ' ')" >&2
+done
+record host load after "$(loadavg)"
+"$py" "$here/compare_table.py" "$results" --threads "$threads" --rounds "$rounds" --steps "$steps"

@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""Markdown table of bench/compare.sh's results (JSON lines): medians per side and the ratios of
+issue 5, then the goals met or not.
+
+  compare_table.py RESULTS.jsonl [--threads T] [--rounds R] [--steps N]
+"""
+import argparse, json, statistics
+
+GOALS = {'train': 2.0, 'b1': 0.33, 'b40': 0.5, 'peak': 0.40, 'epoch': 2.0}
+CONV_HEAVY = ('audio', 'lf', 'tf', 'lrtf', 'xattn')  # the audio LeNet's convolutions dominate
+
+
+def med(rows, key):
+    vals = [r[key] for r in rows if key in r]
+    return statistics.median(vals) if vals else float('nan')
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument('results')
+    p.add_argument('--threads', default='?')
+    p.add_argument('--rounds', default='?')
+    p.add_argument('--steps', default='?')
+    a = p.parse_args()
+    rows = [json.loads(l) for l in open(a.results) if l.strip()]
+    pick = lambda side, kind, model=None: [r for r in rows if r['side'] == side and r['kind'] == kind
+                                           and (model is None or r['model'] == model)]
+    gemm = pick('mmfuse', 'gemm')
+    peak = med(gemm, 'peak_gflops')
+    print(f"threads {a.threads}, batch 40, {a.steps} steps, {a.rounds} rounds (medians); "
+          f"load average before/after: " + ' / '.join(r['loadavg'] for r in pick('host', 'load')))
+    print(f"\nGEMM 1024x1024: torch::mm {med(gemm, 'torch_mm_gflops'):.2f} GFLOP/s, oneDNN "
+          f"{med(gemm, 'dnnl_gflops'):.2f} GFLOP/s -> peak {peak:.2f} GFLOP/s\n")
+    print('| model | train samples/s mmfuse | peer | ratio (goal >= 2.0) | batch-1 p50 ms mmfuse | peer '
+          '| ratio (goal <= 0.33) | batch-40 p50 ms mmfuse | peer | ratio (goal <= 0.5) '
+          '| train GFLOP/s | of GEMM peak (goal >= 40%, conv-heavy) |')
+    print('|' + '---|' * 12)
+    misses = []
+    models = []
+    for r in rows:
+        if r['kind'] == 'bench' and r['model'] not in models:
+            models.append(r['model'])
+    for m in models:
+        o, q = pick('mmfuse', 'bench', m), pick('peer', 'bench', m)
+        tr = med(o, 'train_samples_per_s') / med(q, 'train_samples_per_s')
+        b1 = med(o, 'batch1_p50_ms') / med(q, 'batch1_p50_ms')
+        b40 = med(o, 'batch40_p50_ms') / med(q, 'batch40_p50_ms')
+        gf = med(o, 'gflops_achieved')
+        frac = gf / peak
+        mark = lambda ok: '' if ok else ' ✗'
+        print(f"| {m} | {med(o, 'train_samples_per_s'):.0f} | {med(q, 'train_samples_per_s'):.0f} | "
+              f"{tr:.2f}{mark(tr >= GOALS['train'])} | {med(o, 'batch1_p50_ms'):.3f} | "
+              f"{med(q, 'batch1_p50_ms'):.3f} | {b1:.2f}{mark(b1 <= GOALS['b1'])} | "
+              f"{med(o, 'batch40_p50_ms'):.2f} | {med(q, 'batch40_p50_ms'):.2f} | "
+              f"{b40:.2f}{mark(b40 <= GOALS['b40'])} | {gf:.2f} | "
+              f"{100 * frac:.0f}%{'' if m not in CONV_HEAVY else mark(frac >= GOALS['peak'])} |")
+        if tr < GOALS['train']: misses.append(f'{m}: training {tr:.2f}x the peer (goal 2.0x)')
+        if b1 > GOALS['b1']: misses.append(f'{m}: batch-1 latency {b1:.2f}x (goal <= 0.33x)')
+        if b40 > GOALS['b40']: misses.append(f'{m}: batch-40 latency {b40:.2f}x (goal <= 0.5x)')
+        if m in CONV_HEAVY and frac < GOALS['peak']:
+            misses.append(f'{m}: training at {100 * frac:.0f}% of the GEMM peak (goal 40%)')
+    eo, ep = pick('mmfuse', 'epoch', 'lf'), pick('peer', 'epoch', 'lf')
+    if eo and ep:
+        so, sp = med(eo, 'seconds'), med(ep, 'seconds')
+        limit = eo[0].get('limit', 20000)
+        print(f"\nEnd to end, one lf epoch on {limit:,} training samples (feature extraction, training, val and test "
+              f"evaluation; {len(eo)} round(s)): mmfuse {so:.1f} s, peer {sp:.1f} s, "
+              f"speed-up {sp / so:.2f}x (goal >= 2.0x)")
+        if sp / so < GOALS['epoch']: misses.append(f'end-to-end epoch {sp / so:.2f}x (goal 2.0x)')
+    print('\nGoals: ' + ('all met' if not misses else f'{len(misses)} missed'))
+    for line in misses:
+        print(f'- {line}')
+
+
+if __name__ == '__main__':
+    main()

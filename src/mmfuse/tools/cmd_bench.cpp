@@ -1,0 +1,72 @@
+// `mmfuse bench --config C [--batch 40] [--steps 50] [--threads T] [--json]`: training throughput
+// and inference latency of a config's model on synthetic inputs, measured as the Python peer's
+// `bench` does (see src/mmfuse/train/bench.h).
+// `mmfuse bench --gemm [--size 1024]`: the machine's float matrix-product peak, LibTorch's
+// torch::mm beside the oneDNN path mmfuse uses.
+#include <cstdio>
+#include <iostream>
+
+#include "mmfuse/core/config.h"
+#include "mmfuse/core/error.h"
+#include "mmfuse/tools/cli.h"
+#include "mmfuse/train/bench.h"
+
+namespace mmfuse::tools {
+
+void add_bench_commands(CLI::App& app) {
+  struct Args {
+    std::string config;
+    std::vector<std::string> overrides;
+    train::BenchOptions options;
+    bool gemm = false, json = false;
+    int64_t size = 1024;
+    int repeats = 5;
+  };
+  auto args = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand(
+      "bench", "Measure a model's training and inference speed, or the machine's GEMM peak");
+  cmd->add_option("-c,--config", args->config, "Config with inputs, targets, model and train")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--set", args->overrides, "Override a config value: key.path=value");
+  cmd->add_option("--batch", args->options.batch, "Samples per step and per batched forward")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--steps", args->options.steps, "Timed steps (and timed forwards)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--threads", args->options.threads, "Intra-op threads (0: torch's default)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--gemm", args->gemm, "Measure the GEMM peak instead of a model");
+  cmd->add_option("--size", args->size, "--gemm: square matrix size")->check(CLI::PositiveNumber);
+  cmd->add_option("--repeats", args->repeats, "--gemm: timed products per path (best is kept)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_flag("--json", args->json, "Print one JSON line");
+  cmd->callback([args] {
+    if (args->gemm) {
+      auto r = train::bench_gemm(args->size, args->repeats, args->options.threads);
+      if (args->json) {
+        std::cout << r.to_json().dump() << "\n";
+      } else {
+        std::printf("GEMM %lldx%lld, %d threads: torch::mm %.2f GFLOP/s, oneDNN %.2f GFLOP/s\n",
+                    static_cast<long long>(r.n), static_cast<long long>(r.n), r.threads,
+                    r.torch_mm_gflops, r.dnnl_gflops);
+      }
+      return;
+    }
+    if (args->config.empty()) throw UsageError("bench needs --config C (or --gemm)");
+    ConfigNode root = ConfigNode::load_file(args->config);
+    for (const auto& o : args->overrides) root.set_override(o);
+    auto r = train::bench_model(root, args->options);
+    if (args->json) {
+      std::cout << r.to_json().dump() << "\n";
+      return;
+    }
+    std::printf(
+        "%s: %d threads, batch %lld\n  training  %.1f samples/s (%.2f GFLOP/s)\n"
+        "  inference batch 1 p50 %.3f ms, batch %lld p50 %.3f ms\n  params %lld, "
+        "forward %.3g FLOPs per sample\n",
+        args->config.c_str(), r.threads, static_cast<long long>(r.batch), r.train_samples_per_s,
+        r.gflops_achieved, r.batch1_p50_ms, static_cast<long long>(r.batch), r.batch_p50_ms,
+        static_cast<long long>(r.params), r.forward_flops_per_sample);
+  });
+}
+
+}  // namespace mmfuse::tools

@@ -1,0 +1,152 @@
+#include "mmfuse/train/bench.h"
+
+#include <algorithm>
+#include <chrono>
+#include <vector>
+
+#include "mmfuse/models/build.h"
+#include "mmfuse/models/summary.h"
+#include "mmfuse/nn/dnnl_gemm.h"
+#include "mmfuse/train/losses.h"
+#include "mmfuse/train/optimizer.h"
+#include "mmfuse/train/train_config.h"
+
+namespace mmfuse::train {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+/// The first `n` samples of `b` (every modality and target).
+data::Batch head_of(const data::Batch& b, int64_t n) {
+  data::Batch out;
+  out.ids.assign(b.ids.begin(), b.ids.begin() + n);
+  for (std::size_t i = 0; i < b.inputs.size(); ++i) {
+    if (!b.inputs[i]) continue;
+    data::ModalityBatch m = *b.inputs[i];
+    m.data = m.data.narrow(0, 0, n);
+    m.present = m.present.narrow(0, 0, n);
+    if (m.lengths.defined()) m.lengths = m.lengths.narrow(0, 0, n);
+    out.inputs[i] = m;
+  }
+  for (const auto& [name, t] : b.targets) out.targets[name] = t.narrow(0, 0, n);
+  return out;
+}
+
+/// Median of `steps` timed forwards (after `warmup` untimed ones), in milliseconds.
+double p50_forward_ms(models::MultimodalModel& model, const data::Batch& batch, int64_t warmup,
+                      int64_t steps) {
+  for (int64_t i = 0; i < warmup; ++i) model->forward(batch);
+  std::vector<double> ms;
+  ms.reserve(static_cast<std::size_t>(steps));
+  for (int64_t i = 0; i < steps; ++i) {
+    auto t0 = Clock::now();
+    model->forward(batch);
+    ms.push_back(1000.0 * seconds_since(t0));
+  }
+  std::sort(ms.begin(), ms.end());
+  return ms[ms.size() / 2];  // as the peer: times[len(times) // 2]
+}
+
+}  // namespace
+
+nlohmann::json BenchResult::to_json() const {
+  return {{"batch", batch},
+          {"train_samples_per_s", train_samples_per_s},
+          {"batch1_p50_ms", batch1_p50_ms},
+          {"batch" + std::to_string(batch) + "_p50_ms", batch_p50_ms},
+          {"params", params},
+          {"threads", threads},
+          {"forward_flops_per_sample", forward_flops_per_sample},
+          {"flops_per_sample", flops_per_sample},
+          {"gflops_achieved", gflops_achieved}};
+}
+
+BenchResult bench_model(const ConfigNode& root, const BenchOptions& o) {
+  if (o.threads > 0) at::set_num_threads(o.threads);
+  torch::manual_seed(o.seed);
+  models::ModelInputs inputs;
+  models::MultimodalModel model = models::build_model_from_config(root, {}, &inputs);
+  TrainConfig tc = TrainConfig::from_config(root["train"]);
+  auto optimizer = make_optimizer(tc.optimizer, model->parameters());
+  std::map<std::string, LossOptions> losses;
+  for (const auto& h : model->heads()) {
+    losses[h.target] = LossOptions::from_config(tc.losses[h.target], h.spec.kind, h.spec.size);
+  }
+  const auto weights = model->loss_weights();
+  const data::Batch batch = models::example_batch(inputs, o.batch);
+
+  BenchResult r;
+  r.batch = o.batch;
+  r.threads = at::get_num_threads();
+  for (const auto& p : model->parameters()) r.params += p.numel();
+  r.forward_flops_per_sample = models::summarize_model(model, inputs).flops.total;
+  r.flops_per_sample = 3 * r.forward_flops_per_sample;
+
+  auto step = [&] {
+    auto out = model->forward(batch);
+    torch::Tensor loss;
+    for (const auto& [target, y] : out.outputs) {
+      auto l = weights.at(target) * task_loss(losses.at(target), y, batch.targets.at(target));
+      loss = loss.defined() ? loss + l : l;
+    }
+    for (const auto& [name, l] : out.losses) loss = loss + l;
+    optimizer->zero_grad();
+    loss.backward();
+    optimizer->step();
+  };
+  model->train();
+  for (int64_t i = 0; i < o.warmup_train; ++i) step();
+  auto t0 = Clock::now();
+  for (int64_t i = 0; i < o.steps; ++i) step();
+  r.train_samples_per_s = static_cast<double>(o.batch * o.steps) / seconds_since(t0);
+  r.gflops_achieved = r.train_samples_per_s * r.flops_per_sample / 1e9;
+
+  model->eval();
+  c10::InferenceMode no_autograd;
+  r.batch1_p50_ms = p50_forward_ms(model, head_of(batch, 1), o.warmup_infer, o.steps);
+  r.batch_p50_ms = p50_forward_ms(model, batch, o.warmup_infer, o.steps);
+  return r;
+}
+
+nlohmann::json GemmResult::to_json() const {
+  return {{"n", n},
+          {"threads", threads},
+          {"torch_mm_gflops", torch_mm_gflops},
+          {"dnnl_gflops", dnnl_gflops},
+          {"peak_gflops", peak_gflops}};
+}
+
+GemmResult bench_gemm(int64_t n, int repeats, int threads) {
+  if (threads > 0) at::set_num_threads(threads);
+  torch::manual_seed(0);
+  const torch::Tensor a = torch::rand({n, n}), b = torch::rand({n, n});
+  const double flops = 2.0 * n * n * n;
+  auto best_gflops = [&](auto&& product) {
+    product();  // warm-up
+    double best = 0;
+    for (int i = 0; i < std::max(1, repeats); ++i) {
+      auto t0 = Clock::now();
+      product();
+      best = std::max(best, flops / seconds_since(t0) / 1e9);
+    }
+    return best;
+  };
+  GemmResult r;
+  r.n = n;
+  r.threads = at::get_num_threads();
+  c10::InferenceMode no_autograd;
+  // torch::mm goes through the dispatcher: with a DnnlGemm alive it would run oneDNN too, so
+  // LibTorch's own kernel is measured through the out= variant, which DnnlGemm leaves alone.
+  torch::Tensor out = torch::empty({n, n});
+  r.torch_mm_gflops = best_gflops([&] { at::mm_out(out, a, b); });
+  r.dnnl_gflops = best_gflops([&] { nn::dnnl_mm(a, b); });
+  r.peak_gflops = std::max(r.torch_mm_gflops, r.dnnl_gflops);
+  return r;
+}
+
+}  // namespace mmfuse::train

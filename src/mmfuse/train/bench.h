@@ -1,0 +1,70 @@
+// Speed benchmarks: `mmfuse bench --config C` (training throughput and inference latency of one
+// model on synthetic inputs) and `mmfuse bench --gemm` (the machine's matrix-product peak).
+//
+// The model benchmark measures exactly what ../shared/peers/avmnist_peer.py `bench` measures:
+//   - inputs: one synthetic batch of `batch` samples (uniform [0,1) features, random labels);
+//   - train_samples_per_s: `warmup_train` untimed SGD steps, then `steps` timed steps of
+//     forward, loss, zero_grad, backward, update (the peer's bench does not clip gradients);
+//   - batch1_p50_ms, batch<B>_p50_ms: eval mode without autograd, `warmup_infer` untimed
+//     forwards, then the median of `steps` timed forwards on the first 1 and B samples.
+// flops_per_sample counts one training step per sample as 3x the forward FLOPs (forward, and a
+// backward of about twice the forward: gradients of inputs and of weights); gflops_achieved is
+// train_samples_per_s x flops_per_sample.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "mmfuse/core/config.h"
+
+namespace mmfuse::train {
+
+struct BenchOptions {
+  /// Samples per training step and per batched forward.
+  int64_t batch = 40;
+  /// Timed training steps, and timed forwards per latency figure.
+  int64_t steps = 50;
+  /// Intra-op threads (0: leave torch's default).
+  int threads = 0;
+  int64_t warmup_train = 5;
+  int64_t warmup_infer = 10;
+  uint64_t seed = 0;
+};
+
+struct BenchResult {
+  double train_samples_per_s = 0;
+  double batch1_p50_ms = 0;
+  double batch_p50_ms = 0;  ///< at BenchOptions::batch
+  int64_t batch = 0;
+  int64_t params = 0;
+  int threads = 0;
+  double forward_flops_per_sample = 0;
+  double flops_per_sample = 0;  ///< one training step: 3 x forward
+  double gflops_achieved = 0;   ///< training
+
+  /// The peer's keys (train_samples_per_s, batch1_p50_ms, batch<B>_p50_ms, params, threads)
+  /// plus flops_per_sample, forward_flops_per_sample and gflops_achieved.
+  nlohmann::json to_json() const;
+};
+
+/// Builds the model of `root` (a config with inputs, targets, model and train sections; the
+/// optimizer is train.optimizer) and measures it as described above. Throws ConfigError for a
+/// bad config.
+BenchResult bench_model(const ConfigNode& root, const BenchOptions& options);
+
+struct GemmResult {
+  int64_t n = 0;  ///< square size: [n, n] x [n, n]
+  int threads = 0;
+  double torch_mm_gflops = 0;  ///< torch::mm (LibTorch's BLAS)
+  double dnnl_gflops = 0;      ///< oneDNN matmul, the path mmfuse's dense layers use
+  double peak_gflops = 0;      ///< the better of the two
+
+  nlohmann::json to_json() const;
+};
+
+/// Best of `repeats` timings of an [n, n] x [n, n] float product on each path.
+GemmResult bench_gemm(int64_t n, int repeats, int threads);
+
+}  // namespace mmfuse::train

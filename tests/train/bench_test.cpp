@@ -1,0 +1,65 @@
+// The bench reports the peer's keys with consistent values (no timing thresholds: nothing timed
+// is asserted, see CONTRIBUTING.md).
+#include "mmfuse/train/bench.h"
+
+#include <gtest/gtest.h>
+
+#include "mmfuse/models/build.h"
+#include "mmfuse/models/summary.h"
+
+namespace mmfuse::train {
+namespace {
+
+const char* kTinyConfig = R"(
+inputs: {image: [1, 28, 28], audio: [1, 112, 112]}
+targets: {digit: {type: class, classes: 10}}
+model:
+  encoders:
+    image: {type: lenet, channels: 2, extra_blocks: 1}
+    audio: {type: lenet, channels: 2, extra_blocks: 3}
+  fusion: {type: concat}
+  heads:
+    digit: {type: mlp, hidden: 16}
+train:
+  optimizer: {type: sgd, lr: 0.01, momentum: 0.9, weight_decay: 1.0e-4}
+)";
+
+TEST(Bench, ReportsThePeersKeysAndConsistentFlops) {
+  auto root = ConfigNode::parse(kTinyConfig);
+  BenchOptions o;
+  o.batch = 4;
+  o.steps = 2;
+  o.warmup_train = 1;
+  o.warmup_infer = 1;
+  o.threads = 1;
+  auto r = bench_model(root, o);
+  auto j = r.to_json();
+  for (const char* key : {"train_samples_per_s", "batch1_p50_ms", "batch4_p50_ms", "params",
+                          "threads", "flops_per_sample", "gflops_achieved"}) {
+    EXPECT_TRUE(j.contains(key)) << key << " missing from " << j.dump();
+  }
+  models::ModelInputs inputs;
+  auto model = models::build_model_from_config(root, {}, &inputs);
+  int64_t params = 0;
+  for (const auto& p : model->parameters()) params += p.numel();
+  EXPECT_EQ(j["params"].get<int64_t>(), params);
+  EXPECT_EQ(j["threads"].get<int>(), 1);
+  const double forward = models::summarize_model(model, inputs).flops.total;
+  EXPECT_GT(forward, 0);
+  EXPECT_DOUBLE_EQ(j["flops_per_sample"].get<double>(), 3 * forward);
+  EXPECT_NEAR(j["gflops_achieved"].get<double>(),
+              j["train_samples_per_s"].get<double>() * 3 * forward / 1e9, 1e-9);
+  EXPECT_GT(j["train_samples_per_s"].get<double>(), 0);
+  EXPECT_GT(j["batch1_p50_ms"].get<double>(), 0);
+}
+
+TEST(Bench, GemmReportsBothPathsAndTheBetterAsPeak) {
+  auto r = bench_gemm(64, 1, 1);
+  EXPECT_EQ(r.n, 64);
+  EXPECT_GT(r.torch_mm_gflops, 0);
+  EXPECT_GT(r.dnnl_gflops, 0);
+  EXPECT_DOUBLE_EQ(r.peak_gflops, std::max(r.torch_mm_gflops, r.dnnl_gflops));
+}
+
+}  // namespace
+}  // namespace mmfuse::train
