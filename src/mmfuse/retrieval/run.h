@@ -4,6 +4,8 @@
 #include <memory>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "mmfuse/core/config.h"
 #include "mmfuse/data/dataset.h"
 #include "mmfuse/retrieval/retrieval_config.h"
@@ -23,5 +25,13 @@ struct RetrievalRun {
 /// Throws Error naming the missing file when `run_dir` is not a finished run, or saying so when
 /// it is a classification run.
 RetrievalRun load_retrieval_run(const std::string& run_dir);
+
+/// `mmfuse eval` of a retrieval run on a manifest: {"run_dir", "manifest", "task": "retrieval",
+///  "metrics": evaluate_retrieval's JSON (both directions)}. Throws InputError for a bad manifest.
+nlohmann::json evaluate_retrieval_run(const std::string& run_dir, const std::string& manifest,
+                                      int64_t batch_size = 256, int threads = 2);
+
+/// evaluate_retrieval_run's JSON as a table: one row per direction, one column per metric.
+std::string format_retrieval_eval(const nlohmann::json& result);
 
 }  // namespace mmfuse::retrieval

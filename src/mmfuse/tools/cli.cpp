@@ -38,6 +38,7 @@ int run_cli(int argc, char** argv) {
   add_train_commands(app);
   add_compare_commands(app);
   add_eval_commands(app);
+  add_index_commands(app);
 
   try {
     app.parse(argc, argv);

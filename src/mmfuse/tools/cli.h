@@ -18,6 +18,7 @@ void add_parity_commands(CLI::App& app);
 void add_make_default_command(CLI::App& app);
 void add_train_commands(CLI::App& app);
 void add_compare_commands(CLI::App& app);
-void add_eval_commands(CLI::App& app);  ///< eval, predict
+void add_eval_commands(CLI::App& app);   ///< eval, predict
+void add_index_commands(CLI::App& app);  ///< index build, search
 
 }  // namespace mmfuse::tools

@@ -3,6 +3,7 @@
 
 #include <iostream>
 
+#include "mmfuse/retrieval/trainer.h"
 #include "mmfuse/tools/cli.h"
 #include "mmfuse/train/trainer.h"
 
@@ -38,7 +39,8 @@ void add_train_commands(CLI::App& app) {
     if (*threads > 0) r.threads = *threads;
     if (!device->empty()) r.device = *device;
     r.progress = !*quiet;
-    auto result = train::run_training(r);
+    auto result = retrieval::is_retrieval_request(r) ? retrieval::run_retrieval_training(r)
+                                                     : train::run_training(r);
     std::cout << result.summary.dump(2) << "\n";
   });
 }
