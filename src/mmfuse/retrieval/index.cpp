@@ -165,12 +165,12 @@ VectorIndex VectorIndex::load(const std::string& dir) {
     if (m.at("format") != kFormat || m.at("version") != kVersion) {
       throw Error("not an mmfuse index of version " + std::to_string(kVersion));
     }
-    out.info_.run = m.at("run");
-    out.info_.model_hash = m.at("model_hash");
+    out.info_.run = m.at("run").get<std::string>();
+    out.info_.model_hash = m.at("model_hash").get<std::string>();
     out.info_.modality = modality_from_string(m.at("modality").get<std::string>());
-    out.info_.dim = m.at("dim");
-    out.info_.count = m.at("count");
-    out.info_.type = index_type_from_string(m.at("index_type"));
+    out.info_.dim = m.at("dim").get<int64_t>();
+    out.info_.count = m.at("count").get<int64_t>();
+    out.info_.type = index_type_from_string(m.at("index_type").get<std::string>());
     out.info_.nprobe = m.value("nprobe", 0);
     out.info_.data = m.value("data", "");
   } catch (const std::exception& e) {

@@ -180,8 +180,8 @@ train::TrainResult run_retrieval_training(const train::TrainRequest& req) {
 
   json summary = {{"task", "retrieval"},
                   {"run_dir", dir},
-                  {"modalities", {std::string(to_string(rc.query)),
-                                  std::string(to_string(rc.candidate))}},
+                  {"modalities", json::array({std::string(to_string(rc.query)),
+                                               std::string(to_string(rc.candidate))})},
                   {"dim", rc.dim},
                   {"history", history},
                   {"best_epoch", best_epoch},

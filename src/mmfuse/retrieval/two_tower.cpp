@@ -40,7 +40,7 @@ void TwoTowerImpl::adopt(bool deep_copy) {
   register_module("encoders", encoders);
   register_module("projections", projections);
   log_scale = register_parameter("log_scale",
-                                 torch::full({}, std::log(1.0 / options.temperature())));
+                                 torch::scalar_tensor(std::log(1.0 / options.temperature()), torch::kFloat));
 }
 
 const Tower& TwoTowerImpl::tower(Modality m) const {

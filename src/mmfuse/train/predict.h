@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "mmfuse/data/batch.h"
 #include "mmfuse/train/load_run.h"
 
 namespace mmfuse::train {
