@@ -86,7 +86,7 @@ TwoTower build_two_tower(const RetrievalConfig& rc, const ConfigNode& model_cfg,
     }
     Tower t;
     t.modality = m;
-    encoders::EncoderContext ctx{m, in->second.item_shape, in->second.vocab_size};
+    encoders::EncoderContext ctx{m, in->second.item_shape, in->second.vocab_size, {}};
     t.encoder = encoders::encoder_registry().make(cfg.get<std::string>("type"), ctx, cfg);
     heads::HeadContext hctx{t.encoder->out_dim(), rc.dim, heads::TaskKind::embedding, name};
     YAML::Node proj;
