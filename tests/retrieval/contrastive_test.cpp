@@ -55,7 +55,7 @@ TEST(InfoNce, ScaleIsClampedAndGetsAGradient) {
   // clamp: a scale above max_scale behaves as max_scale
   EXPECT_NEAR(info_nce(e, shuffled, log_scale_of(1e6), {}, InfoNceOptions().max_scale(50))
                   .item<double>(),
-              info_nce(e, shuffled, log_scale_of(50)).item<double>(), 1e-6);
+              info_nce(e, shuffled, log_scale_of(50)).item<double>(), 1e-4);  // float exp(log 50)
 }
 
 TEST(InfoNce, LabelsMakeSameClassRowsPositives) {
