@@ -13,6 +13,12 @@ pkg_check_modules(SAMPLERATE REQUIRED IMPORTED_TARGET samplerate)
 pkg_check_modules(SQLITE3 REQUIRED IMPORTED_TARGET sqlite3)
 find_path(XXHASH_INCLUDE_DIR xxhash.h REQUIRED)
 find_library(XXHASH_LIBRARY xxhash REQUIRED)
+# FAISS (libfaiss-dev: a static library built with OpenMP over BLAS/LAPACK) for the retrieval indexes.
+find_path(FAISS_INCLUDE_DIR faiss/IndexFlat.h REQUIRED)
+find_library(FAISS_LIBRARY faiss REQUIRED)
+find_package(OpenMP REQUIRED COMPONENTS CXX)
+find_package(BLAS REQUIRED)
+find_package(LAPACK REQUIRED)
 
 # Torch's flags (ABI define) as a plain list.
 separate_arguments(MMFUSE_TORCH_FLAGS UNIX_COMMAND "${TORCH_CXX_FLAGS}")

@@ -48,6 +48,7 @@ int run_cli(int argc, char** argv) {
   add_eval_commands(app);
   add_bench_commands(app);
   add_translate_commands(app);
+  add_index_commands(app);
 
   try {
     app.parse(argc, argv);

@@ -21,5 +21,6 @@ void add_compare_commands(CLI::App& app);
 void add_eval_commands(CLI::App& app);  ///< eval, predict
 void add_translate_commands(CLI::App& app);  ///< translate, translate train|eval
 void add_bench_commands(CLI::App& app);
+void add_index_commands(CLI::App& app);  ///< index build, search
 
 }  // namespace mmfuse::tools

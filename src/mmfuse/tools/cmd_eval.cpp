@@ -7,6 +7,7 @@
 
 #include "mmfuse/core/error.h"
 
+#include "mmfuse/retrieval/run.h"
 #include "mmfuse/tools/cli.h"
 #include "mmfuse/train/predict.h"
 #include "mmfuse/train/run_eval.h"
@@ -64,6 +65,13 @@ void add_eval_command(CLI::App& app) {
           throw UsageError("--levels: expected increasing levels in [0, 1], got " + *levels);
         }
       }
+    }
+    if (retrieval::is_retrieval_run(r.run_dir)) {  // recall@K, median rank, mAP both ways
+      if (r.robustness) throw UsageError("--robustness is not available for retrieval runs");
+      auto result = retrieval::evaluate_retrieval_run(r.run_dir, r.manifest, r.batch_size,
+                                                      r.threads);
+      std::cout << (*json_out ? result.dump(2) + "\n" : retrieval::format_retrieval_eval(result));
+      return;
     }
     auto result = train::evaluate_run(r);
     std::cout << (*json_out ? result.dump(2) + "\n" : train::format_run_eval(result));

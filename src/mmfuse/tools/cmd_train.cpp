@@ -3,6 +3,7 @@
 
 #include <iostream>
 
+#include "mmfuse/retrieval/trainer.h"
 #include "mmfuse/tools/cli.h"
 #include "mmfuse/train/trainer.h"
 #include "mmfuse/translate/trainer.h"
@@ -44,7 +45,8 @@ void add_train_commands(CLI::App& app) {
       std::cout << translate::run_translate_training(r).dump(2) << "\n";
       return;
     }
-    auto result = train::run_training(r);
+    auto result = retrieval::is_retrieval_request(r) ? retrieval::run_retrieval_training(r)
+                                                     : train::run_training(r);
     std::cout << result.summary.dump(2) << "\n";
   });
 }

@@ -33,16 +33,17 @@ std::vector<double> parse_numbers(const std::string& text) {
   return out;
 }
 
-json predict(const LoadedRun& run, const PredictInput& in) {
+data::Batch input_batch(const std::shared_ptr<data::Dataset>& dataset, const PredictInput& in,
+                        json* given_out) {
   data::Sample s;
   s.id = "input";
   s.manifest = "<command line>";
   s.line = 1;
   json given = json::array();
   auto put = [&](Modality m, data::Field f) {
-    if (!run.dataset->uses(m)) {
+    if (!dataset->uses(m)) {
       std::string used;
-      for (Modality u : run.dataset->modalities()) {
+      for (Modality u : dataset->modalities()) {
         used += std::string(used.empty() ? "" : ", ") + std::string(to_string(u));
       }
       throw UsageError("the run does not use " + std::string(to_string(m)) + "; it uses " + used);
@@ -66,16 +67,23 @@ json predict(const LoadedRun& run, const PredictInput& in) {
   lo.batch_size = 1;
   lo.shuffle = false;
   lo.threads = 0;
-  data::Loader loader(run.dataset, set, lo);
+  data::Loader loader(dataset, set, lo);
   auto batch = loader.next();
   if (!batch) {  // skip_bad datasets leave the bad sample out instead of throwing
     const auto bad = loader.bad();
     throw InputError(bad.empty() ? "the input could not be read" : bad.front().message());
   }
+  if (given_out) *given_out = given;
+  return *batch;
+}
+
+json predict(const LoadedRun& run, const PredictInput& in) {
+  json given;
+  auto batch = input_batch(run.dataset, in, &given);
   torch::NoGradGuard no_grad;
   models::MultimodalModel model = run.model;  // a handle: forward() is not const
   model->eval();
-  auto out = model->forward(*batch);
+  auto out = model->forward(batch);
   json targets = json::object();
   for (const auto& h : model->heads()) {
     const torch::Tensor y = out.outputs.at(h.target)[0].to(torch::kFloat).contiguous();

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "mmfuse/data/batch.h"
 #include "mmfuse/train/load_run.h"
 
 namespace mmfuse::train {
@@ -18,6 +19,12 @@ struct PredictInput {
   std::optional<std::string> text;   ///< UTF-8 text
   std::optional<std::vector<float>> tabular;
 };
+
+/// One sample made of `input` as a batch of one, through `dataset`'s fitted preprocessing;
+/// `given` (when not null) receives the names of the given modalities (none given: every modality absent).
+/// Throws as predict() does.
+data::Batch input_batch(const std::shared_ptr<data::Dataset>& dataset, const PredictInput& input,
+                        nlohmann::json* given = nullptr);
 
 /// {"modalities": [given ones], "targets": {name: {"kind": "classification", "class": name,
 ///  "index": i, "probabilities": {class: p, ...}} | {"kind": "regression", "value": [..]}}}.
