@@ -115,6 +115,23 @@ TEST(TranslateConfigTest, ParsesAndRejects) {
                ConfigError);
 }
 
+TEST(TranslatorTest, ClassHeadOnTheCodeOnlyWhenWeighted) {
+  TranslateConfig cfg;
+  cfg.source = Modality::tabular;
+  cfg.target = Modality::image;
+  cfg.latent = 8;
+  data::ModalityBatch src;
+  src.data = torch::randn({5, 4});
+  src.present = torch::ones({5}, torch::kBool);
+  const auto mlp = ConfigNode::parse("{type: mlp, hidden: [16]}");
+  const std::vector<int64_t> in{4}, out{1, 28, 28};
+  EXPECT_FALSE(Translator(cfg, mlp, in, out, 3)->forward(src).class_logits.defined());
+  cfg.class_weight = 0.5;
+  auto t = Translator(cfg, mlp, in, out, 3)->forward(src);
+  ASSERT_TRUE(t.class_logits.defined());
+  EXPECT_EQ(t.class_logits.sizes(), (std::vector<int64_t>{5, 3}));
+}
+
 // A tabular code (one-hot class) -> a 28x28 pattern per class: the AE must learn the mapping.
 TEST(TranslatorTest, AutoencoderLearnsAToyMapping) {
   torch::manual_seed(0);

@@ -72,4 +72,18 @@ std::string data_spec_path(const ConfigNode& root) {
   return resolve_path(parent_dir(root.source()), root.get<std::string>("data"));
 }
 
+data::LoaderOptions loader_options(const TrainConfig& tc, bool train) {
+  data::LoaderOptions o;
+  o.batch_size = train ? tc.batch_size : std::max<int64_t>(tc.batch_size, 256);
+  o.shuffle = train;
+  o.train = train;
+  o.seed = tc.seed;
+  o.threads = tc.loader_threads;
+  if (train) {
+    o.modality_dropout = tc.modality_dropout;
+    o.feature_noise = tc.feature_noise;
+  }
+  return o;
+}
+
 }  // namespace mmfuse::train

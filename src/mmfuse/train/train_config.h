@@ -29,6 +29,7 @@
 
 #include "mmfuse/core/config.h"
 #include "mmfuse/core/modality.h"
+#include "mmfuse/data/loader.h"
 #include "mmfuse/train/optimizer.h"
 
 namespace mmfuse::train {
@@ -58,6 +59,10 @@ struct TrainConfig {
   /// Throws ConfigError naming `train.<key>` for bad values or unknown keys.
   static TrainConfig from_config(const ConfigNode& train);
 };
+
+/// The loader settings of a training (shuffled, augmented) or evaluation pass (in order, batches
+/// of at least 256).
+data::LoaderOptions loader_options(const TrainConfig& tc, bool train);
 
 /// A run config file with command-line overrides (`train.epochs=3`) applied.
 ConfigNode load_run_config(const std::string& path, const std::vector<std::string>& overrides);

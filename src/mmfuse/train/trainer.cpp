@@ -133,20 +133,6 @@ Run setup(const TrainRequest& req) {
   return r;
 }
 
-data::LoaderOptions loader_options(const TrainConfig& tc, bool train) {
-  data::LoaderOptions o;
-  o.batch_size = train ? tc.batch_size : std::max<int64_t>(tc.batch_size, 256);
-  o.shuffle = train;
-  o.train = train;
-  o.seed = tc.seed;
-  o.threads = tc.loader_threads;
-  if (train) {
-    o.modality_dropout = tc.modality_dropout;
-    o.feature_noise = tc.feature_noise;
-  }
-  return o;
-}
-
 }  // namespace
 
 TrainResult run_training(const TrainRequest& req) {

@@ -1,15 +1,12 @@
 #include "mmfuse/translate/convert.h"
 
-#include <filesystem>
-
 #include "mmfuse/core/error.h"
-#include "mmfuse/data/loader.h"
+#include "mmfuse/train/predict.h"
 #include "mmfuse/translate/griffin_lim.h"
 #include "mmfuse/translate/image_io.h"
 
 namespace mmfuse::translate {
 
-namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
@@ -22,41 +19,24 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 
 json convert(const TranslateRun& run, const ConvertRequest& req) {
   const Modality src = run.tcfg.source;
-  data::Sample s;
-  s.id = "input";
-  s.manifest = "<command line>";
-  s.line = 1;
-  auto file = [](const std::string& p) {
-    if (!fs::is_regular_file(p)) throw InputError("no such file", p);
-    return fs::absolute(p).string();
-  };
-  int given = 0;
-  if (req.image) ++given, s.fields[index_of(Modality::image)] = data::ImageRef{file(*req.image), -1};
-  if (req.audio) ++given, s.fields[index_of(Modality::audio)] = data::AudioRef{file(*req.audio), std::nullopt};
-  if (req.text) ++given, s.fields[index_of(Modality::text)] = *req.text;
-  if (given != 1 || !s.has(src)) {
+  const int given = req.image.has_value() + req.audio.has_value() + req.text.has_value();
+  const bool has_source = (src == Modality::image && req.image) ||
+                          (src == Modality::audio && req.audio) || (src == Modality::text && req.text);
+  if (given != 1 || !has_source) {
     throw UsageError("this run translates " + std::string(to_string(src)) + " to " +
                      std::string(to_string(run.tcfg.target)) + "; give exactly --" +
                      std::string(to_string(src)));
   }
   if (req.out.empty()) throw UsageError("give --out FILE (.png, or .wav for a spectrogram)");
-  auto set = std::make_shared<data::SampleSet>();
-  set->split = data::Split::test;
-  set->samples.push_back(s);
-  data::LoaderOptions lo;
-  lo.batch_size = 1;
-  lo.shuffle = false;
-  lo.threads = 0;
-  data::Loader loader(run.dataset, set, lo);
-  auto batch = loader.next();
-  if (!batch) {
-    const auto bad = loader.bad();
-    throw InputError(bad.empty() ? "the input could not be read" : bad.front().message());
-  }
+  train::PredictInput in;
+  in.image = req.image;
+  in.audio = req.audio;
+  in.text = req.text;
+  const auto batch = train::input_batch(run.dataset, in);
   torch::NoGradGuard no_grad;
   Translator model = run.model;
   model->eval();
-  auto gen = torch::sigmoid(model->forward(batch->at(src)).logits)[0];  // [C, H, W]
+  auto gen = torch::sigmoid(model->forward(batch.at(src)).logits)[0];  // [C, H, W]
   json written = json::array();
   const bool spectrogram = run.tcfg.target == Modality::audio;
   std::string wav = req.wav;

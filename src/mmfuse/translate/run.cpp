@@ -23,7 +23,16 @@ Translator build_translator(const ConfigNode& root, const data::Dataset& dataset
     root["model"].fail("a translation run needs model.encoders." + src +
                        " (the source encoder), e.g. {type: lenet}");
   }
-  return Translator(tcfg, enc, dataset.item_shape(tcfg.source), dataset.item_shape(tcfg.target));
+  int64_t classes = 0;
+  if (tcfg.class_weight > 0) {
+    const std::string label = first_class_target(dataset);
+    if (label.empty()) {
+      root["translate"]["class_weight"].fail("the data has no class target; set it to 0");
+    }
+    classes = dataset.num_classes(label);
+  }
+  return Translator(tcfg, enc, dataset.item_shape(tcfg.source), dataset.item_shape(tcfg.target),
+                    classes);
 }
 
 TranslateRun load_translate_run(const std::string& dir) {

@@ -25,16 +25,6 @@ using nlohmann::json;
 
 namespace {
 
-data::LoaderOptions loader_options(const train::TrainConfig& tc, bool training) {
-  data::LoaderOptions o;
-  o.batch_size = training ? tc.batch_size : std::max<int64_t>(tc.batch_size, 256);
-  o.shuffle = training;
-  o.train = training;
-  o.seed = tc.seed;
-  o.threads = tc.loader_threads;
-  return o;
-}
-
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
@@ -88,9 +78,10 @@ json run_translate_training(const train::TrainRequest& req) {
         disc->parameters(), torch::optim::AdamOptions(tcfg.disc_lr).betas({0.5, 0.999}));
   }
   const int64_t elements = tshape[0] * tshape[1] * tshape[2];
+  const std::string label = first_class_target(*dataset);
 
-  data::Loader train_loader(dataset, train_set, loader_options(tc, true));
-  data::Loader val_loader(dataset, val_set, loader_options(tc, false));
+  data::Loader train_loader(dataset, train_set, train::loader_options(tc, true));
+  data::Loader val_loader(dataset, val_set, train::loader_options(tc, false));
   train::LrSchedule schedule(tc.schedule, train::base_learning_rate(tc.optimizer),
                              train_loader.batches_per_epoch(), tc.epochs);
   const std::string best_path = (fs::path(dir) / "checkpoints" / "best.safetensors").string();
@@ -117,7 +108,16 @@ json run_translate_training(const train::TrainRequest& req) {
       train::set_learning_rate(*optimizer, schedule.lr_at(step));
       auto out = model->forward(pair->source);
       auto loss = tcfg.recon_weight * reconstruction_loss(out.logits, pair->target, tcfg.recon);
-      if (tcfg.objective == Objective::vae) loss = loss + tcfg.kl_weight * kl_divergence(out.mu, out.logvar, elements);
+      if (tcfg.objective == Objective::vae) {
+        loss = loss + tcfg.kl_weight * kl_divergence(out.mu, out.logvar, elements);
+      }
+      if (out.class_logits.defined()) {
+        auto y = batch->targets.at(label).index_select(0, pair->rows).to(device);
+        loss = loss + tcfg.class_weight * torch::nn::functional::cross_entropy(
+                                              out.class_logits, y,
+                                              torch::nn::functional::CrossEntropyFuncOptions()
+                                                  .ignore_index(-1));
+      }
       if (disc) {
         const auto cond = out.code.detach();
         auto fake = torch::sigmoid(out.logits);

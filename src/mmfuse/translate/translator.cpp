@@ -40,7 +40,8 @@ bool is_translate_config(const ConfigNode& root) {
 TranslateConfig TranslateConfig::from_config(const ConfigNode& n) {
   if (n.is_null()) n.fail("a translation run needs a `translate:` section (source, target, ...)");
   n.check_keys({"source", "target", "objective", "latent", "noise", "decoder_channels", "recon",
-                "recon_weight", "kl_weight", "adv_weight", "disc_channels", "disc_lr"});
+                "recon_weight", "kl_weight", "adv_weight", "disc_channels", "disc_lr",
+                "class_weight"});
   TranslateConfig c;
   c.source = modality_from_string(n.get<std::string>("source"));
   c.target = modality_from_string(n.get<std::string>("target"));
@@ -55,6 +56,8 @@ TranslateConfig TranslateConfig::from_config(const ConfigNode& n) {
   c.adv_weight = n.get<double>("adv_weight", c.adv_weight);
   c.disc_channels = n.get<int64_t>("disc_channels", c.disc_channels);
   c.disc_lr = n.get<double>("disc_lr", c.disc_lr);
+  c.class_weight = n.get<double>("class_weight", c.class_weight);
+  if (c.class_weight < 0) n["class_weight"].fail("must be >= 0");
   if (c.latent <= 0) n["latent"].fail("must be > 0");
   if (c.noise < 0) n["noise"].fail("must be >= 0");
   if (c.disc_lr <= 0) n["disc_lr"].fail("must be > 0");
@@ -62,11 +65,13 @@ TranslateConfig TranslateConfig::from_config(const ConfigNode& n) {
 }
 
 TranslatorImpl::TranslatorImpl(TranslateConfig config, ConfigNode source_cfg,
-                               std::vector<int64_t> source_shape, std::vector<int64_t> target_shape)
+                               std::vector<int64_t> source_shape, std::vector<int64_t> target_shape,
+                               int64_t classes)
     : config_(config),
       source_cfg_(std::move(source_cfg)),
       source_shape_(std::move(source_shape)),
-      target_shape_(std::move(target_shape)) {
+      target_shape_(std::move(target_shape)),
+      classes_(classes) {
   reset();
 }
 
@@ -85,6 +90,9 @@ void TranslatorImpl::reset() {
   if (config_.objective == Objective::vae) {
     to_logvar = register_module("to_logvar", torch::nn::Linear(d, config_.latent));
   }
+  if (config_.class_weight > 0 && classes_ > 0) {
+    classify = register_module("classify", torch::nn::Linear(config_.latent, classes_));
+  }
   decoder = register_module(
       "decoder", ConvDecoder(ConvDecoderOptions(config_.latent + config_.noise, target_shape_)
                                  .channels(config_.decoder_channels)));
@@ -94,6 +102,7 @@ Translation TranslatorImpl::forward(const data::ModalityBatch& source, bool samp
   Translation t;
   const auto h = encoder_->encode(source).pooled;  // [B, D]
   t.code = to_code->forward(h);                    // [B, latent]
+  if (classify) t.class_logits = classify->forward(t.code);  // [B, classes]
   torch::Tensor z = t.code;
   if (config_.objective == Objective::vae) {
     t.mu = t.code;

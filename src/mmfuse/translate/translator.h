@@ -17,6 +17,8 @@
 //     adv_weight: 0.05         # gan: generator's adversarial term
 //     disc_channels: 32        # gan
 //     disc_lr: 2.0e-4          # gan: discriminator's Adam lr (beta1 0.5)
+//     class_weight: 0.0        # > 0: also predict the data's class from the code (cross-entropy),
+//                              # which makes the code carry the class (label-aware translation)
 //   model:
 //     encoders:
 //       audio: {type: lenet, channels: 6, extra_blocks: 5}
@@ -52,6 +54,7 @@ struct TranslateConfig {
   double adv_weight = 0.05;
   int64_t disc_channels = 32;
   double disc_lr = 2e-4;
+  double class_weight = 0.0;
 
   /// From the `translate:` section; throws ConfigError naming `translate.<key>`.
   static TranslateConfig from_config(const ConfigNode& node);
@@ -66,13 +69,15 @@ struct Translation {
   torch::Tensor logits;  ///< [B, C, H, W]; sigmoid -> generated target in [0, 1]
   torch::Tensor code;    ///< [B, latent] (the mean for a VAE): the discriminator's condition
   torch::Tensor mu, logvar;  ///< [B, latent], VAE only
+  torch::Tensor class_logits;  ///< [B, classes] when the translator has a class head
 };
 
 class TranslatorImpl : public torch::nn::Cloneable<TranslatorImpl> {
  public:
-  /// `source_cfg`: the encoder's config (`model.encoders.<source>`); shapes are item shapes.
+  /// `source_cfg`: the encoder's config (`model.encoders.<source>`); shapes are item shapes;
+  /// `classes` > 0 adds the class head on the code (used when config.class_weight > 0).
   TranslatorImpl(TranslateConfig config, ConfigNode source_cfg, std::vector<int64_t> source_shape,
-                 std::vector<int64_t> target_shape);
+                 std::vector<int64_t> target_shape, int64_t classes = 0);
   void reset() override;
 
   /// source: the source modality's batch. Training samples the VAE code and GAN noise;
@@ -86,8 +91,9 @@ class TranslatorImpl : public torch::nn::Cloneable<TranslatorImpl> {
   TranslateConfig config_;
   ConfigNode source_cfg_;
   std::vector<int64_t> source_shape_, target_shape_;
+  int64_t classes_ = 0;
   encoders::EncoderBlock encoder_;
-  torch::nn::Linear to_code{nullptr}, to_logvar{nullptr};
+  torch::nn::Linear to_code{nullptr}, to_logvar{nullptr}, classify{nullptr};
   ConvDecoder decoder{nullptr};
 };
 TORCH_MODULE(Translator);
