@@ -55,10 +55,10 @@ const Fixture& fixture() {
   return f;
 }
 
-#define REQUIRE_FIXTURE()                                                                \
-  do {                                                                                   \
+#define REQUIRE_FIXTURE()                                                                     \
+  do {                                                                                        \
     if (fixture().error.find("espeak") != std::string::npos) GTEST_SKIP() << fixture().error; \
-    ASSERT_EQ(fixture().error, "");                                                      \
+    ASSERT_EQ(fixture().error, "");                                                           \
   } while (0)
 
 std::string train_run(const TempDir& tmp, const std::string& name, const std::string& src,
@@ -112,8 +112,9 @@ TEST(TranslateCli, AudioToImageTrainEvalAndConvert) {
 
   // One spoken digit -> a 28x28 PNG.
   const auto& audio = f.first_test["audio"];
-  const std::string wav = f.data + "/" + (audio.is_string() ? audio.get<std::string>()
-                                                             : audio["file"].get<std::string>());
+  const std::string wav =
+      f.data + "/" +
+      (audio.is_string() ? audio.get<std::string>() : audio["file"].get<std::string>());
   const std::string png = tmp.file("out.png");
   auto conv = run_mmfuse_json("translate --run " + run + " --audio " + wav + " --out " + png);
   ASSERT_FALSE(conv.contains("error")) << conv.dump();
@@ -122,10 +123,12 @@ TEST(TranslateCli, AudioToImageTrainEvalAndConvert) {
   EXPECT_EQ(m.cols, 28);
 
   // The wrong source modality, and a run that is not a translator, give clear errors.
-  auto wrong = run_mmfuse("translate --run " + run + " --image " + png + " --out " + tmp.file("x.png"));
+  auto wrong =
+      run_mmfuse("translate --run " + run + " --image " + png + " --out " + tmp.file("x.png"));
   EXPECT_EQ(wrong.exit_code, 2);
   EXPECT_NE(wrong.output.find("translates audio to image"), std::string::npos) << wrong.output;
-  auto not_run = run_mmfuse("translate --run " + tmp.file("cls") + " --audio " + wav + " --out " + png);
+  auto not_run =
+      run_mmfuse("translate --run " + tmp.file("cls") + " --audio " + wav + " --out " + png);
   EXPECT_NE(not_run.exit_code, 0);
   EXPECT_NE(not_run.output.find("is not a translation run"), std::string::npos) << not_run.output;
 }

@@ -37,21 +37,30 @@ TEST(TranslateNetworks, DiscriminatorScoresDependOnTheCondition) {
 
 TEST(TranslateObjectives, HandComputedValues) {
   // BCE with logit 0 against target 1 is log 2 per element.
-  auto l = reconstruction_loss(torch::zeros({2, 1, 7, 7}), torch::ones({2, 1, 7, 7}), ReconLoss::bce);
+  auto l =
+      reconstruction_loss(torch::zeros({2, 1, 7, 7}), torch::ones({2, 1, 7, 7}), ReconLoss::bce);
   EXPECT_NEAR(l.item<double>(), std::log(2.0), 1e-6);
   // MSE of sigmoid(0) = 0.5 against 0: 0.25; L1: 0.5.
-  EXPECT_NEAR(reconstruction_loss(torch::zeros({1, 1, 7, 7}), torch::zeros({1, 1, 7, 7}), ReconLoss::mse)
-                  .item<double>(), 0.25, 1e-6);
-  EXPECT_NEAR(reconstruction_loss(torch::zeros({1, 1, 7, 7}), torch::zeros({1, 1, 7, 7}), ReconLoss::l1)
-                  .item<double>(), 0.5, 1e-6);
+  EXPECT_NEAR(
+      reconstruction_loss(torch::zeros({1, 1, 7, 7}), torch::zeros({1, 1, 7, 7}), ReconLoss::mse)
+          .item<double>(),
+      0.25, 1e-6);
+  EXPECT_NEAR(
+      reconstruction_loss(torch::zeros({1, 1, 7, 7}), torch::zeros({1, 1, 7, 7}), ReconLoss::l1)
+          .item<double>(),
+      0.5, 1e-6);
   // KL of N(0,1) is 0; of N(1, 1) per dim is 0.5: latent 4 -> 2, over 49 elements.
-  EXPECT_NEAR(kl_divergence(torch::zeros({3, 4}), torch::zeros({3, 4}), 49).item<double>(), 0.0, 1e-9);
-  EXPECT_NEAR(kl_divergence(torch::ones({3, 4}), torch::zeros({3, 4}), 49).item<double>(), 2.0 / 49, 1e-7);
+  EXPECT_NEAR(kl_divergence(torch::zeros({3, 4}), torch::zeros({3, 4}), 49).item<double>(), 0.0,
+              1e-9);
+  EXPECT_NEAR(kl_divergence(torch::ones({3, 4}), torch::zeros({3, 4}), 49).item<double>(), 2.0 / 49,
+              1e-7);
   // D: logits 0 for both -> 2 log 2; G at logit 0 -> log 2.
-  EXPECT_NEAR(discriminator_loss(torch::zeros({4}), torch::zeros({4})).item<double>(), 2 * std::log(2.0), 1e-6);
+  EXPECT_NEAR(discriminator_loss(torch::zeros({4}), torch::zeros({4})).item<double>(),
+              2 * std::log(2.0), 1e-6);
   EXPECT_NEAR(generator_adversarial_loss(torch::zeros({4})).item<double>(), std::log(2.0), 1e-6);
   // A confident, correct discriminator has a loss near 0.
-  EXPECT_LT(discriminator_loss(torch::full({4}, 20.0), torch::full({4}, -20.0)).item<double>(), 1e-6);
+  EXPECT_LT(discriminator_loss(torch::full({4}, 20.0), torch::full({4}, -20.0)).item<double>(),
+            1e-6);
 }
 
 TEST(TranslateImageIo, Base64KnownValues) {
@@ -84,10 +93,12 @@ TEST(TranslateGriffinLim, RecoversASignalWithTheGivenMagnitudes) {
   auto t = torch::arange(o.samples, torch::kFloat) / 8000.0;
   auto x = 0.5 * torch::sin(2 * M_PI * 440.0 * t) + 0.3 * torch::sin(2 * M_PI * 1200.0 * t);
   auto window = torch::hann_window(o.n_fft);
-  auto mag = torch::stft(x, o.n_fft, o.hop, o.n_fft, window, true, "reflect", false, true, true).abs();
+  auto mag =
+      torch::stft(x, o.n_fft, o.hop, o.n_fft, window, true, "reflect", false, true, true).abs();
   auto y = griffin_lim(mag, o);
   ASSERT_EQ(y.numel(), o.samples);
-  auto mag_y = torch::stft(y, o.n_fft, o.hop, o.n_fft, window, true, "reflect", false, true, true).abs();
+  auto mag_y =
+      torch::stft(y, o.n_fft, o.hop, o.n_fft, window, true, "reflect", false, true, true).abs();
   // Spectral convergence, with y rescaled to x's level (griffin_lim peak-normalises).
   mag_y = mag_y * (mag.norm() / mag_y.norm());
   const double sc = ((mag_y - mag).norm() / mag.norm()).item<double>();
@@ -100,19 +111,21 @@ TEST(TranslateGriffinLim, RecoversASignalWithTheGivenMagnitudes) {
 
 TEST(TranslateConfigTest, ParsesAndRejects) {
   auto ok = TranslateConfig::from_config(
-      ConfigNode::parse("{source: audio, target: image, objective: gan, latent: 8}")) ;
+      ConfigNode::parse("{source: audio, target: image, objective: gan, latent: 8}"));
   EXPECT_EQ(ok.objective, Objective::gan);
   EXPECT_EQ(ok.noise, 16);  // the GAN's default noise
   try {
-    TranslateConfig::from_config(ConfigNode::parse("{source: audio, target: image, objective: vea}"));
+    TranslateConfig::from_config(
+        ConfigNode::parse("{source: audio, target: image, objective: vea}"));
     FAIL() << "expected a ConfigError";
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("vea"), std::string::npos) << e.what();
   }
   EXPECT_THROW(TranslateConfig::from_config(ConfigNode::parse("{source: audio, target: audio}")),
                ConfigError);
-  EXPECT_THROW(TranslateConfig::from_config(ConfigNode::parse("{source: audio, target: image, laten: 3}")),
-               ConfigError);
+  EXPECT_THROW(
+      TranslateConfig::from_config(ConfigNode::parse("{source: audio, target: image, laten: 3}")),
+      ConfigError);
 }
 
 TEST(TranslatorTest, ClassHeadOnTheCodeOnlyWhenWeighted) {

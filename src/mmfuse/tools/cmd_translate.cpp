@@ -36,8 +36,11 @@ void add_train(CLI::App& parent) {
 void add_eval(CLI::App& parent) {
   auto req = std::make_shared<translate::TranslateEvalRequest>();
   auto json_out = std::make_shared<bool>(false);
-  auto* cmd = parent.add_subcommand("eval", "Reconstruction error and recognition of generated samples");
-  cmd->add_option("--run", req->run_dir, "Translation run directory")->required()->check(CLI::ExistingDirectory);
+  auto* cmd =
+      parent.add_subcommand("eval", "Reconstruction error and recognition of generated samples");
+  cmd->add_option("--run", req->run_dir, "Translation run directory")
+      ->required()
+      ->check(CLI::ExistingDirectory);
   cmd->add_option("--data", req->data, "Manifest to translate (read with the run's preprocessing)")
       ->required()
       ->check(CLI::ExistingFile);
@@ -72,15 +75,18 @@ void add_translate_commands(CLI::App& app) {
   auto req = std::make_shared<translate::ConvertRequest>();
   auto image = std::make_shared<std::string>(), audio = std::make_shared<std::string>();
   auto text = std::make_shared<std::string>();
-  auto* cmd = app.add_subcommand("translate", "Cross-modal translation: generate one modality from another");
+  auto* cmd = app.add_subcommand("translate",
+                                 "Cross-modal translation: generate one modality from another");
   cmd->require_subcommand(0, 1);
   cmd->add_option("--run", *run_dir, "Translation run directory")->check(CLI::ExistingDirectory);
   cmd->add_option("--image", *image, "Source image file");
   cmd->add_option("--audio", *audio, "Source audio file");
   cmd->add_option("--text", *text, "Source text");
-  cmd->add_option("--out,-o", req->out, "Output: .png (image or spectrogram) or .wav (spectrogram)");
+  cmd->add_option("--out,-o", req->out,
+                  "Output: .png (image or spectrogram) or .wav (spectrogram)");
   cmd->add_option("--wav", req->wav, "Also write a spectrogram target as sound (Griffin-Lim)");
-  cmd->add_option("--scale", req->scale, "Repeat each PNG pixel N times")->check(CLI::PositiveNumber);
+  cmd->add_option("--scale", req->scale, "Repeat each PNG pixel N times")
+      ->check(CLI::PositiveNumber);
   add_train(*cmd);
   add_eval(*cmd);
   cmd->callback([=, cmd = cmd] {

@@ -12,7 +12,8 @@ using nlohmann::json;
 namespace {
 
 bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 }  // namespace
@@ -21,7 +22,8 @@ json convert(const TranslateRun& run, const ConvertRequest& req) {
   const Modality src = run.tcfg.source;
   const int given = req.image.has_value() + req.audio.has_value() + req.text.has_value();
   const bool has_source = (src == Modality::image && req.image) ||
-                          (src == Modality::audio && req.audio) || (src == Modality::text && req.text);
+                          (src == Modality::audio && req.audio) ||
+                          (src == Modality::text && req.text);
   if (given != 1 || !has_source) {
     throw UsageError("this run translates " + std::string(to_string(src)) + " to " +
                      std::string(to_string(run.tcfg.target)) + "; give exactly --" +
@@ -41,7 +43,8 @@ json convert(const TranslateRun& run, const ConvertRequest& req) {
   const bool spectrogram = run.tcfg.target == Modality::audio;
   std::string wav = req.wav;
   if (ends_with(req.out, ".wav")) {
-    if (!spectrogram) throw UsageError("--out " + req.out + ": the target is an image; write a .png");
+    if (!spectrogram)
+      throw UsageError("--out " + req.out + ": the target is an image; write a .png");
     wav = req.out;
   } else {
     write_png(req.out, gen, req.scale);

@@ -42,9 +42,10 @@ ReconMetrics reconstruction_metrics(Translator& model, data::Loader& loader,
     if (!p) continue;
     auto logits = model->forward(p->source).logits;
     se += (torch::sigmoid(logits) - p->target).pow(2).sum().item<double>();
-    bce += F::binary_cross_entropy_with_logits(
-               logits, p->target, F::BinaryCrossEntropyWithLogitsFuncOptions().reduction(torch::kSum))
-               .item<double>();
+    bce +=
+        F::binary_cross_entropy_with_logits(
+            logits, p->target, F::BinaryCrossEntropyWithLogitsFuncOptions().reduction(torch::kSum))
+            .item<double>();
     elements += static_cast<double>(p->target.numel());
     m.samples += p->target.size(0);
   }
@@ -125,7 +126,7 @@ json evaluate_translation(const TranslateEvalRequest& req) {
   torch::NoGradGuard no_grad;
   double se = 0, elements = 0, bce = 0;
   int64_t n = 0, hits = 0, real_hits = 0, labelled = 0;
-  std::map<int64_t, std::pair<int64_t, int64_t>> per_class;  // class -> (hits, count)
+  std::map<int64_t, std::pair<int64_t, int64_t>> per_class;           // class -> (hits, count)
   std::map<int64_t, std::vector<std::array<torch::Tensor, 3>>> grid;  // source, real, generated
   while (auto batch = loader.next()) {
     auto p = paired(*batch, cfg.source, cfg.target, torch::kCPU);
@@ -133,9 +134,10 @@ json evaluate_translation(const TranslateEvalRequest& req) {
     auto logits = run.model->forward(p->source).logits;
     auto gen = torch::sigmoid(logits);
     se += (gen - p->target).pow(2).sum().item<double>();
-    bce += F::binary_cross_entropy_with_logits(
-               logits, p->target, F::BinaryCrossEntropyWithLogitsFuncOptions().reduction(torch::kSum))
-               .item<double>();
+    bce +=
+        F::binary_cross_entropy_with_logits(
+            logits, p->target, F::BinaryCrossEntropyWithLogitsFuncOptions().reduction(torch::kSum))
+            .item<double>();
     elements += static_cast<double>(p->target.numel());
     n += p->target.size(0);
     if (label.empty()) continue;
@@ -163,7 +165,9 @@ json evaluate_translation(const TranslateEvalRequest& req) {
       }
     }
   }
-  if (n == 0) throw Error(req.data + ": no sample has both " + std::string(to_string(cfg.source)) + " and " + std::string(to_string(cfg.target)));
+  if (n == 0)
+    throw Error(req.data + ": no sample has both " + std::string(to_string(cfg.source)) + " and " +
+                std::string(to_string(cfg.target)));
   json out = {{"objective", to_string(cfg.objective)},
               {"source", std::string(to_string(cfg.source))},
               {"target", std::string(to_string(cfg.target))},
@@ -190,12 +194,13 @@ json evaluate_translation(const TranslateEvalRequest& req) {
       << to_string(cfg.objective) << ")</h1><p>" << req.data << ": " << n << " samples, MSE "
       << out["mse"].get<double>();
     if (out.contains("recognition")) {
-      h << ", recognised by the classifier in " << out["recognition"]["accuracy"].get<double>() * 100
-        << "% of generated samples (" << out["recognition"]["real_accuracy"].get<double>() * 100
-        << "% of real ones)";
+      h << ", recognised by the classifier in "
+        << out["recognition"]["accuracy"].get<double>() * 100 << "% of generated samples ("
+        << out["recognition"]["real_accuracy"].get<double>() * 100 << "% of real ones)";
     }
     h << "</p><table><tr><th>class</th><th>source</th><th>real</th><th>generated</th></tr>";
-    const auto names = label.empty() ? std::vector<std::string>{} : run.dataset->label_map(label).names();
+    const auto names =
+        label.empty() ? std::vector<std::string>{} : run.dataset->label_map(label).names();
     for (const auto& [c, items] : grid) {
       for (const auto& it : items) {
         h << "<tr><td>" << names[static_cast<std::size_t>(c)] << "</td><td>"

@@ -6,8 +6,8 @@
 #include <optional>
 #include <string>
 
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include "mmfuse/data/batch.h"
 #include "mmfuse/data/loader.h"

@@ -20,11 +20,10 @@ torch::Tensor features_to_magnitude(const torch::Tensor& features, const Griffin
   const int64_t bins = o.n_fft / 2 + 1;
   const int64_t frames = o.samples / o.hop + 1;  // center=true
   auto s = f.flip(0).clamp(0, 1) * o.log_range;  // log1p(100 |S|), high frequencies last
-  s = F::interpolate(s.unsqueeze(0).unsqueeze(0),
-                     F::InterpolateFuncOptions()
-                         .size(std::vector<int64_t>{bins, frames})
-                         .mode(torch::kBilinear)
-                         .align_corners(false))[0][0];
+  s = F::interpolate(s.unsqueeze(0).unsqueeze(0), F::InterpolateFuncOptions()
+                                                      .size(std::vector<int64_t>{bins, frames})
+                                                      .mode(torch::kBilinear)
+                                                      .align_corners(false))[0][0];
   return torch::expm1(s) / 100.0;  // [bins, frames]
 }
 
@@ -63,7 +62,8 @@ void write_wav(const std::string& path, const torch::Tensor& waveform, int sampl
   sf_close(f);
   if (wrote != n) {
     std::remove(tmp.c_str());
-    throw Error(path + ": short write (" + std::to_string(wrote) + " of " + std::to_string(n) + " samples)");
+    throw Error(path + ": short write (" + std::to_string(wrote) + " of " + std::to_string(n) +
+                " samples)");
   }
   std::filesystem::rename(tmp, path);
 }

@@ -13,11 +13,11 @@
 namespace mmfuse::translate {
 
 struct GriffinLimOptions {
-  int64_t n_fft = 222;        ///< 2 * (112 - 1): 112 frequency bins, as the features
+  int64_t n_fft = 222;  ///< 2 * (112 - 1): 112 frequency bins, as the features
   int64_t hop = 32;
-  int64_t samples = 4000;     ///< output length (0.5 s at 8 kHz, a typical spoken digit)
+  int64_t samples = 4000;  ///< output length (0.5 s at 8 kHz, a typical spoken digit)
   int64_t iterations = 48;
-  double log_range = 4.0;     ///< log1p(100 |S|) at feature value 1 (0 maps to silence)
+  double log_range = 4.0;  ///< log1p(100 |S|) at feature value 1 (0 maps to silence)
   uint64_t seed = 0;
 };
 

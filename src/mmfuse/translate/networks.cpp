@@ -58,8 +58,7 @@ void ConvDiscriminatorImpl::reset() {
   body = torch::nn::Sequential();
   int64_t c_in = shape[0], c = options.channels();
   for (int64_t i = 0; i < k; ++i) {
-    body->push_back(
-        torch::nn::Conv2d(torch::nn::Conv2dOptions(c_in, c, 4).stride(2).padding(1)));
+    body->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(c_in, c, 4).stride(2).padding(1)));
     body->push_back(torch::nn::LeakyReLU(torch::nn::LeakyReLUOptions().negative_slope(0.2)));
     c_in = c;
     c = std::min<int64_t>(c * 2, 256);
@@ -67,13 +66,13 @@ void ConvDiscriminatorImpl::reset() {
   body = register_module("body", body);
   out = register_module("out", torch::nn::Linear(c_in, 1));
   if (options.cond_dim() > 0) {
-    proj = register_module("proj", torch::nn::Linear(
-                                       torch::nn::LinearOptions(options.cond_dim(), c_in).bias(false)));
+    proj = register_module(
+        "proj", torch::nn::Linear(torch::nn::LinearOptions(options.cond_dim(), c_in).bias(false)));
   }
 }
 
 torch::Tensor ConvDiscriminatorImpl::forward(const torch::Tensor& x, const torch::Tensor& cond) {
-  auto h = body->forward(x).mean({2, 3});  // [B, F]
+  auto h = body->forward(x).mean({2, 3});   // [B, F]
   auto score = out->forward(h).squeeze(1);  // [B]
   if (proj && cond.defined()) score = score + (proj->forward(cond) * h).sum(1);
   return score;

@@ -13,7 +13,7 @@ namespace mmfuse::translate {
 struct ConvDecoderOptions {
   ConvDecoderOptions(int64_t in_dim, std::vector<int64_t> out_shape)
       : in_dim_(in_dim), out_shape_(std::move(out_shape)) {}
-  TORCH_ARG(int64_t, in_dim);                 ///< size of the conditioning vector
+  TORCH_ARG(int64_t, in_dim);                  ///< size of the conditioning vector
   TORCH_ARG(std::vector<int64_t>, out_shape);  ///< [C, H, W]
   TORCH_ARG(int64_t, channels) = 64;           ///< channels at the 7x7 stage, halved per doubling
 };

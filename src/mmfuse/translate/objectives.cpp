@@ -7,9 +7,12 @@ namespace F = torch::nn::functional;
 torch::Tensor reconstruction_loss(const torch::Tensor& logits, const torch::Tensor& target,
                                   ReconLoss kind) {
   switch (kind) {
-    case ReconLoss::bce: return F::binary_cross_entropy_with_logits(logits, target);
-    case ReconLoss::mse: return F::mse_loss(torch::sigmoid(logits), target);
-    case ReconLoss::l1: return F::l1_loss(torch::sigmoid(logits), target);
+    case ReconLoss::bce:
+      return F::binary_cross_entropy_with_logits(logits, target);
+    case ReconLoss::mse:
+      return F::mse_loss(torch::sigmoid(logits), target);
+    case ReconLoss::l1:
+      return F::l1_loss(torch::sigmoid(logits), target);
   }
   return {};
 }
@@ -21,7 +24,8 @@ torch::Tensor kl_divergence(const torch::Tensor& mu, const torch::Tensor& logvar
   return kl.mean() / static_cast<double>(std::max<int64_t>(1, target_elements));
 }
 
-torch::Tensor discriminator_loss(const torch::Tensor& real_scores, const torch::Tensor& fake_scores) {
+torch::Tensor discriminator_loss(const torch::Tensor& real_scores,
+                                 const torch::Tensor& fake_scores) {
   return F::binary_cross_entropy_with_logits(real_scores, torch::ones_like(real_scores)) +
          F::binary_cross_entropy_with_logits(fake_scores, torch::zeros_like(fake_scores));
 }

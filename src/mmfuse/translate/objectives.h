@@ -17,7 +17,8 @@ torch::Tensor kl_divergence(const torch::Tensor& mu, const torch::Tensor& logvar
                             int64_t target_elements);
 
 /// Discriminator loss: BCE(real -> 1) + BCE(fake -> 0) on score logits [B].
-torch::Tensor discriminator_loss(const torch::Tensor& real_scores, const torch::Tensor& fake_scores);
+torch::Tensor discriminator_loss(const torch::Tensor& real_scores,
+                                 const torch::Tensor& fake_scores);
 
 /// Generator's adversarial loss (non-saturating): BCE(fake -> 1).
 torch::Tensor generator_adversarial_loss(const torch::Tensor& fake_scores);

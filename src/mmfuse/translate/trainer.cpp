@@ -35,9 +35,9 @@ json run_translate_training(const train::TrainRequest& req) {
   if (req.resume) throw UsageError("translation runs cannot be resumed yet; start a new run");
   if (req.config_path.empty()) throw UsageError("translate train needs --config C");
   ConfigNode config = train::load_run_config(req.config_path, req.overrides);
-  const std::string dir =
-      req.run_dir.empty() ? (fs::path("runs") / fs::path(req.config_path).stem()).string()
-                          : req.run_dir;
+  const std::string dir = req.run_dir.empty()
+                              ? (fs::path("runs") / fs::path(req.config_path).stem()).string()
+                              : req.run_dir;
   {
     ConfigNode saved = config;
     saved.set_override("data=" + fs::absolute(train::data_spec_path(config)).string());
@@ -54,7 +54,8 @@ json run_translate_training(const train::TrainRequest& req) {
 
   data::DatasetOptions dopt;
   dopt.threads = std::max(1, tc.loader_threads);
-  auto dataset = data::Dataset::create(data::DatasetSpec::load(train::data_spec_path(config)), dopt);
+  auto dataset =
+      data::Dataset::create(data::DatasetSpec::load(train::data_spec_path(config)), dopt);
   dataset->save((fs::path(dir) / "dataset.json").string());
   auto train_set = dataset->train_samples();
   if (tc.limit_train > 0 && tc.limit_train < static_cast<int64_t>(train_set->samples.size())) {
@@ -113,10 +114,10 @@ json run_translate_training(const train::TrainRequest& req) {
       }
       if (out.class_logits.defined()) {
         auto y = batch->targets.at(label).index_select(0, pair->rows).to(device);
-        loss = loss + tcfg.class_weight * torch::nn::functional::cross_entropy(
-                                              out.class_logits, y,
-                                              torch::nn::functional::CrossEntropyFuncOptions()
-                                                  .ignore_index(-1));
+        loss = loss + tcfg.class_weight *
+                          torch::nn::functional::cross_entropy(
+                              out.class_logits, y,
+                              torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-1));
       }
       if (disc) {
         const auto cond = out.code.detach();
@@ -138,7 +139,8 @@ json run_translate_training(const train::TrainRequest& req) {
       }
       optimizer->zero_grad();
       loss.backward();
-      if (tc.grad_clip_norm > 0) torch::nn::utils::clip_grad_norm_(model->parameters(), tc.grad_clip_norm);
+      if (tc.grad_clip_norm > 0)
+        torch::nn::utils::clip_grad_norm_(model->parameters(), tc.grad_clip_norm);
       optimizer->step();
       ++step;
       ++batches;
@@ -149,9 +151,12 @@ json run_translate_training(const train::TrainRequest& req) {
     const auto val = reconstruction_metrics(model, val_loader, tcfg, device);
     schedule.on_epoch_end(-val.mse);
     const bool improved = val.mse < best;
-    json entry = {{"type", "epoch"},       {"epoch", epoch + 1},
-                  {"step", step},          {"train_loss", sum_loss / std::max<int64_t>(1, batches)},
-                  {"val_mse", val.mse},    {"val_bce", val.bce},
+    json entry = {{"type", "epoch"},
+                  {"epoch", epoch + 1},
+                  {"step", step},
+                  {"train_loss", sum_loss / std::max<int64_t>(1, batches)},
+                  {"val_mse", val.mse},
+                  {"val_bce", val.bce},
                   {"epoch_seconds", seconds_since(te)}};
     if (disc) entry["train_disc_loss"] = sum_d / std::max<int64_t>(1, batches);
     metrics << entry.dump() << "\n" << std::flush;

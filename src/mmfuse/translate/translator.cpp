@@ -26,9 +26,12 @@ ReconLoss recon_from(const ConfigNode& n) {
 
 std::string to_string(Objective o) {
   switch (o) {
-    case Objective::ae: return "ae";
-    case Objective::vae: return "vae";
-    case Objective::gan: return "gan";
+    case Objective::ae:
+      return "ae";
+    case Objective::vae:
+      return "vae";
+    case Objective::gan:
+      return "gan";
   }
   return "?";
 }
@@ -82,8 +85,8 @@ void TranslatorImpl::reset() {
                 std::to_string(target_shape_.size()) + " dimensions");
   }
   encoders::EncoderContext ctx{config_.source, source_shape_, 0};
-  encoder_ = encoders::encoder_registry().make(source_cfg_.get<std::string>("type"), ctx,
-                                               source_cfg_);
+  encoder_ =
+      encoders::encoder_registry().make(source_cfg_.get<std::string>("type"), ctx, source_cfg_);
   register_module("encoder", encoder_.module());
   const int64_t d = encoder_->out_dim();
   to_code = register_module("to_code", torch::nn::Linear(d, config_.latent));
@@ -100,8 +103,8 @@ void TranslatorImpl::reset() {
 
 Translation TranslatorImpl::forward(const data::ModalityBatch& source, bool sample) {
   Translation t;
-  const auto h = encoder_->encode(source).pooled;  // [B, D]
-  t.code = to_code->forward(h);                    // [B, latent]
+  const auto h = encoder_->encode(source).pooled;            // [B, D]
+  t.code = to_code->forward(h);                              // [B, latent]
   if (classify) t.class_logits = classify->forward(t.code);  // [B, classes]
   torch::Tensor z = t.code;
   if (config_.objective == Objective::vae) {

@@ -66,9 +66,9 @@ std::string to_string(Objective o);
 bool is_translate_config(const ConfigNode& root);
 
 struct Translation {
-  torch::Tensor logits;  ///< [B, C, H, W]; sigmoid -> generated target in [0, 1]
-  torch::Tensor code;    ///< [B, latent] (the mean for a VAE): the discriminator's condition
-  torch::Tensor mu, logvar;  ///< [B, latent], VAE only
+  torch::Tensor logits;        ///< [B, C, H, W]; sigmoid -> generated target in [0, 1]
+  torch::Tensor code;          ///< [B, latent] (the mean for a VAE): the discriminator's condition
+  torch::Tensor mu, logvar;    ///< [B, latent], VAE only
   torch::Tensor class_logits;  ///< [B, classes] when the translator has a class head
 };
 
