@@ -16,6 +16,7 @@
 #include "mmfuse/train/optimizer.h"
 #include "mmfuse/train/progress.h"
 #include "mmfuse/train/run_state.h"
+#include "mmfuse/train/step.h"
 #include "mmfuse/train/train_config.h"
 
 namespace mmfuse::retrieval {
@@ -30,14 +31,6 @@ bool is_retrieval_request(const train::TrainRequest& req) {
 }
 
 namespace {
-
-std::shared_ptr<const data::SampleSet> limited(std::shared_ptr<const data::SampleSet> s,
-                                               int64_t limit) {
-  if (limit <= 0 || limit >= static_cast<int64_t>(s->samples.size())) return s;
-  auto copy = std::make_shared<data::SampleSet>(*s);
-  copy->samples.resize(static_cast<std::size_t>(limit));
-  return copy;
-}
 
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
@@ -71,7 +64,7 @@ train::TrainResult run_retrieval_training(const train::TrainRequest& req) {
   dopt.threads = std::max(1, tc.loader_threads);
   auto dataset = data::Dataset::create(data::DatasetSpec::load(train::data_spec_path(config)), dopt);
   dataset->save((fs::path(dir) / "dataset.json").string());
-  auto train_set = limited(dataset->train_samples(), tc.limit_train);
+  auto train_set = train::limited(dataset->train_samples(), tc.limit_train);
   auto val_set = dataset->read_split(data::Split::val);
   if (val_set->samples.empty()) {
     throw Error("the validation split is empty; retrieval runs select their epoch on it (add "
@@ -122,19 +115,9 @@ train::TrainResult run_retrieval_training(const train::TrainRequest& req) {
       if (!rc.labels.empty()) labels = batch->targets.at(rc.labels);
       auto [q, c] = model->forward(*batch);
       auto loss = info_nce(q, c, model->log_scale, labels, loss_opt);
-      const double value = loss.item<double>();
-      if (!std::isfinite(value)) {
-        throw Error("loss became " + std::string(std::isnan(value) ? "NaN" : "Inf") +
-                    " at epoch " + std::to_string(epoch + 1) + " step " + std::to_string(step) +
-                    "; the last good checkpoint is kept at " + last_ckpt +
-                    " (lower the learning rate or enable train.grad_clip_norm)");
-      }
-      optimizer->zero_grad();
-      loss.backward();
-      if (tc.grad_clip_norm > 0) {
-        torch::nn::utils::clip_grad_norm_(model->parameters(), tc.grad_clip_norm);
-      }
-      optimizer->step();
+      const double value =
+          train::checked_step(loss, *optimizer, model->parameters(), tc.grad_clip_norm, epoch,
+                              step, "the last good checkpoint is kept at " + last_ckpt);
       ++step, ++batches;
       loss_sum += value;
       progress.step(batches, value, batch->size());

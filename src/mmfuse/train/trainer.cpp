@@ -18,6 +18,7 @@
 #include "mmfuse/train/losses.h"
 #include "mmfuse/train/progress.h"
 #include "mmfuse/train/run_state.h"
+#include "mmfuse/train/step.h"
 #include "mmfuse/train/train_config.h"
 
 namespace mmfuse::train {
@@ -77,14 +78,6 @@ void apply_threads(const TrainConfig& tc) {
     at::globalContext().setDeterministicAlgorithms(true);
 #endif
   }
-}
-
-std::shared_ptr<const data::SampleSet> limited(std::shared_ptr<const data::SampleSet> s,
-                                               int64_t limit) {
-  if (limit <= 0 || limit >= static_cast<int64_t>(s->samples.size())) return s;
-  auto copy = std::make_shared<data::SampleSet>(*s);
-  copy->samples.resize(static_cast<std::size_t>(limit));
-  return copy;
 }
 
 Run setup(const TrainRequest& req) {
@@ -196,19 +189,9 @@ TrainResult run_training(const TrainRequest& req) {
         loss = loss + l;
         parts[name] = l.item<double>();
       }
-      const double loss_value = loss.item<double>();
-      if (!std::isfinite(loss_value)) {
-        throw Error("loss became " + std::string(std::isnan(loss_value) ? "NaN" : "Inf") +
-                    " at epoch " + std::to_string(epoch + 1) + " step " + std::to_string(st.step) +
-                    "; the last good checkpoint is kept at " + last_ckpt +
-                    " (lower the learning rate or enable train.grad_clip_norm)");
-      }
-      r.optimizer->zero_grad();
-      loss.backward();
-      if (r.tc.grad_clip_norm > 0) {
-        torch::nn::utils::clip_grad_norm_(r.model->parameters(), r.tc.grad_clip_norm);
-      }
-      r.optimizer->step();
+      const double loss_value =
+          checked_step(loss, *r.optimizer, r.model->parameters(), r.tc.grad_clip_norm, epoch,
+                       st.step, "the last good checkpoint is kept at " + last_ckpt);
       ++st.step;
       st.samples_seen += b.size();
       st.epoch_loss_sum += loss_value;

@@ -13,6 +13,7 @@
 #include "mmfuse/data/loader.h"
 #include "mmfuse/train/optimizer.h"
 #include "mmfuse/train/progress.h"
+#include "mmfuse/train/step.h"
 #include "mmfuse/train/train_config.h"
 #include "mmfuse/translate/evaluate.h"
 #include "mmfuse/translate/objectives.h"
@@ -57,12 +58,7 @@ json run_translate_training(const train::TrainRequest& req) {
   auto dataset =
       data::Dataset::create(data::DatasetSpec::load(train::data_spec_path(config)), dopt);
   dataset->save((fs::path(dir) / "dataset.json").string());
-  auto train_set = dataset->train_samples();
-  if (tc.limit_train > 0 && tc.limit_train < static_cast<int64_t>(train_set->samples.size())) {
-    auto copy = std::make_shared<data::SampleSet>(*train_set);
-    copy->samples.resize(static_cast<std::size_t>(tc.limit_train));
-    train_set = copy;
-  }
+  const auto train_set = train::limited(dataset->train_samples(), tc.limit_train);
   auto val_set = dataset->read_split(data::Split::val);
 
   Translator model = build_translator(config, *dataset);
@@ -130,18 +126,9 @@ json run_translate_training(const train::TrainRequest& req) {
         sum_d += d_loss.item<double>();
         loss = loss + tcfg.adv_weight * generator_adversarial_loss(disc->forward(fake, cond));
       }
-      const double value = loss.item<double>();
-      if (!std::isfinite(value)) {
-        throw Error("translation loss became " + std::string(std::isnan(value) ? "NaN" : "Inf") +
-                    " at epoch " + std::to_string(epoch + 1) + " step " + std::to_string(step) +
-                    "; the best weights so far are in " + best_path +
-                    " (lower the learning rate or set train.grad_clip_norm)");
-      }
-      optimizer->zero_grad();
-      loss.backward();
-      if (tc.grad_clip_norm > 0)
-        torch::nn::utils::clip_grad_norm_(model->parameters(), tc.grad_clip_norm);
-      optimizer->step();
+      const double value =
+          train::checked_step(loss, *optimizer, model->parameters(), tc.grad_clip_norm, epoch, step,
+                              "the best weights so far are in " + best_path);
       ++step;
       ++batches;
       sum_loss += value;
