@@ -40,6 +40,7 @@ data="$root/../shared/data/avmnist"
 py=/usr/bin/python3
 out="${out:-$build/bench-compare}"
 mkdir -p "$out"
+out="$(cd "$out" && pwd)"  # absolute: the end-to-end run's data spec is resolved from its own folder
 results="$out/results.jsonl"
 : >"$results"
 record() { # side kind model json

@@ -8,7 +8,7 @@ PKGS=(
   libfaiss-dev libcpp-httplib-dev nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libspdlog-dev
   libsqlite3-dev libgtest-dev libgmock-dev libbenchmark-dev
   python3-torch python3-scipy python3-pil python3-sklearn python3-numpy
-  espeak-ng sox chromium
+  espeak-ng sox chromium wordnet-base
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -28,7 +28,7 @@ RetrievalConfig RetrievalConfig::from_config(const ConfigNode& root) {
   if (r.is_null()) {
     r.fail("missing: a retrieval run needs retrieval: {modalities: [text, image], dim: 128}");
   }
-  r.check_keys({"modalities", "dim", "projection", "temperature", "max_scale", "labels", "ks"});
+  r.check_keys({"modalities", "dim", "projection", "temperature", "max_scale", "labels", "positives", "ks"});
   ConfigNode mods = r["modalities"];
   if (!mods.is_sequence() || mods.size() != 2) {
     mods.fail("expected two modalities [query, candidate], e.g. [text, image]");
@@ -50,6 +50,10 @@ RetrievalConfig RetrievalConfig::from_config(const ConfigNode& root) {
     r["max_scale"].fail("expected a clamp >= 1 / temperature");
   }
   c.labels = r.get<std::string>("labels", "");
+  if (r.has("positives")) c.positives = positives_from_config(r["positives"]);
+  if (!c.labels.empty() && c.positives != Positives::pair) {
+    r["positives"].fail("with labels, equal labels are the positives; drop positives or labels");
+  }
   c.ks = r.get<std::vector<int64_t>>("ks", c.ks);
   if (c.ks.empty()) r["ks"].fail("expected at least one K, e.g. [1, 5, 10]");
   for (std::size_t i = 0; i < c.ks.size(); ++i) {

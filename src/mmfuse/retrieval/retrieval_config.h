@@ -9,6 +9,8 @@
 //     max_scale: 100              # clamp of the logit scale
 //     labels: ""                  # class target: equal labels are relevant (AV-MNIST: digit);
 //                                 # "" = paired retrieval (sample i's text <-> sample i's image)
+//     positives: pair             # training only: pair | same_query (pairs with identical
+//                                 # queries are positives of each other; see positives.h)
 //     ks: [1, 5, 10]              # K of recall@K / precision@K
 //   model:
 //     encoders: {text: {type: embedding, dim: 256}, image: {type: resnet, ...}}
@@ -21,6 +23,7 @@
 
 #include "mmfuse/core/config.h"
 #include "mmfuse/core/modality.h"
+#include "mmfuse/retrieval/positives.h"
 
 namespace mmfuse::retrieval {
 
@@ -32,6 +35,7 @@ struct RetrievalConfig {
   double temperature = 0.07;
   double max_scale = 100.0;
   std::string labels;  ///< "" for paired retrieval
+  Positives positives = Positives::pair;  ///< training positives when `labels` is empty
   std::vector<int64_t> ks = {1, 5, 10};
 
   /// The validation metric that selects the best epoch: the mean of R@K over both directions

@@ -12,6 +12,7 @@
 #include "mmfuse/data/loader.h"
 #include "mmfuse/retrieval/contrastive.h"
 #include "mmfuse/retrieval/evaluate.h"
+#include "mmfuse/retrieval/positives.h"
 #include "mmfuse/train/checkpoint.h"
 #include "mmfuse/train/optimizer.h"
 #include "mmfuse/train/progress.h"
@@ -70,6 +71,13 @@ train::TrainResult run_retrieval_training(const train::TrainRequest& req) {
     throw Error("the validation split is empty; retrieval runs select their epoch on it (add "
                 "splits.val to the dataset spec)");
   }
+  const QueryGroups groups = rc.positives == Positives::same_query
+                                 ? QueryGroups(*train_set, rc.query)
+                                 : QueryGroups();
+  if (rc.positives == Positives::same_query) {
+    spdlog::info("positives: same_query ({} groups among {} training pairs)", groups.size(),
+                 train_set->samples.size());
+  }
   TwoTower model = build_two_tower(rc, config["model"], train::model_inputs(*dataset));
   auto optimizer = train::make_optimizer(tc.optimizer, model->parameters());
   const InfoNceOptions loss_opt = InfoNceOptions().max_scale(rc.max_scale);
@@ -113,6 +121,7 @@ train::TrainResult run_retrieval_training(const train::TrainRequest& req) {
       train::set_learning_rate(*optimizer, schedule.lr_at(step));
       torch::Tensor labels;
       if (!rc.labels.empty()) labels = batch->targets.at(rc.labels);
+      if (rc.positives == Positives::same_query) labels = groups.labels(batch->ids);
       auto [q, c] = model->forward(*batch);
       auto loss = info_nce(q, c, model->log_scale, labels, loss_opt);
       const double value =

@@ -31,16 +31,24 @@ std::optional<Paired> paired(const data::Batch& batch, Modality source, Modality
 }
 
 ReconMetrics reconstruction_metrics(Translator& model, data::Loader& loader,
-                                    const TranslateConfig& cfg, const torch::Device& device) {
+                                    const TranslateConfig& cfg, const torch::Device& device,
+                                    const std::string& label) {
   torch::NoGradGuard no_grad;
   model->eval();
   loader.seek({0, 0});
-  double se = 0, bce = 0, elements = 0;
+  double se = 0, bce = 0, elements = 0, correct = 0, labelled = 0;
   ReconMetrics m;
   while (auto batch = loader.next()) {
     auto p = paired(*batch, cfg.source, cfg.target, device);
     if (!p) continue;
-    auto logits = model->forward(p->source).logits;
+    const auto out = model->forward(p->source);
+    const auto& logits = out.logits;
+    if (out.class_logits.defined() && !label.empty()) {
+      const auto y = batch->targets.at(label).index_select(0, p->rows).to(device);  // [B], -1 = none
+      const auto known = y >= 0;
+      labelled += known.sum().item<double>();
+      correct += (out.class_logits.argmax(1).eq(y) & known).sum().item<double>();
+    }
     se += (torch::sigmoid(logits) - p->target).pow(2).sum().item<double>();
     bce +=
         F::binary_cross_entropy_with_logits(
@@ -50,6 +58,7 @@ ReconMetrics reconstruction_metrics(Translator& model, data::Loader& loader,
     m.samples += p->target.size(0);
   }
   if (elements > 0) m.mse = se / elements, m.bce = bce / elements;
+  if (labelled > 0) m.class_accuracy = correct / labelled;
   return m;
 }
 

@@ -27,10 +27,14 @@ std::optional<Paired> paired(const data::Batch& batch, Modality source, Modality
 struct ReconMetrics {
   double mse = 0, bce = 0;  ///< means over all target elements (generated in [0, 1])
   int64_t samples = 0;
+  /// The class head's accuracy on the samples with a label (-1 without a class head or labels).
+  double class_accuracy = -1;
 };
-/// One pass over `loader` in eval mode (the model is left in eval mode).
+/// One pass over `loader` in eval mode (the model is left in eval mode). `label`: the class target
+/// the class head predicts ("" to skip its accuracy).
 ReconMetrics reconstruction_metrics(Translator& model, data::Loader& loader,
-                                    const TranslateConfig& cfg, const torch::Device& device);
+                                    const TranslateConfig& cfg, const torch::Device& device,
+                                    const std::string& label = "");
 
 struct TranslateEvalRequest {
   std::string run_dir;

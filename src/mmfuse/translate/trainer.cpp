@@ -135,7 +135,7 @@ json run_translate_training(const train::TrainRequest& req) {
       progress.step(b_index, value, pair->source.data.size(0));
     }
     train_s += seconds_since(te);
-    const auto val = reconstruction_metrics(model, val_loader, tcfg, device);
+    const auto val = reconstruction_metrics(model, val_loader, tcfg, device, label);
     schedule.on_epoch_end(-val.mse);
     const bool improved = val.mse < best;
     json entry = {{"type", "epoch"},
@@ -145,6 +145,7 @@ json run_translate_training(const train::TrainRequest& req) {
                   {"val_mse", val.mse},
                   {"val_bce", val.bce},
                   {"epoch_seconds", seconds_since(te)}};
+    if (val.class_accuracy >= 0) entry["val_class_accuracy"] = val.class_accuracy;
     if (disc) entry["train_disc_loss"] = sum_d / std::max<int64_t>(1, batches);
     metrics << entry.dump() << "\n" << std::flush;
     history.push_back(entry);

@@ -2,8 +2,10 @@
 
 #include <cmath>
 #include <random>
+#include <unordered_set>
 
 #include "mmfuse/core/error.h"
+#include "mmfuse/data/text/wordnet.h"
 
 namespace mmfuse::data::text {
 
@@ -53,7 +55,8 @@ TextOptions TextOptions::parse(const ConfigNode& cfg) {
   TextOptions o;
   if (cfg.is_null()) return o;
   cfg.check_keys(
-      {"output", "max_len", "min_freq", "max_size", "lowercase", "keep_punctuation", "augment"});
+      {"output", "max_len", "min_freq", "max_size", "lowercase", "keep_punctuation", "augment",
+       "gloss"});
   o.output = text_output_from_string(cfg.get<std::string>("output", "ids"), cfg["output"]);
   o.max_len = cfg.get<int64_t>("max_len", 0);
   if (o.max_len < 0) cfg["max_len"].fail("expected a length >= 0 (0: variable length)");
@@ -74,7 +77,38 @@ TextOptions TextOptions::parse(const ConfigNode& cfg) {
     o.token_dropout = probability(aug, "token_dropout");
     o.token_swap = probability(aug, "token_swap");
   }
+  if (auto g = cfg["gloss"]; !g.is_null()) {
+    if (!g.is_map()) g.fail("expected a map {wordnet: /usr/share/wordnet, senses: 1}");
+    g.check_keys({"wordnet", "senses"});
+    o.gloss_wordnet = g.get<std::string>("wordnet", "/usr/share/wordnet");
+    o.gloss_senses = g.get<int>("senses", 1);
+    if (o.gloss_senses < 1) g["senses"].fail("expected a number of senses >= 1");
+    try {
+      WordNet::shared(o.gloss_wordnet);
+    } catch (const Error& e) {
+      g["wordnet"].fail(e.what());
+    }
+  }
   return o;
+}
+
+std::vector<std::string> text_tokens(const std::string& text, const TextOptions& options) {
+  std::vector<std::string> tokens = tokenize(text, options.tokenizer);
+  if (options.gloss_wordnet.empty()) return tokens;
+  static const std::unordered_set<std::string> stop = {
+      "a",  "an",   "the",  "of",   "and", "or",    "in",   "on",    "to",   "for",   "with",
+      "by", "as",   "at",   "from", "its", "that",  "is",   "which", "one",  "be",    "being",
+      "it", "into", "used", "has",  "have", "having", "are", "was",  "this", "their", "who"};
+  const WordNet& wordnet = WordNet::shared(options.gloss_wordnet);
+  const std::size_t own = tokens.size();
+  for (std::size_t i = 0; i < own; ++i) {
+    std::string word = tokens[i];
+    for (auto& c : word) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (auto& g : tokenize(wordnet.gloss(word, options.gloss_senses), options.tokenizer)) {
+      if (g != tokens[i] && !stop.count(g)) tokens.push_back(std::move(g));
+    }
+  }
+  return tokens;
 }
 
 std::shared_ptr<TextPipeline> TextPipeline::create(const PipelineContext& ctx,
@@ -86,7 +120,10 @@ TextPipeline::TextPipeline(TextOptions options) : opt_(std::move(options)) {}
 
 std::string TextPipeline::cache_key() const {
   return "text/v1;lowercase=" + std::to_string(opt_.tokenizer.lowercase) +
-         ";punct=" + std::to_string(opt_.tokenizer.keep_punctuation);
+         ";punct=" + std::to_string(opt_.tokenizer.keep_punctuation) +
+         (opt_.gloss_wordnet.empty()
+              ? std::string()
+              : ";gloss=" + opt_.gloss_wordnet + "/" + std::to_string(opt_.gloss_senses));
 }
 
 const Vocabulary& TextPipeline::vocabulary() const {
@@ -102,7 +139,7 @@ void TextPipeline::fit(const FitContext& ctx) {
   std::vector<std::vector<std::string>> docs;
   docs.reserve(ctx.size);
   for (std::size_t i = 0; i < ctx.size; ++i) {
-    docs.push_back(tokenize(text_of(ctx.field(i)), opt_.tokenizer));
+    docs.push_back(text_tokens(text_of(ctx.field(i)), opt_));
   }
   vocab_ = Vocabulary::build(Vocabulary::count(docs), opt_.min_freq, opt_.max_size);
   idf_ = torch::Tensor();
@@ -124,7 +161,7 @@ void TextPipeline::fit(const FitContext& ctx) {
 
 torch::Tensor TextPipeline::extract(const Field& field) const {
   const Vocabulary& v = vocabulary();
-  std::vector<int64_t> ids = v.encode(tokenize(text_of(field), opt_.tokenizer));
+  std::vector<int64_t> ids = v.encode(text_tokens(text_of(field), opt_));
   return torch::tensor(ids, torch::kLong);
 }
 

@@ -11,6 +11,8 @@
 //   lowercase: true
 //   keep_punctuation: false
 //   augment: {token_dropout: 0.1, token_swap: 0.1}   # probabilities per token
+//   gloss: {wordnet: /usr/share/wordnet, senses: 2}  # append each token's WordNet synonyms and
+//                             # definitions (stop words dropped) to the tokens; see wordnet.h
 //
 // TF-IDF follows sklearn's TfidfVectorizer defaults: raw counts x smoothed idf
 // (ln((1 + N) / (1 + df)) + 1, N training documents, df documents containing the token), rows
@@ -46,9 +48,15 @@ struct TextOptions {
   TokenizerOptions tokenizer;
   double token_dropout = 0.0;  ///< probability of dropping each token (training only)
   double token_swap = 0.0;     ///< probability of swapping each token with the next one
+  std::string gloss_wordnet;   ///< WordNet folder; "" = no gloss expansion
+  int gloss_senses = 1;        ///< senses per word whose glosses are appended
 
   static TextOptions parse(const ConfigNode& cfg);
 };
+
+/// The tokens of `text`: tokenize(), then, with gloss expansion, each token's WordNet gloss tokens
+/// (stop words and the token itself left out) after all of the text's own tokens.
+std::vector<std::string> text_tokens(const std::string& text, const TextOptions& options);
 
 class TextPipeline : public ModalityPipeline {
  public:
