@@ -6,6 +6,7 @@
 #include <iostream>
 #include <optional>
 
+#include "mmfuse/core/allocator.h"
 #include "mmfuse/core/error.h"
 #include "mmfuse/nn/dnnl_gemm.h"
 
@@ -24,6 +25,7 @@ void setup_logging(bool verbose, bool quiet) {
 }  // namespace
 
 int run_cli(int argc, char** argv) {
+  tune_allocator_for_training();  // before any tensor: see core/allocator.h
   CLI::App app{"mmfuse: multimodal deep learning engine (images, audio, text, tabular)", "mmfuse"};
   app.set_version_flag("--version", std::string("mmfuse ") + MMFUSE_VERSION);
   app.require_subcommand(1);

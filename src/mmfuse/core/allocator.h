@@ -1,0 +1,17 @@
+// The C library's allocator tuned for training loops.
+//
+// A training step allocates and frees the same large activation tensors (MBs each) every step.
+// glibc serves blocks above its mmap threshold with fresh mmap()s and returns freed memory at the
+// top of the heap to the OS, so every step pays page faults on memory it just gave back
+// (15% of a LeNet training step in `perf`, almost all in do_anonymous_page/clear_page). Raising
+// the mmap threshold to its maximum (32 MiB) and the trim threshold to 1 GiB keeps freed blocks
+// in the heap for the next step. Measured in docs/BENCHMARKS.md.
+#pragma once
+
+namespace mmfuse {
+
+/// Applies the tuning unless the environment sets MMFUSE_DEFAULT_MALLOC=1 (or the C library is
+/// not glibc). Call once at start-up, before large allocations. Returns whether it applied.
+bool tune_allocator_for_training();
+
+}  // namespace mmfuse
