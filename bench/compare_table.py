@@ -66,7 +66,14 @@ def main():
         print(f"\nEnd to end, one lf epoch on {limit:,} training samples (feature extraction, training, val and test "
               f"evaluation; {len(eo)} round(s)): mmfuse {so:.1f} s, peer {sp:.1f} s, "
               f"speed-up {sp / so:.2f}x (goal >= 2.0x)")
-        if sp / so < GOALS['epoch']: misses.append(f'end-to-end epoch {sp / so:.2f}x (goal 2.0x)')
+        ew = pick('mmfuse', 'epoch_warm', 'lf')
+        if ew:
+            sw = med(ew, 'seconds')
+            print(f"With mmfuse's feature cache warm (its default data spec; the spectrograms of an earlier run are "
+                  f"read back, the peer has no cache): mmfuse {sw:.1f} s, speed-up {sp / sw:.2f}x")
+        if sp / so < GOALS['epoch']:
+            misses.append(f'end-to-end epoch {sp / so:.2f}x with the cache off'
+                          + (f', {sp / sw:.2f}x warm' if ew else '') + ' (goal 2.0x)')
     print('\nGoals: ' + ('all met' if not misses else f'{len(misses)} missed'))
     for line in misses:
         print(f'- {line}')
