@@ -4,6 +4,7 @@
 
 #include <sndfile.h>
 
+#include <filesystem>
 #include <fstream>
 #include <memory>
 
@@ -23,10 +24,12 @@ struct Fixture {
 };
 
 std::string config_text(const std::string& spec, const std::string& source,
-                        const std::string& target, const std::string& objective) {
+                        const std::string& target, const std::string& objective,
+                        const std::string& extra = "") {
   return "data: " + spec + "\ntask: translate\n" + "translate: {source: " + source +
          ", target: " + target + ", objective: " + objective +
-         ", latent: 16, decoder_channels: 16, disc_channels: 8}\n" + "model:\n  encoders:\n    " +
+         ", latent: 16, decoder_channels: 16, disc_channels: 8" + extra + "}\n" +
+         "model:\n  encoders:\n    " +
          source + ": {type: lenet, channels: 4, extra_blocks: 1}\n" +
          "train:\n  epochs: 1\n  batch_size: 16\n  seed: 1\n  threads: 1\n  loader_threads: 1\n"
          "  optimizer: {type: adam, lr: 0.003}\n";
@@ -62,10 +65,11 @@ const Fixture& fixture() {
   } while (0)
 
 std::string train_run(const TempDir& tmp, const std::string& name, const std::string& src,
-                      const std::string& tgt, const std::string& objective) {
+                      const std::string& tgt, const std::string& objective,
+                      const std::string& extra = "") {
   const auto& f = fixture();
   const std::string cfg = tmp.file(name + ".yaml");
-  std::ofstream(cfg) << config_text(f.spec, src, tgt, objective);
+  std::ofstream(cfg) << config_text(f.spec, src, tgt, objective, extra);
   const std::string run = tmp.file(name);
   auto r = run_mmfuse("-q translate train --no-progress --config " + cfg + " --out " + run);
   EXPECT_EQ(r.exit_code, 0) << r.output;
@@ -76,9 +80,20 @@ TEST(TranslateCli, AudioToImageTrainEvalAndConvert) {
   REQUIRE_FIXTURE();
   const auto& f = fixture();
   TempDir tmp;
-  const std::string run = train_run(tmp, "a2i", "audio", "image", "vae");
+  const std::string run = train_run(tmp, "a2i", "audio", "image", "vae",
+                                    ", class_weight: 1, consistency_weight: 1, aux_channels: 4");
   auto summary = nlohmann::json::parse(std::ifstream(run + "/summary.json"));
   EXPECT_EQ(summary["objective"], "vae");
+  // The class head's validation accuracy and the auxiliary classifier's loss are logged; the
+  // auxiliary classifier is saved beside the model.
+  const auto epoch = summary["history"].at(0);
+  ASSERT_TRUE(epoch.contains("val_class_accuracy")) << epoch.dump();
+  EXPECT_GE(epoch["val_class_accuracy"].get<double>(), 0.0);
+  EXPECT_LE(epoch["val_class_accuracy"].get<double>(), 1.0);
+  ASSERT_TRUE(epoch.contains("train_aux_class_loss")) << epoch.dump();
+  EXPECT_GT(epoch["train_aux_class_loss"].get<double>(), 0.0);
+  EXPECT_LT(epoch["train_aux_class_loss"].get<double>(), 10.0);
+  EXPECT_TRUE(std::filesystem::exists(run + "/aux_classifier.safetensors"));
   EXPECT_EQ(summary["best_epoch"], 1);
   EXPECT_GT(summary["best_val_mse"].get<double>(), 0.0);
   EXPECT_LT(summary["best_val_mse"].get<double>(), 0.5);

@@ -109,6 +109,28 @@ TEST(TranslateGriffinLim, RecoversASignalWithTheGivenMagnitudes) {
             (std::vector<int64_t>{o.n_fft / 2 + 1, o.samples / o.hop + 1}));
 }
 
+TEST(TranslateNetworks, DiscriminatorWithClassOutputsIsAClassifierThatLearns) {
+  torch::manual_seed(0);
+  ConvDiscriminator c(ConvDiscriminatorOptions({1, 28, 28}, 0).channels(8).outputs(3));
+  // Three classes: a bright top, middle or bottom band.
+  auto x = torch::zeros({30, 1, 28, 28});
+  auto y = torch::arange(30, torch::kLong) % 3;
+  for (int64_t i = 0; i < 30; ++i) {
+    const int64_t band = y[i].item<int64_t>();
+    x[i].slice(1, band * 9, band * 9 + 9).fill_(1.0);
+  }
+  EXPECT_EQ(c->logits(x).sizes(), (std::vector<int64_t>{30, 3}));
+  EXPECT_THROW(c->forward(x, {}), c10::Error);  // real/fake scores need outputs 1
+  torch::optim::Adam opt(c->parameters(), torch::optim::AdamOptions(1e-2));
+  for (int step = 0; step < 60; ++step) {
+    auto loss = torch::nn::functional::cross_entropy(c->logits(x), y);
+    opt.zero_grad();
+    loss.backward();
+    opt.step();
+  }
+  EXPECT_EQ(c->logits(x).argmax(1).eq(y).sum().item<int64_t>(), 30);
+}
+
 TEST(TranslateConfigTest, ParsesAndRejects) {
   auto ok = TranslateConfig::from_config(
       ConfigNode::parse("{source: audio, target: image, objective: gan, latent: 8}"));
@@ -122,6 +144,13 @@ TEST(TranslateConfigTest, ParsesAndRejects) {
     EXPECT_NE(std::string(e.what()).find("vea"), std::string::npos) << e.what();
   }
   EXPECT_THROW(TranslateConfig::from_config(ConfigNode::parse("{source: audio, target: audio}")),
+               ConfigError);
+  EXPECT_EQ(TranslateConfig::from_config(
+                ConfigNode::parse("{source: audio, target: image, consistency_weight: 0.5}"))
+                .consistency_weight,
+            0.5);
+  EXPECT_THROW(TranslateConfig::from_config(ConfigNode::parse(
+                   "{source: audio, target: image, consistency_weight: -1}")),
                ConfigError);
   EXPECT_THROW(
       TranslateConfig::from_config(ConfigNode::parse("{source: audio, target: image, laten: 3}")),

@@ -64,14 +64,21 @@ void ConvDiscriminatorImpl::reset() {
     c = std::min<int64_t>(c * 2, 256);
   }
   body = register_module("body", body);
-  out = register_module("out", torch::nn::Linear(c_in, 1));
+  if (options.outputs() < 1) throw Error("ConvDiscriminator: outputs must be >= 1");
+  out = register_module("out", torch::nn::Linear(c_in, options.outputs()));
   if (options.cond_dim() > 0) {
     proj = register_module(
         "proj", torch::nn::Linear(torch::nn::LinearOptions(options.cond_dim(), c_in).bias(false)));
   }
 }
 
+torch::Tensor ConvDiscriminatorImpl::logits(const torch::Tensor& x) {
+  return out->forward(body->forward(x).mean({2, 3}));  // [B, F] -> [B, outputs]
+}
+
 torch::Tensor ConvDiscriminatorImpl::forward(const torch::Tensor& x, const torch::Tensor& cond) {
+  TORCH_CHECK(options.outputs() == 1, "ConvDiscriminator::forward scores real/fake (outputs 1); "
+              "use logits() for ", options.outputs(), " outputs");
   auto h = body->forward(x).mean({2, 3});   // [B, F]
   auto score = out->forward(h).squeeze(1);  // [B]
   if (proj && cond.defined()) score = score + (proj->forward(cond) * h).sum(1);

@@ -41,6 +41,7 @@ struct ConvDiscriminatorOptions {
   TORCH_ARG(std::vector<int64_t>, in_shape);  ///< [C, H, W]
   TORCH_ARG(int64_t, cond_dim);               ///< conditioning vector size (0: unconditional)
   TORCH_ARG(int64_t, channels) = 32;          ///< first conv's channels, doubled per stage
+  TORCH_ARG(int64_t, outputs) = 1;            ///< scores per sample: 1, or classes (logits())
 };
 
 /// Conditional discriminator with a projection term (Miyato & Koyama 2018):
@@ -51,6 +52,9 @@ class ConvDiscriminatorImpl : public torch::nn::Cloneable<ConvDiscriminatorImpl>
   explicit ConvDiscriminatorImpl(ConvDiscriminatorOptions options);
   void reset() override;
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cond);  // -> [B]
+  /// Unconditional scores x [B, C, H, W] -> [B, outputs]: with `outputs` = classes, the network
+  /// is a classifier of the target modality (AC-GAN's auxiliary classifier).
+  torch::Tensor logits(const torch::Tensor& x);
 
   ConvDiscriminatorOptions options;
 

@@ -76,6 +76,23 @@ json run_translate_training(const train::TrainRequest& req) {
   }
   const int64_t elements = tshape[0] * tshape[1] * tshape[2];
   const std::string label = first_class_target(*dataset);
+  ConvDiscriminator aux{nullptr};  // the class-consistency classifier of real targets
+  std::unique_ptr<torch::optim::Adam> aux_opt;
+  if (tcfg.consistency_weight > 0) {
+    if (label.empty()) {
+      config["translate"]["consistency_weight"].fail("the data has no class target; set it to 0");
+    }
+    aux = ConvDiscriminator(ConvDiscriminatorOptions(tshape, 0)
+                                .channels(tcfg.aux_channels)
+                                .outputs(dataset->num_classes(label)));
+    aux->to(device);
+    aux_opt = std::make_unique<torch::optim::Adam>(aux->parameters(),
+                                                   torch::optim::AdamOptions(1e-3));
+  }
+  const auto ce = [](const torch::Tensor& logits, const torch::Tensor& y) {
+    return torch::nn::functional::cross_entropy(
+        logits, y, torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-1));
+  };
 
   data::Loader train_loader(dataset, train_set, train::loader_options(tc, true));
   data::Loader val_loader(dataset, val_set, train::loader_options(tc, false));
@@ -96,7 +113,7 @@ json run_translate_training(const train::TrainRequest& req) {
     train_loader.seek({epoch, 0});
     progress.start_epoch(epoch + 1, tc.epochs, train_loader.batches_per_epoch());
     const auto te = std::chrono::steady_clock::now();
-    double sum_loss = 0, sum_d = 0;
+    double sum_loss = 0, sum_d = 0, sum_aux = 0;
     int64_t batches = 0, b_index = 0;
     while (auto batch = train_loader.next()) {
       ++b_index;
@@ -108,12 +125,20 @@ json run_translate_training(const train::TrainRequest& req) {
       if (tcfg.objective == Objective::vae) {
         loss = loss + tcfg.kl_weight * kl_divergence(out.mu, out.logvar, elements);
       }
-      if (out.class_logits.defined()) {
-        auto y = batch->targets.at(label).index_select(0, pair->rows).to(device);
-        loss = loss + tcfg.class_weight *
-                          torch::nn::functional::cross_entropy(
-                              out.class_logits, y,
-                              torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-1));
+      torch::Tensor y;  // [B] the source's class, -1 = unlabelled
+      if (!label.empty()) y = batch->targets.at(label).index_select(0, pair->rows).to(device);
+      if (out.class_logits.defined()) loss = loss + tcfg.class_weight * ce(out.class_logits, y);
+      if (aux && y.ge(0).any().item<bool>()) {
+        // The auxiliary classifier learns the real targets (its own step), then the generated
+        // ones must be recognised as the source's class (gradient to the generator only: the
+        // classifier's gradients from this term are cleared before its next step).
+        aux->train();
+        auto a_loss = ce(aux->logits(pair->target), y);
+        aux_opt->zero_grad();
+        a_loss.backward();
+        aux_opt->step();
+        sum_aux += a_loss.item<double>();
+        loss = loss + tcfg.consistency_weight * ce(aux->logits(torch::sigmoid(out.logits)), y);
       }
       if (disc) {
         const auto cond = out.code.detach();
@@ -147,6 +172,7 @@ json run_translate_training(const train::TrainRequest& req) {
                   {"epoch_seconds", seconds_since(te)}};
     if (val.class_accuracy >= 0) entry["val_class_accuracy"] = val.class_accuracy;
     if (disc) entry["train_disc_loss"] = sum_d / std::max<int64_t>(1, batches);
+    if (aux) entry["train_aux_class_loss"] = sum_aux / std::max<int64_t>(1, batches);
     metrics << entry.dump() << "\n" << std::flush;
     history.push_back(entry);
     if (improved) {
@@ -159,6 +185,7 @@ json run_translate_training(const train::TrainRequest& req) {
   if (tc.select_best && fs::exists(best_path)) load_module(*model, best_path);
   save_module(*model, (fs::path(dir) / "model.safetensors").string(), {{"config", config.dump()}});
   if (disc) save_module(*disc, (fs::path(dir) / "discriminator.safetensors").string());
+  if (aux) save_module(*aux, (fs::path(dir) / "aux_classifier.safetensors").string());
   json summary = {{"task", "translate"},
                   {"objective", to_string(tcfg.objective)},
                   {"source", std::string(to_string(tcfg.source))},

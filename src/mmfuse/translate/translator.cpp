@@ -44,7 +44,7 @@ TranslateConfig TranslateConfig::from_config(const ConfigNode& n) {
   if (n.is_null()) n.fail("a translation run needs a `translate:` section (source, target, ...)");
   n.check_keys({"source", "target", "objective", "latent", "noise", "decoder_channels", "recon",
                 "recon_weight", "kl_weight", "adv_weight", "disc_channels", "disc_lr",
-                "class_weight"});
+                "class_weight", "consistency_weight", "aux_channels"});
   TranslateConfig c;
   c.source = modality_from_string(n.get<std::string>("source"));
   c.target = modality_from_string(n.get<std::string>("target"));
@@ -61,6 +61,10 @@ TranslateConfig TranslateConfig::from_config(const ConfigNode& n) {
   c.disc_lr = n.get<double>("disc_lr", c.disc_lr);
   c.class_weight = n.get<double>("class_weight", c.class_weight);
   if (c.class_weight < 0) n["class_weight"].fail("must be >= 0");
+  c.consistency_weight = n.get<double>("consistency_weight", c.consistency_weight);
+  if (c.consistency_weight < 0) n["consistency_weight"].fail("must be >= 0");
+  c.aux_channels = n.get<int64_t>("aux_channels", c.aux_channels);
+  if (c.aux_channels < 1) n["aux_channels"].fail("must be >= 1");
   if (c.latent <= 0) n["latent"].fail("must be > 0");
   if (c.noise < 0) n["noise"].fail("must be >= 0");
   if (c.disc_lr <= 0) n["disc_lr"].fail("must be > 0");

@@ -55,6 +55,11 @@ struct TranslateConfig {
   int64_t disc_channels = 32;
   double disc_lr = 2e-4;
   double class_weight = 0.0;
+  /// Class consistency (AC-GAN's auxiliary classifier): a classifier of the target modality,
+  /// trained alongside on the real targets, must recognise the source's class in the generated
+  /// target; this weighs its cross-entropy in the generator's loss (0: off).
+  double consistency_weight = 0.0;
+  int64_t aux_channels = 32;  ///< the auxiliary classifier's first conv channels
 
   /// From the `translate:` section; throws ConfigError naming `translate.<key>`.
   static TranslateConfig from_config(const ConfigNode& node);
