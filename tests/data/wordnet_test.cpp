@@ -86,8 +86,8 @@ TEST_F(TinyWordNet, TextTokensAppendGlossesWithoutStopWordsOrTheWordItself) {
   o.gloss_wordnet = tmp_.str();
   // Own tokens first, then each token's gloss without the token itself and the stop word
   // "and"; the examples after ';' ("lives in the sea") and the proper-noun sense are left out.
-  const std::vector<std::string> expected = {"merman", "merman", "half", "man", "half", "fish",
-                                             "half",   "man",    "half", "fish"};
+  const std::vector<std::string> expected = {"merman", "merman", "half", "man",  "half",
+                                             "fish",   "half",   "man",  "half", "fish"};
   EXPECT_EQ(text_tokens("Merman (merman)", o), expected);
   o.gloss_wordnet.clear();
   EXPECT_EQ(text_tokens("Merman (merman)", o), (std::vector<std::string>{"merman", "merman"}));

@@ -29,8 +29,7 @@ std::string config_text(const std::string& spec, const std::string& source,
   return "data: " + spec + "\ntask: translate\n" + "translate: {source: " + source +
          ", target: " + target + ", objective: " + objective +
          ", latent: 16, decoder_channels: 16, disc_channels: 8" + extra + "}\n" +
-         "model:\n  encoders:\n    " +
-         source + ": {type: lenet, channels: 4, extra_blocks: 1}\n" +
+         "model:\n  encoders:\n    " + source + ": {type: lenet, channels: 4, extra_blocks: 1}\n" +
          "train:\n  epochs: 1\n  batch_size: 16\n  seed: 1\n  threads: 1\n  loader_threads: 1\n"
          "  optimizer: {type: adam, lr: 0.003}\n";
 }

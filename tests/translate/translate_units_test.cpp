@@ -149,8 +149,8 @@ TEST(TranslateConfigTest, ParsesAndRejects) {
                 ConfigNode::parse("{source: audio, target: image, consistency_weight: 0.5}"))
                 .consistency_weight,
             0.5);
-  EXPECT_THROW(TranslateConfig::from_config(ConfigNode::parse(
-                   "{source: audio, target: image, consistency_weight: -1}")),
+  EXPECT_THROW(TranslateConfig::from_config(
+                   ConfigNode::parse("{source: audio, target: image, consistency_weight: -1}")),
                ConfigError);
   EXPECT_THROW(
       TranslateConfig::from_config(ConfigNode::parse("{source: audio, target: image, laten: 3}")),

@@ -13,7 +13,7 @@ bool tune_allocator_for_training() {
   const char* off = std::getenv("MMFUSE_DEFAULT_MALLOC");
   if (off && std::strcmp(off, "1") == 0) return false;
 #if defined(__GLIBC__)
-  constexpr int kMmapThreshold = 32 * 1024 * 1024;   // glibc's maximum on 64-bit
+  constexpr int kMmapThreshold = 32 * 1024 * 1024;    // glibc's maximum on 64-bit
   constexpr int kTrimThreshold = 1024 * 1024 * 1024;  // keep up to 1 GiB of freed heap
   return mallopt(M_MMAP_THRESHOLD, kMmapThreshold) == 1 &&
          mallopt(M_TRIM_THRESHOLD, kTrimThreshold) == 1;

@@ -12,7 +12,9 @@ Positives positives_from_config(const ConfigNode& node) {
   node.fail("unknown positives '" + name + "'; known: pair, same_query");
 }
 
-std::string to_string(Positives p) { return p == Positives::pair ? "pair" : "same_query"; }
+std::string to_string(Positives p) {
+  return p == Positives::pair ? "pair" : "same_query";
+}
 
 std::string query_key(const data::Sample& sample, Modality query) {
   const auto& field = sample.field(query);
@@ -27,7 +29,8 @@ std::string query_key(const data::Sample& sample, Modality query) {
           key << "i:" << f.path << '#' << f.index;
         } else if constexpr (std::is_same_v<T, data::AudioRef>) {
           key << "a:" << f.path;
-          if (f.noise) key << '+' << f.noise->path << '@' << f.noise->offset_s << '/' << f.noise->snr_db;
+          if (f.noise)
+            key << '+' << f.noise->path << '@' << f.noise->offset_s << '/' << f.noise->snr_db;
         } else {
           key << "v:";
           for (float v : f) key << v << ',';

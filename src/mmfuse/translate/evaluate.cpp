@@ -44,7 +44,8 @@ ReconMetrics reconstruction_metrics(Translator& model, data::Loader& loader,
     const auto out = model->forward(p->source);
     const auto& logits = out.logits;
     if (out.class_logits.defined() && !label.empty()) {
-      const auto y = batch->targets.at(label).index_select(0, p->rows).to(device);  // [B], -1 = none
+      const auto y =
+          batch->targets.at(label).index_select(0, p->rows).to(device);  // [B], -1 = none
       const auto known = y >= 0;
       labelled += known.sum().item<double>();
       correct += (out.class_logits.argmax(1).eq(y) & known).sum().item<double>();

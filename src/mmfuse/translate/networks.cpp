@@ -77,8 +77,10 @@ torch::Tensor ConvDiscriminatorImpl::logits(const torch::Tensor& x) {
 }
 
 torch::Tensor ConvDiscriminatorImpl::forward(const torch::Tensor& x, const torch::Tensor& cond) {
-  TORCH_CHECK(options.outputs() == 1, "ConvDiscriminator::forward scores real/fake (outputs 1); "
-              "use logits() for ", options.outputs(), " outputs");
+  TORCH_CHECK(options.outputs() == 1,
+              "ConvDiscriminator::forward scores real/fake (outputs 1); "
+              "use logits() for ",
+              options.outputs(), " outputs");
   auto h = body->forward(x).mean({2, 3});   // [B, F]
   auto score = out->forward(h).squeeze(1);  // [B]
   if (proj && cond.defined()) score = score + (proj->forward(cond) * h).sum(1);

@@ -86,8 +86,8 @@ json run_translate_training(const train::TrainRequest& req) {
                                 .channels(tcfg.aux_channels)
                                 .outputs(dataset->num_classes(label)));
     aux->to(device);
-    aux_opt = std::make_unique<torch::optim::Adam>(aux->parameters(),
-                                                   torch::optim::AdamOptions(1e-3));
+    aux_opt =
+        std::make_unique<torch::optim::Adam>(aux->parameters(), torch::optim::AdamOptions(1e-3));
   }
   const auto ce = [](const torch::Tensor& logits, const torch::Tensor& y) {
     return torch::nn::functional::cross_entropy(

@@ -1,5 +1,6 @@
 #include "mmfuse/data/text/text_pipeline.h"
 
+#include <cctype>
 #include <cmath>
 #include <random>
 #include <unordered_set>
@@ -54,9 +55,8 @@ TextOutput text_output_from_string(const std::string& name, const ConfigNode& cf
 TextOptions TextOptions::parse(const ConfigNode& cfg) {
   TextOptions o;
   if (cfg.is_null()) return o;
-  cfg.check_keys(
-      {"output", "max_len", "min_freq", "max_size", "lowercase", "keep_punctuation", "augment",
-       "gloss"});
+  cfg.check_keys({"output", "max_len", "min_freq", "max_size", "lowercase", "keep_punctuation",
+                  "augment", "gloss"});
   o.output = text_output_from_string(cfg.get<std::string>("output", "ids"), cfg["output"]);
   o.max_len = cfg.get<int64_t>("max_len", 0);
   if (o.max_len < 0) cfg["max_len"].fail("expected a length >= 0 (0: variable length)");
@@ -96,9 +96,9 @@ std::vector<std::string> text_tokens(const std::string& text, const TextOptions&
   std::vector<std::string> tokens = tokenize(text, options.tokenizer);
   if (options.gloss_wordnet.empty()) return tokens;
   static const std::unordered_set<std::string> stop = {
-      "a",  "an",   "the",  "of",   "and", "or",    "in",   "on",    "to",   "for",   "with",
-      "by", "as",   "at",   "from", "its", "that",  "is",   "which", "one",  "be",    "being",
-      "it", "into", "used", "has",  "have", "having", "are", "was",  "this", "their", "who"};
+      "a",  "an",   "the",  "of",   "and",  "or",     "in",  "on",    "to",   "for",   "with",
+      "by", "as",   "at",   "from", "its",  "that",   "is",  "which", "one",  "be",    "being",
+      "it", "into", "used", "has",  "have", "having", "are", "was",   "this", "their", "who"};
   const WordNet& wordnet = WordNet::shared(options.gloss_wordnet);
   const std::size_t own = tokens.size();
   for (std::size_t i = 0; i < own; ++i) {

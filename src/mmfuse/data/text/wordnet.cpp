@@ -1,5 +1,6 @@
 #include "mmfuse/data/text/wordnet.h"
 
+#include <cctype>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -15,9 +16,21 @@ constexpr const char* kPosNames[] = {"noun", "verb", "adj", "adv"};
 // WordNet's morphy detachment rules: (suffix, replacement) per part of speech.
 const std::vector<std::pair<std::string, std::string>>& rules(WordNet::Pos pos) {
   static const std::vector<std::pair<std::string, std::string>> table[4] = {
-      {{"s", ""}, {"ses", "s"}, {"xes", "x"}, {"zes", "z"}, {"ches", "ch"}, {"shes", "sh"},
-       {"men", "man"}, {"ies", "y"}},
-      {{"s", ""}, {"ies", "y"}, {"es", "e"}, {"es", ""}, {"ed", "e"}, {"ed", ""}, {"ing", "e"},
+      {{"s", ""},
+       {"ses", "s"},
+       {"xes", "x"},
+       {"zes", "z"},
+       {"ches", "ch"},
+       {"shes", "sh"},
+       {"men", "man"},
+       {"ies", "y"}},
+      {{"s", ""},
+       {"ies", "y"},
+       {"es", "e"},
+       {"es", ""},
+       {"ed", "e"},
+       {"ed", ""},
+       {"ing", "e"},
        {"ing", ""}},
       {{"er", ""}, {"est", ""}, {"er", "e"}, {"est", "e"}},
       {}};
@@ -25,15 +38,17 @@ const std::vector<std::pair<std::string, std::string>>& rules(WordNet::Pos pos) 
 }
 
 bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() > suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() > suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 std::ifstream open_or_throw(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    throw InputError("cannot read the WordNet file (install the Debian package wordnet-base, or set "
-                     "the text pipeline's gloss.wordnet to its folder)",
-                     path);
+    throw InputError(
+        "cannot read the WordNet file (install the Debian package wordnet-base, or set "
+        "the text pipeline's gloss.wordnet to its folder)",
+        path);
   }
   return in;
 }
