@@ -174,6 +174,43 @@ TEST(TranslatorTest, ClassHeadOnTheCodeOnlyWhenWeighted) {
   EXPECT_EQ(t.class_logits.sizes(), (std::vector<int64_t>{5, 3}));
 }
 
+TEST(TranslatorTest, OutputBasisKeepsGeneratedImagesOnTheTargetsSubspace) {
+  torch::manual_seed(2);
+  TranslateConfig cfg;
+  cfg.source = Modality::tabular;
+  cfg.target = Modality::image;
+  cfg.latent = 8;
+  cfg.output_basis = 2;
+  const auto mlp = ConfigNode::parse("{type: mlp, hidden: [16]}");
+  const std::vector<int64_t> in{4}, out{1, 28, 28};
+  Translator t(cfg, mlp, in, out);
+  // Targets on a plane: mean m plus combinations of two orthogonal patterns u, v.
+  const auto m = torch::full({784}, 0.4);
+  auto u = torch::zeros({784}), v = torch::zeros({784});
+  u.slice(0, 0, 392).fill_(0.05);
+  v.slice(0, 392, 784).fill_(0.05);
+  const auto a = torch::rand({50, 1}) * 2 - 1, b = torch::rand({50, 1}) * 2 - 1;
+  t->fit_output_basis((m + a * u + b * v).view({50, 1, 28, 28}));
+  data::ModalityBatch src;
+  src.data = torch::randn({6, 4});
+  src.present = torch::ones({6}, torch::kBool);
+  t->eval();
+  const auto x = torch::sigmoid(t->forward(src).logits).view({6, 784}) - m;  // [6, 784]
+  // What is left after removing the u and v parts is zero: the output is on the plane.
+  const auto un = u / u.norm(), vn = v / v.norm();
+  const auto rest =
+      x - torch::matmul(x, un).unsqueeze(1) * un - torch::matmul(x, vn).unsqueeze(1) * vn;
+  EXPECT_LT(rest.abs().max().item<double>(), 1e-3);
+  // Buffers travel with the weights; too few targets for K components is an error naming the key.
+  EXPECT_EQ(t->named_buffers(/*recurse=*/false).size(), 2u);
+  try {
+    t->fit_output_basis(torch::rand({2, 1, 28, 28}));
+    FAIL() << "expected an Error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("translate.output_basis"), std::string::npos) << e.what();
+  }
+}
+
 // A tabular code (one-hot class) -> a 28x28 pattern per class: the AE must learn the mapping.
 TEST(TranslatorTest, AutoencoderLearnsAToyMapping) {
   torch::manual_seed(0);

@@ -94,6 +94,22 @@ json run_translate_training(const train::TrainRequest& req) {
         logits, y, torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-1));
   };
 
+  if (tcfg.output_basis > 0) {  // the targets' principal components, from up to 10,000 of them
+    data::Loader fit_loader(dataset, train_set, train::loader_options(tc, false));
+    std::vector<torch::Tensor> targets;
+    int64_t n = 0;
+    while (n < 10000) {
+      auto batch = fit_loader.next();
+      if (!batch) break;
+      if (auto p = paired(*batch, tcfg.source, tcfg.target, torch::kCPU)) {
+        n += p->target.size(0);
+        targets.push_back(p->target);
+      }
+    }
+    if (targets.empty()) throw Error("translate.output_basis: no training pair has a target");
+    model->fit_output_basis(torch::cat(targets));
+    model->to(device);
+  }
   data::Loader train_loader(dataset, train_set, train::loader_options(tc, true));
   data::Loader val_loader(dataset, val_set, train::loader_options(tc, false));
   train::LrSchedule schedule(tc.schedule, train::base_learning_rate(tc.optimizer),

@@ -44,7 +44,7 @@ TranslateConfig TranslateConfig::from_config(const ConfigNode& n) {
   if (n.is_null()) n.fail("a translation run needs a `translate:` section (source, target, ...)");
   n.check_keys({"source", "target", "objective", "latent", "noise", "decoder_channels", "recon",
                 "recon_weight", "kl_weight", "adv_weight", "disc_channels", "disc_lr",
-                "class_weight", "consistency_weight", "aux_channels"});
+                "class_weight", "consistency_weight", "aux_channels", "output_basis"});
   TranslateConfig c;
   c.source = modality_from_string(n.get<std::string>("source"));
   c.target = modality_from_string(n.get<std::string>("target"));
@@ -64,6 +64,8 @@ TranslateConfig TranslateConfig::from_config(const ConfigNode& n) {
   c.consistency_weight = n.get<double>("consistency_weight", c.consistency_weight);
   if (c.consistency_weight < 0) n["consistency_weight"].fail("must be >= 0");
   c.aux_channels = n.get<int64_t>("aux_channels", c.aux_channels);
+  c.output_basis = n.get<int64_t>("output_basis", c.output_basis);
+  if (c.output_basis < 0) n["output_basis"].fail("must be >= 0 (0: off)");
   if (c.aux_channels < 1) n["aux_channels"].fail("must be >= 1");
   if (c.latent <= 0) n["latent"].fail("must be > 0");
   if (c.noise < 0) n["noise"].fail("must be >= 0");
@@ -103,6 +105,34 @@ void TranslatorImpl::reset() {
   decoder = register_module(
       "decoder", ConvDecoder(ConvDecoderOptions(config_.latent + config_.noise, target_shape_)
                                  .channels(config_.decoder_channels)));
+  if (config_.output_basis > 0) {
+    const int64_t dim = target_shape_[0] * target_shape_[1] * target_shape_[2];
+    basis_mean_ = register_buffer("basis_mean", torch::zeros({dim}));
+    basis_ = register_buffer("basis", torch::zeros({config_.output_basis, dim}));
+  }
+}
+
+void TranslatorImpl::fit_output_basis(const torch::Tensor& targets) {
+  if (config_.output_basis <= 0) return;
+  const int64_t k = config_.output_basis;
+  const auto x = targets.detach().reshape({targets.size(0), -1}).to(torch::kFloat).cpu();
+  if (x.size(0) <= k || x.size(1) != basis_.size(1)) {
+    throw Error("translate.output_basis: " + std::to_string(k) + " components need more than " +
+                std::to_string(k) + " training targets of " + std::to_string(basis_.size(1)) +
+                " values; got " + std::to_string(x.size(0)) + " of " + std::to_string(x.size(1)));
+  }
+  torch::NoGradGuard no_grad;
+  const auto mean = x.mean(0);                                                     // [D]
+  const auto vh = std::get<2>(at::linalg_svd(x - mean, /*full_matrices=*/false));  // [r, D]
+  basis_mean_.copy_(mean);
+  basis_.copy_(vh.slice(0, 0, k));
+}
+
+torch::Tensor TranslatorImpl::project(const torch::Tensor& images) const {
+  if (!basis_.defined()) return images;
+  const auto x = images.reshape({images.size(0), -1}) - basis_mean_;  // [B, D]
+  const auto coef = torch::matmul(x, basis_.t());                     // [B, K]
+  return (torch::matmul(coef, basis_) + basis_mean_).view(images.sizes());
 }
 
 Translation TranslatorImpl::forward(const data::ModalityBatch& source, bool sample) {
@@ -122,6 +152,11 @@ Translation TranslatorImpl::forward(const data::ModalityBatch& source, bool samp
     z = torch::cat({z, eps}, 1);
   }
   t.logits = decoder->forward(z);  // [B, C, H, W]
+  if (basis_.defined()) {
+    // On the targets' subspace; back to logits so every consumer (losses, sigmoid) is unchanged.
+    const auto p = project(torch::sigmoid(t.logits)).clamp(1e-4, 1 - 1e-4);
+    t.logits = torch::log(p) - torch::log1p(-p);
+  }
   return t;
 }
 

@@ -60,6 +60,10 @@ struct TranslateConfig {
   /// target; this weighs its cross-entropy in the generator's loss (0: off).
   double consistency_weight = 0.0;
   int64_t aux_channels = 32;  ///< the auxiliary classifier's first conv channels
+  /// K > 0: generated targets are projected onto the mean and first K principal components of the
+  /// training targets (fitted before training, saved with the model), so the generator cannot
+  /// leave the targets' subspace, e.g. to fool the consistency classifier with off-data patterns.
+  int64_t output_basis = 0;
 
   /// From the `translate:` section; throws ConfigError naming `translate.<key>`.
   static TranslateConfig from_config(const ConfigNode& node);
@@ -92,6 +96,12 @@ class TranslatorImpl : public torch::nn::Cloneable<TranslatorImpl> {
   const TranslateConfig& config() const { return config_; }
   const std::vector<int64_t>& target_shape() const { return target_shape_; }
 
+  /// Fits the output basis (config.output_basis > 0) on training targets [N, C, H, W] in [0, 1]:
+  /// their mean and first K right singular vectors. Requires N > K.
+  void fit_output_basis(const torch::Tensor& targets);
+  /// Projects images [B, C, H, W] in [0, 1] onto the fitted basis (identity without one).
+  torch::Tensor project(const torch::Tensor& images) const;
+
  private:
   TranslateConfig config_;
   ConfigNode source_cfg_;
@@ -100,6 +110,7 @@ class TranslatorImpl : public torch::nn::Cloneable<TranslatorImpl> {
   encoders::EncoderBlock encoder_;
   torch::nn::Linear to_code{nullptr}, to_logvar{nullptr}, classify{nullptr};
   ConvDecoder decoder{nullptr};
+  torch::Tensor basis_mean_, basis_;  // [D], [K, D] buffers when output_basis > 0
 };
 TORCH_MODULE(Translator);
 
