@@ -157,14 +157,25 @@ TEST(TranslateConfigTest, ParsesAndRejects) {
       ConfigError);
 }
 
-TEST(TranslatorTest, ClassHeadOnTheCodeOnlyWhenWeighted) {
+// Tabular [4] -> 28x28 image translators on random inputs.
+TranslateConfig tabular_to_image() {
   TranslateConfig cfg;
   cfg.source = Modality::tabular;
   cfg.target = Modality::image;
   cfg.latent = 8;
+  return cfg;
+}
+
+data::ModalityBatch tabular_batch(int64_t n) {
   data::ModalityBatch src;
-  src.data = torch::randn({5, 4});
-  src.present = torch::ones({5}, torch::kBool);
+  src.data = torch::randn({n, 4});
+  src.present = torch::ones({n}, torch::kBool);
+  return src;
+}
+
+TEST(TranslatorTest, ClassHeadOnTheCodeOnlyWhenWeighted) {
+  TranslateConfig cfg = tabular_to_image();
+  const auto src = tabular_batch(5);
   const auto mlp = ConfigNode::parse("{type: mlp, hidden: [16]}");
   const std::vector<int64_t> in{4}, out{1, 28, 28};
   EXPECT_FALSE(Translator(cfg, mlp, in, out, 3)->forward(src).class_logits.defined());
@@ -176,10 +187,7 @@ TEST(TranslatorTest, ClassHeadOnTheCodeOnlyWhenWeighted) {
 
 TEST(TranslatorTest, OutputBasisKeepsGeneratedImagesOnTheTargetsSubspace) {
   torch::manual_seed(2);
-  TranslateConfig cfg;
-  cfg.source = Modality::tabular;
-  cfg.target = Modality::image;
-  cfg.latent = 8;
+  TranslateConfig cfg = tabular_to_image();
   cfg.output_basis = 2;
   const auto mlp = ConfigNode::parse("{type: mlp, hidden: [16]}");
   const std::vector<int64_t> in{4}, out{1, 28, 28};
@@ -191,11 +199,9 @@ TEST(TranslatorTest, OutputBasisKeepsGeneratedImagesOnTheTargetsSubspace) {
   v.slice(0, 392, 784).fill_(0.05);
   const auto a = torch::rand({50, 1}) * 2 - 1, b = torch::rand({50, 1}) * 2 - 1;
   t->fit_output_basis((m + a * u + b * v).view({50, 1, 28, 28}));
-  data::ModalityBatch src;
-  src.data = torch::randn({6, 4});
-  src.present = torch::ones({6}, torch::kBool);
   t->eval();
-  const auto x = torch::sigmoid(t->forward(src).logits).view({6, 784}) - m;  // [6, 784]
+  const auto x =
+      torch::sigmoid(t->forward(tabular_batch(6)).logits).view({6, 784}) - m;  // [6, 784]
   // What is left after removing the u and v parts is zero: the output is on the plane.
   const auto un = u / u.norm(), vn = v / v.norm();
   const auto rest =
@@ -214,10 +220,7 @@ TEST(TranslatorTest, OutputBasisKeepsGeneratedImagesOnTheTargetsSubspace) {
 // A tabular code (one-hot class) -> a 28x28 pattern per class: the AE must learn the mapping.
 TEST(TranslatorTest, AutoencoderLearnsAToyMapping) {
   torch::manual_seed(0);
-  TranslateConfig cfg;
-  cfg.source = Modality::tabular;
-  cfg.target = Modality::image;
-  cfg.latent = 8;
+  TranslateConfig cfg = tabular_to_image();
   cfg.decoder_channels = 32;
   Translator model(cfg, ConfigNode::parse("{type: mlp, hidden: [32]}"), std::vector<int64_t>{4},
                    std::vector<int64_t>{1, 28, 28});
