@@ -1,0 +1,24 @@
+// The allocator tuning applies on glibc and is switched off by MMFUSE_DEFAULT_MALLOC=1.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "mmfuse/core/allocator.h"
+
+namespace mmfuse {
+namespace {
+
+TEST(Allocator, TuningAppliesOnGlibcAndTheEnvironmentSwitchesItOff) {
+  ::unsetenv("MMFUSE_DEFAULT_MALLOC");
+#if defined(__GLIBC__)
+  EXPECT_TRUE(tune_allocator_for_training());
+#else
+  EXPECT_FALSE(tune_allocator_for_training());
+#endif
+  ::setenv("MMFUSE_DEFAULT_MALLOC", "1", 1);
+  EXPECT_FALSE(tune_allocator_for_training());
+  ::unsetenv("MMFUSE_DEFAULT_MALLOC");
+}
+
+}  // namespace
+}  // namespace mmfuse
