@@ -80,7 +80,8 @@ TEST(TranslateCli, AudioToImageTrainEvalAndConvert) {
   const auto& f = fixture();
   TempDir tmp;
   const std::string run = train_run(tmp, "a2i", "audio", "image", "vae",
-                                    ", class_weight: 1, consistency_weight: 1, aux_channels: 4");
+                                    ", class_weight: 1, consistency_weight: 1, aux_channels: 4,"
+                                    " select: recognition");
   auto summary = nlohmann::json::parse(std::ifstream(run + "/summary.json"));
   EXPECT_EQ(summary["objective"], "vae");
   // The class head's validation accuracy and the auxiliary classifier's loss are logged; the
@@ -93,6 +94,13 @@ TEST(TranslateCli, AudioToImageTrainEvalAndConvert) {
   EXPECT_GT(epoch["train_aux_class_loss"].get<double>(), 0.0);
   EXPECT_LT(epoch["train_aux_class_loss"].get<double>(), 10.0);
   EXPECT_TRUE(std::filesystem::exists(run + "/aux_classifier.safetensors"));
+  // The epoch is selected by how often that classifier sees the digit in generated val images.
+  ASSERT_TRUE(epoch.contains("val_aux_recognition")) << epoch.dump();
+  const double rec = epoch["val_aux_recognition"].get<double>();
+  EXPECT_GE(rec, 0.0);
+  EXPECT_LE(rec, 1.0);
+  EXPECT_EQ(summary["selected_by"], "val_aux_recognition");
+  EXPECT_DOUBLE_EQ(summary["best_val_aux_recognition"].get<double>(), rec);
   EXPECT_EQ(summary["best_epoch"], 1);
   EXPECT_GT(summary["best_val_mse"].get<double>(), 0.0);
   EXPECT_LT(summary["best_val_mse"].get<double>(), 0.5);

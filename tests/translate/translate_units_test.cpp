@@ -9,6 +9,7 @@
 #include "mmfuse/translate/image_io.h"
 #include "mmfuse/translate/networks.h"
 #include "mmfuse/translate/objectives.h"
+#include "mmfuse/translate/target_classifier.h"
 #include "mmfuse/translate/translator.h"
 
 namespace mmfuse::translate {
@@ -109,16 +110,22 @@ TEST(TranslateGriffinLim, RecoversASignalWithTheGivenMagnitudes) {
             (std::vector<int64_t>{o.n_fft / 2 + 1, o.samples / o.hop + 1}));
 }
 
-TEST(TranslateNetworks, DiscriminatorWithClassOutputsIsAClassifierThatLearns) {
-  torch::manual_seed(0);
-  ConvDiscriminator c(ConvDiscriminatorOptions({1, 28, 28}, 0).channels(8).outputs(3));
-  // Three classes: a bright top, middle or bottom band.
+// Three classes of 28x28 images: a bright top, middle or bottom band. -> {x [30, 1, 28, 28], y
+// [30]}
+std::pair<torch::Tensor, torch::Tensor> three_bands() {
   auto x = torch::zeros({30, 1, 28, 28});
   auto y = torch::arange(30, torch::kLong) % 3;
   for (int64_t i = 0; i < 30; ++i) {
     const int64_t band = y[i].item<int64_t>();
     x[i].slice(1, band * 9, band * 9 + 9).fill_(1.0);
   }
+  return {x, y};
+}
+
+TEST(TranslateNetworks, DiscriminatorWithClassOutputsIsAClassifierThatLearns) {
+  torch::manual_seed(0);
+  ConvDiscriminator c(ConvDiscriminatorOptions({1, 28, 28}, 0).channels(8).outputs(3));
+  const auto [x, y] = three_bands();
   EXPECT_EQ(c->logits(x).sizes(), (std::vector<int64_t>{30, 3}));
   EXPECT_THROW(c->forward(x, {}), c10::Error);  // real/fake scores need outputs 1
   torch::optim::Adam opt(c->parameters(), torch::optim::AdamOptions(1e-2));
@@ -155,6 +162,61 @@ TEST(TranslateConfigTest, ParsesAndRejects) {
   EXPECT_THROW(
       TranslateConfig::from_config(ConfigNode::parse("{source: audio, target: image, laten: 3}")),
       ConfigError);
+  // Epoch selection: val MSE by default, or the consistency classifier's recognition.
+  EXPECT_FALSE(TranslateConfig::from_config(ConfigNode::parse("{source: audio, target: image}"))
+                   .select_recognition);
+  EXPECT_TRUE(TranslateConfig::from_config(
+                  ConfigNode::parse("{source: audio, target: image, consistency_weight: 1, "
+                                    "select: recognition}"))
+                  .select_recognition);
+  EXPECT_TRUE(TranslateConfig::from_config(ConfigNode::parse("{source: audio, target: image}"))
+                  .aux_encoder.is_null());
+  EXPECT_EQ(TranslateConfig::from_config(
+                ConfigNode::parse("{source: audio, target: image, aux_encoder: {type: lenet}}"))
+                .aux_encoder.get<std::string>("type"),
+            "lenet");
+  EXPECT_THROW(TranslateConfig::from_config(
+                   ConfigNode::parse("{source: audio, target: image, aux_encoder: lenet}")),
+               ConfigError);
+  for (const char* bad : {"{source: audio, target: image, select: recognition}",
+                          "{source: audio, target: image, consistency_weight: 1, select: acc}"}) {
+    try {
+      TranslateConfig::from_config(ConfigNode::parse(bad, "translate"));
+      FAIL() << "expected a ConfigError for " << bad;
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find("select:"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("mse"), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(TargetClassifierTest, ConvOrRegisteredEncoderLearnsTheBands) {
+  const auto [x, y] = three_bands();
+  for (const char* encoder : {"", "{type: lenet, channels: 4, extra_blocks: 1}"}) {
+    SCOPED_TRACE(encoder);
+    torch::manual_seed(0);
+    TargetClassifierOptions opt(Modality::image, {1, 28, 28}, 3);
+    if (*encoder) opt.encoder(ConfigNode::parse(encoder, "aux_encoder"));
+    TargetClassifier c(opt.channels(8));
+    EXPECT_EQ(c->logits(x).sizes(), (std::vector<int64_t>{30, 3}));
+    torch::optim::Adam adam(c->parameters(), torch::optim::AdamOptions(1e-2));
+    for (int step = 0; step < 60; ++step) {
+      auto loss = torch::nn::functional::cross_entropy(c->logits(x), y);
+      adam.zero_grad();
+      loss.backward();
+      adam.step();
+    }
+    c->eval();
+    EXPECT_EQ(c->logits(x).argmax(1).eq(y).sum().item<int64_t>(), 30);
+    // In eval mode the classifier still passes gradients to its input (the generator's output).
+    auto xg = x.clone().requires_grad_(true);
+    torch::nn::functional::cross_entropy(c->logits(xg), y).backward();
+    ASSERT_TRUE(xg.grad().defined());
+    EXPECT_GT(xg.grad().abs().sum().item<double>(), 0.0);
+  }
+  EXPECT_THROW(TargetClassifier(TargetClassifierOptions(Modality::image, {1, 28, 28}, 3)
+                                    .encoder(ConfigNode::parse("{type: lenett}", "aux_encoder"))),
+               ConfigError);
 }
 
 // Tabular [4] -> 28x28 image translators on random inputs.

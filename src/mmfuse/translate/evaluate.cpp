@@ -32,23 +32,32 @@ std::optional<Paired> paired(const data::Batch& batch, Modality source, Modality
 
 ReconMetrics reconstruction_metrics(Translator& model, data::Loader& loader,
                                     const TranslateConfig& cfg, const torch::Device& device,
-                                    const std::string& label) {
+                                    const std::string& label, TargetClassifier aux) {
   torch::NoGradGuard no_grad;
   model->eval();
+  if (aux) aux->eval();
   loader.seek({0, 0});
-  double se = 0, bce = 0, elements = 0, correct = 0, labelled = 0;
+  double se = 0, bce = 0, elements = 0, correct = 0, labelled = 0, recognised = 0;
+  bool has_class = false;
   ReconMetrics m;
   while (auto batch = loader.next()) {
     auto p = paired(*batch, cfg.source, cfg.target, device);
     if (!p) continue;
     const auto out = model->forward(p->source);
     const auto& logits = out.logits;
-    if (out.class_logits.defined() && !label.empty()) {
+    if (!label.empty()) {
       const auto y =
           batch->targets.at(label).index_select(0, p->rows).to(device);  // [B], -1 = none
       const auto known = y >= 0;
       labelled += known.sum().item<double>();
-      correct += (out.class_logits.argmax(1).eq(y) & known).sum().item<double>();
+      if (out.class_logits.defined()) {
+        has_class = true;
+        correct += (out.class_logits.argmax(1).eq(y) & known).sum().item<double>();
+      }
+      if (aux) {
+        const auto seen = aux->logits(torch::sigmoid(logits)).argmax(1);
+        recognised += (seen.eq(y) & known).sum().item<double>();
+      }
     }
     se += (torch::sigmoid(logits) - p->target).pow(2).sum().item<double>();
     bce +=
@@ -59,7 +68,8 @@ ReconMetrics reconstruction_metrics(Translator& model, data::Loader& loader,
     m.samples += p->target.size(0);
   }
   if (elements > 0) m.mse = se / elements, m.bce = bce / elements;
-  if (labelled > 0) m.class_accuracy = correct / labelled;
+  if (labelled > 0 && has_class) m.class_accuracy = correct / labelled;
+  if (labelled > 0 && aux) m.aux_recognition = recognised / labelled;
   return m;
 }
 

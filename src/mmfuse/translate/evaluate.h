@@ -12,6 +12,7 @@
 #include "mmfuse/data/batch.h"
 #include "mmfuse/data/loader.h"
 #include "mmfuse/translate/run.h"
+#include "mmfuse/translate/target_classifier.h"
 
 namespace mmfuse::translate {
 
@@ -29,12 +30,15 @@ struct ReconMetrics {
   int64_t samples = 0;
   /// The class head's accuracy on the samples with a label (-1 without a class head or labels).
   double class_accuracy = -1;
+  /// How often `aux` (the class-consistency classifier of real training targets) sees the
+  /// label's class in the generated target (-1 without aux or labels).
+  double aux_recognition = -1;
 };
-/// One pass over `loader` in eval mode (the model is left in eval mode). `label`: the class target
-/// the class head predicts ("" to skip its accuracy).
+/// One pass over `loader` in eval mode (the model and aux are left in eval mode). `label`: the
+/// class target the class head and aux predict ("" to skip both).
 ReconMetrics reconstruction_metrics(Translator& model, data::Loader& loader,
                                     const TranslateConfig& cfg, const torch::Device& device,
-                                    const std::string& label = "");
+                                    const std::string& label = "", TargetClassifier aux = nullptr);
 
 struct TranslateEvalRequest {
   std::string run_dir;

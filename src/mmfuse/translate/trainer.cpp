@@ -76,15 +76,15 @@ json run_translate_training(const train::TrainRequest& req) {
   }
   const int64_t elements = tshape[0] * tshape[1] * tshape[2];
   const std::string label = first_class_target(*dataset);
-  ConvDiscriminator aux{nullptr};  // the class-consistency classifier of real targets
+  TargetClassifier aux{nullptr};  // the class-consistency classifier of real targets
   std::unique_ptr<torch::optim::Adam> aux_opt;
   if (tcfg.consistency_weight > 0) {
     if (label.empty()) {
       config["translate"]["consistency_weight"].fail("the data has no class target; set it to 0");
     }
-    aux = ConvDiscriminator(ConvDiscriminatorOptions(tshape, 0)
-                                .channels(tcfg.aux_channels)
-                                .outputs(dataset->num_classes(label)));
+    aux = TargetClassifier(TargetClassifierOptions(tcfg.target, tshape, dataset->num_classes(label))
+                               .channels(tcfg.aux_channels)
+                               .encoder(tcfg.aux_encoder));
     aux->to(device);
     aux_opt =
         std::make_unique<torch::optim::Adam>(aux->parameters(), torch::optim::AdamOptions(1e-3));
@@ -117,7 +117,7 @@ json run_translate_training(const train::TrainRequest& req) {
   const std::string best_path = (fs::path(dir) / "checkpoints" / "best.safetensors").string();
   std::ofstream metrics((fs::path(dir) / "metrics.jsonl").string(), std::ios::trunc);
   train::Progress progress(req.progress ? stderr : nullptr);
-  json history = json::array();
+  json history = json::array(), best_entry = json::object();
   double best = INFINITY;
   int64_t best_epoch = 0, step = 0;
   const auto t0 = std::chrono::steady_clock::now();
@@ -147,13 +147,16 @@ json run_translate_training(const train::TrainRequest& req) {
       if (aux && y.ge(0).any().item<bool>()) {
         // The auxiliary classifier learns the real targets (its own step), then the generated
         // ones must be recognised as the source's class (gradient to the generator only: the
-        // classifier's gradients from this term are cleared before its next step).
+        // classifier's gradients from this term are cleared before its next step). The generated
+        // ones are classified in eval mode, as a separate classifier would see them (batch norm
+        // with the statistics of real targets, which generated ones do not update).
         aux->train();
         auto a_loss = ce(aux->logits(pair->target), y);
         aux_opt->zero_grad();
         a_loss.backward();
         aux_opt->step();
         sum_aux += a_loss.item<double>();
+        aux->eval();
         loss = loss + tcfg.consistency_weight * ce(aux->logits(torch::sigmoid(out.logits)), y);
       }
       if (disc) {
@@ -176,9 +179,10 @@ json run_translate_training(const train::TrainRequest& req) {
       progress.step(b_index, value, pair->source.data.size(0));
     }
     train_s += seconds_since(te);
-    const auto val = reconstruction_metrics(model, val_loader, tcfg, device, label);
-    schedule.on_epoch_end(-val.mse);
-    const bool improved = val.mse < best;
+    const auto val = reconstruction_metrics(model, val_loader, tcfg, device, label, aux);
+    const double score = tcfg.select_recognition ? -val.aux_recognition : val.mse;  // lower wins
+    schedule.on_epoch_end(-score);
+    const bool improved = score < best;
     json entry = {{"type", "epoch"},
                   {"epoch", epoch + 1},
                   {"step", step},
@@ -187,16 +191,22 @@ json run_translate_training(const train::TrainRequest& req) {
                   {"val_bce", val.bce},
                   {"epoch_seconds", seconds_since(te)}};
     if (val.class_accuracy >= 0) entry["val_class_accuracy"] = val.class_accuracy;
+    if (val.aux_recognition >= 0) entry["val_aux_recognition"] = val.aux_recognition;
     if (disc) entry["train_disc_loss"] = sum_d / std::max<int64_t>(1, batches);
     if (aux) entry["train_aux_class_loss"] = sum_aux / std::max<int64_t>(1, batches);
     metrics << entry.dump() << "\n" << std::flush;
     history.push_back(entry);
     if (improved) {
-      best = val.mse;
+      best = score;
+      best_entry = entry;
       best_epoch = epoch + 1;
       save_module(*model, best_path, {{"epoch", std::to_string(epoch + 1)}});
     }
-    progress.end_epoch("val mse " + std::to_string(val.mse) + (improved ? " (best)" : ""));
+    progress.end_epoch("val mse " + std::to_string(val.mse) +
+                       (val.aux_recognition >= 0
+                            ? ", recognition " + std::to_string(val.aux_recognition)
+                            : std::string()) +
+                       (improved ? " (best)" : ""));
   }
   if (tc.select_best && fs::exists(best_path)) load_module(*model, best_path);
   save_module(*model, (fs::path(dir) / "model.safetensors").string(), {{"config", config.dump()}});
@@ -208,10 +218,14 @@ json run_translate_training(const train::TrainRequest& req) {
                   {"target", std::string(to_string(tcfg.target))},
                   {"history", history},
                   {"best_epoch", best_epoch},
-                  {"best_val_mse", best},
+                  {"selected_by", tcfg.select_recognition ? "val_aux_recognition" : "val_mse"},
+                  {"best_val_mse", best_entry.value("val_mse", INFINITY)},
                   {"train_seconds", train_s},
                   {"wall_seconds", seconds_since(t0)},
                   {"train_samples", train_set->samples.size()}};
+  if (best_entry.contains("val_aux_recognition")) {
+    summary["best_val_aux_recognition"] = best_entry["val_aux_recognition"];
+  }
   write_file_atomic((fs::path(dir) / "summary.json").string(), summary.dump(2) + "\n");
   return summary;
 }

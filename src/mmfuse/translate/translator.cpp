@@ -44,7 +44,8 @@ TranslateConfig TranslateConfig::from_config(const ConfigNode& n) {
   if (n.is_null()) n.fail("a translation run needs a `translate:` section (source, target, ...)");
   n.check_keys({"source", "target", "objective", "latent", "noise", "decoder_channels", "recon",
                 "recon_weight", "kl_weight", "adv_weight", "disc_channels", "disc_lr",
-                "class_weight", "consistency_weight", "aux_channels", "output_basis"});
+                "class_weight", "consistency_weight", "aux_channels", "aux_encoder", "output_basis",
+                "select"});
   TranslateConfig c;
   c.source = modality_from_string(n.get<std::string>("source"));
   c.target = modality_from_string(n.get<std::string>("target"));
@@ -67,9 +68,26 @@ TranslateConfig TranslateConfig::from_config(const ConfigNode& n) {
   c.output_basis = n.get<int64_t>("output_basis", c.output_basis);
   if (c.output_basis < 0) n["output_basis"].fail("must be >= 0 (0: off)");
   if (c.aux_channels < 1) n["aux_channels"].fail("must be >= 1");
+  if (n.has("aux_encoder")) {
+    c.aux_encoder = n["aux_encoder"];
+    if (!c.aux_encoder.is_map() || !c.aux_encoder.has("type")) {
+      c.aux_encoder.fail("expected an encoder config, e.g. {type: lenet, channels: 6}");
+    }
+  }
   if (c.latent <= 0) n["latent"].fail("must be > 0");
   if (c.noise < 0) n["noise"].fail("must be >= 0");
   if (c.disc_lr <= 0) n["disc_lr"].fail("must be > 0");
+  const std::string select = n.get<std::string>("select", "mse");
+  if (select == "recognition") {
+    if (c.consistency_weight <= 0) {
+      n["select"].fail(
+          "recognition is measured by the consistency classifier; set "
+          "consistency_weight > 0 or select: mse");
+    }
+    c.select_recognition = true;
+  } else if (select != "mse") {
+    n["select"].fail("unknown '" + select + "'; known: mse, recognition");
+  }
   return c;
 }
 

@@ -19,6 +19,10 @@
 //     disc_lr: 2.0e-4          # gan: discriminator's Adam lr (beta1 0.5)
 //     class_weight: 0.0        # > 0: also predict the data's class from the code (cross-entropy),
 //                              # which makes the code carry the class (label-aware translation)
+//     consistency_weight: 0.0  # > 0: a classifier of real targets must see the class (AC-GAN)
+//     output_basis: 0          # K > 0: outputs on the targets' first K principal components
+//     select: mse              # the best epoch: lowest val MSE, or `recognition` (how often the
+//                              # consistency classifier sees the class in generated val targets)
 //   model:
 //     encoders:
 //       audio: {type: lenet, channels: 6, extra_blocks: 5}
@@ -60,10 +64,16 @@ struct TranslateConfig {
   /// target; this weighs its cross-entropy in the generator's loss (0: off).
   double consistency_weight = 0.0;
   int64_t aux_channels = 32;  ///< the auxiliary classifier's first conv channels
+  /// The auxiliary classifier's encoder (any registered encoder of the target modality); null: a
+  /// ConvDiscriminator with class outputs (target_classifier.h).
+  ConfigNode aux_encoder;
   /// K > 0: generated targets are projected onto the mean and first K principal components of the
   /// training targets (fitted before training, saved with the model), so the generator cannot
   /// leave the targets' subspace, e.g. to fool the consistency classifier with off-data patterns.
   int64_t output_basis = 0;
+  /// The best epoch has the highest val recognition by the consistency classifier (else the
+  /// lowest val MSE).
+  bool select_recognition = false;
 
   /// From the `translate:` section; throws ConfigError naming `translate.<key>`.
   static TranslateConfig from_config(const ConfigNode& node);
