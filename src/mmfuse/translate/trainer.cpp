@@ -30,6 +30,97 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
+torch::Tensor masked_ce(const torch::Tensor& logits, const torch::Tensor& y) {  // y = -1: skipped
+  return torch::nn::functional::cross_entropy(
+      logits, y, torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-1));
+}
+
+// The networks trained beside the translator, each with its own optimizer: the GAN's
+// discriminator and the class-consistency classifier (null when not configured).
+struct Critics {
+  ConvDiscriminator disc{nullptr};
+  std::unique_ptr<torch::optim::Adam> disc_opt;
+  TargetClassifier aux{nullptr};
+  std::unique_ptr<torch::optim::Adam> aux_opt;
+  double disc_loss_sum = 0, aux_loss_sum = 0;  // this epoch's
+
+  // One discriminator step on real vs generated targets; -> the generator's adversarial loss.
+  torch::Tensor adversarial(const torch::Tensor& real, const torch::Tensor& fake,
+                            const torch::Tensor& code) {
+    const auto cond = code.detach();
+    auto d_loss = discriminator_loss(disc->forward(real, cond), disc->forward(fake.detach(), cond));
+    disc_opt->zero_grad();
+    d_loss.backward();
+    disc_opt->step();
+    disc_loss_sum += d_loss.item<double>();
+    return generator_adversarial_loss(disc->forward(fake, cond));
+  }
+
+  // The auxiliary classifier learns the real targets (its own step), then the generated ones must
+  // be recognised as the source's class y; -> that cross-entropy (its gradient reaches the
+  // generator; the classifier's own gradients from it are cleared before its next step). The
+  // generated ones are classified in eval mode, as a separate classifier would see them (batch
+  // norm with the statistics of real targets, which generated ones do not update).
+  torch::Tensor consistency(const torch::Tensor& real, const torch::Tensor& fake,
+                            const torch::Tensor& y) {
+    aux->train();
+    auto a_loss = masked_ce(aux->logits(real), y);
+    aux_opt->zero_grad();
+    a_loss.backward();
+    aux_opt->step();
+    aux_loss_sum += a_loss.item<double>();
+    aux->eval();
+    return masked_ce(aux->logits(fake), y);
+  }
+};
+
+Critics make_critics(const TranslateConfig& tcfg, const std::vector<int64_t>& target_shape,
+                     const data::Dataset& dataset, const std::string& label,
+                     const ConfigNode& config, const torch::Device& device) {
+  Critics c;
+  if (tcfg.objective == Objective::gan) {
+    c.disc = ConvDiscriminator(
+        ConvDiscriminatorOptions(target_shape, tcfg.latent).channels(tcfg.disc_channels));
+    c.disc->to(device);
+    c.disc_opt = std::make_unique<torch::optim::Adam>(
+        c.disc->parameters(), torch::optim::AdamOptions(tcfg.disc_lr).betas({0.5, 0.999}));
+  }
+  if (tcfg.consistency_weight > 0) {
+    if (label.empty()) {
+      config["translate"]["consistency_weight"].fail("the data has no class target; set it to 0");
+    }
+    c.aux = TargetClassifier(
+        TargetClassifierOptions(tcfg.target, target_shape, dataset.num_classes(label))
+            .channels(tcfg.aux_channels)
+            .encoder(tcfg.aux_encoder));
+    c.aux->to(device);
+    c.aux_opt =
+        std::make_unique<torch::optim::Adam>(c.aux->parameters(), torch::optim::AdamOptions(1e-3));
+  }
+  return c;
+}
+
+// translate.output_basis: the principal components of up to 10,000 training targets.
+void fit_output_basis(Translator& model, const std::shared_ptr<const data::Dataset>& dataset,
+                      const std::shared_ptr<const data::SampleSet>& train_set,
+                      const train::TrainConfig& tc, const TranslateConfig& tcfg,
+                      const torch::Device& device) {
+  data::Loader fit_loader(dataset, train_set, train::loader_options(tc, false));
+  std::vector<torch::Tensor> targets;
+  int64_t n = 0;
+  while (n < 10000) {
+    auto batch = fit_loader.next();
+    if (!batch) break;
+    if (auto p = paired(*batch, tcfg.source, tcfg.target, torch::kCPU)) {
+      n += p->target.size(0);
+      targets.push_back(p->target);
+    }
+  }
+  if (targets.empty()) throw Error("translate.output_basis: no training pair has a target");
+  model->fit_output_basis(torch::cat(targets));
+  model->to(device);
+}
+
 }  // namespace
 
 json run_translate_training(const train::TrainRequest& req) {
@@ -64,52 +155,11 @@ json run_translate_training(const train::TrainRequest& req) {
   Translator model = build_translator(config, *dataset);
   model->to(device);
   auto optimizer = train::make_optimizer(tc.optimizer, model->parameters());
-  ConvDiscriminator disc{nullptr};
-  std::unique_ptr<torch::optim::Adam> disc_opt;
   const auto& tshape = model->target_shape();
-  if (tcfg.objective == Objective::gan) {
-    disc = ConvDiscriminator(
-        ConvDiscriminatorOptions(tshape, tcfg.latent).channels(tcfg.disc_channels));
-    disc->to(device);
-    disc_opt = std::make_unique<torch::optim::Adam>(
-        disc->parameters(), torch::optim::AdamOptions(tcfg.disc_lr).betas({0.5, 0.999}));
-  }
   const int64_t elements = tshape[0] * tshape[1] * tshape[2];
   const std::string label = first_class_target(*dataset);
-  TargetClassifier aux{nullptr};  // the class-consistency classifier of real targets
-  std::unique_ptr<torch::optim::Adam> aux_opt;
-  if (tcfg.consistency_weight > 0) {
-    if (label.empty()) {
-      config["translate"]["consistency_weight"].fail("the data has no class target; set it to 0");
-    }
-    aux = TargetClassifier(TargetClassifierOptions(tcfg.target, tshape, dataset->num_classes(label))
-                               .channels(tcfg.aux_channels)
-                               .encoder(tcfg.aux_encoder));
-    aux->to(device);
-    aux_opt =
-        std::make_unique<torch::optim::Adam>(aux->parameters(), torch::optim::AdamOptions(1e-3));
-  }
-  const auto ce = [](const torch::Tensor& logits, const torch::Tensor& y) {
-    return torch::nn::functional::cross_entropy(
-        logits, y, torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-1));
-  };
-
-  if (tcfg.output_basis > 0) {  // the targets' principal components, from up to 10,000 of them
-    data::Loader fit_loader(dataset, train_set, train::loader_options(tc, false));
-    std::vector<torch::Tensor> targets;
-    int64_t n = 0;
-    while (n < 10000) {
-      auto batch = fit_loader.next();
-      if (!batch) break;
-      if (auto p = paired(*batch, tcfg.source, tcfg.target, torch::kCPU)) {
-        n += p->target.size(0);
-        targets.push_back(p->target);
-      }
-    }
-    if (targets.empty()) throw Error("translate.output_basis: no training pair has a target");
-    model->fit_output_basis(torch::cat(targets));
-    model->to(device);
-  }
+  Critics critics = make_critics(tcfg, tshape, *dataset, label, config, device);
+  if (tcfg.output_basis > 0) fit_output_basis(model, dataset, train_set, tc, tcfg, device);
   data::Loader train_loader(dataset, train_set, train::loader_options(tc, true));
   data::Loader val_loader(dataset, val_set, train::loader_options(tc, false));
   train::LrSchedule schedule(tc.schedule, train::base_learning_rate(tc.optimizer),
@@ -125,11 +175,12 @@ json run_translate_training(const train::TrainRequest& req) {
 
   for (int64_t epoch = 0; epoch < tc.epochs; ++epoch) {
     model->train();
-    if (disc) disc->train();
+    if (critics.disc) critics.disc->train();
+    critics.disc_loss_sum = critics.aux_loss_sum = 0;
     train_loader.seek({epoch, 0});
     progress.start_epoch(epoch + 1, tc.epochs, train_loader.batches_per_epoch());
     const auto te = std::chrono::steady_clock::now();
-    double sum_loss = 0, sum_d = 0, sum_aux = 0;
+    double sum_loss = 0;
     int64_t batches = 0, b_index = 0;
     while (auto batch = train_loader.next()) {
       ++b_index;
@@ -143,32 +194,15 @@ json run_translate_training(const train::TrainRequest& req) {
       }
       torch::Tensor y;  // [B] the source's class, -1 = unlabelled
       if (!label.empty()) y = batch->targets.at(label).index_select(0, pair->rows).to(device);
-      if (out.class_logits.defined()) loss = loss + tcfg.class_weight * ce(out.class_logits, y);
-      if (aux && y.ge(0).any().item<bool>()) {
-        // The auxiliary classifier learns the real targets (its own step), then the generated
-        // ones must be recognised as the source's class (gradient to the generator only: the
-        // classifier's gradients from this term are cleared before its next step). The generated
-        // ones are classified in eval mode, as a separate classifier would see them (batch norm
-        // with the statistics of real targets, which generated ones do not update).
-        aux->train();
-        auto a_loss = ce(aux->logits(pair->target), y);
-        aux_opt->zero_grad();
-        a_loss.backward();
-        aux_opt->step();
-        sum_aux += a_loss.item<double>();
-        aux->eval();
-        loss = loss + tcfg.consistency_weight * ce(aux->logits(torch::sigmoid(out.logits)), y);
+      if (out.class_logits.defined()) {
+        loss = loss + tcfg.class_weight * masked_ce(out.class_logits, y);
       }
-      if (disc) {
-        const auto cond = out.code.detach();
-        auto fake = torch::sigmoid(out.logits);
-        auto d_loss = discriminator_loss(disc->forward(pair->target, cond),
-                                         disc->forward(fake.detach(), cond));
-        disc_opt->zero_grad();
-        d_loss.backward();
-        disc_opt->step();
-        sum_d += d_loss.item<double>();
-        loss = loss + tcfg.adv_weight * generator_adversarial_loss(disc->forward(fake, cond));
+      const auto fake = torch::sigmoid(out.logits);  // [B, C, H, W] in [0, 1]
+      if (critics.aux && y.ge(0).any().item<bool>()) {
+        loss = loss + tcfg.consistency_weight * critics.consistency(pair->target, fake, y);
+      }
+      if (critics.disc) {
+        loss = loss + tcfg.adv_weight * critics.adversarial(pair->target, fake, out.code);
       }
       const double value =
           train::checked_step(loss, *optimizer, model->parameters(), tc.grad_clip_norm, epoch, step,
@@ -179,7 +213,7 @@ json run_translate_training(const train::TrainRequest& req) {
       progress.step(b_index, value, pair->source.data.size(0));
     }
     train_s += seconds_since(te);
-    const auto val = reconstruction_metrics(model, val_loader, tcfg, device, label, aux);
+    const auto val = reconstruction_metrics(model, val_loader, tcfg, device, label, critics.aux);
     const double score = tcfg.select_recognition ? -val.aux_recognition : val.mse;  // lower wins
     schedule.on_epoch_end(-score);
     const bool improved = score < best;
@@ -192,8 +226,9 @@ json run_translate_training(const train::TrainRequest& req) {
                   {"epoch_seconds", seconds_since(te)}};
     if (val.class_accuracy >= 0) entry["val_class_accuracy"] = val.class_accuracy;
     if (val.aux_recognition >= 0) entry["val_aux_recognition"] = val.aux_recognition;
-    if (disc) entry["train_disc_loss"] = sum_d / std::max<int64_t>(1, batches);
-    if (aux) entry["train_aux_class_loss"] = sum_aux / std::max<int64_t>(1, batches);
+    const double n_batches = static_cast<double>(std::max<int64_t>(1, batches));
+    if (critics.disc) entry["train_disc_loss"] = critics.disc_loss_sum / n_batches;
+    if (critics.aux) entry["train_aux_class_loss"] = critics.aux_loss_sum / n_batches;
     metrics << entry.dump() << "\n" << std::flush;
     history.push_back(entry);
     if (improved) {
@@ -210,8 +245,11 @@ json run_translate_training(const train::TrainRequest& req) {
   }
   if (tc.select_best && fs::exists(best_path)) load_module(*model, best_path);
   save_module(*model, (fs::path(dir) / "model.safetensors").string(), {{"config", config.dump()}});
-  if (disc) save_module(*disc, (fs::path(dir) / "discriminator.safetensors").string());
-  if (aux) save_module(*aux, (fs::path(dir) / "aux_classifier.safetensors").string());
+  if (critics.disc) {
+    save_module(*critics.disc, (fs::path(dir) / "discriminator.safetensors").string());
+  }
+  if (critics.aux)
+    save_module(*critics.aux, (fs::path(dir) / "aux_classifier.safetensors").string());
   json summary = {{"task", "translate"},
                   {"objective", to_string(tcfg.objective)},
                   {"source", std::string(to_string(tcfg.source))},
