@@ -4,6 +4,7 @@
 
 #include <sndfile.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -11,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 
+#include "mmfuse/core/safetensors.h"
 #include "test_util.h"
 #include "tools/tiny_run.h"
 
@@ -79,9 +81,10 @@ TEST(TranslateCli, AudioToImageTrainEvalAndConvert) {
   REQUIRE_FIXTURE();
   const auto& f = fixture();
   TempDir tmp;
-  const std::string run = train_run(tmp, "a2i", "audio", "image", "vae",
-                                    ", class_weight: 1, consistency_weight: 1, aux_channels: 4,"
-                                    " select: recognition");
+  const std::string run =
+      train_run(tmp, "a2i", "audio", "image", "vae",
+                ", class_weight: 1, consistency_weight: 1, select: recognition, output_basis: 3,"
+                " aux_encoder: {type: lenet, channels: 4, extra_blocks: 1}");
   auto summary = nlohmann::json::parse(std::ifstream(run + "/summary.json"));
   EXPECT_EQ(summary["objective"], "vae");
   // The class head's validation accuracy and the auxiliary classifier's loss are logged; the
@@ -93,7 +96,16 @@ TEST(TranslateCli, AudioToImageTrainEvalAndConvert) {
   ASSERT_TRUE(epoch.contains("train_aux_class_loss")) << epoch.dump();
   EXPECT_GT(epoch["train_aux_class_loss"].get<double>(), 0.0);
   EXPECT_LT(epoch["train_aux_class_loss"].get<double>(), 10.0);
-  EXPECT_TRUE(std::filesystem::exists(run + "/aux_classifier.safetensors"));
+  // The auxiliary classifier is the configured LeNet (encoder + Linear head), and the model keeps
+  // the fitted 3-component output basis.
+  const auto aux_file = load_safetensors(run + "/aux_classifier.safetensors");
+  EXPECT_TRUE(aux_file.tensors.count("head.weight")) << aux_file.tensors.begin()->first;
+  EXPECT_EQ(aux_file.tensors.at("head.weight").size(0), 10);
+  EXPECT_GT(std::count_if(aux_file.tensors.begin(), aux_file.tensors.end(),
+                          [](const auto& kv) { return kv.first.rfind("encoder.", 0) == 0; }),
+            2);
+  const auto model_file = load_safetensors(run + "/model.safetensors");
+  EXPECT_EQ(model_file.tensors.at("basis").sizes(), (std::vector<int64_t>{3, 28 * 28}));
   // The epoch is selected by how often that classifier sees the digit in generated val images.
   ASSERT_TRUE(epoch.contains("val_aux_recognition")) << epoch.dump();
   const double rec = epoch["val_aux_recognition"].get<double>();
