@@ -257,7 +257,7 @@ json run_translate_training(const train::TrainRequest& req) {
                   {"history", history},
                   {"best_epoch", best_epoch},
                   {"selected_by", tcfg.select_recognition ? "val_aux_recognition" : "val_mse"},
-                  {"best_val_mse", best_entry.value("val_mse", INFINITY)},
+                  {"best_val_mse", best_entry.value("val_mse", static_cast<double>(INFINITY))},
                   {"train_seconds", train_s},
                   {"wall_seconds", seconds_since(t0)},
                   {"train_samples", train_set->samples.size()}};
