@@ -2,6 +2,8 @@
 // phase recovery, and a translator that learns a toy mapping.
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include <opencv2/imgcodecs.hpp>
 
 #include "mmfuse/core/config.h"
@@ -122,19 +124,25 @@ std::pair<torch::Tensor, torch::Tensor> three_bands() {
   return {x, y};
 }
 
+// 60 Adam steps (lr 1e-2) of cross-entropy of logits(x) against y over `params`.
+void fit(const std::function<torch::Tensor(const torch::Tensor&)>& logits,
+         std::vector<torch::Tensor> params, const torch::Tensor& x, const torch::Tensor& y) {
+  torch::optim::Adam adam(std::move(params), torch::optim::AdamOptions(1e-2));
+  for (int step = 0; step < 60; ++step) {
+    auto loss = torch::nn::functional::cross_entropy(logits(x), y);
+    adam.zero_grad();
+    loss.backward();
+    adam.step();
+  }
+}
+
 TEST(TranslateNetworks, DiscriminatorWithClassOutputsIsAClassifierThatLearns) {
   torch::manual_seed(0);
   ConvDiscriminator c(ConvDiscriminatorOptions({1, 28, 28}, 0).channels(8).outputs(3));
   const auto [x, y] = three_bands();
   EXPECT_EQ(c->logits(x).sizes(), (std::vector<int64_t>{30, 3}));
   EXPECT_THROW(c->forward(x, {}), c10::Error);  // real/fake scores need outputs 1
-  torch::optim::Adam opt(c->parameters(), torch::optim::AdamOptions(1e-2));
-  for (int step = 0; step < 60; ++step) {
-    auto loss = torch::nn::functional::cross_entropy(c->logits(x), y);
-    opt.zero_grad();
-    loss.backward();
-    opt.step();
-  }
+  fit([&](const torch::Tensor& in) { return c->logits(in); }, c->parameters(), x, y);
   EXPECT_EQ(c->logits(x).argmax(1).eq(y).sum().item<int64_t>(), 30);
 }
 
@@ -199,13 +207,7 @@ TEST(TargetClassifierTest, ConvOrRegisteredEncoderLearnsTheBands) {
     if (*encoder) opt.encoder(ConfigNode::parse(encoder, "aux_encoder"));
     TargetClassifier c(opt.channels(8));
     EXPECT_EQ(c->logits(x).sizes(), (std::vector<int64_t>{30, 3}));
-    torch::optim::Adam adam(c->parameters(), torch::optim::AdamOptions(1e-2));
-    for (int step = 0; step < 60; ++step) {
-      auto loss = torch::nn::functional::cross_entropy(c->logits(x), y);
-      adam.zero_grad();
-      loss.backward();
-      adam.step();
-    }
+    fit([&](const torch::Tensor& in) { return c->logits(in); }, c->parameters(), x, y);
     c->eval();
     EXPECT_EQ(c->logits(x).argmax(1).eq(y).sum().item<int64_t>(), 30);
     // In eval mode the classifier still passes gradients to its input (the generator's output).

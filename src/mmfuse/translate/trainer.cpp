@@ -248,8 +248,9 @@ json run_translate_training(const train::TrainRequest& req) {
   if (critics.disc) {
     save_module(*critics.disc, (fs::path(dir) / "discriminator.safetensors").string());
   }
-  if (critics.aux)
+  if (critics.aux) {
     save_module(*critics.aux, (fs::path(dir) / "aux_classifier.safetensors").string());
+  }
   json summary = {{"task", "translate"},
                   {"objective", to_string(tcfg.objective)},
                   {"source", std::string(to_string(tcfg.source))},
