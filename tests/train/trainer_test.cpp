@@ -11,6 +11,7 @@
 
 #include "mmfuse/core/fs.h"
 #include "mmfuse/core/safetensors.h"
+#include "mmfuse/runtime/run.h"
 #include "mmfuse/train/checkpoint.h"
 #include "test_util.h"
 
@@ -65,7 +66,7 @@ struct Fixture {
 TEST(Trainer, LearnsAndWritesTheRunDirectory) {
   Fixture f;
   TrainRequest req;
-  req.config_path = f.config;
+  req.config = RunConfig::load(f.config);
   req.run_dir = f.dir.file("run");
   req.progress = false;
   auto result = run_training(req);
@@ -86,8 +87,8 @@ TEST(Trainer, LearnsAndWritesTheRunDirectory) {
   for (std::string l; std::getline(log, l);) ++lines;
   EXPECT_EQ(lines, 60 / 5 + 4);
   // The saved run reloads for inference with the selected weights.
-  auto run = load_run(f.dir.file("run"));
-  EXPECT_EQ(run.dataset->num_classes("label"), 3);
+  auto run = runtime::load_run(f.dir.file("run"));
+  EXPECT_EQ(run->dataset->num_classes("label"), 3);
 }
 
 TEST(Trainer, KillAndResumeGivesIdenticalWeights) {
@@ -121,13 +122,8 @@ TEST(Trainer, KillAndResumeGivesIdenticalWeights) {
 
 TEST(Trainer, ConfigErrorsNameThePath) {
   Fixture f;
-  TrainRequest req;
-  req.config_path = f.config;
-  req.overrides = {"train.optimizer.type=adagrad"};
-  req.run_dir = f.dir.file("bad");
-  req.progress = false;
   try {
-    run_training(req);
+    RunConfig::load(f.config, {"train.optimizer.type=adagrad"});
     FAIL() << "expected a ConfigError";
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("train.optimizer.type"), std::string::npos) << e.what();

@@ -175,7 +175,9 @@ TEST(TranslateCli, AudioToImageTrainEvalAndConvert) {
   auto not_run =
       run_mmfuse("translate --run " + tmp.file("cls") + " --audio " + wav + " --out " + png);
   EXPECT_NE(not_run.exit_code, 0);
-  EXPECT_NE(not_run.output.find("is not a translation run"), std::string::npos) << not_run.output;
+  EXPECT_NE(not_run.output.find("is a supervised run; give a run trained with task: translate"),
+            std::string::npos)
+      << not_run.output;
 }
 
 TEST(TranslateCli, ImageToSpectrogramGanWritesPngAndWav) {

@@ -7,15 +7,18 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "mmfuse/core/config.h"
+#include "mmfuse/models/target_classifier.h"
+#include "mmfuse/models/translate_networks.h"
+#include "mmfuse/models/translator.h"
+#include "mmfuse/train/translate_objectives.h"
 #include "mmfuse/translate/griffin_lim.h"
 #include "mmfuse/translate/image_io.h"
-#include "mmfuse/translate/networks.h"
-#include "mmfuse/translate/objectives.h"
-#include "mmfuse/translate/target_classifier.h"
-#include "mmfuse/translate/translator.h"
 
 namespace mmfuse::translate {
 namespace {
+
+using namespace ::mmfuse::models;  // the translator and its networks
+using namespace ::mmfuse::train;   // the objectives
 
 TEST(TranslateNetworks, DecoderMakesTheTargetShape) {
   torch::manual_seed(0);

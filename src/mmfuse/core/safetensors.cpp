@@ -294,6 +294,19 @@ ModuleLoadReport load_module(torch::nn::Module& module,
                                   shape_str(it->second.sizes()));
       continue;
     }
+    if (it->second.scalar_type() != value.scalar_type()) {
+      const std::string from = safetensors_dtype_name(value.scalar_type());
+      const std::string to = safetensors_dtype_name(it->second.scalar_type());
+      if (!options.convert_float_dtypes || !value.is_floating_point() ||
+          !it->second.is_floating_point()) {
+        report.mismatched.push_back(label + ": file " + from + " vs module " + to +
+                                    (value.is_floating_point() && it->second.is_floating_point()
+                                         ? " (allow the conversion to load it)"
+                                         : ""));
+        continue;
+      }
+      report.converted.push_back(label + ": " + from + " -> " + to);
+    }
     copies.emplace_back(it->second, value);
     report.loaded.push_back(name);
   }

@@ -69,6 +69,10 @@ struct ModuleLoadOptions {
   /// Module names starting with one of these may stay unfilled (keep their initial values) even
   /// when strict, e.g. learned placeholders for absent modalities that the source model lacks.
   std::vector<std::string> may_stay_initialized;
+  /// Floating-point tensors of another precision (F16, BF16, F64 in a file for an F32 module)
+  /// are converted and listed in `converted`; false: such a tensor is a mismatch. Any other dtype
+  /// difference (an integer file tensor for a float module, ...) is always a mismatch.
+  bool convert_float_dtypes = false;
 };
 
 /// What load_module did.
@@ -76,15 +80,17 @@ struct ModuleLoadReport {
   std::vector<std::string> loaded;      ///< module names filled
   std::vector<std::string> missing;     ///< module names without a file tensor
   std::vector<std::string> unexpected;  ///< file names (as in the file) with no module tensor
-  std::vector<std::string> mismatched;  ///< "name: file [a, b] vs module [c, d]"
+  std::vector<std::string> mismatched;  ///< "name: file [a, b] vs module [c, d]", or dtypes
+  std::vector<std::string> converted;   ///< "name: F16 -> F32" (convert_float_dtypes)
   /// Empty when everything matched; else one line per problem.
   std::string describe() const;
 };
 
-/// Copies `tensors` into `module`'s parameters and buffers (converting dtype/device as needed,
-/// without recording gradients). `source` names the file in errors.
-/// Throws Error naming `source` and listing every missing, unexpected and mismatched tensor when
-/// strict and anything does not match; in that case `module` is left unchanged.
+/// Copies `tensors` into `module`'s parameters and buffers (moving them to the module's device,
+/// without recording gradients; dtypes must match unless options.convert_float_dtypes). `source`
+/// names the file in errors. Throws Error naming `source` and listing every missing, unexpected and
+/// mismatched tensor when strict and anything does not match; in that case `module` is left
+/// unchanged.
 ModuleLoadReport load_module(torch::nn::Module& module,
                              const std::map<std::string, torch::Tensor>& tensors,
                              const ModuleLoadOptions& options = {},

@@ -15,6 +15,13 @@ std::string join_names(const std::vector<std::string>& names, std::size_t max = 
   return out;
 }
 
+// In-memory fields (requests) bypass the feature cache: they have no file to hash.
+bool in_memory(const Field& f) {
+  if (const auto* img = std::get_if<ImageRef>(&f)) return img->bytes != nullptr;
+  if (const auto* aud = std::get_if<AudioRef>(&f)) return aud->bytes != nullptr;
+  return false;
+}
+
 }  // namespace
 
 Dataset::Dataset(DatasetSpec spec, const DatasetOptions& options)
@@ -231,7 +238,7 @@ torch::Tensor Dataset::features(const Sample& s, Modality m) const {
   const ModalityPipeline& p = pipeline(m);
   const Field& field = *s.field(m);
   return located(s, m, "decoding", [&] {
-    if (!p.cacheable()) return p.extract(field);
+    if (!p.cacheable() || in_memory(field)) return p.extract(field);
     return cache_->get_or_compute(FeatureCache::key(p, field), [&] { return p.extract(field); });
   });
 }

@@ -114,9 +114,14 @@ Field field_from_json(Modality m, const json& value, const std::string& base_dir
 
 json field_to_json(const Field& field) {
   struct Visitor {
-    json operator()(const ImageRef& r) const { return json{{"file", r.path}, {"index", r.index}}; }
+    json operator()(const ImageRef& r) const {
+      json j{{"file", r.path}, {"index", r.index}};
+      if (r.bytes) j["bytes"] = r.bytes->size();
+      return j;
+    }
     json operator()(const AudioRef& r) const {
       json j{{"file", r.path}};
+      if (r.bytes) j["bytes"] = r.bytes->size();
       if (r.noise) {
         j["noise"] = {
             {"file", r.noise->path}, {"offset_s", r.noise->offset_s}, {"snr_db", r.noise->snr_db}};
@@ -130,9 +135,12 @@ json field_to_json(const Field& field) {
 }
 
 std::vector<std::string> field_files(const Field& field) {
-  if (const auto* img = std::get_if<ImageRef>(&field)) return {img->path};
+  if (const auto* img = std::get_if<ImageRef>(&field)) {
+    return img->bytes ? std::vector<std::string>{} : std::vector<std::string>{img->path};
+  }
   if (const auto* aud = std::get_if<AudioRef>(&field)) {
-    std::vector<std::string> files{aud->path};
+    std::vector<std::string> files;
+    if (!aud->bytes) files.push_back(aud->path);
     if (aud->noise) files.push_back(aud->noise->path);
     return files;
   }

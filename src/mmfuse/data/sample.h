@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <variant>
@@ -19,6 +20,9 @@ namespace mmfuse::data {
 struct ImageRef {
   std::string path;
   int64_t index = -1;
+  /// The encoded file itself when it is already in memory (a request body, an upload); `path`
+  /// then only names it in messages, and the feature cache is not used.
+  std::shared_ptr<const std::string> bytes;
 };
 
 /// Background noise mixed into speech (see ../shared/data/README.md, AV-MNIST): read `path` from
@@ -33,6 +37,8 @@ struct NoiseSpec {
 struct AudioRef {
   std::string path;
   std::optional<NoiseSpec> noise;
+  /// The encoded file in memory (as ImageRef::bytes); `path` names it in messages.
+  std::shared_ptr<const std::string> bytes;
 };
 
 /// text: UTF-8 string (validated when read); tabular: numbers (finite, validated when read).

@@ -37,23 +37,26 @@ void drop_modality(data::Batch& batch, Modality m) {
   if (slot->lengths.defined()) slot->lengths = torch::ones_like(slot->lengths);
 }
 
+namespace {
+
+// Outputs and targets of one head over a pass (this process's shard).
+struct HeadOutputs {
+  std::vector<torch::Tensor> outputs, targets;
+  double loss_sum = 0;
+  int64_t loss_count = 0;
+};
+
+}  // namespace
+
 EvalResult evaluate(models::MultimodalModel& model, data::Loader& loader,
                     const EvalOptions& options) {
   const auto start = std::chrono::steady_clock::now();
+  const Collective& group = options.collective ? *options.collective : single_process();
   const bool was_training = model->is_training();
   model->eval();
   torch::NoGradGuard no_grad;
   const auto heads = model->heads();
-  std::map<std::string, ClassificationMetrics> cls;
-  std::map<std::string, RegressionMetrics> reg;
-  std::map<std::string, std::pair<double, int64_t>> loss_sums;
-  for (const auto& h : heads) {
-    if (h.spec.kind == heads::TaskKind::classification) {
-      cls.emplace(h.target, ClassificationMetrics(h.spec.size, options.top_k));
-    } else if (h.spec.kind == heads::TaskKind::regression) {
-      reg.emplace(h.target, RegressionMetrics());
-    }
-  }
+  std::map<std::string, HeadOutputs> collected;
   EvalResult result;
   while (auto batch = loader.next()) {
     if (options.transform) options.transform(*batch);
@@ -64,31 +67,54 @@ EvalResult evaluate(models::MultimodalModel& model, data::Loader& loader,
       auto t = b.targets.find(h.target);
       if (t == b.targets.end()) continue;
       const auto& y = out.outputs.at(h.target);
+      HeadOutputs& c = collected[h.target];
       int64_t n = 0;
-      double s = mean_loss(h.spec.kind, y, t->second, &n);
-      loss_sums[h.target].first += s;
-      loss_sums[h.target].second += n;
-      if (auto c = cls.find(h.target); c != cls.end()) c->second.add(y, t->second);
-      if (auto r = reg.find(h.target); r != reg.end()) r->second.add(y, t->second);
+      c.loss_sum += mean_loss(h.spec.kind, y, t->second, &n);
+      c.loss_count += n;
+      c.outputs.push_back(y.to(torch::kCPU, torch::kFloat));
+      c.targets.push_back(t->second.to(torch::kCPU));
     }
   }
+  std::vector<double> sums = {static_cast<double>(result.samples)};
+  for (const auto& h : heads) {
+    sums.push_back(collected[h.target].loss_sum);
+    sums.push_back(static_cast<double>(collected[h.target].loss_count));
+  }
+  group.sum(sums);
+  result.samples = static_cast<int64_t>(sums[0]);
   const auto weights = model->loss_weights();
   bool have_primary = false;
+  std::size_t k = 1;
   for (const auto& h : heads) {
     TargetResult tr;
     tr.kind = h.spec.kind;
-    auto [sum, n] = loss_sums[h.target];
+    const double sum = sums[k++], n = sums[k++];
     tr.loss = n > 0 ? sum / n : 0.0;
     result.loss += weights.count(h.target) ? weights.at(h.target) * tr.loss : tr.loss;
-    if (auto c = cls.find(h.target); c != cls.end()) {
-      tr.classification = c->second.report();
-      if (!have_primary) {
-        result.primary = tr.classification.accuracy;
-        result.primary_name = h.target + " accuracy";
-        have_primary = true;
+    HeadOutputs& c = collected[h.target];
+    if (h.spec.kind == heads::TaskKind::classification ||
+        h.spec.kind == heads::TaskKind::regression) {
+      // Every process contributes (possibly no rows), so the gathers line up.
+      const auto y =
+          group.gather(c.outputs.empty() ? torch::zeros({0, h.spec.size}) : torch::cat(c.outputs));
+      const bool cls = h.spec.kind == heads::TaskKind::classification;
+      const auto none = cls ? torch::zeros({0}, torch::kLong) : torch::zeros({0, h.spec.size});
+      const auto t = group.gather(c.targets.empty() ? none : torch::cat(c.targets));
+      if (cls) {
+        ClassificationMetrics metrics(h.spec.size, options.top_k);
+        if (y.size(0) > 0) metrics.add(y, t);
+        tr.classification = metrics.report();
+        if (!have_primary) {
+          result.primary = tr.classification.accuracy;
+          result.primary_name = h.target + " accuracy";
+          have_primary = true;
+        }
+      } else {
+        RegressionMetrics metrics;
+        if (y.size(0) > 0) metrics.add(y, t);
+        tr.regression = metrics.report();
       }
     }
-    if (auto r = reg.find(h.target); r != reg.end()) tr.regression = r->second.report();
     result.targets[h.target] = tr;
   }
   if (!have_primary) {

@@ -8,6 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "mmfuse/core/collective.h"
+
 #include "mmfuse/data/dataset.h"
 #include "mmfuse/data/loader.h"
 #include "mmfuse/eval/classification_metrics.h"
@@ -41,6 +43,9 @@ struct EvalOptions {
   std::function<void(data::Batch&)> transform;
   torch::Device device = torch::kCPU;
   int64_t top_k = 5;
+  /// Data-parallel runs: the loader reads this process's shard; outputs and targets are gathered
+  /// from every process before the metrics, so every process gets the metrics of the whole set.
+  const Collective* collective = nullptr;
 };
 
 /// Runs one full epoch of `loader` (which should not shuffle or augment).

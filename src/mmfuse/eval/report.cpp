@@ -110,9 +110,11 @@ std::string classification_section(const std::string& target, const json& t) {
   return out + "</div>";
 }
 
-std::string regression_section(const std::string& target, const json& t) {
-  std::string out = "<h3>" + xml_escape(target) +
-                    " (regression)</h3><table><tr><th>metric</th><th>value</th></tr>";
+// A table of a target's (or a retrieval direction's, a translation's) numeric metrics.
+std::string metrics_section(const std::string& target, const json& t) {
+  const std::string kind = t.value("kind", std::string());
+  std::string out = "<h3>" + xml_escape(target) + (kind == "regression" ? " (regression)" : "") +
+                    "</h3><table><tr><th>metric</th><th>value</th></tr>";
   for (auto it = t["report"].begin(); it != t["report"].end(); ++it) {
     out += "<tr><td>" + xml_escape(it.key()) + "</td><td>" + cell(it.value()) + "</td></tr>";
   }
@@ -182,9 +184,9 @@ std::string render_report(const json& s) {
   if (s.contains("test")) {
     html += "<h2>Test results</h2>";
     for (auto it = s["test"].begin(); it != s["test"].end(); ++it) {
-      html += it.value().value("kind", std::string()) == "regression"
-                  ? regression_section(it.key(), it.value())
-                  : classification_section(it.key(), it.value());
+      html += it.value().value("kind", std::string()) == "classification"
+                  ? classification_section(it.key(), it.value())
+                  : metrics_section(it.key(), it.value());
     }
   }
   if (s.contains("robustness") && s["robustness"].contains("curves"))

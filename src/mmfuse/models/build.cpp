@@ -188,7 +188,8 @@ MultimodalModel build_model(const ConfigNode& model_cfg, const ModelInputs& inpu
                " input (inputs: " + inputs.describe_modalities() +
                "); remove this encoder or add the modality to the data");
     }
-    encoders::EncoderContext ctx{m, in->second.item_shape, in->second.vocab_size};
+    encoders::EncoderContext ctx{m, in->second.item_shape, in->second.vocab_size,
+                                 in->second.vocabulary};
     encoders::EncoderBlock enc = registries.encoders->make(cfg.get<std::string>("type"), ctx, cfg);
     fctx.modalities.push_back(m);
     fctx.dims.push_back(enc->out_dim());

@@ -21,6 +21,9 @@ struct ModalityInput {
   std::vector<int64_t> item_shape;
   /// Vocabulary size when items are token ids (int64), 0 for float features.
   int64_t vocab_size = 0;
+  /// The token of each id when the pipeline has a vocabulary (pretrained word vectors are looked
+  /// up by it); empty otherwise.
+  std::vector<std::string> vocabulary;
 };
 
 struct TargetSpec {

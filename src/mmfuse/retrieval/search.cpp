@@ -3,7 +3,7 @@
 #include <filesystem>
 
 #include "mmfuse/core/error.h"
-#include "mmfuse/retrieval/evaluate.h"
+#include "mmfuse/eval/retrieval_eval.h"
 
 namespace mmfuse::retrieval {
 
@@ -29,17 +29,19 @@ json target_json(const data::TargetValue& v) {
 }  // namespace
 
 json build_index(const IndexBuildRequest& req) {
-  RetrievalRun run = load_retrieval_run(req.run_dir);
-  if (!run.model->has(req.modality)) {
+  const auto run = runtime::load_run(req.run_dir);
+  models::TwoTower towers = run->towers();
+  if (!towers->has(req.modality)) {
     throw UsageError("--modality " + std::string(to_string(req.modality)) + ": the run embeds " +
-                     std::string(to_string(run.rc.query)) + " and " +
-                     std::string(to_string(run.rc.candidate)));
+                     std::string(to_string(towers->query_modality())) + " and " +
+                     std::string(to_string(towers->candidate_modality())));
   }
-  auto samples = run.dataset->read_manifest_file(req.manifest);
-  EmbedOptions eo;
+  auto samples = run->dataset->read_manifest_file(req.manifest);
+  eval::EmbedOptions eo;
   eo.batch_size = req.batch_size;
   eo.threads = req.threads;
-  const Embeddings emb = embed_samples(run.model, run.dataset, samples, req.modality, "", eo);
+  const eval::Embeddings emb =
+      eval::embed_samples(towers, run->dataset, samples, req.modality, "", eo);
   if (emb.ids.empty()) {
     throw InputError("no sample has a " + std::string(to_string(req.modality)) + " field",
                      req.manifest);
@@ -55,7 +57,7 @@ json build_index(const IndexBuildRequest& req) {
   }
   IndexInfo info;
   info.run = fs::absolute(req.run_dir).lexically_normal().string();
-  info.model_hash = run.model_hash;
+  info.model_hash = run->model_hash;
   info.modality = req.modality;
   info.data = fs::absolute(req.manifest).lexically_normal().string();
   VectorIndex index(emb.vectors, info, req.index, std::move(metadata));
@@ -64,45 +66,38 @@ json build_index(const IndexBuildRequest& req) {
 }
 
 void check_index_fits(const VectorIndex& index, const std::string& index_dir,
-                      const RetrievalRun& run) {
+                      const runtime::Run& run) {
   const IndexInfo& info = index.info();
   const std::string manifest = (fs::path(index_dir) / "manifest.json").string();
+  models::TwoTower towers = run.towers();
+  const std::string embeds = std::string(to_string(towers->query_modality())) + " and " +
+                             std::string(to_string(towers->candidate_modality()));
   if (info.model_hash != run.model_hash) {
     throw Error(manifest + ": the index was built with the weights of " + info.run +
                 ", not those of " + run.dir + " (model hashes differ); search with --run " +
                 info.run + " or rebuild the index with `mmfuse index build --run " + run.dir +
                 " ...`");
   }
-  if (!run.model->has(info.modality)) {
+  if (!towers->has(info.modality)) {
     throw Error(manifest + ": the index holds " + std::string(to_string(info.modality)) +
-                " vectors but the run embeds " + std::string(to_string(run.rc.query)) + " and " +
-                std::string(to_string(run.rc.candidate)) + "; rebuild it with a --modality the " +
+                " vectors but the run embeds " + embeds + "; rebuild it with a --modality the " +
                 "run has");
   }
-  if (info.dim != run.model->dim()) {
+  if (info.dim != towers->dim()) {
     throw Error(manifest + ": the index holds " + std::to_string(info.dim) +
-                "-dimensional vectors but the run embeds into " +
-                std::to_string(run.model->dim()) + " dimensions; rebuild it with this run");
+                "-dimensional vectors but the run embeds into " + std::to_string(towers->dim()) +
+                " dimensions; rebuild it with this run");
   }
 }
 
-json search(RetrievalRun& run, const VectorIndex& index, const std::string& index_dir,
-            const train::PredictInput& query, int64_t k) {
-  const int given = query.image.has_value() + query.audio.has_value() + query.text.has_value();
-  if (given != 1 || query.tabular) {
+json search(const runtime::Predictor& predictor, const VectorIndex& index,
+            const std::string& index_dir, const runtime::Request& query, int64_t k) {
+  const auto given = query.modalities();
+  if (given.size() != 1 || query.tabular) {
     throw UsageError("give exactly one query: --text, --image or --audio");
   }
-  const Modality m = query.text ? Modality::text
-                                : (query.image ? Modality::image : Modality::audio);
-  if (!run.model->has(m)) {
-    throw UsageError("the run embeds " + std::string(to_string(run.rc.query)) + " and " +
-                     std::string(to_string(run.rc.candidate)) + ", not " +
-                     std::string(to_string(m)) + "; query with one of those");
-  }
-  data::Batch batch = train::input_batch(run.dataset, query);
-  torch::NoGradGuard no_grad;
-  run.model->eval();
-  const torch::Tensor z = run.model->embed(m, batch.at(m))[0];  // [D]
+  const Modality m = given.front();
+  const torch::Tensor z = predictor.embed(m, std::vector<runtime::Request>{query})[0];  // [D]
   json results = json::array();
   int64_t rank = 0;
   for (const SearchHit& h : index.search(z, k)) {
@@ -113,17 +108,17 @@ json search(RetrievalRun& run, const VectorIndex& index, const std::string& inde
   }
   json q = {{"modality", std::string(to_string(m))}};
   if (query.text) q["text"] = *query.text;
-  if (query.image) q["file"] = *query.image;
-  if (query.audio) q["file"] = *query.audio;
+  if (query.image) q["file"] = query.image->name;
+  if (query.audio) q["file"] = query.audio->name;
   return {{"query", q}, {"index", index_dir}, {"k", k}, {"results", results}};
 }
 
 json search(const SearchRequest& req) {
   if (req.k < 1) throw UsageError("--k: expected at least 1, got " + std::to_string(req.k));
   VectorIndex index = VectorIndex::load(req.index_dir);
-  RetrievalRun run = load_retrieval_run(req.run_dir);
-  check_index_fits(index, req.index_dir, run);
-  return search(run, index, req.index_dir, req.query, req.k);
+  const runtime::Predictor predictor(runtime::load_run(req.run_dir));
+  check_index_fits(index, req.index_dir, predictor.run());
+  return search(predictor, index, req.index_dir, req.query, req.k);
 }
 
 }  // namespace mmfuse::retrieval

@@ -8,8 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "mmfuse/retrieval/index.h"
-#include "mmfuse/retrieval/run.h"
-#include "mmfuse/train/predict.h"
+#include "mmfuse/runtime/predictor.h"
 
 namespace mmfuse::retrieval {
 
@@ -31,7 +30,7 @@ nlohmann::json build_index(const IndexBuildRequest& request);
 struct SearchRequest {
   std::string index_dir;
   std::string run_dir;
-  train::PredictInput query;  ///< exactly one of image, audio, text
+  runtime::Request query;  ///< exactly one of image, audio, text
   int64_t k = 10;
 };
 
@@ -41,12 +40,12 @@ struct SearchRequest {
 nlohmann::json search(const SearchRequest& request);
 
 /// search() with an already loaded run and index (no checks of the files again).
-nlohmann::json search(RetrievalRun& run, const VectorIndex& index, const std::string& index_dir,
-                      const train::PredictInput& query, int64_t k);
+nlohmann::json search(const runtime::Predictor& predictor, const VectorIndex& index,
+                      const std::string& index_dir, const runtime::Request& query, int64_t k);
 
 /// Throws Error when `index` was not built by `run` (model hash), or with a dimension or a
 /// modality the run cannot embed.
 void check_index_fits(const VectorIndex& index, const std::string& index_dir,
-                      const RetrievalRun& run);
+                      const runtime::Run& run);
 
 }  // namespace mmfuse::retrieval

@@ -24,6 +24,10 @@ void setup_logging(bool verbose, bool quiet) {
 
 }  // namespace
 
+train::DistributedOptions distributed_from_environment() {
+  return {};  // DDP: DistributedOptions::from_environment()
+}
+
 int run_cli(int argc, char** argv) {
   tune_allocator_for_training();  // before any tensor: see core/allocator.h
   CLI::App app{"mmfuse: multimodal deep learning engine (images, audio, text, tabular)", "mmfuse"};

@@ -3,6 +3,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "mmfuse/train/distributed.h"
+
 namespace mmfuse::tools {
 
 /// Parses argv, runs the chosen subcommand, and maps failures to exit codes:
@@ -18,9 +20,14 @@ void add_parity_commands(CLI::App& app);
 void add_make_default_command(CLI::App& app);
 void add_train_commands(CLI::App& app);
 void add_compare_commands(CLI::App& app);
-void add_eval_commands(CLI::App& app);  ///< eval, predict
-void add_translate_commands(CLI::App& app);  ///< translate, translate train|eval
+void add_eval_commands(CLI::App& app);                  ///< eval, predict
+void add_translate_commands(CLI::App& app);             ///< translate, translate train|eval
+void add_translate_train_command(CLI::App& translate);  ///< translate train (cmd_train.cpp)
 void add_bench_commands(CLI::App& app);
 void add_index_commands(CLI::App& app);  ///< index build, search
+
+/// torchrun's launch contract (RANK, WORLD_SIZE, MASTER_ADDR, ...) read from the environment:
+/// the one place the program reads it. One process when WORLD_SIZE is unset.
+train::DistributedOptions distributed_from_environment();
 
 }  // namespace mmfuse::tools

@@ -2,9 +2,9 @@
 // DIR/comparison.json and DIR/report.html
 #include <iostream>
 
+#include "mmfuse/runtime/request.h"  // parse_numbers
 #include "mmfuse/tools/cli.h"
 #include "mmfuse/train/compare.h"
-#include "mmfuse/train/predict.h"  // parse_numbers
 
 namespace mmfuse::tools {
 
@@ -45,7 +45,7 @@ void add_compare_commands(CLI::App& app) {
     r.progress = !*quiet;
     r.robustness = !*no_robustness;
     if (!levels->empty()) {
-      r.levels = train::parse_numbers(*levels);
+      r.levels = runtime::parse_numbers(*levels);
     }
     auto rows = train::run_comparison(r);
     std::cout << (*json_out ? rows.dump(2) + "\n" : train::comparison_table(rows));

@@ -6,18 +6,16 @@
 #include <iostream>
 
 #include "mmfuse/core/error.h"
-
-#include "mmfuse/retrieval/run.h"
+#include "mmfuse/eval/run_eval.h"
+#include "mmfuse/runtime/predictor.h"
 #include "mmfuse/tools/cli.h"
-#include "mmfuse/train/predict.h"
-#include "mmfuse/train/run_eval.h"
 
 namespace mmfuse::tools {
 
 namespace {
 
 void add_eval_command(CLI::App& app) {
-  auto req = std::make_shared<train::RunEvalRequest>();
+  auto req = std::make_shared<eval::RunEvalRequest>();
   auto threads = std::make_shared<int>(0);
   auto levels = std::make_shared<std::string>();
   auto json_out = std::make_shared<bool>(false);
@@ -49,14 +47,14 @@ void add_eval_command(CLI::App& app) {
                   "Noise levels in [0, 1], increasing (default 0,0.1,...,0.9)");
   cmd->add_option("--seed", req->seed, "Seed of the noise")->capture_default_str();
   cmd->callback([=] {
-    train::RunEvalRequest r = *req;
+    eval::RunEvalRequest r = *req;
     if (*threads > 0) {
       at::set_num_threads(*threads);
       r.threads = std::min(*threads, 2);
     }
     if (!levels->empty()) {
       try {
-        r.levels = train::parse_numbers(*levels);
+        r.levels = runtime::parse_numbers(*levels);
       } catch (const UsageError& e) {
         throw UsageError(std::string("--levels: ") + e.what());
       }
@@ -66,15 +64,8 @@ void add_eval_command(CLI::App& app) {
         }
       }
     }
-    if (retrieval::is_retrieval_run(r.run_dir)) {  // recall@K, median rank, mAP both ways
-      if (r.robustness) throw UsageError("--robustness is not available for retrieval runs");
-      auto result = retrieval::evaluate_retrieval_run(r.run_dir, r.manifest, r.batch_size,
-                                                      r.threads);
-      std::cout << (*json_out ? result.dump(2) + "\n" : retrieval::format_retrieval_eval(result));
-      return;
-    }
-    auto result = train::evaluate_run(r);
-    std::cout << (*json_out ? result.dump(2) + "\n" : train::format_run_eval(result));
+    auto result = eval::evaluate_run(r);
+    std::cout << (*json_out ? result.dump(2) + "\n" : eval::format_run_eval(result));
   });
 }
 
@@ -95,20 +86,32 @@ void add_predict_command(CLI::App& app) {
   auto* text = cmd->add_option("--text", args->text, "Text (UTF-8)");
   auto* tabular = cmd->add_option("--tabular", args->tabular, "Comma-separated numbers");
   cmd->callback([=] {
-    train::PredictInput in;
-    if (image->count()) in.image = args->image;
-    if (audio->count()) in.audio = args->audio;
+    runtime::Request in;
+    if (image->count()) in.image = runtime::EncodedFile::read(args->image);
+    if (audio->count()) in.audio = runtime::EncodedFile::read(args->audio);
     if (text->count()) in.text = args->text;
     if (tabular->count()) {
       try {
-        auto v = train::parse_numbers(args->tabular);
+        auto v = runtime::parse_numbers(args->tabular);
         in.tabular = std::vector<float>(v.begin(), v.end());
       } catch (const UsageError& e) {
         throw UsageError(std::string("--tabular: ") + e.what());
       }
     }
-    auto run = train::load_run(args->run_dir);
-    std::cout << train::predict(run, in).dump(2) << "\n";
+    in.id = "1";
+    const runtime::Predictor predictor(runtime::load_run(args->run_dir));
+    const auto& ds = *predictor.run().dataset;
+    for (Modality m : in.modalities()) {
+      if (!ds.uses(m)) {
+        std::string used;
+        for (Modality u : ds.modalities())
+          used += (used.empty() ? "" : ", ") + std::string(to_string(u));
+        throw UsageError("--" + std::string(to_string(m)) + ": the run does not use " +
+                         std::string(to_string(m)) + "; it uses " + used);
+      }
+    }
+    std::cout << predictor.predict(std::vector<runtime::Request>{in}).front().to_json().dump(2)
+              << "\n";
   });
 }
 

@@ -83,8 +83,8 @@ void add_search_command(CLI::App& app) {
     r.index_dir = args->index_dir;
     r.run_dir = args->run_dir;
     r.k = args->k;
-    if (image->count()) r.query.image = args->image;
-    if (audio->count()) r.query.audio = args->audio;
+    if (image->count()) r.query.image = runtime::EncodedFile::read(args->image);
+    if (audio->count()) r.query.audio = runtime::EncodedFile::read(args->audio);
     if (text->count()) r.query.text = args->text;
     std::cout << retrieval::search(r).dump(2) << "\n";
   });

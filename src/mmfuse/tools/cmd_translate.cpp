@@ -4,34 +4,14 @@
 #include <iostream>
 
 #include "mmfuse/core/error.h"
+#include "mmfuse/runtime/predictor.h"
 #include "mmfuse/tools/cli.h"
 #include "mmfuse/translate/convert.h"
 #include "mmfuse/translate/evaluate.h"
-#include "mmfuse/translate/trainer.h"
 
 namespace mmfuse::tools {
 
 namespace {
-
-void add_train(CLI::App& parent) {
-  auto req = std::make_shared<train::TrainRequest>();
-  auto threads = std::make_shared<int>(0);
-  auto quiet = std::make_shared<bool>(false);
-  auto* cmd = parent.add_subcommand("train", "Train a translator (config with task: translate)");
-  cmd->add_option("--config,-c", req->config_path, "Run config (data, translate, model, train)")
-      ->required()
-      ->check(CLI::ExistingFile);
-  cmd->add_option("overrides", req->overrides, "Config overrides: translate.objective=gan");
-  cmd->add_option("--out,-o", req->run_dir, "Run directory (default: runs/<config name>)");
-  cmd->add_option("--threads", *threads, "Intra-op threads (overrides train.threads)");
-  cmd->add_flag("--no-progress", *quiet, "No progress bar or lines on stderr");
-  cmd->callback([=] {
-    train::TrainRequest r = *req;
-    if (*threads > 0) r.threads = *threads;
-    r.progress = !*quiet;
-    std::cout << translate::run_translate_training(r).dump(2) << "\n";
-  });
-}
 
 void add_eval(CLI::App& parent) {
   auto req = std::make_shared<translate::TranslateEvalRequest>();
@@ -87,7 +67,7 @@ void add_translate_commands(CLI::App& app) {
   cmd->add_option("--wav", req->wav, "Also write a spectrogram target as sound (Griffin-Lim)");
   cmd->add_option("--scale", req->scale, "Repeat each PNG pixel N times")
       ->check(CLI::PositiveNumber);
-  add_train(*cmd);
+  add_translate_train_command(*cmd);
   add_eval(*cmd);
   cmd->callback([=, cmd = cmd] {
     if (!cmd->get_subcommands().empty()) return;
@@ -96,7 +76,8 @@ void add_translate_commands(CLI::App& app) {
     if (!image->empty()) r.image = *image;
     if (!audio->empty()) r.audio = *audio;
     if (!text->empty()) r.text = *text;
-    std::cout << translate::convert(translate::load_translate_run(*run_dir), r).dump(2) << "\n";
+    const runtime::Predictor predictor(runtime::load_run(*run_dir));
+    std::cout << translate::convert(predictor, r).dump(2) << "\n";
   });
 }
 

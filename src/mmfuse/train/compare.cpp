@@ -11,8 +11,8 @@
 #include "mmfuse/eval/corruption.h"
 #include "mmfuse/eval/report.h"
 #include "mmfuse/eval/robustness.h"
-#include "mmfuse/train/load_run.h"
-#include "mmfuse/train/run_eval.h"
+#include "mmfuse/eval/run_eval.h"
+#include "mmfuse/runtime/run.h"
 #include "mmfuse/train/train_config.h"
 #include "mmfuse/train/trainer.h"
 
@@ -52,21 +52,22 @@ json row_for(const std::string& name, const std::string& modalities, const std::
 
 // Mean noise AUC of a finished run on its test split (else val); nullopt without a class target.
 std::optional<double> robustness_auc(const std::string& run_dir, const CompareRequest& req) {
-  LoadedRun run = load_run(run_dir);
-  const auto& spec = run.dataset->spec();
+  const auto run = runtime::load_run(run_dir);
+  models::MultimodalModel model = run->heads();
+  const auto& spec = run->dataset->spec();
   const data::Split split =
       spec.manifests(data::Split::test).empty() ? data::Split::val : data::Split::test;
   if (spec.manifests(split).empty()) return std::nullopt;
   eval::RobustnessOptions ro;
   ro.levels = req.levels;
-  if (run.dataset->uses(Modality::audio)) {
+  if (run->dataset->uses(Modality::audio)) {
     const std::string dir =
-        req.noise_dir.empty() ? default_noise_dir(spec.base_dir) : req.noise_dir;
+        req.noise_dir.empty() ? eval::default_noise_dir(spec.base_dir) : req.noise_dir;
     if (!dir.empty()) ro.noise_files = eval::noise_files(dir);
   }
-  for (const auto& h : run.model->heads()) {
+  for (const auto& h : model->heads()) {
     if (h.spec.kind != heads::TaskKind::classification) continue;
-    auto r = eval::evaluate_robustness(run.model, run.dataset, run.dataset->read_split(split), ro);
+    auto r = eval::evaluate_robustness(model, run->dataset, run->dataset->read_split(split), ro);
     if (r.curves.empty()) return std::nullopt;
     return r.mean_auc();
   }
@@ -148,7 +149,7 @@ json run_comparison(const CompareRequest& req) {
     write_file_atomic(cfg_path, cfg.dump() + "\n");
     spdlog::info("compare: training '{}' in {}", name, dir);
     TrainRequest tr;
-    tr.config_path = cfg_path;
+    tr.config = RunConfig::load(cfg_path);
     tr.run_dir = dir;
     tr.progress = req.progress;
     auto result = run_training(tr);

@@ -24,7 +24,7 @@ struct CompareRequest {
   /// and add "robustness_auc": the mean over modalities of the accuracy-vs-noise area.
   bool robustness = true;
   std::vector<double> levels = {0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9};
-  std::string noise_dir;  ///< audio noise; empty: train/run_eval.h's default_noise_dir
+  std::string noise_dir;  ///< audio noise; empty: eval/run_eval.h's default_noise_dir
 };
 
 /// One row per variant: {"name", "modalities", "fusion", "accuracy", "macro_f1",

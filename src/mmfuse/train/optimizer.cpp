@@ -8,49 +8,75 @@ namespace {
 constexpr double kPi = 3.14159265358979323846;
 }  // namespace
 
+OptimizerOptions OptimizerOptions::from_config(const ConfigNode& cfg) {
+  cfg.check_keys({"type", "lr", "weight_decay", "momentum", "nesterov", "betas", "eps", "alpha"});
+  OptimizerOptions o;
+  const auto type = cfg.get<std::string>("type", "sgd");
+  if (type == "sgd") {
+    o.kind = OptimizerKind::sgd;
+  } else if (type == "adam") {
+    o.kind = OptimizerKind::adam;
+  } else if (type == "adamw") {
+    o.kind = OptimizerKind::adamw;
+  } else if (type == "rmsprop") {
+    o.kind = OptimizerKind::rmsprop;
+  } else {
+    cfg["type"].fail("unknown optimizer '" + type + "'; known: sgd, adam, adamw, rmsprop");
+  }
+  o.lr = cfg.get<double>("lr", o.lr);
+  if (!(o.lr > 0.0)) cfg["lr"].fail("learning rate must be > 0");
+  // AdamW's default decay is 0.01 (PyTorch's); the others' is 0.
+  o.weight_decay = cfg.get<double>("weight_decay", o.kind == OptimizerKind::adamw ? 0.01 : 0.0);
+  o.momentum = cfg.get<double>("momentum", 0.0);
+  o.nesterov = cfg.get<bool>("nesterov", false);
+  if (o.nesterov && o.momentum <= 0.0) cfg["nesterov"].fail("Nesterov needs momentum > 0");
+  auto betas = cfg.get<std::vector<double>>("betas", {0.9, 0.999});
+  if (betas.size() != 2) cfg["betas"].fail("expected two values [beta1, beta2]");
+  o.betas = {betas[0], betas[1]};
+  o.eps = cfg.get<double>("eps", 1e-8);
+  o.alpha = cfg.get<double>("alpha", 0.99);
+  return o;
+}
+
 double base_learning_rate(const ConfigNode& cfg) {
-  double lr = cfg.get<double>("lr", 0.01);
-  if (!(lr > 0.0)) cfg["lr"].fail("learning rate must be > 0");
-  return lr;
+  return OptimizerOptions::from_config(cfg).lr;
+}
+
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimizerOptions& o,
+                                                        std::vector<torch::Tensor> params) {
+  switch (o.kind) {
+    case OptimizerKind::sgd:
+      return std::make_unique<torch::optim::SGD>(std::move(params),
+                                                 torch::optim::SGDOptions(o.lr)
+                                                     .momentum(o.momentum)
+                                                     .nesterov(o.nesterov)
+                                                     .weight_decay(o.weight_decay));
+    case OptimizerKind::adam:
+      return std::make_unique<torch::optim::Adam>(std::move(params),
+                                                  torch::optim::AdamOptions(o.lr)
+                                                      .betas({o.betas[0], o.betas[1]})
+                                                      .eps(o.eps)
+                                                      .weight_decay(o.weight_decay));
+    case OptimizerKind::adamw:
+      return std::make_unique<torch::optim::AdamW>(std::move(params),
+                                                   torch::optim::AdamWOptions(o.lr)
+                                                       .betas({o.betas[0], o.betas[1]})
+                                                       .eps(o.eps)
+                                                       .weight_decay(o.weight_decay));
+    case OptimizerKind::rmsprop:
+      return std::make_unique<torch::optim::RMSprop>(std::move(params),
+                                                     torch::optim::RMSpropOptions(o.lr)
+                                                         .alpha(o.alpha)
+                                                         .eps(o.eps)
+                                                         .momentum(o.momentum)
+                                                         .weight_decay(o.weight_decay));
+  }
+  throw std::logic_error("unknown optimizer kind");
 }
 
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const ConfigNode& cfg,
                                                         std::vector<torch::Tensor> params) {
-  cfg.check_keys({"type", "lr", "weight_decay", "momentum", "nesterov", "betas", "eps", "alpha"});
-  const auto type = cfg.get<std::string>("type", "sgd");
-  const double lr = base_learning_rate(cfg);
-  const double wd = cfg.get<double>("weight_decay", 0.0);
-  if (type == "sgd") {
-    auto o = torch::optim::SGDOptions(lr)
-                 .momentum(cfg.get<double>("momentum", 0.0))
-                 .nesterov(cfg.get<bool>("nesterov", false))
-                 .weight_decay(wd);
-    if (o.nesterov() && o.momentum() <= 0.0) cfg["nesterov"].fail("Nesterov needs momentum > 0");
-    return std::make_unique<torch::optim::SGD>(std::move(params), o);
-  }
-  if (type == "adam" || type == "adamw") {
-    auto betas = cfg.get<std::vector<double>>("betas", {0.9, 0.999});
-    if (betas.size() != 2) cfg["betas"].fail("expected two values [beta1, beta2]");
-    const double eps = cfg.get<double>("eps", 1e-8);
-    if (type == "adam") {
-      auto o = torch::optim::AdamOptions(lr).betas({betas[0], betas[1]}).eps(eps).weight_decay(wd);
-      return std::make_unique<torch::optim::Adam>(std::move(params), o);
-    }
-    auto o = torch::optim::AdamWOptions(lr)
-                 .betas({betas[0], betas[1]})
-                 .eps(eps)
-                 .weight_decay(cfg.has("weight_decay") ? wd : 0.01);
-    return std::make_unique<torch::optim::AdamW>(std::move(params), o);
-  }
-  if (type == "rmsprop") {
-    auto o = torch::optim::RMSpropOptions(lr)
-                 .alpha(cfg.get<double>("alpha", 0.99))
-                 .eps(cfg.get<double>("eps", 1e-8))
-                 .momentum(cfg.get<double>("momentum", 0.0))
-                 .weight_decay(wd);
-    return std::make_unique<torch::optim::RMSprop>(std::move(params), o);
-  }
-  cfg["type"].fail("unknown optimizer '" + type + "'; known: sgd, adam, adamw, rmsprop");
+  return make_optimizer(OptimizerOptions::from_config(cfg), std::move(params));
 }
 
 void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {

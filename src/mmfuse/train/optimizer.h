@@ -11,6 +11,7 @@
 //               factor: 0.1, patience: 2, mode: max}     # plateau (on the validation metric)
 #pragma once
 
+#include <array>
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,7 +23,27 @@
 
 namespace mmfuse::train {
 
-/// Builds the optimizer over `params`. Errors name the config path (`train.optimizer.type`).
+enum class OptimizerKind { sgd, adam, adamw, rmsprop };
+
+/// The `train.optimizer` section, parsed.
+struct OptimizerOptions {
+  OptimizerKind kind = OptimizerKind::sgd;
+  double lr = 0.01;
+  double weight_decay = 0.0;                   ///< adamw: 0.01 unless given
+  double momentum = 0.0;                       ///< sgd, rmsprop
+  bool nesterov = false;                       ///< sgd
+  std::array<double, 2> betas = {0.9, 0.999};  ///< adam, adamw
+  double eps = 1e-8;                           ///< adam, adamw, rmsprop
+  double alpha = 0.99;                         ///< rmsprop
+
+  /// Errors name the config path (`train.optimizer.type`).
+  static OptimizerOptions from_config(const ConfigNode& cfg);
+};
+
+/// Builds the optimizer over `params`.
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimizerOptions& options,
+                                                        std::vector<torch::Tensor> params);
+/// make_optimizer(OptimizerOptions::from_config(cfg), params).
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const ConfigNode& cfg,
                                                         std::vector<torch::Tensor> params);
 

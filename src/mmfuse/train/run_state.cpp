@@ -1,14 +1,9 @@
 #include "mmfuse/train/run_state.h"
 
-#include <spdlog/spdlog.h>
-
 #include <filesystem>
 #include <fstream>
 
 #include "mmfuse/core/error.h"
-#include "mmfuse/core/fs.h"
-#include "mmfuse/eval/evaluator.h"
-#include "mmfuse/train/run_report.h"
 
 namespace mmfuse::train {
 
@@ -29,6 +24,8 @@ json RunState::to_json() const {
           {"train_seconds", train_seconds},
           {"schedule", schedule},
           {"history", history},
+          {"best_entry", best_entry},
+          {"task_state", task_state},
           {"metrics_bytes", metrics_bytes}};
 }
 
@@ -48,6 +45,8 @@ RunState RunState::from_json(const json& j) {
     s.train_seconds = j.at("train_seconds");
     s.schedule = j.at("schedule");
     s.history = j.at("history");
+    s.best_entry = j.value("best_entry", nlohmann::json::object());
+    s.task_state = j.value("task_state", nlohmann::json::object());
     s.metrics_bytes = j.at("metrics_bytes");
   } catch (const json::exception& e) {
     throw Error(std::string("checkpoint trainer state is incomplete: ") + e.what());
@@ -80,36 +79,6 @@ void truncate_metrics(const std::string& path, uint64_t bytes) {
   std::error_code ec;
   fs::resize_file(path, bytes, ec);
   if (ec) throw Error(path + ": cannot truncate the metrics log: " + ec.message());
-}
-
-TrainResult finish_run(const RunOutcome& o, const RunState& st) {
-  json summary;
-  summary["run_dir"] = o.dir;
-  summary["history"] = st.history;
-  summary["best_epoch"] = st.best_epoch;
-  summary["best_val_metric"] = st.best_metric;
-  summary["stopped_early"] = st.stopped_early;
-  summary["steps"] = st.step;
-  summary["train_seconds"] = st.train_seconds;
-  summary["train_samples_per_s"] =
-      st.train_seconds > 0 ? static_cast<double>(st.samples_seen) / st.train_seconds : 0.0;
-  summary["wall_seconds"] = o.wall_seconds;
-  int64_t params = 0;
-  for (const auto& p : o.model->parameters()) params += p.numel();
-  summary["params"] = params;
-  if (!st.history.empty()) summary["metric_name"] = st.history.back().value("val_metric_name", "");
-  if (o.evaluate_test && o.test && !o.test->samples.empty()) {
-    models::MultimodalModel model = o.model;
-    data::Loader loader(o.dataset, o.test, o.eval_loader);
-    auto result = eval::evaluate(model, loader, {{}, o.device});
-    summary["test"] = result.to_json(o.dataset.get());
-    spdlog::info("test {} = {:.4f} on {} samples", result.primary_name, result.primary,
-                 result.samples);
-  }
-  write_file_atomic((fs::path(o.dir) / "summary.json").string(), summary.dump(2) + "\n");
-
-  write_run_report(o.dir, summary, o.config.dump());
-  return {o.dir, summary};
 }
 
 }  // namespace mmfuse::train

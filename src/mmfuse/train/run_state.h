@@ -1,5 +1,5 @@
 // What a run keeps between steps and across a resume: the trainer state stored in checkpoints,
-// the metrics.jsonl log, and the end of a run (test evaluation, summary.json, report.html).
+// and the metrics.jsonl log.
 #pragma once
 
 #include <cstdint>
@@ -8,10 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "mmfuse/data/dataset.h"
 #include "mmfuse/data/loader.h"
-#include "mmfuse/models/model.h"
-#include "mmfuse/train/trainer.h"
 
 namespace mmfuse::train {
 
@@ -28,7 +25,9 @@ struct RunState {
   bool stopped_early = false;
   double train_seconds = 0.0;
   nlohmann::json schedule = nlohmann::json::object();
-  nlohmann::json history = nlohmann::json::array();  ///< one entry per finished epoch
+  nlohmann::json history = nlohmann::json::array();      ///< one entry per finished epoch
+  nlohmann::json best_entry = nlohmann::json::object();  ///< the best epoch's entry
+  nlohmann::json task_state = nlohmann::json::object();  ///< TrainTask::state()
   uint64_t metrics_bytes = 0;  ///< metrics.jsonl size at this state (resume truncates to it)
 
   nlohmann::json to_json() const;
@@ -49,21 +48,5 @@ class MetricsLog {
 
 /// Cuts `path` to `bytes` (0: empties or creates it), dropping lines of a run past its checkpoint.
 void truncate_metrics(const std::string& path, uint64_t bytes);
-
-/// What finish_run needs from the trainer.
-struct RunOutcome {
-  std::string dir;
-  ConfigNode config;
-  std::shared_ptr<data::Dataset> dataset;
-  models::MultimodalModel model;
-  std::shared_ptr<const data::SampleSet> test;
-  data::LoaderOptions eval_loader;
-  torch::Device device;
-  double wall_seconds = 0.0;
-  bool evaluate_test = true;
-};
-
-/// Evaluates the test split (when present and asked), writes summary.json and report.html.
-TrainResult finish_run(const RunOutcome& outcome, const RunState& state);
 
 }  // namespace mmfuse::train

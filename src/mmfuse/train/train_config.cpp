@@ -6,10 +6,26 @@ namespace mmfuse::train {
 
 TrainConfig TrainConfig::from_config(const ConfigNode& t) {
   TrainConfig c;
-  t.check_keys({"epochs", "batch_size", "seed", "deterministic", "threads", "loader_threads",
-                "device", "limit_train", "optimizer", "schedule", "grad_clip_norm", "select",
-                "early_stopping", "checkpoint_every_steps", "log_every_steps", "modality_dropout",
-                "feature_noise", "losses", "kill_after_steps"});
+  t.check_keys({"epochs",
+                "batch_size",
+                "seed",
+                "deterministic",
+                "threads",
+                "loader_threads",
+                "device",
+                "limit_train",
+                "optimizer",
+                "schedule",
+                "grad_clip_norm",
+                "select",
+                "early_stopping",
+                "checkpoint_every_steps",
+                "log_every_steps",
+                "modality_dropout",
+                "feature_noise",
+                "losses",
+                "kill_after_steps",
+                "kill_rank"});
   c.epochs = t.get<int64_t>("epochs", c.epochs);
   if (c.epochs < 1) t["epochs"].fail("expected at least 1 epoch");
   c.batch_size = t.get<int64_t>("batch_size", c.batch_size);
@@ -27,7 +43,7 @@ TrainConfig TrainConfig::from_config(const ConfigNode& t) {
     t["device"].fail("unknown device '" + c.device + "'; use cpu, cuda or cuda:N");
   }
   c.limit_train = t.get<int64_t>("limit_train", 0);
-  c.optimizer = t["optimizer"];
+  c.optimizer = OptimizerOptions::from_config(t["optimizer"]);
   c.schedule = ScheduleOptions::from_config(t["schedule"]);
   c.grad_clip_norm = t.get<double>("grad_clip_norm", 0.0);
   const auto select = t.get<std::string>("select", "best");
@@ -57,6 +73,7 @@ TrainConfig TrainConfig::from_config(const ConfigNode& t) {
   }
   c.losses = t["losses"];
   c.kill_after_steps = t.get<int64_t>("kill_after_steps", 0);
+  c.kill_rank = t.get<int>("kill_rank", 0);
   return c;
 }
 
@@ -64,6 +81,19 @@ ConfigNode load_run_config(const std::string& path, const std::vector<std::strin
   ConfigNode root = ConfigNode::load_file(path);
   for (const auto& o : overrides) root.set_override(o);
   return root;
+}
+
+RunConfig RunConfig::from_config(const ConfigNode& root) {
+  RunConfig c;
+  c.root = root;
+  c.data = data_spec_path(root);
+  c.task = models::TaskSpec::from_config(root);
+  c.train = TrainConfig::from_config(root["train"]);
+  return c;
+}
+
+RunConfig RunConfig::load(const std::string& path, const std::vector<std::string>& overrides) {
+  return from_config(load_run_config(path, overrides));
 }
 
 std::string data_spec_path(const ConfigNode& root) {

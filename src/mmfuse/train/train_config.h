@@ -21,6 +21,7 @@
 //     feature_noise: {image: 0.0, ...}   # Gaussian std on a modality's features
 //     losses: {digit: {type: cross_entropy, label_smoothing: 0.1}}
 //     kill_after_steps: 0                # crash tests: SIGKILL itself after step N (not on resume)
+//     kill_rank: 0                       # ... in this process of a data-parallel run
 #pragma once
 
 #include <array>
@@ -30,6 +31,7 @@
 #include "mmfuse/core/config.h"
 #include "mmfuse/core/modality.h"
 #include "mmfuse/data/loader.h"
+#include "mmfuse/models/task.h"
 #include "mmfuse/train/optimizer.h"
 
 namespace mmfuse::train {
@@ -43,7 +45,7 @@ struct TrainConfig {
   int loader_threads = 2;
   std::string device = "cpu";
   int64_t limit_train = 0;
-  ConfigNode optimizer;  ///< read by make_optimizer
+  OptimizerOptions optimizer;
   ScheduleOptions schedule;
   double grad_clip_norm = 0.0;
   bool select_best = true;
@@ -55,9 +57,25 @@ struct TrainConfig {
   std::array<double, kNumModalities> feature_noise{};
   ConfigNode losses;             ///< per target, read by LossOptions::from_config
   int64_t kill_after_steps = 0;  ///< fault injection for crash/resume tests (0: off)
+  int kill_rank = 0;             ///< the process that kills itself
 
   /// Throws ConfigError naming `train.<key>` for bad values or unknown keys.
   static TrainConfig from_config(const ConfigNode& train);
+};
+
+/// A run config parsed once, at the edge, into typed sections:
+///   data: dataset spec · task: + its section (models/task.h) · model: (read by the model
+///   builders) · train: (TrainConfig).
+struct RunConfig {
+  ConfigNode root;   ///< the whole config, as saved in the run directory
+  std::string data;  ///< the dataset spec, resolved against the config's folder
+  models::TaskSpec task;
+  TrainConfig train;
+
+  /// Throws ConfigError naming the config path of the first bad value.
+  static RunConfig from_config(const ConfigNode& root);
+  /// A config file with command-line overrides (`train.epochs=3`) applied, parsed.
+  static RunConfig load(const std::string& path, const std::vector<std::string>& overrides = {});
 };
 
 /// The loader settings of a training (shuffled, augmented) or evaluation pass (in order, batches

@@ -1,37 +1,43 @@
-// The trainer: `mmfuse train --config C [overrides] [--out RUN_DIR] [--resume RUN_DIR]`.
+// The one training loop: `mmfuse train --config C [overrides] [--out RUN_DIR] [--resume RUN_DIR]`
+// for every task (train/task.h), in one process or several (torchrun; train/distributed.h).
 //
 // A run directory holds:
 //   config.yaml            the resolved config (overrides applied, data path absolute)
 //   dataset.json           fitted preprocessing (pipelines, label maps) for inference
-//   checkpoints/last.safetensors   model + optimizer + RNG + trainer state (resume from here)
+//   checkpoints/last.safetensors   model + optimizers + companions + RNG + trainer state
 //   checkpoints/best.safetensors   weights of the best validation epoch
 //   model.safetensors      the selected final weights (best or last), loadable from Python
 //   metrics.jsonl          one JSON line per logged step and per epoch
-//   summary.json           history, validation and test results, timing
+//   summary.json           task, history, validation and test results, timing
 //   report.html            the report (curves, confusion matrix, ...)
+// runtime/run.h loads such a directory for inference, whatever the task.
 #pragma once
 
 #include <optional>
 #include <string>
-#include <vector>
 
 #include <nlohmann/json.hpp>
 
-#include "mmfuse/data/dataset.h"
-#include "mmfuse/models/model.h"
-#include "mmfuse/train/load_run.h"  // LoadedRun, load_run (moved there)
+#include "mmfuse/train/distributed.h"
+#include "mmfuse/train/train_config.h"
 
 namespace mmfuse::train {
 
 struct TrainRequest {
-  std::string config_path;             ///< required unless resuming
-  std::vector<std::string> overrides;  ///< `train.epochs=3` ...
-  std::string run_dir;                 ///< default: runs/<config name>
-  bool resume = false;                 ///< continue run_dir from checkpoints/last
-  std::optional<int> threads;          ///< overrides train.threads
-  std::optional<std::string> device;   ///< overrides train.device
-  bool progress = true;                ///< progress bar / lines on stderr
-  bool evaluate_test = true;           ///< evaluate the test split at the end when it exists
+  /// The run config, parsed at the edge (RunConfig::load); unset when resuming (the run
+  /// directory's config.yaml is read).
+  std::optional<RunConfig> config;
+  /// Run directory; default runs/<config file name>.
+  std::string run_dir;
+  /// Continue run_dir from checkpoints/last.safetensors. Also implied when a torchrun restart
+  /// (distributed.restart_count > 0) finds a checkpoint in run_dir.
+  bool resume = false;
+  std::optional<int> threads;         ///< overrides train.threads
+  std::optional<std::string> device;  ///< overrides train.device
+  bool progress = true;               ///< progress bar / lines on stderr (process 0)
+  bool evaluate_test = true;          ///< evaluate the test split at the end when it exists
+  /// The processes of a data-parallel run (torchrun's environment, read by the CLI).
+  DistributedOptions distributed;
 };
 
 struct TrainResult {
@@ -39,11 +45,9 @@ struct TrainResult {
   nlohmann::json summary;  ///< what summary.json holds
 };
 
-/// Runs (or resumes) a training run. Throws Error/ConfigError/InputError with clear messages;
-/// on NaN/Inf loss stops with an Error and keeps the last good checkpoint.
+/// Runs (or resumes) a training run of any task. Throws Error/ConfigError/InputError with clear
+/// messages; on NaN/Inf loss every process stops with an Error and the last good checkpoint is
+/// kept.
 TrainResult run_training(const TrainRequest& request);
-
-/// Model inputs (item shapes, vocabulary sizes, target kinds and sizes) of a fitted dataset.
-models::ModelInputs model_inputs(const data::Dataset& dataset);
 
 }  // namespace mmfuse::train

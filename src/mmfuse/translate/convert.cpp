@@ -1,7 +1,6 @@
 #include "mmfuse/translate/convert.h"
 
 #include "mmfuse/core/error.h"
-#include "mmfuse/train/predict.h"
 #include "mmfuse/translate/griffin_lim.h"
 #include "mmfuse/translate/image_io.h"
 
@@ -18,29 +17,27 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 
 }  // namespace
 
-json convert(const TranslateRun& run, const ConvertRequest& req) {
-  const Modality src = run.tcfg.source;
+json convert(const runtime::Predictor& predictor, const ConvertRequest& req) {
+  models::Translator translator = predictor.run().translator();
+  const models::TranslateConfig& cfg = translator->config();
+  const Modality src = cfg.source;
   const int given = req.image.has_value() + req.audio.has_value() + req.text.has_value();
   const bool has_source = (src == Modality::image && req.image) ||
                           (src == Modality::audio && req.audio) ||
                           (src == Modality::text && req.text);
   if (given != 1 || !has_source) {
     throw UsageError("this run translates " + std::string(to_string(src)) + " to " +
-                     std::string(to_string(run.tcfg.target)) + "; give exactly --" +
+                     std::string(to_string(cfg.target)) + "; give exactly --" +
                      std::string(to_string(src)));
   }
   if (req.out.empty()) throw UsageError("give --out FILE (.png, or .wav for a spectrogram)");
-  train::PredictInput in;
-  in.image = req.image;
-  in.audio = req.audio;
+  runtime::Request in;
+  if (req.image) in.image = runtime::EncodedFile::read(*req.image);
+  if (req.audio) in.audio = runtime::EncodedFile::read(*req.audio);
   in.text = req.text;
-  const auto batch = train::input_batch(run.dataset, in);
-  torch::NoGradGuard no_grad;
-  Translator model = run.model;
-  model->eval();
-  auto gen = torch::sigmoid(model->forward(batch.at(src)).logits)[0];  // [C, H, W]
+  const torch::Tensor gen = predictor.translate(std::vector<runtime::Request>{in})[0];  // [C, H, W]
   json written = json::array();
-  const bool spectrogram = run.tcfg.target == Modality::audio;
+  const bool spectrogram = cfg.target == Modality::audio;
   std::string wav = req.wav;
   if (ends_with(req.out, ".wav")) {
     if (!spectrogram)
@@ -57,7 +54,7 @@ json convert(const TranslateRun& run, const ConvertRequest& req) {
     written.push_back(wav);
   }
   return {{"source", std::string(to_string(src))},
-          {"target", std::string(to_string(run.tcfg.target))},
+          {"target", std::string(to_string(cfg.target))},
           {"shape", gen.sizes().vec()},
           {"out", written}};
 }

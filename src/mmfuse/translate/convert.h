@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "mmfuse/translate/run.h"
+#include "mmfuse/runtime/predictor.h"
 
 namespace mmfuse::translate {
 
@@ -21,6 +21,6 @@ struct ConvertRequest {
 
 /// {"source", "target", "out": [files written], "shape": [C, H, W]}. Throws UsageError when the
 /// given input is not the run's source modality, InputError naming an unreadable file.
-nlohmann::json convert(const TranslateRun& run, const ConvertRequest& request);
+nlohmann::json convert(const runtime::Predictor& predictor, const ConvertRequest& request);
 
 }  // namespace mmfuse::translate

@@ -6,7 +6,8 @@
 
 #include "mmfuse/core/error.h"
 #include "mmfuse/core/fs.h"
-#include "mmfuse/train/load_run.h"
+#include "mmfuse/eval/translation_metrics.h"
+#include "mmfuse/runtime/run.h"
 #include "mmfuse/translate/image_io.h"
 
 namespace mmfuse::translate {
@@ -14,70 +15,11 @@ namespace mmfuse::translate {
 using nlohmann::json;
 namespace F = torch::nn::functional;
 
-std::optional<Paired> paired(const data::Batch& batch, Modality source, Modality target,
-                             const torch::Device& device) {
-  if (!batch.has(source) || !batch.has(target)) return std::nullopt;
-  const auto& s = batch.at(source);
-  const auto& t = batch.at(target);
-  auto rows = (s.present & t.present).nonzero().squeeze(1);  // [N]
-  if (rows.numel() == 0) return std::nullopt;
-  Paired p;
-  p.rows = rows;
-  p.source.data = s.data.index_select(0, rows).to(device);
-  p.source.present = s.present.index_select(0, rows).to(device);
-  if (s.lengths.defined()) p.source.lengths = s.lengths.index_select(0, rows).to(device);
-  p.target = t.data.index_select(0, rows).to(device, torch::kFloat);
-  return p;
-}
-
-ReconMetrics reconstruction_metrics(Translator& model, data::Loader& loader,
-                                    const TranslateConfig& cfg, const torch::Device& device,
-                                    const std::string& label, TargetClassifier aux) {
-  torch::NoGradGuard no_grad;
-  model->eval();
-  if (aux) aux->eval();
-  loader.seek({0, 0});
-  double se = 0, bce = 0, elements = 0, correct = 0, labelled = 0, recognised = 0;
-  bool has_class = false;
-  ReconMetrics m;
-  while (auto batch = loader.next()) {
-    auto p = paired(*batch, cfg.source, cfg.target, device);
-    if (!p) continue;
-    const auto out = model->forward(p->source);
-    const auto& logits = out.logits;
-    if (!label.empty()) {
-      const auto y =
-          batch->targets.at(label).index_select(0, p->rows).to(device);  // [B], -1 = none
-      const auto known = y >= 0;
-      labelled += known.sum().item<double>();
-      if (out.class_logits.defined()) {
-        has_class = true;
-        correct += (out.class_logits.argmax(1).eq(y) & known).sum().item<double>();
-      }
-      if (aux) {
-        const auto seen = aux->logits(torch::sigmoid(logits)).argmax(1);
-        recognised += (seen.eq(y) & known).sum().item<double>();
-      }
-    }
-    se += (torch::sigmoid(logits) - p->target).pow(2).sum().item<double>();
-    bce +=
-        F::binary_cross_entropy_with_logits(
-            logits, p->target, F::BinaryCrossEntropyWithLogitsFuncOptions().reduction(torch::kSum))
-            .item<double>();
-    elements += static_cast<double>(p->target.numel());
-    m.samples += p->target.size(0);
-  }
-  if (elements > 0) m.mse = se / elements, m.bce = bce / elements;
-  if (labelled > 0 && has_class) m.class_accuracy = correct / labelled;
-  if (labelled > 0 && aux) m.aux_recognition = recognised / labelled;
-  return m;
-}
-
 namespace {
 
 // The classifier's logits for target-modality features [N, C, H, W]; its other modalities are
 // given as absent.
-torch::Tensor classify(train::LoadedRun& cls, Modality target, const std::string& head,
+torch::Tensor classify(const runtime::Run& cls, Modality target, const std::string& head,
                        const torch::Tensor& x) {
   data::Batch b;
   const int64_t n = x.size(0);
@@ -96,7 +38,7 @@ torch::Tensor classify(train::LoadedRun& cls, Modality target, const std::string
     }
     b.inputs[index_of(m)] = mb;
   }
-  return cls.model->forward(b).outputs.at(head);
+  return cls.heads()->forward(b).outputs.at(head);
 }
 
 std::string img_tag(const torch::Tensor& chw) {
@@ -107,25 +49,27 @@ std::string img_tag(const torch::Tensor& chw) {
 }  // namespace
 
 json evaluate_translation(const TranslateEvalRequest& req) {
-  TranslateRun run = load_translate_run(req.run_dir);
-  const auto& cfg = run.tcfg;
+  const auto loaded = runtime::load_run(req.run_dir);
+  const runtime::Run& run = *loaded;
+  models::Translator translator = run.translator();
+  const auto& cfg = translator->config();
   auto set = run.dataset->read_manifest_file(req.data, run.dataset->skip_bad());
   if (req.limit > 0 && req.limit < static_cast<int64_t>(set->samples.size())) {
     auto copy = std::make_shared<data::SampleSet>(*set);
     copy->samples.resize(static_cast<std::size_t>(req.limit));
     set = copy;
   }
-  std::optional<train::LoadedRun> cls;
+  std::shared_ptr<const runtime::Run> cls;
   std::string head;
   std::vector<int64_t> to_cls;  // translator class index -> classifier class index
-  const std::string label = first_class_target(*run.dataset);
+  const std::string label = run.class_target;
   if (!req.classifier.empty()) {
-    cls = train::load_run(req.classifier);
+    cls = runtime::load_run(req.classifier);
     if (!cls->dataset->uses(cfg.target)) {
       throw Error(req.classifier + ": the classifier does not read " +
                   std::string(to_string(cfg.target)) + "; train one on the target modality");
     }
-    for (const auto& h : cls->model->heads()) {
+    for (const auto& h : cls->heads()->heads()) {
       if (h.spec.kind == heads::TaskKind::classification && h.target == label) head = h.target;
     }
     if (head.empty() || label.empty()) {
@@ -149,9 +93,9 @@ json evaluate_translation(const TranslateEvalRequest& req) {
   std::map<int64_t, std::pair<int64_t, int64_t>> per_class;           // class -> (hits, count)
   std::map<int64_t, std::vector<std::array<torch::Tensor, 3>>> grid;  // source, real, generated
   while (auto batch = loader.next()) {
-    auto p = paired(*batch, cfg.source, cfg.target, torch::kCPU);
+    auto p = eval::paired(*batch, cfg.source, cfg.target, torch::kCPU);
     if (!p) continue;
-    auto logits = run.model->forward(p->source).logits;
+    auto logits = translator->forward(p->source).logits;
     auto gen = torch::sigmoid(logits);
     se += (gen - p->target).pow(2).sum().item<double>();
     bce +=

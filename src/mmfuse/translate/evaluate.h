@@ -11,34 +11,10 @@
 
 #include "mmfuse/data/batch.h"
 #include "mmfuse/data/loader.h"
-#include "mmfuse/translate/run.h"
-#include "mmfuse/translate/target_classifier.h"
+#include "mmfuse/models/target_classifier.h"
+#include "mmfuse/runtime/run.h"
 
 namespace mmfuse::translate {
-
-/// The rows of a batch that have both the source and the target, on `device`.
-struct Paired {
-  data::ModalityBatch source;
-  torch::Tensor target;  ///< [N, C, H, W]
-  torch::Tensor rows;    ///< [N] int64: their rows in the batch
-};
-std::optional<Paired> paired(const data::Batch& batch, Modality source, Modality target,
-                             const torch::Device& device);
-
-struct ReconMetrics {
-  double mse = 0, bce = 0;  ///< means over all target elements (generated in [0, 1])
-  int64_t samples = 0;
-  /// The class head's accuracy on the samples with a label (-1 without a class head or labels).
-  double class_accuracy = -1;
-  /// How often `aux` (the class-consistency classifier of real training targets) sees the
-  /// label's class in the generated target (-1 without aux or labels).
-  double aux_recognition = -1;
-};
-/// One pass over `loader` in eval mode (the model and aux are left in eval mode). `label`: the
-/// class target the class head and aux predict ("" to skip both).
-ReconMetrics reconstruction_metrics(Translator& model, data::Loader& loader,
-                                    const TranslateConfig& cfg, const torch::Device& device,
-                                    const std::string& label = "", TargetClassifier aux = nullptr);
 
 struct TranslateEvalRequest {
   std::string run_dir;

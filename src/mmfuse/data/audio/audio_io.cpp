@@ -124,7 +124,10 @@ std::string resample_quality_names() {
 }
 
 Waveform read_audio(const std::string& path) {
-  const std::string bytes = read_file(path);  // InputError naming the file when missing
+  return decode_audio(read_file(path), path);  // InputError naming the file when missing
+}
+
+Waveform decode_audio(const std::string& bytes, const std::string& path) {
   if (bytes.empty()) {
     throw InputError("empty file (0 bytes); expected a WAV, FLAC or OGG audio file", path);
   }

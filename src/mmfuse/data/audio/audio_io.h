@@ -33,6 +33,9 @@ std::string resample_quality_names();
 /// reason), a truncated one (fewer frames than its header declares) and a zero-length one.
 Waveform read_audio(const std::string& path);
 
+/// read_audio on the bytes of an encoded file already in memory; `path` names it in messages.
+Waveform decode_audio(const std::string& bytes, const std::string& path);
+
 /// `samples` at `from_rate` -> round(n * to_rate / from_rate) samples at `to_rate`.
 /// Returns a copy when the rates are equal. Throws Error on invalid rates.
 std::vector<float> resample(const std::vector<float>& samples, int from_rate, int to_rate,

@@ -84,7 +84,7 @@ std::string AudioPipeline::cache_key() const {
 }
 
 std::vector<float> AudioPipeline::load_waveform(const AudioRef& ref) const {
-  Waveform w = read_audio(ref.path);
+  Waveform w = ref.bytes ? decode_audio(*ref.bytes, ref.path) : read_audio(ref.path);
   if (w.sample_rate != o_.sample_rate) {
     w.samples = resample(w.samples, w.sample_rate, o_.sample_rate, o_.resample_quality);
   }

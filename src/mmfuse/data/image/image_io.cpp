@@ -77,7 +77,14 @@ cv::Mat to_float_pixels(const cv::Mat& image, const ReadOptions& opt, bool rgb_o
 }
 
 cv::Mat decode_image_file(const std::string& path, const ReadOptions& opt) {
-  const std::string bytes = read_file(path);
+  return decode_image_bytes(read_file(path), path, opt);
+}
+
+cv::Mat decode_image_bytes(const std::string& bytes, const std::string& path,
+                           const ReadOptions& opt) {
+  if (bytes.empty()) {
+    throw InputError("empty image (0 bytes); expected a PNG/JPEG/BMP/TIFF/WebP file", path);
+  }
   cv::Mat raw;
   try {
     cv::Mat buf(1, static_cast<int>(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));
@@ -100,6 +107,10 @@ cv::Mat decode_image_file(const std::string& path, const ReadOptions& opt) {
 }
 
 cv::Mat read_image(const ImageRef& ref, const ReadOptions& opt, IdxCache& idx) {
+  if (ref.bytes) {
+    if (ref.index >= 0) throw InputError("an in-memory image cannot name an IDX item", ref.path);
+    return decode_image_bytes(*ref.bytes, ref.path, opt);
+  }
   if (ref.index < 0) return decode_image_file(ref.path, opt);
   auto file = idx.get(ref.path);
   return to_float_pixels(file->item_image(ref.index, ref.path), opt, /*rgb_order=*/true);

@@ -32,8 +32,13 @@ cv::Mat to_float_pixels(const cv::Mat& image, const ReadOptions& opt, bool rgb_o
 /// when it cannot be read or decoded (corrupt, truncated, not an image).
 cv::Mat decode_image_file(const std::string& path, const ReadOptions& opt);
 
-/// The image `ref` names: a whole file, or item `ref.index` of an IDX file (read through `idx`).
-/// Returns H x W x channels float32, RGB order.
+/// decode_image_file on the bytes of an encoded file already in memory; `path` names it in
+/// messages.
+cv::Mat decode_image_bytes(const std::string& bytes, const std::string& path,
+                           const ReadOptions& opt);
+
+/// The image `ref` names (from `ref.bytes` when set): a whole file, or item `ref.index` of an IDX
+/// file (read through `idx`). Returns H x W x channels float32, RGB order.
 cv::Mat read_image(const ImageRef& ref, const ReadOptions& opt, IdxCache& idx);
 
 /// Resizes to `height` x `width`: INTER_AREA when shrinking both sides, INTER_LINEAR otherwise;

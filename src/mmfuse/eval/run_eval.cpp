@@ -1,0 +1,147 @@
+#include "mmfuse/eval/run_eval.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include "mmfuse/core/error.h"
+#include "mmfuse/core/fs.h"
+#include "mmfuse/eval/complexity.h"
+#include "mmfuse/eval/corruption.h"
+#include "mmfuse/eval/evaluator.h"
+#include "mmfuse/eval/retrieval_eval.h"
+#include "mmfuse/eval/run_report.h"
+#include "mmfuse/eval/translation_metrics.h"
+#include "mmfuse/runtime/run.h"
+
+namespace mmfuse::eval {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+std::string default_noise_dir(const std::string& base_dir) {
+  for (const fs::path& p : {fs::path(base_dir) / "noise", fs::path("../shared/data/noise")}) {
+    if (fs::is_directory(p)) return p.string();
+  }
+  return {};
+}
+
+namespace {
+
+// Adds the robustness sections to summary.json and re-renders report.html (both atomically).
+void update_run(const std::string& run_dir, const json& result) {
+  const std::string path = (fs::path(run_dir) / "summary.json").string();
+  json summary = fs::exists(path) ? json::parse(read_file(path)) : json::object();
+  for (const char* section : {"robustness", "ablation", "complexity"}) {
+    if (result.contains(section)) summary[section] = result[section];
+  }
+  summary["robustness"]["manifest"] = result["manifest"];
+  write_file_atomic(path, summary.dump(2) + "\n");
+  write_run_report(run_dir);
+}
+
+json evaluate_supervised(const runtime::Run& run, const RunEvalRequest& req,
+                         const std::shared_ptr<const data::SampleSet>& samples) {
+  models::MultimodalModel model = run.heads();
+  data::LoaderOptions lo;
+  lo.batch_size = req.batch_size;
+  lo.shuffle = false;
+  lo.threads = req.threads;
+  data::Loader loader(run.dataset, samples, lo);
+  EvalOptions eo;
+  eo.top_k = req.top_k;
+  auto metrics = evaluate(model, loader, eo);
+  json out = {{"metrics", metrics.to_json(run.dataset.get())}};
+  if (const auto bad = loader.bad(); !bad.empty()) {  // metrics over fewer samples would mislead
+    throw Error(std::to_string(bad.size()) + " sample(s) of " + req.manifest +
+                " could not be read; first: " + bad.front().message());
+  }
+
+  if (req.complexity) {
+    auto c = measure_complexity(model, run.dataset, samples, req.batch_size);
+    const std::string summary = (fs::path(req.run_dir) / "summary.json").string();
+    if (fs::exists(summary)) {
+      c.train_seconds = json::parse(read_file(summary)).value("train_seconds", -1.0);
+    }
+    out["complexity"] = c.to_json();
+  }
+  if (req.robustness) {
+    RobustnessOptions ro;
+    ro.levels = req.levels;
+    ro.seed = req.seed;
+    ro.batch_size = req.batch_size;
+    ro.threads = req.threads;
+    if (run.dataset->uses(Modality::audio)) {
+      const std::string dir =
+          req.noise_dir.empty() ? default_noise_dir(run.dataset->spec().base_dir) : req.noise_dir;
+      if (!dir.empty()) ro.noise_files = noise_files(dir);
+      out["noise_dir"] = dir;
+    }
+    auto r = evaluate_robustness(model, run.dataset, samples, ro);
+    out["robustness"] = r.robustness_json();
+    out["ablation"] = r.ablation_json();
+    if (req.update_run) {
+      out["manifest"] = req.manifest;
+      update_run(req.run_dir, out);
+    }
+  }
+  return out;
+}
+
+json evaluate_retrieval_run(const runtime::Run& run, const RunEvalRequest& req,
+                            const std::shared_ptr<const data::SampleSet>& samples) {
+  EmbedOptions eo;
+  eo.batch_size = req.batch_size;
+  eo.threads = req.threads;
+  models::TwoTower towers = run.towers();
+  return {{"metrics", evaluate_retrieval(towers, run.dataset, samples, *run.task.retrieval, eo)}};
+}
+
+json evaluate_translation_run(const runtime::Run& run, const RunEvalRequest& req,
+                              const std::shared_ptr<const data::SampleSet>& samples) {
+  data::LoaderOptions lo;
+  lo.batch_size = req.batch_size;
+  lo.shuffle = false;
+  lo.threads = req.threads;
+  data::Loader loader(run.dataset, samples, lo);
+  models::Translator translator = run.translator();
+  ReconOptions ro;
+  ro.device = run.device;
+  ro.label = run.class_target;
+  const ReconMetrics m = reconstruction_metrics(translator, loader, *run.task.translate, ro);
+  json metrics = {{"samples", m.samples}, {"mse", m.mse}, {"bce", m.bce}};
+  if (m.class_accuracy >= 0) metrics["class_accuracy"] = m.class_accuracy;
+  return {{"metrics", metrics}};
+}
+
+}  // namespace
+
+json evaluate_run(const RunEvalRequest& req) {
+  const auto loaded = runtime::load_run(req.run_dir);
+  const runtime::Run& run = *loaded;
+  if (req.robustness && run.task.kind != models::TaskKind::supervised) {
+    throw UsageError("--robustness is available for supervised runs only; " + req.run_dir +
+                     " is a " + models::to_string(run.task.kind) + " run");
+  }
+  auto samples = run.dataset->read_manifest_file(req.manifest);
+  if (samples->samples.empty()) throw InputError("the manifest has no samples", req.manifest);
+  json out;
+  switch (run.task.kind) {
+    case models::TaskKind::supervised:
+      out = evaluate_supervised(run, req, samples);
+      break;
+    case models::TaskKind::retrieval:
+      out = evaluate_retrieval_run(run, req, samples);
+      break;
+    case models::TaskKind::translate:
+      out = evaluate_translation_run(run, req, samples);
+      break;
+  }
+  out["run_dir"] = req.run_dir;
+  out["manifest"] = req.manifest;
+  out["task"] = models::to_string(run.task.kind);
+  return out;
+}
+
+}  // namespace mmfuse::eval

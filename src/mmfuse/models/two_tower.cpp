@@ -1,0 +1,111 @@
+#include "mmfuse/models/two_tower.h"
+
+#include <cmath>
+
+#include "mmfuse/core/error.h"
+
+namespace mmfuse::models {
+
+TwoTowerImpl::TwoTowerImpl(Tower query, Tower candidate, TwoTowerOptions options)
+    : options(std::move(options)), towers_{std::move(query), std::move(candidate)} {
+  for (const auto& t : towers_) {
+    if (!t.encoder || !t.projection) throw Error("two-tower model: a tower lacks a part");
+  }
+  if (towers_[0].modality == towers_[1].modality) {
+    throw Error("two-tower model: the towers must embed different modalities, got " +
+                std::string(to_string(towers_[0].modality)) + " twice");
+  }
+  if (towers_[0].projection->out_dim() != towers_[1].projection->out_dim()) {
+    throw Error("two-tower model: the projections give " +
+                std::to_string(towers_[0].projection->out_dim()) + " and " +
+                std::to_string(towers_[1].projection->out_dim()) +
+                " dimensions; both towers must embed into the same space");
+  }
+  adopt(false);
+}
+
+void TwoTowerImpl::reset() {
+  adopt(true);
+}
+
+void TwoTowerImpl::adopt(bool deep_copy) {
+  torch::nn::ModuleDict encoders, projections;
+  for (auto& t : towers_) {
+    if (deep_copy) {
+      t.encoder = t.encoder.clone();
+      t.projection = t.projection.clone();
+    }
+    const std::string name(to_string(t.modality));
+    encoders->update({{name, t.encoder.module()}});
+    projections->update({{name, t.projection.module()}});
+  }
+  register_module("encoders", encoders);
+  register_module("projections", projections);
+  log_scale = register_parameter(
+      "log_scale", torch::scalar_tensor(std::log(1.0 / options.temperature()), torch::kFloat));
+}
+
+const Tower& TwoTowerImpl::tower(Modality m) const {
+  for (const auto& t : towers_) {
+    if (t.modality == m) return t;
+  }
+  throw Error("the retrieval model embeds " + std::string(to_string(towers_[0].modality)) +
+              " and " + std::string(to_string(towers_[1].modality)) + ", not " +
+              std::string(to_string(m)) + "; query with one of those");
+}
+
+torch::Tensor TwoTowerImpl::embed(Modality m, const data::ModalityBatch& input) {
+  const Tower& t = tower(m);
+  return t.projection->predict(t.encoder->encode(input).pooled);  // [B, D], unit rows
+}
+
+std::pair<torch::Tensor, torch::Tensor> TwoTowerImpl::forward(const data::Batch& batch) {
+  for (const auto& t : towers_) {
+    if (!batch.has(t.modality)) {
+      throw Error("the batch has no " + std::string(to_string(t.modality)) +
+                  " input; a retrieval run needs both of its modalities in the data");
+    }
+  }
+  return {embed(towers_[0].modality, batch.at(towers_[0].modality)),
+          embed(towers_[1].modality, batch.at(towers_[1].modality))};
+}
+
+TwoTower build_two_tower(const RetrievalConfig& rc, const ConfigNode& model_cfg,
+                         const models::ModelInputs& inputs) {
+  model_cfg.check_keys({"encoders"});
+  ConfigNode enc_cfg = model_cfg["encoders"];
+  std::vector<Tower> towers;
+  for (Modality m : {rc.query, rc.candidate}) {
+    const std::string name(to_string(m));
+    ConfigNode cfg = enc_cfg[name];
+    if (cfg.is_null()) {
+      cfg.fail("missing: the encoder of the " + name + " tower, e.g. {type: lenet}");
+    }
+    auto in = inputs.modalities.find(m);
+    if (in == inputs.modalities.end()) {
+      cfg.fail("the data has no " + name + " input (inputs: " + inputs.describe_modalities() +
+               "); add it to the dataset spec or change retrieval.modalities");
+    }
+    Tower t;
+    t.modality = m;
+    encoders::EncoderContext ctx{m, in->second.item_shape, in->second.vocab_size,
+                                 in->second.vocabulary};
+    t.encoder = encoders::encoder_registry().make(cfg.get<std::string>("type"), ctx, cfg);
+    heads::HeadContext hctx{t.encoder->out_dim(), rc.dim, heads::TaskKind::embedding, name};
+    YAML::Node proj;
+    proj["type"] = "projection";
+    proj["hidden"] = rc.projection_hidden;
+    t.projection = heads::head_registry().make(
+        "projection", hctx, ConfigNode(proj, "retrieval.projection", model_cfg.source()));
+    towers.push_back(std::move(t));
+  }
+  for (const auto& key : enc_cfg.keys()) {
+    Modality m = modality_from_string(key);
+    if (m != rc.query && m != rc.candidate) {
+      enc_cfg[key].fail("no tower embeds " + key + " (retrieval.modalities); remove this encoder");
+    }
+  }
+  return TwoTower(towers[0], towers[1], TwoTowerOptions().temperature(rc.temperature));
+}
+
+}  // namespace mmfuse::models

@@ -1,0 +1,73 @@
+// TwoTower: two modalities embedded into one space for retrieval (CLIP-style).
+//   tower(m) = encoder(m) -> projection head (L2-normalised) : batch of m -> [B, D]
+// plus the learned log logit scale `log_scale` (exp(log_scale) = 1 / temperature).
+// Submodule names (checkpoints): encoders.<modality>.*, projections.<modality>.*, log_scale.
+// The towers are built parts (encoder and projection from the model zoo's registries), as
+// MultimodalModel receives its parts.
+#pragma once
+
+#include <utility>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "mmfuse/core/config.h"
+#include "mmfuse/data/batch.h"
+#include "mmfuse/models/inputs.h"
+#include "mmfuse/models/retrieval_config.h"
+#include "mmfuse/nn/encoders/encoder.h"
+#include "mmfuse/nn/heads/head.h"
+
+namespace mmfuse::models {
+
+/// One tower's built parts.
+struct Tower {
+  Modality modality = Modality::image;
+  encoders::EncoderBlock encoder;
+  heads::HeadBlock projection;  ///< must output unit-norm rows (heads::ProjectionHead does)
+};
+
+struct TwoTowerOptions {
+  /// Initial temperature: log_scale starts at log(1 / temperature).
+  TORCH_ARG(double, temperature) = 0.07;
+};
+
+class TwoTowerImpl : public torch::nn::Cloneable<TwoTowerImpl> {
+ public:
+  /// Requires: two towers of different modalities with the same projection out_dim.
+  /// Throws Error otherwise.
+  TwoTowerImpl(Tower query, Tower candidate, TwoTowerOptions options = {});
+
+  /// Re-registers deep copies of the towers (clone()); log_scale is re-initialised.
+  void reset() override;
+
+  /// One modality's batch [B, ...] -> embeddings [B, D] with unit L2 norm.
+  /// Throws Error for a modality without a tower.
+  torch::Tensor embed(Modality m, const data::ModalityBatch& input);
+
+  /// Embeddings of both towers' modalities of `batch`: {query [B, D], candidate [B, D]}.
+  std::pair<torch::Tensor, torch::Tensor> forward(const data::Batch& batch);
+
+  Modality query_modality() const { return towers_[0].modality; }
+  Modality candidate_modality() const { return towers_[1].modality; }
+  bool has(Modality m) const { return m == towers_[0].modality || m == towers_[1].modality; }
+  int64_t dim() const { return towers_[0].projection->out_dim(); }
+
+  TwoTowerOptions options;
+  torch::Tensor log_scale;  ///< [] learned
+
+ private:
+  void adopt(bool deep_copy);
+  const Tower& tower(Modality m) const;
+
+  std::vector<Tower> towers_;
+};
+TORCH_MODULE(TwoTower);
+
+/// Builds the towers from `model.encoders.<modality>` (encoder registry) and a projection head
+/// (`projection` in the head registry) of size rc.dim per tower.
+/// Throws ConfigError naming the config path for a missing encoder or a modality the data lacks.
+TwoTower build_two_tower(const RetrievalConfig& rc, const ConfigNode& model_cfg,
+                         const models::ModelInputs& inputs);
+
+}  // namespace mmfuse::models

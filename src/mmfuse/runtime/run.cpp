@@ -1,0 +1,66 @@
+#include "mmfuse/runtime/run.h"
+
+#include <filesystem>
+
+#include "mmfuse/core/error.h"
+#include "mmfuse/core/fs.h"
+#include "mmfuse/core/hash.h"
+#include "mmfuse/core/safetensors.h"
+
+namespace mmfuse::runtime {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+[[noreturn]] void wrong_task(const Run& run, models::TaskKind wanted) {
+  throw Error(run.dir + " is a " + models::to_string(run.task.kind) + " run; give a run trained " +
+              "with task: " + models::to_string(wanted));
+}
+
+}  // namespace
+
+models::MultimodalModel Run::heads() const {
+  if (task.kind != models::TaskKind::supervised) wrong_task(*this, models::TaskKind::supervised);
+  return model.heads;
+}
+
+models::TwoTower Run::towers() const {
+  if (task.kind != models::TaskKind::retrieval) wrong_task(*this, models::TaskKind::retrieval);
+  return model.towers;
+}
+
+models::Translator Run::translator() const {
+  if (task.kind != models::TaskKind::translate) wrong_task(*this, models::TaskKind::translate);
+  return model.translator;
+}
+
+std::shared_ptr<const Run> load_run(const std::string& dir, const RunLoadOptions& options) {
+  for (const std::string& f : {std::string("config.yaml"), std::string("dataset.json"),
+                               options.weights}) {
+    if (!fs::exists(fs::path(dir) / f)) {
+      throw Error(dir + ": no " + f + "; give the folder of a finished `mmfuse train` run");
+    }
+  }
+  auto run = std::make_shared<Run>();
+  run->dir = dir;
+  run->config = ConfigNode::load_file((fs::path(dir) / "config.yaml").string());
+  run->task = models::TaskSpec::from_config(run->config);
+  auto dataset = data::Dataset::load((fs::path(dir) / "dataset.json").string());
+  run->dataset = dataset;
+  run->class_target = models::first_class_target(*dataset);
+  run->model = models::build_task_model(run->task, run->config, *dataset);
+  run->weights_file = (fs::path(dir) / options.weights).string();
+  auto module = run->model.module();
+  load_module(*module, run->weights_file);
+  module->to(options.device);
+  module->eval();
+  run->device = options.device;
+  run->model_hash = hash_file(run->weights_file);
+  const auto summary = fs::path(dir) / "summary.json";
+  run->summary = fs::exists(summary) ? nlohmann::json::parse(read_file(summary.string()))
+                                     : nlohmann::json::object();
+  return run;
+}
+
+}  // namespace mmfuse::runtime

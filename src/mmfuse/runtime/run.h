@@ -1,0 +1,57 @@
+// A trained run directory loaded for inference, whatever its task: the runtime's model state
+// (loaded once, read-only afterwards; Triton's "ModelState").
+//
+// A run directory (written by train/trainer.h) holds:
+//   config.yaml           the resolved config (overrides applied, data path absolute)
+//   dataset.json          fitted preprocessing (pipelines, label maps)
+//   model.safetensors     the selected weights, loadable from Python
+//   checkpoints/          last.safetensors (resumable state), best.safetensors
+//   metrics.jsonl, summary.json, report.html
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <torch/torch.h>
+#include <nlohmann/json.hpp>
+
+#include "mmfuse/core/config.h"
+#include "mmfuse/data/dataset.h"
+#include "mmfuse/models/task.h"
+
+namespace mmfuse::runtime {
+
+struct RunLoadOptions {
+  /// Weights file inside the run directory.
+  std::string weights = "model.safetensors";
+  /// Device the model is moved to.
+  torch::Device device = torch::kCPU;
+};
+
+/// A loaded run. Everything in it is read-only after load_run: several threads may use one Run
+/// at once (the model stays in eval mode; nothing switches it).
+struct Run {
+  std::string dir;
+  ConfigNode config;
+  models::TaskSpec task;
+  std::shared_ptr<const data::Dataset> dataset;
+  models::TaskModel model;  ///< selected weights, eval mode, on `device`
+  torch::Device device = torch::kCPU;
+  std::string weights_file;       ///< path of the weights loaded
+  std::string model_hash;         ///< content hash of the weights file (indexes record it)
+  nlohmann::json summary;         ///< summary.json when present, else {}
+  std::string class_target;       ///< first class target ("" without one)
+
+  /// The model of a supervised run; throws Error naming the run's task otherwise.
+  models::MultimodalModel heads() const;
+  /// The towers of a retrieval run; throws Error naming the run's task otherwise.
+  models::TwoTower towers() const;
+  /// The translator of a translation run; throws Error naming the run's task otherwise.
+  models::Translator translator() const;
+};
+
+/// Loads a finished run of any task. Throws Error naming the missing file when `dir` is not a
+/// finished run, and the config path for a config that no longer builds.
+std::shared_ptr<const Run> load_run(const std::string& dir, const RunLoadOptions& options = {});
+
+}  // namespace mmfuse::runtime

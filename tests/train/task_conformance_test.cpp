@@ -1,0 +1,251 @@
+// Every registered training task through the one loop (train/trainer.h), end to end with the
+// mmfuse binary on a small synthetic dataset (tabular + text + 28x28 images, 3 classes):
+//   - a run killed with SIGKILL mid-epoch and resumed ends with the same last checkpoint as an
+//     uninterrupted run: model, optimizer state, companions (a GAN's critics) and RNG state,
+//     and the same metrics.jsonl (timings aside);
+//   - a loss that becomes NaN stops the run with an error naming the step, the last good
+//     checkpoint kept.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include <opencv2/imgcodecs.hpp>
+
+#include "mmfuse/core/fs.h"
+#include "mmfuse/core/safetensors.h"
+#include "mmfuse/train/checkpoint.h"
+#include "mmfuse/train/task.h"
+#include "test_util.h"
+
+namespace mmfuse::train {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using testing::TempDir;
+
+void write_split(const TempDir& dir, const std::string& name, int n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> noise(0.0, 0.3);
+  const char* words[] = {"alpha", "beta", "gamma"};
+  std::ofstream out(dir.file(name + ".jsonl"));
+  for (int i = 0; i < n; ++i) {
+    const int c = static_cast<int>(rng() % 3);
+    const std::string image = name + "_" + std::to_string(i) + ".png";
+    cv::Mat img(28, 28, CV_8U, cv::Scalar(20));
+    img.rowRange(c * 9, c * 9 + 9).setTo(cv::Scalar(200 + static_cast<int>(rng() % 50)));
+    cv::imwrite(dir.file(image), img);
+    std::vector<double> tab;
+    for (int k = 0; k < 4; ++k) tab.push_back((k == c ? 1.0 : 0.0) + noise(rng));
+    json row = {{"id", name + std::to_string(i)},
+                {"label", c},
+                {"tabular", tab},
+                {"text", std::string(words[c]) + " " + words[rng() % 3]},
+                {"image", image}};
+    out << row.dump() << "\n";
+  }
+}
+
+std::string task_section(models::TaskKind kind) {
+  switch (kind) {
+    case models::TaskKind::supervised:
+      return "model:\n  encoders:\n    tabular: {type: mlp, hidden: [16]}\n"
+             "    text: {type: embedding, dim: 8}\n    image: {type: lenet, channels: 2}\n"
+             "  fusion: {type: concat}\n  heads: {label: {type: mlp, hidden: 16, dropout: 0.2}}\n";
+    case models::TaskKind::retrieval:
+      return "task: retrieval\nretrieval: {modalities: [text, tabular], dim: 8, "
+             "positives: same_query, ks: [1, 5]}\n"
+             "model:\n  encoders:\n    text: {type: embedding, dim: 8}\n"
+             "    tabular: {type: mlp, hidden: [16]}\n";
+    case models::TaskKind::translate:
+      return "task: translate\ntranslate: {source: tabular, target: image, objective: gan, "
+             "latent: 8, noise: 4, decoder_channels: 8, disc_channels: 4, class_weight: 0.5, "
+             "consistency_weight: 0.5, aux_channels: 4}\n"
+             "model:\n  encoders:\n    tabular: {type: mlp, hidden: [16]}\n";
+  }
+  return "";
+}
+
+struct Fixture {
+  TempDir dir;
+  Fixture() {
+    write_split(dir, "train", 96, 1);
+    write_split(dir, "val", 24, 2);
+    write_split(dir, "test", 24, 3);
+    std::ofstream(dir.file("data.yaml"))
+        << "splits: {train: [train.jsonl], val: [val.jsonl], test: [test.jsonl]}\n"
+           "modalities:\n  tabular: {pipeline: tabular}\n"
+           "  text: {pipeline: text, output: ids, max_len: 4}\n"
+           "  image: {pipeline: image, channels: 1, size: [28, 28]}\n"
+           "targets: {label: {field: label, type: class}}\n"
+           "cache: {enabled: false}\n";
+  }
+  std::string config(models::TaskKind kind, const std::string& extra = "") const {
+    const std::string path = dir.file(models::to_string(kind) + ".yaml");
+    std::ofstream(path) << "data: data.yaml\n"
+                        << task_section(kind)
+                        << "train:\n  epochs: 3\n  batch_size: 12\n  seed: 3\n  threads: 1\n"
+                           "  loader_threads: 2\n  optimizer: {type: adam, lr: 0.003}\n"
+                           "  checkpoint_every_steps: 4\n  log_every_steps: 3\n"
+                        << extra;
+    return path;
+  }
+};
+
+// The values of a serialized optimizer state (torch's archive bytes), by dotted key: the archive
+// bytes themselves are not reproducible (they embed record names), the state is.
+void archive_values(torch::serialize::InputArchive& a, const std::string& prefix,
+                    std::map<std::string, torch::Tensor>& out) {
+  for (const auto& key : a.keys()) {
+    torch::Tensor t;
+    c10::IValue v;
+    torch::serialize::InputArchive sub;
+    if (a.try_read(key, t)) {
+      out[prefix + key] = t;
+    } else if (a.try_read(key, sub)) {
+      archive_values(sub, prefix + key + ".", out);
+    } else if (a.try_read(key, v)) {  // a number, flag or list: compared as its printed form
+      std::ostringstream text;
+      text << v;
+      const std::string str = text.str();
+      out[prefix + key] = torch::from_blob(const_cast<char*>(str.data()),
+                                           {static_cast<int64_t>(str.size())}, torch::kUInt8)
+                              .clone();
+    }
+  }
+}
+
+std::map<std::string, torch::Tensor> optimizer_values(const torch::Tensor& bytes) {
+  const auto c = bytes.contiguous();
+  std::istringstream in(std::string(reinterpret_cast<const char*>(c.data_ptr<uint8_t>()),
+                                    static_cast<std::size_t>(c.numel())));
+  torch::serialize::InputArchive archive;
+  archive.load_from(in);
+  std::map<std::string, torch::Tensor> raw, out;
+  archive_values(archive, "", raw);
+  // LibTorch keys a parameter's state by the address of its tensor in the saving process (and
+  // maps them back by position on load): name each by its position instead.
+  std::map<std::string, std::string> name_of;  // address -> "param<group>/<index>"
+  for (const auto& [key, value] : raw) {
+    const auto at = key.find(".params/");
+    if (at == std::string::npos) continue;
+    const std::string address =
+        value.scalar_type() == torch::kUInt8
+            ? std::string(reinterpret_cast<const char*>(value.data_ptr<uint8_t>()),
+                          static_cast<std::size_t>(value.numel()))
+            : std::to_string(value.item<int64_t>());
+    name_of[address] = "param" + key.substr(at + 8);
+  }
+  for (const auto& [key, value] : raw) {
+    if (key.find(".params/") != std::string::npos) continue;
+    std::string k = key;
+    for (const auto& [address, name] : name_of) {
+      for (auto p = k.find(address); p != std::string::npos; p = k.find(address)) {
+        k.replace(p, address.size(), name);
+      }
+    }
+    out[k] = value;
+  }
+  return out;
+}
+
+// A JSON value without its wall-clock fields ("seconds", "epoch_seconds"), at any depth.
+json without_timings(json j) {
+  if (!j.is_object()) return j;
+  j.erase("seconds");
+  j.erase("epoch_seconds");
+  for (auto& [k, v] : j.items()) v = without_timings(v);
+  return j;
+}
+
+// metrics.jsonl without the wall-clock fields.
+std::vector<json> metric_lines(const std::string& path) {
+  std::vector<json> out;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) {
+    json j = json::parse(line);
+    out.push_back(without_timings(j));
+  }
+  return out;
+}
+
+class TaskConformance : public ::testing::TestWithParam<models::TaskKind> {};
+
+TEST_P(TaskConformance, KillAndResumeEndsWithTheSameLastCheckpoint) {
+  Fixture f;
+  const auto kind = GetParam();
+  const std::string cfg = f.config(kind);
+  const std::string a = f.dir.file("a"), b = f.dir.file("b");
+  auto ra = testing::run_mmfuse("-q train --no-progress --config " + cfg + " --out " + a);
+  ASSERT_EQ(ra.exit_code, 0) << ra.output;
+  // 8 steps an epoch: killed at step 14 of epoch 2, after the checkpoint of step 12.
+  auto rb = testing::run_mmfuse("-q train --no-progress --config " + cfg +
+                                " train.kill_after_steps=14 --out " + b);
+  ASSERT_TRUE(rb.exit_code == -1 || rb.exit_code == 128 + 9)
+      << "expected death by SIGKILL, got exit " << rb.exit_code << ": " << rb.output;
+  ASSERT_EQ(read_checkpoint_state(b + "/checkpoints/last.safetensors")["step"].get<int64_t>(), 12);
+  auto resumed = testing::run_mmfuse("-q train --no-progress --resume " + b);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  const auto la = load_safetensors(a + "/checkpoints/last.safetensors");
+  const auto lb = load_safetensors(b + "/checkpoints/last.safetensors");
+  ASSERT_EQ(la.tensors.size(), lb.tensors.size());
+  int optimizers = 0, companions = 0;
+  for (const auto& [name, t] : la.tensors) {
+    ASSERT_TRUE(lb.tensors.count(name)) << name;
+    if (name.rfind("__optimizer__", 0) == 0) {
+      ++optimizers;
+      const auto va = optimizer_values(t), vb = optimizer_values(lb.tensors.at(name));
+      EXPECT_GT(va.size(), 0u) << name;
+      ASSERT_EQ(va.size(), vb.size()) << name;
+      for (const auto& [key, value] : va) {
+        ASSERT_TRUE(vb.count(key)) << name << " " << key;
+        EXPECT_TRUE(torch::equal(value, vb.at(key))) << name << " " << key << " differs";
+      }
+      continue;
+    }
+    EXPECT_TRUE(torch::equal(t, lb.tensors.at(name))) << name << " differs after kill and resume";
+    companions += name.rfind("__companion__", 0) == 0;
+  }
+  EXPECT_GE(optimizers, 1);
+  EXPECT_TRUE(la.tensors.count("__rng_cpu__"));
+  if (kind == models::TaskKind::translate) {
+    EXPECT_EQ(optimizers, 3);  // the translator's, the discriminator's, the classifier's
+    EXPECT_GT(companions, 0);
+  }
+  const auto ma = metric_lines(a + "/metrics.jsonl"), mb = metric_lines(b + "/metrics.jsonl");
+  EXPECT_GT(ma.size(), 3u);
+  EXPECT_EQ(ma, mb);
+  const json sa = json::parse(read_file(a + "/summary.json"));
+  const json sb = json::parse(read_file(b + "/summary.json"));
+  EXPECT_EQ(sa["task"], models::to_string(kind));
+  EXPECT_EQ(sa["best_epoch"], sb["best_epoch"]);
+  EXPECT_EQ(without_timings(sa["test"]), without_timings(sb["test"]));
+  EXPECT_TRUE(fs::exists(b + "/report.html"));
+}
+
+TEST_P(TaskConformance, NanLossStopsNamingTheStepAndKeepsTheCheckpoint) {
+  Fixture f;
+  const std::string cfg = f.config(GetParam(), "  grad_clip_norm: 0\n");
+  const std::string out = f.dir.file("nan");
+  // A learning rate no model survives: Adam's steps of 1e30 overflow the weights to Inf/NaN.
+  auto r = testing::run_mmfuse("-q train --no-progress --config " + cfg +
+                               " train.optimizer.lr=1.0e+30 --out " + out);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_THAT(r.output, ::testing::HasSubstr("loss became"));
+  EXPECT_THAT(r.output, ::testing::HasSubstr("the last good checkpoint is kept at"));
+  EXPECT_FALSE(fs::exists(out + "/model.safetensors"));
+}
+
+std::string kind_name(const ::testing::TestParamInfo<models::TaskKind>& info) {
+  return models::to_string(info.param);
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryTask, TaskConformance, ::testing::ValuesIn(task_registry().kinds()),
+                         kind_name);
+
+}  // namespace
+}  // namespace mmfuse::train
