@@ -237,6 +237,9 @@ Communicator::Communicator(DistributedOptions options, torch::Device device)
   try {
     impl_->backend = make_backend(pg_store, o, device_, impl_->name);
     store_barrier(*pg_store, o);
+    // As init_process_group does: rank 0 publishes the group's sequence number, the others read
+    // it (a Python rank waits for it).
+    impl_->backend->setSequenceNumberForGroup();
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {

@@ -17,8 +17,10 @@
 //  - use_agent_store true (torchrun's default static rendezvous): torchrun's agent already hosts
 //    the store there; every rank, rank 0 too, connects as a client, under the key prefix
 //    /worker/attempt_<restart_count>;
-//  - then the keys under "default_pg", the process group under "default_pg/0", and a store-based
-//    barrier on "store_based_barrier_key:1" so that construction returns once every rank joined.
+//  - then the keys under "default_pg", the process group under "default_pg/0", a store-based
+//    barrier on "store_based_barrier_key:1" so that construction returns once every rank joined,
+//    and the group's sequence number published by rank 0. A rank of PyTorch itself (Python,
+//    init_process_group("gloo")) can therefore join the same job (tests/train checks it).
 // Every wait (connecting, joining, each collective) gives up after options.timeout and throws
 // Error instead of hanging; a collective that fails because a peer died (connection closed,
 // timeout) throws Error naming the collective.
