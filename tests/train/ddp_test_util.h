@@ -56,53 +56,76 @@ inline std::string read_text(const std::string& path) {
   return ss.str();
 }
 
-/// The ranks of one multi-process test: started at construction, killed (SIGKILL) and reaped at
-/// destruction if still running, so that a failing test leaves no process behind.
+/// This test binary's path.
+inline std::string self_exe() {
+  return std::filesystem::read_symlink("/proc/self/exe").string();
+}
+
+/// What DistributedWorker.<test> needs to run as rank `rank` of `world` (torchrun's variables).
+inline std::map<std::string, std::string> rank_env(int rank, int world, int port,
+                                                   const std::string& dir) {
+  return {{"RANK", std::to_string(rank)},        {"LOCAL_RANK", std::to_string(rank)},
+          {"WORLD_SIZE", std::to_string(world)}, {"MASTER_ADDR", "127.0.0.1"},
+          {"MASTER_PORT", std::to_string(port)}, {"MMFUSE_DDP_TEST_DIR", dir}};
+}
+
+/// The processes of one multi-process test, each started with this environment plus changes,
+/// GLOO_SOCKET_IFNAME=lo and OMP_NUM_THREADS=1, its output in dir/rank<i>.log. Those still running
+/// at destruction are killed (SIGKILL) and reaped, so that a failing test leaves none behind.
 class WorkerProcesses {
  public:
-  /// Starts `world` copies of this binary running `--gtest_filter=DistributedWorker.<test>`,
-  /// rank r with RANK=r, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR=127.0.0.1, MASTER_PORT=`port`,
-  /// GLOO_SOCKET_IFNAME=lo and MMFUSE_DDP_TEST_DIR=`dir`; output goes to dir/rank<r>.log.
+  explicit WorkerProcesses(std::string dir) : dir_(std::move(dir)) {}
+  /// `world` ranks of this binary running DistributedWorker.<test>, on 127.0.0.1:`port`.
   WorkerProcesses(const std::string& test, int world, int port, const std::string& dir)
       : dir_(dir) {
-    const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
     for (int r = 0; r < world; ++r) {
-      std::map<std::string, std::string> env;
-      for (char** e = environ; *e; ++e) {
-        std::string kv(*e);
-        const auto eq = kv.find('=');
-        if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
-      }
-      env["RANK"] = std::to_string(r);
-      env["LOCAL_RANK"] = std::to_string(r);
-      env["WORLD_SIZE"] = std::to_string(world);
-      env["MASTER_ADDR"] = "127.0.0.1";
-      env["MASTER_PORT"] = std::to_string(port);
-      env["GLOO_SOCKET_IFNAME"] = "lo";
-      env["OMP_NUM_THREADS"] = "1";
-      env["MMFUSE_DDP_TEST_DIR"] = dir;
-      env.erase("TORCHELASTIC_USE_AGENT_STORE");
-      std::vector<std::string> env_strings;
-      for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
-      std::vector<char*> envp;
-      for (auto& s : env_strings) envp.push_back(s.data());
-      envp.push_back(nullptr);
-      std::string filter = "--gtest_filter=DistributedWorker." + test;
-      std::vector<char*> argv{const_cast<char*>(self.c_str()), filter.data(), nullptr};
-
-      const std::string log = log_path(r);
-      posix_spawn_file_actions_t actions;
-      posix_spawn_file_actions_init(&actions);
-      posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(),
-                                       O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-      pid_t pid = -1;
-      const int rc = posix_spawn(&pid, self.c_str(), &actions, nullptr, argv.data(), envp.data());
-      posix_spawn_file_actions_destroy(&actions);
-      if (rc != 0) throw std::runtime_error("posix_spawn failed for rank " + std::to_string(r));
-      pids_.push_back(pid);
-      status_.push_back(std::nullopt);
+      start({self_exe(), "--gtest_filter=DistributedWorker." + test},
+            rank_env(r, world, port, dir));
     }
+  }
+
+  /// Starts `argv` with the environment changed by `env` (an empty value removes a variable).
+  void start(std::vector<std::string> argv, const std::map<std::string, std::string>& changes) {
+    std::map<std::string, std::string> env;
+    for (char** e = environ; *e; ++e) {
+      std::string kv(*e);
+      const auto eq = kv.find('=');
+      if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    for (const char* name : {"RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT",
+                             "TORCHELASTIC_USE_AGENT_STORE", "TORCHELASTIC_RESTART_COUNT"}) {
+      env.erase(name);
+    }
+    env["GLOO_SOCKET_IFNAME"] = "lo";
+    env["OMP_NUM_THREADS"] = "1";
+    for (const auto& [k, v] : changes) {
+      if (v.empty()) {
+        env.erase(k);
+      } else {
+        env[k] = v;
+      }
+    }
+    std::vector<std::string> env_strings;
+    for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
+    std::vector<char*> envp;
+    for (auto& s : env_strings) envp.push_back(s.data());
+    envp.push_back(nullptr);
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+
+    const std::string log = log_path(static_cast<int>(pids_.size()));
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+    pid_t pid = -1;
+    const int rc = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc != 0) throw std::runtime_error("posix_spawn failed for " + argv[0]);
+    pids_.push_back(pid);
+    status_.push_back(std::nullopt);
   }
   ~WorkerProcesses() { kill_all(); }
   WorkerProcesses(const WorkerProcesses&) = delete;
@@ -136,7 +159,7 @@ class WorkerProcesses {
     return true;
   }
 
-  std::string log_path(int rank) const { return dir_ + "/rank" + std::to_string(rank) + ".log"; }
+  std::string log_path(int i) const { return dir_ + "/rank" + std::to_string(i) + ".log"; }
   /// Every rank's exit status and output, for failure messages.
   std::string report() const {
     std::string out;
@@ -147,7 +170,7 @@ class WorkerProcesses {
       } else if (status_[r] && WIFSIGNALED(*status_[r])) {
         st = "killed by signal " + std::to_string(WTERMSIG(*status_[r]));
       }
-      out += "--- rank " + std::to_string(r) + ": " + st + "\n" +
+      out += "--- process " + std::to_string(r) + ": " + st + "\n" +
              read_text(log_path(static_cast<int>(r)));
     }
     return out;

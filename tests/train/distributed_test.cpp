@@ -31,9 +31,9 @@ void run_workers(const std::string& test, const TempDir& dir) {
   ASSERT_TRUE(ok) << workers.report();
 }
 
-TEST(DistributedTest, CollectivesAcrossTwoProcesses) {
-  TempDir dir;
-  ASSERT_NO_FATAL_FAILURE(run_workers("Collectives", dir));
+/// What DistributedWorker.Collectives wrote on both ranks; `agent_store`: whether the ranks saw
+/// torchrun's TORCHELASTIC_USE_AGENT_STORE=True.
+void check_collectives(const TempDir& dir, bool agent_store) {
   // What rank 0 broadcast: its own tensors (seed 100).
   torch::manual_seed(100);
   const auto f = torch::randn({3, 4});
@@ -46,7 +46,8 @@ TEST(DistributedTest, CollectivesAcrossTwoProcesses) {
   for (int r = 0; r < 2; ++r) {
     SCOPED_TRACE("rank " + std::to_string(r));
     auto t = load(dir.file("collectives_rank" + std::to_string(r) + ".pt"));
-    ASSERT_EQ(t.size(), 10u);
+    ASSERT_EQ(t.size(), 11u);
+    EXPECT_EQ(t[10][0].item<int64_t>(), agent_store ? 1 : 0);
     EXPECT_TRUE(torch::equal(t[0], f));
     EXPECT_TRUE(torch::equal(t[1], i));
     EXPECT_TRUE(torch::equal(t[2], b));
@@ -57,6 +58,71 @@ TEST(DistributedTest, CollectivesAcrossTwoProcesses) {
     EXPECT_TRUE(torch::equal(t[7], expected_rows)) << t[7];
     EXPECT_TRUE(torch::equal(t[8], torch::cat({torch::arange(3), torch::arange(5) + 100})));
     EXPECT_TRUE(torch::equal(t[9], torch::ones({2, 2})));  // rank 0 sent 0 rows
+  }
+}
+
+TEST(DistributedTest, CollectivesAcrossTwoProcesses) {
+  TempDir dir;
+  ASSERT_NO_FATAL_FAILURE(run_workers("Collectives", dir));
+  check_collectives(dir, false);
+}
+
+/// torchrun itself (Debian's python3-torch) starting the ranks: its default static rendezvous,
+/// where its agent hosts the store (TORCHELASTIC_USE_AGENT_STORE=True), and --standalone, where
+/// rank 0 hosts it on a port the agent chose.
+TEST(DistributedTest, TorchrunLaunchesTheRanks) {
+  if (!std::filesystem::exists("/usr/bin/torchrun") || !python_torch_available()) {
+    GTEST_SKIP() << "torchrun (python3-torch) is not installed";
+  }
+  for (bool standalone : {false, true}) {
+    SCOPED_TRACE(standalone ? "--standalone" : "static rendezvous");
+    TempDir dir;
+    // --redirects/--tee: torchrun 1.13 on Python 3.11 cannot map their default "0" to its Std
+    // flag (3.11 no longer iterates a Flag's zero member), so the ranks' stdout is teed instead.
+    std::vector<std::string> argv{
+        "/usr/bin/python3", "/usr/bin/torchrun", "--nnodes=1", "--nproc_per_node=2",
+        "--max_restarts=0", "--redirects=1",     "--tee=1",    "--log_dir=" + dir.file("torchrun"),
+        "--no_python"};
+    if (standalone) {
+      argv.push_back("--standalone");
+    } else {
+      argv.push_back("--master_addr=127.0.0.1");
+      argv.push_back("--master_port=" + std::to_string(free_port()));
+    }
+    argv.push_back(self_exe());
+    argv.push_back("--gtest_filter=DistributedWorker.Collectives");
+    WorkerProcesses torchrun(dir.str());
+    torchrun.start(argv, {{"MMFUSE_DDP_TEST_DIR", dir.str()}});
+    ASSERT_TRUE(torchrun.wait(std::chrono::seconds(120))) << torchrun.report();
+    check_collectives(dir, !standalone);
+  }
+}
+
+/// A rank of PyTorch itself, joined with init_process_group("gloo", "env://"), and a C++ rank in
+/// one job, each hosting the store in turn: the rendezvous keys and the collectives match.
+TEST(DistributedTest, PythonRankJoinsTheSameJob) {
+  if (!python_torch_available()) GTEST_SKIP() << "python3-torch is not installed";
+  const std::string peer = std::string(MMFUSE_SOURCE_DIR) + "/tests/train/ddp_python_peer.py";
+  for (int python_rank : {1, 0}) {
+    SCOPED_TRACE("Python is rank " + std::to_string(python_rank));
+    TempDir dir;
+    const int port = free_port();
+    WorkerProcesses ranks(dir.str());
+    for (int r = 0; r < 2; ++r) {
+      if (r == python_rank) {
+        ranks.start({"/usr/bin/python3", peer}, rank_env(r, 2, port, dir.str()));
+      } else {
+        ranks.start({self_exe(), "--gtest_filter=DistributedWorker.PythonPeer"},
+                    rank_env(r, 2, port, dir.str()));
+      }
+    }
+    ASSERT_TRUE(ranks.wait(std::chrono::seconds(120))) << ranks.report();
+    const std::string expected = "3 3 3 3\n0 1 2 3 4 5\n";  // 1 + 2; rank 0's arange
+    for (int r = 0; r < 2; ++r) {
+      const std::string name =
+          (r == python_rank ? "python" : "cpp") + std::string("_rank") + std::to_string(r) + ".txt";
+      EXPECT_EQ(read_text(dir.file(name)), expected) << name;
+    }
   }
 }
 

@@ -46,10 +46,29 @@ TEST(DistributedWorker, Collectives) {
   auto empty = comm.all_gather_cat(r == 0 ? torch::zeros({0, 2}) : torch::ones({2, 2}));
   comm.barrier();
 
+  const auto how =
+      torch::tensor({int64_t{env.options.use_agent_store}, int64_t{env.options.restart_count}});
   torch::save(std::vector<torch::Tensor>{from0[0], from0[1], from0[2], from1[0], sums[0], sums[1],
                                          torch::tensor({total}, torch::kDouble), gathered,
-                                         gathered_ids, empty},
+                                         gathered_ids, empty, how},
               env.file("collectives"));
+}
+
+/// The C++ side of tests/train/ddp_python_peer.py: the same collectives, written the same way.
+TEST(DistributedWorker, PythonPeer) {
+  MMFUSE_WORKER_ONLY(env);
+  Communicator comm(env.options);
+  const int r = comm.rank();
+  std::vector<torch::Tensor> summed{torch::full({4}, r + 1.0)};
+  comm.allreduce_sum(summed);
+  std::vector<torch::Tensor> shared{torch::arange(6, torch::kFloat) * (r + 1)};
+  comm.broadcast(shared, 0);
+  comm.barrier();
+  std::ofstream out(env.dir + "/cpp_rank" + std::to_string(r) + ".txt");
+  for (const auto& t : {summed[0], shared[0]}) {
+    for (int64_t k = 0; k < t.numel(); ++k) out << (k ? " " : "") << t[k].item<float>();
+    out << "\n";
+  }
 }
 
 TEST(DistributedWorker, ReducerMatchesOneProcess) {
