@@ -1,6 +1,7 @@
 // The ranks of the multi-process tests in distributed_test.cpp. Each DistributedWorker.* test
 // runs only as a child process started by a DistributedTest.* parent (MMFUSE_DDP_TEST_DIR and
 // RANK set) and is skipped in a normal run; the parents check what these write.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -127,6 +128,17 @@ TEST(DistributedWorker, UnusedParameterOnOneRank) {
   std::vector<torch::Tensor> saved{torch::tensor({b_had_grad ? 1 : 0})};
   for (const auto& p : model->parameters()) saved.push_back(p.grad().clone());
   torch::save(saved, env.file("unused"));
+
+  // A wrong global count is caught: the ranks' counts (3 + 5) travel with the gradients.
+  reducer.prepare(n);
+  std::string mismatch = "no error";
+  try {
+    reducer.finish(9);
+  } catch (const Error& e) {
+    mismatch = e.what();
+  }
+  EXPECT_THAT(mismatch, ::testing::HasSubstr("finish(9) but the ranks' prepare() sample counts "
+                                             "add up to 8"));
 }
 
 TEST(DistributedWorker, PeerExits) {

@@ -16,7 +16,8 @@
 // which is the gradient of the mean loss over the whole global batch: 2 ranks with B/2 samples
 // each give what 1 process gives with B, also for a last partial batch or unequal shards.
 // Requires: each rank's loss is the mean over its n_r samples; N equals the sum of the ranks'
-// n_r (finish() checks it when the last bucket is float or double, and throws Error otherwise).
+// n_r (the ranks' counts travel in the last bucket when it is float or double: finish() then
+// throws Error on a mismatch).
 // Deterministic: for a fixed world size the result is bitwise the same whatever the timing, and
 // identical on every rank (Gloo's ring sums every element in a fixed order), overlap on or off.
 //
