@@ -11,3 +11,6 @@ echo "== the same against the peer's fastest setting (1 torch thread)"
 cmake --build "$BUILD" --target mmfuse
 echo "== AV-MNIST models: mmfuse bench vs the peer's bench (training, batch-1/40 latency), GEMM peak, one lf epoch"
 "$here/compare.sh" --build "$BUILD" --threads 1
+cmake --build "$BUILD" --target bench_ddp_reducer
+echo "== GradientReducer: 200 steps of a 1.5M-parameter MLP, 1 process and 2 local ranks, overlap on/off"
+BIN="$BUILD/bench/bench_ddp_reducer" "$here/ddp_reducer.sh" 200 16 1

@@ -26,6 +26,8 @@ function(mmfuse_layer name)
     list(APPEND deps ${OpenCV_LIBS} PkgConfig::SNDFILE PkgConfig::SAMPLERATE)
   elseif(name STREQUAL "nn")
     list(APPEND deps ${DNNL_LIBRARY})
+  elseif(name STREQUAL "train")
+    mmfuse_use_c10d(mmfuse_${name})
   elseif(name STREQUAL "retrieval")
     # OpenMP only at link time: its -fopenmp compile flag would disable the shared precompiled header.
     list(APPEND deps ${FAISS_LIBRARY} ${OpenMP_CXX_LIBRARIES} ${LAPACK_LIBRARIES} ${BLAS_LIBRARIES})

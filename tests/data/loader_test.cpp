@@ -183,6 +183,120 @@ TEST_F(LoaderTest, BadSampleIsLeftOutAndListedOrThrows) {
   EXPECT_EQ(strict_loader.position(), (LoaderPosition{0, 1}));  // stays at the failing batch
 }
 
+/// The ranks' slices of one global batch, concatenated in rank order (empty slices left out).
+Batch concat(const std::vector<const Batch*>& parts) {
+  Batch out;
+  std::vector<const Batch*> nonempty;
+  for (const Batch* p : parts) {
+    out.ids.insert(out.ids.end(), p->ids.begin(), p->ids.end());
+    if (p->size() > 0) nonempty.push_back(p);
+  }
+  auto cat = [&](auto get) {
+    std::vector<torch::Tensor> ts;
+    for (const Batch* p : nonempty) ts.push_back(get(*p));
+    return torch::cat(ts);
+  };
+  for (Modality m : {Modality::image, Modality::text}) {
+    ModalityBatch mb;
+    mb.data = cat([&](const Batch& b) { return b.at(m).data; });
+    mb.present = cat([&](const Batch& b) { return b.at(m).present; });
+    out.inputs[index_of(m)] = mb;
+  }
+  for (const char* t : {"digit", "value"}) {
+    out.targets[t] = cat([&](const Batch& b) { return b.targets.at(t); });
+  }
+  return out;
+}
+
+TEST_F(LoaderTest, ShardedGlobalBatchesConcatenateToTheSingleProcessBatches) {
+  LoaderOptions o;
+  o.batch_size = 3;  // per rank
+  o.seed = 11;
+  o.train = true;
+  o.modality_dropout = 0.3;
+  o.feature_noise[index_of(Modality::image)] = 0.1;
+  for (int w : {2, 3}) {
+    // 23 samples: W = 2 -> global batches of 6, 6, 6, 5 (3 + 2); W = 3 -> 9, 9, 5 (3 + 2 + 0).
+    LoaderOptions single = o;
+    single.batch_size = o.batch_size * w;
+    for (LoaderPosition start :
+         {LoaderPosition{0, 0}, LoaderPosition{1, 0}, LoaderPosition{2, 1}}) {
+      Loader one(ds_, ds_->train_samples(), single);
+      one.seek(start);
+      auto expected = epoch(one);
+      std::vector<std::vector<Batch>> ranks;
+      for (int r = 0; r < w; ++r) {
+        LoaderOptions mine = o;
+        mine.shard_rank = r;
+        mine.shard_count = w;
+        mine.threads = r;  // 0, 1, 2 decode threads: no influence
+        Loader loader(ds_, ds_->train_samples(), mine);
+        EXPECT_EQ(loader.batches_per_epoch(), (23 + 3 * w - 1) / (3 * w));
+        loader.seek(start);
+        ranks.push_back(epoch(loader));
+        EXPECT_EQ(loader.position(), (LoaderPosition{start.epoch + 1, 0}));
+        ASSERT_EQ(ranks.back().size(), expected.size()) << "rank " << r << " of " << w;
+      }
+      std::vector<Batch> joined;
+      for (std::size_t b = 0; b < expected.size(); ++b) {
+        std::vector<const Batch*> parts;
+        for (int r = 0; r < w; ++r) {
+          parts.push_back(&ranks[static_cast<std::size_t>(r)][b]);
+          EXPECT_LE(parts.back()->size(), 3);
+        }
+        joined.push_back(concat(parts));
+      }
+      // The value target has NaN where unknown: compare it with NaN as 0 and the NaN mask.
+      for (auto* batches : {&expected, &joined}) {
+        for (auto& b : *batches) {
+          auto& v = b.targets.at("value");
+          b.targets["value_nan"] = v.isnan();
+          v = torch::nan_to_num(v, 0.0);
+        }
+      }
+      expect_same(expected, joined);
+      for (std::size_t b = 0; b < expected.size(); ++b) {
+        EXPECT_TRUE(torch::equal(expected[b].targets.at("value"), joined[b].targets.at("value")));
+        EXPECT_TRUE(
+            torch::equal(expected[b].targets.at("value_nan"), joined[b].targets.at("value_nan")));
+      }
+    }
+  }
+  // W = 3, last global batch of 5: rank 2's slice is empty but it still gets the step.
+  LoaderOptions last = o;
+  last.shard_count = 3;
+  last.shard_rank = 2;
+  Loader loader(ds_, ds_->train_samples(), last);
+  auto batches = epoch(loader);
+  ASSERT_EQ(batches.size(), 3u);
+  EXPECT_EQ(batches[0].size(), 3);
+  EXPECT_EQ(batches[2].size(), 0);
+  EXPECT_FALSE(batches[2].has(Modality::image));
+  // drop_last counts whole global batches only.
+  last.drop_last = true;
+  EXPECT_EQ(Loader(ds_, ds_->train_samples(), last).batches_per_epoch(), 2);
+  last.shard_rank = 3;
+  EXPECT_THROW(Loader(ds_, ds_->train_samples(), last), UsageError);
+}
+
+TEST_F(LoaderTest, ShardSplitsASampleSetIntoContiguousParts) {
+  auto all = ds_->train_samples();
+  std::vector<std::string> joined;
+  std::vector<std::size_t> sizes;
+  for (int r = 0; r < 3; ++r) {
+    auto part = shard(all, r, 3);
+    sizes.push_back(part->samples.size());
+    for (const auto& s : part->samples) joined.push_back(s.id);
+  }
+  EXPECT_EQ(sizes, (std::vector<std::size_t>{8, 8, 7}));
+  std::vector<std::string> ids;
+  for (const auto& s : all->samples) ids.push_back(s.id);
+  EXPECT_EQ(joined, ids);
+  EXPECT_EQ(shard(all, 0, 1), all);
+  EXPECT_EQ(shard(all, 4, 5)->samples.size(), 4u);  // 23 = 5 + 5 + 5 + 4 + 4
+  EXPECT_THROW(shard(all, 2, 2), UsageError);
+}
+
 TEST(Sampling, ShuffleIsAPermutationAndDropoutKeepsOne) {
   auto order = epoch_order(100, true, 1, 0);
   std::vector<int64_t> sorted = order;

@@ -26,6 +26,11 @@ Loader::Loader(std::shared_ptr<const Dataset> dataset, std::shared_ptr<const Sam
     throw UsageError("loader: modality_dropout must be in [0, 1), got " +
                      std::to_string(opt_.modality_dropout));
   }
+  if (opt_.shard_count < 1 || opt_.shard_rank < 0 || opt_.shard_rank >= opt_.shard_count) {
+    throw UsageError("loader: expected 0 <= shard_rank < shard_count, got shard_rank " +
+                     std::to_string(opt_.shard_rank) + " and shard_count " +
+                     std::to_string(opt_.shard_count));
+  }
   opt_.prefetch = std::max(opt_.prefetch, 1);
 }
 
@@ -34,7 +39,7 @@ Loader::~Loader() {
 }
 
 int64_t Loader::batches_per_epoch() const {
-  const int64_t n = size(), b = opt_.batch_size;
+  const int64_t n = size(), b = opt_.batch_size * opt_.shard_count;
   return opt_.drop_last ? n / b : (n + b - 1) / b;
 }
 
@@ -143,7 +148,8 @@ std::optional<Batch> Loader::make_batch(int64_t epoch, int64_t b) const {
     other = epoch_order(size(), opt_.shuffle, opt_.seed, epoch);
     order = &other;
   }
-  const int64_t begin = b * opt_.batch_size;
+  const int64_t global_begin = b * opt_.batch_size * opt_.shard_count;
+  const int64_t begin = std::min<int64_t>(global_begin + opt_.shard_rank * opt_.batch_size, size());
   const int64_t end = std::min<int64_t>(begin + opt_.batch_size, size());
   const auto& mods = ds_->modalities();
 
@@ -184,7 +190,10 @@ std::optional<Batch> Loader::make_batch(int64_t epoch, int64_t b) const {
     kept.push_back(&s);
     for (Modality m : mods) items[index_of(m)].push_back(row[index_of(m)]);
   }
-  if (kept.empty()) return std::nullopt;
+  if (kept.empty()) {
+    if (opt_.shard_count == 1) return std::nullopt;
+    return Batch{};  // every rank takes every step, this one with no samples
+  }
 
   Batch batch;
   const auto n = static_cast<int64_t>(kept.size());
@@ -230,6 +239,24 @@ std::vector<BadSample> Loader::bad() const {
     return std::tie(a.manifest, a.line) < std::tie(b.manifest, b.line);
   });
   return out;
+}
+
+std::shared_ptr<const SampleSet> shard(const std::shared_ptr<const SampleSet>& samples, int rank,
+                                       int count) {
+  if (count < 1 || rank < 0 || rank >= count) {
+    throw UsageError("shard: expected 0 <= rank < count, got rank " + std::to_string(rank) +
+                     " and count " + std::to_string(count));
+  }
+  if (count == 1) return samples;
+  const auto n = static_cast<int64_t>(samples->samples.size());
+  const int64_t base = n / count, extra = n % count;
+  const int64_t begin = rank * base + std::min<int64_t>(rank, extra);
+  const int64_t end = begin + base + (rank < extra ? 1 : 0);
+  auto part = std::make_shared<SampleSet>();
+  part->split = samples->split;
+  part->samples.assign(samples->samples.begin() + begin, samples->samples.begin() + end);
+  if (rank == 0) part->bad = samples->bad;
+  return part;
 }
 
 }  // namespace mmfuse::data

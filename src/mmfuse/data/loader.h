@@ -8,7 +8,16 @@
 // (pipeline augment(), modality dropout, feature noise) uses an Rng seeded by (seed, e, i).
 // Batches therefore do not depend on `threads` or timing.
 // Bad samples (InputError while decoding): in skip_bad mode they are left out of their batch
-// (a batch left empty is skipped) and listed by bad(); in strict mode next() throws.
+// (a batch left empty is skipped, except when sharded: see below) and listed by bad(); in strict
+// mode next() throws.
+// Data parallel (shard_count W > 1, B = batch_size per rank): batch b of an epoch is the global
+// batch order[b*B*W, (b+1)*B*W) of the seeded epoch order, and rank r gets its contiguous slice
+// [r*B, (r+1)*B) (shorter or empty in the last global batch). Batch indices, batches_per_epoch()
+// and positions count global batches, so every rank takes the same number of steps and a resumed
+// run seeks every rank the same way. A rank whose slice is empty (or all bad) still gets a Batch
+// for that step, of size() 0 (no inputs, no targets): it skips forward and backward but joins the
+// step's collectives. Concatenating the ranks' batches in rank order gives the single-process
+// batch of size B*W (same ids, same augmented features), whatever W.
 // Threads: workers run extraction under NoGradGuard and leave torch's intra-op thread count
 // alone (at::set_num_threads is process-wide); with several workers call
 // at::set_num_threads(1..2) in the trainer so workers and torch do not oversubscribe the cores.
@@ -53,6 +62,10 @@ struct LoaderOptions {
   /// A defined result replaces the sample's features (before finalize, bypassing the cache);
   /// an undefined one keeps the clean features. Called from the worker threads.
   std::function<torch::Tensor(const Sample&, Modality, Rng&)> features_override;
+  /// Data parallel: this process's rank in [0, shard_count) (see the top of this file).
+  int shard_rank = 0;
+  /// Data parallel: the number of ranks sharing each global batch of batch_size * shard_count.
+  int shard_count = 1;
 };
 
 /// Where a loader stands: the next batch next() returns is batch `batch` of epoch `epoch`.
@@ -74,18 +87,21 @@ class Loader {
   Loader& operator=(const Loader&) = delete;
 
   int64_t size() const { return static_cast<int64_t>(samples_->samples.size()); }
+  /// Global batches of batch_size * shard_count samples: ceil(size / that), floor with drop_last.
   int64_t batches_per_epoch() const;
   /// Moves to `pos` (workers restart from there).
   void seek(LoaderPosition pos);
   /// The next batch of the current epoch; nullopt at its end, after which position() is
-  /// {epoch + 1, 0} and the following next() starts that epoch.
+  /// {epoch + 1, 0} and the following next() starts that epoch. Sharded: this rank's slice of the
+  /// next global batch, possibly of size() 0, never skipped.
   std::optional<Batch> next();
   LoaderPosition position() const { return pos_; }
   /// Bad samples met so far, each listed once.
   std::vector<BadSample> bad() const;
 
-  /// Batch `b` of `epoch`, built on the calling thread (what next() returns for it).
-  /// nullopt when every sample of it is bad (skip_bad).
+  /// Batch `b` of `epoch` (this rank's slice of it when sharded), built on the calling thread
+  /// (what next() returns for it). nullopt when every sample of it is bad (skip_bad) and
+  /// shard_count is 1; sharded, an empty Batch instead.
   std::optional<Batch> make_batch(int64_t epoch, int64_t b) const;
 
  private:
@@ -117,5 +133,12 @@ class Loader {
   mutable std::vector<BadSample> bad_;
   mutable std::set<std::pair<std::string, int64_t>> bad_seen_;
 };
+
+/// Rank `rank`'s contiguous part of `samples` out of `count` (sizes differ by at most one, the
+/// first parts being the longer): for sharded validation and test, whose outputs gathered in
+/// rank order (Communicator::all_gather_cat) are back in the original order. The bad-sample list
+/// goes to part 0 only, so that it is reported once.
+std::shared_ptr<const SampleSet> shard(const std::shared_ptr<const SampleSet>& samples, int rank,
+                                       int count);
 
 }  // namespace mmfuse::data

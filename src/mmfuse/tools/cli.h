@@ -3,7 +3,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "mmfuse/train/distributed.h"
+#include "mmfuse/train/distributed_options.h"
 
 namespace mmfuse::tools {
 

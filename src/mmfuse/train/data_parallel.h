@@ -16,7 +16,7 @@
 
 #include "mmfuse/core/collective.h"
 #include "mmfuse/data/dataset.h"
-#include "mmfuse/train/distributed.h"
+#include "mmfuse/train/distributed_options.h"
 #include "mmfuse/train/task.h"
 
 namespace mmfuse::train {

@@ -18,7 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "mmfuse/train/distributed.h"
+#include "mmfuse/train/distributed_options.h"
 #include "mmfuse/train/train_config.h"
 
 namespace mmfuse::train {
