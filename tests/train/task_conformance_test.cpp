@@ -13,12 +13,11 @@
 #include <random>
 #include <sstream>
 
-#include <opencv2/imgcodecs.hpp>
-
 #include "mmfuse/core/fs.h"
 #include "mmfuse/core/safetensors.h"
 #include "mmfuse/train/checkpoint.h"
 #include "mmfuse/train/task.h"
+#include "synthetic_data.h"
 #include "test_util.h"
 
 namespace mmfuse::train {
@@ -26,75 +25,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using testing::SyntheticRun;
 using testing::TempDir;
-
-void write_split(const TempDir& dir, const std::string& name, int n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<double> noise(0.0, 0.3);
-  const char* words[] = {"alpha", "beta", "gamma"};
-  std::ofstream out(dir.file(name + ".jsonl"));
-  for (int i = 0; i < n; ++i) {
-    const int c = static_cast<int>(rng() % 3);
-    const std::string image = name + "_" + std::to_string(i) + ".png";
-    cv::Mat img(28, 28, CV_8U, cv::Scalar(20));
-    img.rowRange(c * 9, c * 9 + 9).setTo(cv::Scalar(200 + static_cast<int>(rng() % 50)));
-    cv::imwrite(dir.file(image), img);
-    std::vector<double> tab;
-    for (int k = 0; k < 4; ++k) tab.push_back((k == c ? 1.0 : 0.0) + noise(rng));
-    json row = {{"id", name + std::to_string(i)},
-                {"label", c},
-                {"tabular", tab},
-                {"text", std::string(words[c]) + " " + words[rng() % 3]},
-                {"image", image}};
-    out << row.dump() << "\n";
-  }
-}
-
-std::string task_section(models::TaskKind kind) {
-  switch (kind) {
-    case models::TaskKind::supervised:
-      return "model:\n  encoders:\n    tabular: {type: mlp, hidden: [16]}\n"
-             "    text: {type: embedding, dim: 8}\n    image: {type: lenet, channels: 2}\n"
-             "  fusion: {type: concat}\n  heads: {label: {type: mlp, hidden: 16, dropout: 0.2}}\n";
-    case models::TaskKind::retrieval:
-      return "task: retrieval\nretrieval: {modalities: [text, tabular], dim: 8, "
-             "positives: same_query, ks: [1, 5]}\n"
-             "model:\n  encoders:\n    text: {type: embedding, dim: 8}\n"
-             "    tabular: {type: mlp, hidden: [16]}\n";
-    case models::TaskKind::translate:
-      return "task: translate\ntranslate: {source: tabular, target: image, objective: gan, "
-             "latent: 8, noise: 4, decoder_channels: 8, disc_channels: 4, class_weight: 0.5, "
-             "consistency_weight: 0.5, aux_channels: 4}\n"
-             "model:\n  encoders:\n    tabular: {type: mlp, hidden: [16]}\n";
-  }
-  return "";
-}
-
-struct Fixture {
-  TempDir dir;
-  Fixture() {
-    write_split(dir, "train", 96, 1);
-    write_split(dir, "val", 24, 2);
-    write_split(dir, "test", 24, 3);
-    std::ofstream(dir.file("data.yaml"))
-        << "splits: {train: [train.jsonl], val: [val.jsonl], test: [test.jsonl]}\n"
-           "modalities:\n  tabular: {pipeline: tabular}\n"
-           "  text: {pipeline: text, output: ids, max_len: 4}\n"
-           "  image: {pipeline: image, channels: 1, size: [28, 28]}\n"
-           "targets: {label: {field: label, type: class}}\n"
-           "cache: {enabled: false}\n";
-  }
-  std::string config(models::TaskKind kind, const std::string& extra = "") const {
-    const std::string path = dir.file(models::to_string(kind) + ".yaml");
-    std::ofstream(path) << "data: data.yaml\n"
-                        << task_section(kind)
-                        << "train:\n  epochs: 3\n  batch_size: 12\n  seed: 3\n  threads: 1\n"
-                           "  loader_threads: 2\n  optimizer: {type: adam, lr: 0.003}\n"
-                           "  checkpoint_every_steps: 4\n  log_every_steps: 3\n"
-                        << extra;
-    return path;
-  }
-};
 
 // The values of a serialized optimizer state (torch's archive bytes), by dotted key: the archive
 // bytes themselves are not reproducible (they embed record names), the state is.
@@ -176,7 +108,7 @@ std::vector<json> metric_lines(const std::string& path) {
 class TaskConformance : public ::testing::TestWithParam<models::TaskKind> {};
 
 TEST_P(TaskConformance, KillAndResumeEndsWithTheSameLastCheckpoint) {
-  Fixture f;
+  SyntheticRun f;
   const auto kind = GetParam();
   const std::string cfg = f.config(kind);
   const std::string a = f.dir.file("a"), b = f.dir.file("b");
@@ -228,7 +160,7 @@ TEST_P(TaskConformance, KillAndResumeEndsWithTheSameLastCheckpoint) {
 }
 
 TEST_P(TaskConformance, NanLossStopsNamingTheStepAndKeepsTheCheckpoint) {
-  Fixture f;
+  SyntheticRun f;
   const std::string cfg = f.config(GetParam(), "  grad_clip_norm: 0\n");
   const std::string out = f.dir.file("nan");
   // A learning rate no model survives: Adam's steps of 1e30 overflow the weights to Inf/NaN.

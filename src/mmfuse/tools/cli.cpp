@@ -25,7 +25,7 @@ void setup_logging(bool verbose, bool quiet) {
 }  // namespace
 
 train::DistributedOptions distributed_from_environment() {
-  return {};  // DDP: DistributedOptions::from_environment()
+  return train::DistributedOptions::from_environment();
 }
 
 int run_cli(int argc, char** argv) {

@@ -17,6 +17,7 @@
 #include "mmfuse/core/collective.h"
 #include "mmfuse/data/dataset.h"
 #include "mmfuse/train/distributed_options.h"
+#include "mmfuse/train/gradient_reducer.h"
 #include "mmfuse/train/task.h"
 
 namespace mmfuse::train {
@@ -32,7 +33,8 @@ class DataParallel {
  public:
   /// One process when options.world_size is 1 (no sockets); else joins the process group
   /// (throws Error naming MASTER_ADDR:MASTER_PORT when it cannot within the timeout).
-  explicit DataParallel(const DistributedOptions& options);
+  DataParallel(const DistributedOptions& options, const torch::Device& device,
+               const GradientReducerOptions& reducer = {});
   ~DataParallel();
 
   int rank() const;

@@ -90,12 +90,17 @@ std::unique_ptr<Session> open_session(const TrainRequest& req) {
   if (s->resumed && !fs::exists(s->last_ckpt)) {
     throw Error(s->last_ckpt + ": no checkpoint to resume from");
   }
-  s->dp = std::make_unique<DataParallel>(req.distributed);
-  s->config = run_config(req, s->dir, s->resumed, s->dp->is_main());
+  s->config = run_config(req, s->dir, s->resumed, req.distributed.rank == 0);
   TrainConfig& tc = s->config.train;
   if (req.threads) tc.threads = *req.threads;
   if (req.device) tc.device = *req.device;
   s->device = torch::Device(tc.device);
+  DistributedOptions dist = req.distributed;
+  dist.timeout = std::chrono::milliseconds(static_cast<int64_t>(tc.timeout_s * 1000));
+  GradientReducerOptions ro;
+  ro.bucket_mb = tc.bucket_mb;
+  ro.overlap = tc.overlap;
+  s->dp = std::make_unique<DataParallel>(dist, s->device, ro);
   apply_threads(tc);
   torch::manual_seed(tc.seed);
   s->dataset = open_dataset(*s);
@@ -106,6 +111,9 @@ std::unique_ptr<Session> open_session(const TrainRequest& req) {
     s->test_shard = s->dp->shard(s->dataset->read_split(data::Split::test));
   }
   s->task = task_registry().make(s->config, *s->dataset);
+  // Other processes draw other random numbers (dropout masks); process 0 keeps the stream of a
+  // one-process run. The weights themselves come from process 0 (broadcast below).
+  if (s->dp->rank() > 0) torch::manual_seed(tc.seed + 7919 * static_cast<uint64_t>(s->dp->rank()));
   s->module = s->task->model().module();
   s->module->to(s->device);
   s->optimizer = make_optimizer(tc.optimizer, s->module->parameters());

@@ -74,6 +74,14 @@ TrainConfig TrainConfig::from_config(const ConfigNode& t) {
   c.losses = t["losses"];
   c.kill_after_steps = t.get<int64_t>("kill_after_steps", 0);
   c.kill_rank = t.get<int>("kill_rank", 0);
+  if (auto d = t["distributed"]; !d.is_null()) {
+    d.check_keys({"bucket_mb", "overlap", "timeout_s"});
+    c.bucket_mb = d.get<double>("bucket_mb", c.bucket_mb);
+    if (!(c.bucket_mb > 0)) d["bucket_mb"].fail("expected a bucket size > 0 (MB)");
+    c.overlap = d.get<bool>("overlap", c.overlap);
+    c.timeout_s = d.get<double>("timeout_s", c.timeout_s);
+    if (!(c.timeout_s > 0)) d["timeout_s"].fail("expected a timeout > 0 (seconds)");
+  }
   return c;
 }
 

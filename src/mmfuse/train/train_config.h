@@ -22,6 +22,7 @@
 //     losses: {digit: {type: cross_entropy, label_smoothing: 0.1}}
 //     kill_after_steps: 0                # crash tests: SIGKILL itself after step N (not on resume)
 //     kill_rank: 0                       # ... in this process of a data-parallel run
+//     distributed: {bucket_mb: 25, overlap: true, timeout_s: 1800}   # several processes only
 #pragma once
 
 #include <array>
@@ -58,6 +59,9 @@ struct TrainConfig {
   ConfigNode losses;             ///< per target, read by LossOptions::from_config
   int64_t kill_after_steps = 0;  ///< fault injection for crash/resume tests (0: off)
   int kill_rank = 0;             ///< the process that kills itself
+  double bucket_mb = 25.0;       ///< data parallel: gradient bucket size (c10d's default)
+  bool overlap = true;           ///< data parallel: all-reduce buckets during backward
+  double timeout_s = 1800.0;     ///< data parallel: how long any wait for the others may take
 
   /// Throws ConfigError naming `train.<key>` for bad values or unknown keys.
   static TrainConfig from_config(const ConfigNode& train);

@@ -53,7 +53,8 @@ struct Loop {
 
   data::LoaderOptions train_loader_options() const {
     auto o = loader_options(s.config.train, true);
-    // SHARD: o.shard_rank = s.dp->rank(); o.shard_count = s.dp->world_size();
+    o.shard_rank = s.dp->rank();
+    o.shard_count = s.dp->world_size();
     s.task->adjust_loader(o);
     return o;
   }

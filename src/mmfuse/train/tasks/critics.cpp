@@ -36,10 +36,10 @@ Critics::Critics(const models::TranslateConfig& cfg, const std::vector<int64_t>&
   }
   if (cfg.consistency_weight > 0) {
     if (classes == 0) node["consistency_weight"].fail("the data has no class target; set it to 0");
-    aux_ = models::TargetClassifier(
-        models::TargetClassifierOptions(cfg.target, target_shape, classes)
-            .channels(cfg.aux_channels)
-            .encoder(cfg.aux_encoder));
+    aux_ =
+        models::TargetClassifier(models::TargetClassifierOptions(cfg.target, target_shape, classes)
+                                     .channels(cfg.aux_channels)
+                                     .encoder(cfg.aux_encoder));
     aux_->to(device);
     aux_opt_ =
         std::make_unique<torch::optim::Adam>(aux_->parameters(), torch::optim::AdamOptions(1e-3));
@@ -98,8 +98,8 @@ nlohmann::json Critics::epoch_fields() const {
 }
 
 nlohmann::json Critics::state() const {
-  return {{"disc_loss_sum", disc_loss_sum_}, {"aux_loss_sum", aux_loss_sum_},
-          {"batches", batches_}};
+  return {
+      {"disc_loss_sum", disc_loss_sum_}, {"aux_loss_sum", aux_loss_sum_}, {"batches", batches_}};
 }
 
 void Critics::load_state(const nlohmann::json& s) {

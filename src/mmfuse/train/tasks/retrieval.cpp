@@ -59,8 +59,8 @@ class RetrievalTask : public TrainTask {
       q = global_rows(q, group);
       c = global_rows(c, group);
       if (labels.defined()) labels = group.gather(labels.to(torch::kCPU)).to(q.device());
-      const auto scale = group.rank() == 0 ? model_.towers->log_scale
-                                           : model_.towers->log_scale.detach();
+      const auto scale =
+          group.rank() == 0 ? model_.towers->log_scale : model_.towers->log_scale.detach();
       const double n = static_cast<double>(q.size(0)) / std::max<int64_t>(1, batch.size());
       s.loss = info_nce(q, c, scale, labels, loss_options_) * n;
       s.parts["global_loss"] = s.loss.item<double>() / n;
