@@ -60,10 +60,10 @@ const Fixture& fixture() {
   return f;
 }
 
-#define REQUIRE_FIXTURE()                                                                     \
-  do {                                                                                        \
-    if (fixture().error.find("espeak") != std::string::npos) GTEST_SKIP() << fixture().error; \
-    ASSERT_EQ(fixture().error, "");                                                           \
+#define REQUIRE_FIXTURE()                            \
+  do {                                               \
+    MMFUSE_REQUIRE(missing_default_dataset_tools()); \
+    ASSERT_EQ(fixture().error, "");                  \
   } while (0)
 
 std::string train_run(const TempDir& tmp, const std::string& name, const std::string& src,
