@@ -200,11 +200,7 @@ std::string peers_dir() {
   return testing::shared_dir() + "/peers";
 }
 
-#define REQUIRE_PYTHON()                                                                      \
-  do {                                                                                        \
-    MMFUSE_REQUIRE_SHARED();                                                                  \
-    if (!testing::python_torch_available()) GTEST_SKIP() << "no /usr/bin/python3 with torch"; \
-  } while (0)
+#define REQUIRE_PYTHON() MMFUSE_REQUIRE(testing::missing_peers())
 
 // The values of a tensor as doubles, row-major.
 std::vector<double> values(const torch::Tensor& t) {

@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "test_util.h"
+
 namespace mmfuse::testing {
 
 /// amplitude * sin(2 pi freq t) for `n` samples at `rate`.
@@ -41,21 +43,14 @@ inline void write_audio(const std::string& path, const std::vector<float>& sampl
   sf_close(f);
 }
 
-/// Where the system Python with numpy lives; empty when absent (tests then skip).
+/// The system Python the references run with (MMFUSE_REQUIRE_PYTHON() checks its packages).
 inline std::string system_python() {
-  static const std::string found = [] {
-    const std::string p = "/usr/bin/python3";
-    const std::string probe = p + " -c 'import numpy, scipy, torch' >/dev/null 2>&1";
-    return std::filesystem::exists(p) && std::system(probe.c_str()) == 0 ? p : std::string();
-  }();
-  return found;
+  return "/usr/bin/python3";
 }
 
-#define MMFUSE_REQUIRE_PYTHON()                                                        \
-  do {                                                                                 \
-    if (::mmfuse::testing::system_python().empty())                                    \
-      GTEST_SKIP() << "/usr/bin/python3 with numpy, scipy and torch is not available"; \
-  } while (0)
+/// Skips (fails in strict mode) unless /usr/bin/python3 imports numpy, scipy and torch.
+#define MMFUSE_REQUIRE_PYTHON() \
+  MMFUSE_REQUIRE(::mmfuse::testing::missing_python({"numpy", "scipy", "torch"}))
 
 /// Writes `script` into `dir` and runs it with the system Python and `args`; returns stdout.
 /// Fails the test when the script exits non-zero.

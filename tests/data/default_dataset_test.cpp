@@ -25,20 +25,13 @@ namespace {
 namespace fs = std::filesystem;
 using mmfuse::testing::TempDir;
 
-bool espeak_available() {
-  try {
-    check_espeak("espeak-ng");
-    return true;
-  } catch (const Error&) {
-    return false;
-  }
+// What making the dataset needs: scikit-learn's digits and espeak-ng ("" when both are there).
+std::string missing_tools() {
+  std::string m = mmfuse::testing::missing_file(kSklearnDigitsCsv, "python3-sklearn");
+  return m.empty() ? mmfuse::testing::missing_espeak() : m;
 }
 
-#define REQUIRE_TOOLS()                                                                  \
-  do {                                                                                   \
-    if (!fs::exists(kSklearnDigitsCsv)) GTEST_SKIP() << kSklearnDigitsCsv << " missing"; \
-    if (!espeak_available()) GTEST_SKIP() << "espeak-ng missing";                        \
-  } while (0)
+#define REQUIRE_TOOLS() MMFUSE_REQUIRE(missing_tools())
 
 DefaultDatasetOptions small_options(uint64_t seed) {
   DefaultDatasetOptions o;
@@ -93,7 +86,7 @@ std::map<std::string, std::string> all_files(const std::string& dir) {
 class DefaultDataset : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    if (!fs::exists(kSklearnDigitsCsv) || !espeak_available()) return;
+    if (!missing_tools().empty()) return;  // each test skips (or fails) in REQUIRE_TOOLS
     dir_ = new TempDir();
     summary_ = new DefaultDatasetSummary(make_default_dataset(dir_->str(), small_options(7)));
   }
@@ -205,7 +198,8 @@ TEST_F(DefaultDataset, TextIsValidUtf8AtTheConfiguredRate) {
     chinese += s.text_languages[index_of(Language::zh)];
   }
   EXPECT_EQ(texts, present);
-  if (chinese > 0) EXPECT_GT(han, 0) << "Chinese drawn " << chinese << " times but no hanzi";
+  ASSERT_GT(chinese, 0) << "seed 7 draws no Chinese text: the hanzi check below would be empty";
+  EXPECT_GT(han, 0) << "Chinese drawn " << chinese << " times but no hanzi";
 }
 
 TEST_F(DefaultDataset, SameSeedGivesIdenticalBytesOtherSeedDiffers) {
@@ -251,23 +245,26 @@ TEST(DefaultDatasetErrors, MissingToolsAndBadOptionsSayHowToFix) {
   TempDir dir;
   DefaultDatasetOptions o = small_options(0);
   o.speech.espeak = "/nonexistent/espeak-ng";
-  if (fs::exists(kSklearnDigitsCsv)) {
+  {
+    DefaultDatasetOptions bad = o;
+    bad.digits_csv = dir.file("missing.csv.gz");
+    EXPECT_THROW(make_default_dataset(dir.str(), bad), InputError);
+    bad.samples = 5;
     try {
-      make_default_dataset(dir.str(), o);
-      FAIL() << "expected an error for a missing espeak-ng";
-    } catch (const Error& e) {
-      EXPECT_NE(std::string(e.what()).find("apt-get install espeak-ng"), std::string::npos)
-          << e.what();
+      bad.validate();
+      FAIL() << "expected a ConfigError for 5 samples";
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find("default_dataset.samples"), std::string::npos);
     }
   }
-  o.digits_csv = dir.file("missing.csv.gz");
-  EXPECT_THROW(make_default_dataset(dir.str(), o), InputError);
-  o.samples = 5;
+  // The digits are read before espeak-ng is looked for.
+  MMFUSE_REQUIRE(mmfuse::testing::missing_file(kSklearnDigitsCsv, "python3-sklearn"));
   try {
-    o.validate();
-    FAIL() << "expected a ConfigError for 5 samples";
-  } catch (const ConfigError& e) {
-    EXPECT_NE(std::string(e.what()).find("default_dataset.samples"), std::string::npos);
+    make_default_dataset(dir.str(), o);
+    FAIL() << "expected an error for a missing espeak-ng";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("apt-get install espeak-ng"), std::string::npos)
+        << e.what();
   }
   EXPECT_FALSE(fs::exists(dir.file("train.jsonl")));
 }

@@ -117,7 +117,7 @@ TEST_F(TinyWordNet, PipelineVocabularyLearnsGlossWordsAndConfigErrorsNameTheKey)
 }
 
 TEST(DebianWordNet, GlossesOfEmojiNamesReachCommonWords) {
-  if (!fs::exists("/usr/share/wordnet/index.noun")) GTEST_SKIP() << "wordnet-base not installed";
+  MMFUSE_REQUIRE(mmfuse::testing::missing_wordnet());
   const WordNet& wn = WordNet::shared("/usr/share/wordnet");
   EXPECT_NE(wn.gloss("mermaid", 1).find("half woman and half fish"), std::string::npos);
   EXPECT_NE(wn.gloss("merman", 1).find("fish"), std::string::npos);

@@ -52,8 +52,8 @@ TEST(Report, ContainsEverySectionAndEscapesText) {
 }
 
 TEST(Report, RendersItsPlotsInChromium) {
-  const std::string chromium = "/usr/bin/chromium";
-  if (!std::filesystem::exists(chromium)) GTEST_SKIP() << "chromium is not installed";
+  MMFUSE_REQUIRE(testing::missing_chromium());
+  const std::string chromium = testing::kChromium;
   testing::TempDir dir;
   const std::string page = dir.file("report.html");
   write_report(page, sample_summary());

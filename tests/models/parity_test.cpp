@@ -129,8 +129,7 @@ TEST(Parity, StrictLoadListsEveryMismatch) {
 // same products: convolutions, and matrix products (addmm + mm + bmm). The profiler also counts
 // elementwise mul/add, which the summary leaves out by convention.
 TEST(SummaryFlops, MatchPyTorchProfilerOnPeerModels) {
-  MMFUSE_REQUIRE_SHARED();
-  if (!testing::python_torch_available()) GTEST_SKIP() << "no /usr/bin/python3 with torch";
+  MMFUSE_REQUIRE(testing::missing_peers());
   TempDir dir;
   const std::string script = dir.file("flops.py");
   std::ofstream(script) << "import sys, json, torch\nsys.path.insert(0, sys.argv[1])\n"
@@ -171,8 +170,7 @@ TEST(SummaryFlops, MatchPyTorchProfilerOnPeerModels) {
 class AvmnistPeerParity : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(AvmnistPeerParity, LogitsMatchThePeer) {
-  MMFUSE_REQUIRE_SHARED();
-  if (!testing::python_torch_available()) GTEST_SKIP() << "no /usr/bin/python3 with torch";
+  MMFUSE_REQUIRE(testing::missing_peers());
   const std::string m = GetParam();
   TempDir dir;
   auto r = testing::run_command("/usr/bin/python3 " + testing::shared_dir() +
@@ -195,8 +193,7 @@ INSTANTIATE_TEST_SUITE_P(AllModels, AvmnistPeerParity,
                          ::testing::Values("image", "audio", "lf", "tf", "lrtf", "xattn"));
 
 TEST(ParityCli, ExitsZeroOnMatchAndOneOnMismatch) {
-  MMFUSE_REQUIRE_SHARED();
-  if (!testing::python_torch_available()) GTEST_SKIP() << "no /usr/bin/python3 with torch";
+  MMFUSE_REQUIRE(testing::missing_peers());
   TempDir dir;
   const std::string peer = "/usr/bin/python3 " + testing::shared_dir() +
                            "/peers/avmnist_peer.py export --threads 1 --out ";

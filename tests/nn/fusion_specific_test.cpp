@@ -262,19 +262,22 @@ TEST(TransformerFusion, ModalityWithoutTokensIsOnePooledToken) {
 
 // ---------------------------------------------------------------- parity with the Python peer
 
-/// Runs fusion_peer_parity.py once per binary; tensors by name ("xattn/param/pos", ...).
+/// Runs fusion_peer_parity.py once per binary; tensors by name ("xattn/param/pos", ...). A missing
+/// prerequisite skips every test (fails in strict mode); a failing script fails every test.
 class PeerParity : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    const std::string peers = std::string(MMFUSE_SHARED_DIR) + "/peers";
-    if (!std::filesystem::exists(peers + "/avmnist_peer.py") ||
-        !std::filesystem::exists("/usr/bin/python3")) {
+    missing_ = missing_peers();
+    if (!missing_.empty()) return;
+    dir_ = new TempDir();
+    auto r =
+        run_command("/usr/bin/python3 " + std::string(MMFUSE_SOURCE_DIR) +
+                    "/tests/nn/fusion_peer_parity.py " + shared_dir() + "/peers " + dir_->str());
+    if (r.exit_code != 0) {
+      error_ =
+          "fusion_peer_parity.py failed (exit " + std::to_string(r.exit_code) + "):\n" + r.output;
       return;
     }
-    dir_ = new TempDir();
-    std::string cmd = "/usr/bin/python3 " + std::string(MMFUSE_SOURCE_DIR) +
-                      "/tests/nn/fusion_peer_parity.py " + peers + " " + dir_->str() + " 2>&1";
-    if (std::system(cmd.c_str()) != 0) return;
     std::ifstream in(dir_->file("manifest.json"));
     auto manifest = nlohmann::json::parse(in);
     for (auto& [name, v] : manifest.items()) {
@@ -290,7 +293,9 @@ class PeerParity : public ::testing::Test {
     dir_ = nullptr;
   }
   void SetUp() override {
-    if (tensors_.empty()) GTEST_SKIP() << "peer or /usr/bin/python3 with torch unavailable";
+    MMFUSE_REQUIRE(missing_);
+    ASSERT_TRUE(error_.empty()) << error_;
+    ASSERT_FALSE(tensors_.empty()) << "fusion_peer_parity.py wrote no tensor";
   }
 
   /// Copies every `<prefix>param/<peer key>` tensor into m's parameter rename(key); returns how
@@ -313,6 +318,8 @@ class PeerParity : public ::testing::Test {
     return n;
   }
 
+  static inline std::string missing_;  ///< a missing prerequisite ("" when all is there)
+  static inline std::string error_;    ///< why the peer script failed
   static inline TempDir* dir_ = nullptr;
   static inline std::map<std::string, torch::Tensor> tensors_;
 };

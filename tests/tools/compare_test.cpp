@@ -50,6 +50,23 @@ TEST(Compare, RobustnessColumnConfigFusionAndReport) {
     // and the noisy point: mean AUC <= (accuracy + 1) / 2.
     EXPECT_LE(auc, (row["accuracy"].get<double>() + 1.0) / 2.0 + 1e-12);
   }
+  // Each row's figures are those of its saved run, as `mmfuse eval` computes them on the test
+  // split: the accuracy, and the robustness column as the mean noise AUC over the modalities.
+  const std::vector<std::pair<std::string, std::string>> run_dirs = {
+      {"gated+0", "gated_0"}, {"config concat", "config_concat"}};
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    SCOPED_TRACE(run_dirs[i].first);
+    ASSERT_EQ(rows[i]["name"], run_dirs[i].first);
+    json e = run_mmfuse_json("eval --json --robustness --levels 0,0.5 --run " +
+                                 dir.file("cmp/" + run_dirs[i].second) + " --data " +
+                                 tiny_run().data_dir + "/test.jsonl",
+                             &code);
+    ASSERT_EQ(code, 0) << e.dump();
+    EXPECT_DOUBLE_EQ(rows[i]["accuracy"].get<double>(),
+                     e["metrics"]["targets"]["digit"]["report"]["accuracy"].get<double>());
+    EXPECT_NEAR(rows[i]["robustness_auc"].get<double>(), e["robustness"]["mean_auc"].get<double>(),
+                1e-12);
+  }
   json saved = json::parse(read_file(dir.file("cmp/comparison.json")));
   EXPECT_EQ(saved, rows);
   const std::string html = read_file(dir.file("cmp/report.html"));

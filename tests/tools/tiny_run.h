@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "mmfuse/data/default_dataset/digit_images.h"
 #include "test_util.h"
 
 namespace mmfuse::testing {
@@ -57,11 +58,18 @@ inline const TinyRun& tiny_run() {
   return run;
 }
 
-#define MMFUSE_REQUIRE_TINY_RUN()                                                      \
-  do {                                                                                 \
-    if (::mmfuse::testing::tiny_run().error.find("espeak") != std::string::npos)       \
-      GTEST_SKIP() << "espeak-ng is missing: " << ::mmfuse::testing::tiny_run().error; \
-    ASSERT_EQ(::mmfuse::testing::tiny_run().error, "");                                \
+/// What `mmfuse data make-default` needs ("" when all is there): scikit-learn's digits and
+/// espeak-ng. Any other failure to make the dataset is a test failure, never a skip.
+inline std::string missing_default_dataset_tools() {
+  std::string m =
+      missing_file(::mmfuse::data::default_dataset::kSklearnDigitsCsv, "python3-sklearn");
+  return m.empty() ? missing_espeak() : m;
+}
+
+#define MMFUSE_REQUIRE_TINY_RUN()                                       \
+  do {                                                                  \
+    MMFUSE_REQUIRE(::mmfuse::testing::missing_default_dataset_tools()); \
+    ASSERT_EQ(::mmfuse::testing::tiny_run().error, "");                 \
   } while (0)
 
 /// Runs mmfuse with stdout parsed as JSON (stderr is returned in `output` on failure).

@@ -5,9 +5,14 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <memory>
 #include <random>
+#include <sstream>
 
 #include "mmfuse/core/fs.h"
 #include "mmfuse/core/safetensors.h"
@@ -91,33 +96,229 @@ TEST(Trainer, LearnsAndWritesTheRunDirectory) {
   EXPECT_EQ(run->dataset->num_classes("label"), 3);
 }
 
-TEST(Trainer, KillAndResumeGivesIdenticalWeights) {
+// ------------------------------------------------------------------- kill and resume
+
+// A run's final training state as checkpoints/last.safetensors holds it: model tensors, the
+// optimizer's state (its torch archive, decoded), the CPU RNG state and the trainer state.
+struct FinalState {
+  std::map<std::string, torch::Tensor> model;
+  std::map<std::string, torch::Tensor> optimizer;       ///< "state/0/momentum_buffer", ...
+  std::map<std::string, std::string> optimizer_values;  ///< non-tensor entries, printed
+  torch::Tensor rng;
+  nlohmann::json trainer;
+};
+
+// Flattens a torch archive: nested archives become "a/b" prefixes.
+void flatten_archive(torch::serialize::InputArchive& archive, const std::string& prefix,
+                     FinalState& out) {
+  for (const auto& key : archive.keys()) {
+    torch::serialize::InputArchive nested;
+    torch::Tensor t;
+    c10::IValue v;
+    if (archive.try_read(key, nested)) {
+      flatten_archive(nested, prefix + key + "/", out);
+    } else if (archive.try_read(key, t) || archive.try_read(key, t, /*is_buffer=*/true)) {
+      out.optimizer[prefix + key] = t;
+    } else if (archive.try_read(key, v)) {
+      if (v.isTensor()) {
+        out.optimizer[prefix + key] = v.toTensor();
+      } else {
+        std::ostringstream s;
+        s << v;
+        out.optimizer_values[prefix + key] = s.str();
+      }
+    }
+  }
+}
+
+// The optimizer's archive names each parameter by its address in the process that saved it
+// ("state/0x55.../momentum_buffer", ".../params/3" = "0x55..."); names them by their position in
+// the parameter groups instead ("group0/param3"), so two processes' states compare.
+void name_parameters_by_position(FinalState& s) {
+  std::map<std::string, std::string> by_address;
+  for (auto& [key, value] : s.optimizer_values) {
+    const auto at = key.rfind("/params/");
+    const auto group_at = at == std::string::npos ? at : key.rfind('/', at - 1);
+    if (group_at == std::string::npos) continue;
+    const std::string name =
+        "group" + key.substr(group_at + 1, at - group_at - 1) + "/param" + key.substr(at + 8);
+    by_address[value] = name;
+    value = name;
+  }
+  std::map<std::string, torch::Tensor> renamed;
+  for (const auto& [key, t] : s.optimizer) {
+    std::string out, part;
+    std::istringstream parts(key);
+    while (std::getline(parts, part, '/')) {
+      auto it = by_address.find(part);
+      out += (out.empty() ? "" : "/") + (it == by_address.end() ? part : it->second);
+    }
+    renamed[out] = t;
+  }
+  s.optimizer = std::move(renamed);
+}
+
+FinalState final_state(const std::string& run_dir) {
+  auto data = load_safetensors(run_dir + "/checkpoints/last.safetensors");
+  FinalState s;
+  for (auto& [name, t] : data.tensors) {
+    if (name == "__optimizer__") {
+      std::istringstream in(std::string(reinterpret_cast<const char*>(t.data_ptr<uint8_t>()),
+                                        static_cast<std::size_t>(t.numel())));
+      torch::serialize::InputArchive archive;
+      archive.load_from(in);
+      flatten_archive(archive, "", s);
+      name_parameters_by_position(s);
+    } else if (name == "__rng_cpu__") {
+      s.rng = t;
+    } else {
+      s.model[name] = t;
+    }
+  }
+  s.trainer = nlohmann::json::parse(data.metadata.at("mmfuse_state"));
+  // Wall-clock fields differ between any two runs (and so does the metrics size, through them).
+  for (const char* key : {"train_seconds", "metrics_bytes"}) s.trainer.erase(key);
+  for (auto& e : s.trainer["history"]) e.erase("epoch_seconds");
+  return s;
+}
+
+// The next `n` numbers of the CPU random stream whose state is `state`.
+torch::Tensor random_stream(const torch::Tensor& state, int64_t n = 64) {
+  auto gen = at::make_generator<at::CPUGeneratorImpl>();
+  gen.set_state(state);
+  return torch::randn({n}, gen);
+}
+
+// max |a - b| over tensors present in both maps; names only in one map count as infinite.
+template <class Map>
+std::vector<std::string> tensor_differences(const std::string& what, const Map& a, const Map& b) {
+  std::vector<std::string> out;
+  for (const auto& [name, t] : a) {
+    auto it = b.find(name);
+    if (it == b.end()) {
+      out.push_back(what + " " + name + ": only in the first run");
+    } else if (!torch::equal(t, it->second)) {
+      const double d = t.sizes() == it->second.sizes()
+                           ? (t.to(torch::kDouble) - it->second.to(torch::kDouble))
+                                 .abs()
+                                 .max()
+                                 .template item<double>()
+                           : INFINITY;
+      out.push_back(what + " " + name + ": max |diff| " + std::to_string(d));
+    }
+  }
+  for (const auto& [name, t] : b) {
+    if (!a.count(name)) out.push_back(what + " " + name + ": only in the second run");
+  }
+  return out;
+}
+
+// Everything in which the final training states of two runs differ (empty: identical).
+std::vector<std::string> final_state_differences(const std::string& run_a,
+                                                 const std::string& run_b) {
+  const FinalState a = final_state(run_a), b = final_state(run_b);
+  auto out = tensor_differences("weight", a.model, b.model);
+  auto opt = tensor_differences("optimizer", a.optimizer, b.optimizer);
+  out.insert(out.end(), opt.begin(), opt.end());
+  if (a.optimizer_values != b.optimizer_values) {
+    out.push_back("optimizer settings: " + ::testing::PrintToString(a.optimizer_values) + " vs " +
+                  ::testing::PrintToString(b.optimizer_values));
+  }
+  if (!torch::equal(a.rng, b.rng)) out.push_back("CPU RNG state");
+  if (!torch::equal(random_stream(a.rng), random_stream(b.rng))) out.push_back("CPU RNG stream");
+  if (a.trainer != b.trainer) {
+    out.push_back("trainer state: " + a.trainer.dump() + " vs " + b.trainer.dump());
+  }
+  return out;
+}
+
+// metrics.jsonl without its wall-clock fields.
+std::vector<nlohmann::json> metric_lines(const std::string& run_dir) {
+  std::vector<nlohmann::json> lines;
+  std::istringstream in(read_file(run_dir + "/metrics.jsonl"));
+  for (std::string l; std::getline(in, l);) {
+    lines.push_back(nlohmann::json::parse(l));
+    lines.back().erase("epoch_seconds");
+  }
+  return lines;
+}
+
+// One uninterrupted run and one killed (SIGKILL) after step 22, whose last checkpoint is from
+// step 20, made once and shared by the resume tests; each test resumes a copy of the killed one.
+struct KilledRun {
   Fixture f;
-  const std::string a = f.dir.file("a"), b = f.dir.file("b");
-  auto ra = testing::run_mmfuse("train --no-progress --config " + f.config + " --out " + a);
-  ASSERT_EQ(ra.exit_code, 0) << ra.output;
-  // Killed (SIGKILL) after step 22; the last checkpoint is from step 20.
-  auto rb = testing::run_mmfuse("train --no-progress --config " + f.config +
-                                " train.kill_after_steps=22 --out " + b);
-  ASSERT_TRUE(rb.exit_code == -1 || rb.exit_code == 128 + 9)
-      << "expected death by SIGKILL, got exit " << rb.exit_code << ": " << rb.output;
+  std::string uninterrupted, killed, error;
+};
+
+const KilledRun& killed_run() {
+  static std::unique_ptr<KilledRun> k;
+  if (k) return *k;
+  k = std::make_unique<KilledRun>();
+  k->uninterrupted = k->f.dir.file("a");
+  k->killed = k->f.dir.file("killed");
+  auto ra = testing::run_mmfuse("train --no-progress --config " + k->f.config + " --out " +
+                                k->uninterrupted);
+  if (ra.exit_code != 0) k->error = "uninterrupted run failed: " + ra.output;
+  auto rb = testing::run_mmfuse("train --no-progress --config " + k->f.config +
+                                " train.kill_after_steps=22 --out " + k->killed);
+  if (!(rb.exit_code == -1 || rb.exit_code == 128 + 9)) {
+    k->error +=
+        "expected death by SIGKILL, got exit " + std::to_string(rb.exit_code) + ": " + rb.output;
+  }
+  return *k;
+}
+
+// A copy of the killed run under `name`, to resume.
+std::string copy_of_killed_run(const std::string& name) {
+  const auto& k = killed_run();
+  const std::string dir = k.f.dir.file(name);
+  fs::remove_all(dir);
+  fs::copy(k.killed, dir, fs::copy_options::recursive);
+  return dir;
+}
+
+TEST(Trainer, KillAndResumeGivesIdenticalWeightsOptimizerAndRng) {
+  const auto& k = killed_run();
+  ASSERT_EQ(k.error, "");
+  const std::string b = copy_of_killed_run("b");
   EXPECT_FALSE(fs::exists(b + "/model.safetensors"));
   EXPECT_EQ(read_checkpoint_state(b + "/checkpoints/last.safetensors")["step"].get<int64_t>(), 20);
   auto resumed = testing::run_mmfuse("train --no-progress --resume " + b);
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
-  auto wa = load_safetensors(a + "/model.safetensors").tensors;
+  // The last weights, the optimizer state (momentum buffers) and the RNG stream at the end: the
+  // selected weights in model.safetensors alone are the best epoch's, here epoch 1, saved before
+  // the kill.
+  const auto diffs = final_state_differences(k.uninterrupted, b);
+  EXPECT_TRUE(diffs.empty()) << ::testing::PrintToString(diffs);
+  EXPECT_FALSE(final_state(b).optimizer.empty()) << "no optimizer state in the checkpoint";
+  auto wa = load_safetensors(k.uninterrupted + "/model.safetensors").tensors;
   auto wb = load_safetensors(b + "/model.safetensors").tensors;
-  ASSERT_EQ(wa.size(), wb.size());
-  for (const auto& [name, t] : wa) {
-    ASSERT_TRUE(wb.count(name)) << name;
-    EXPECT_TRUE(torch::equal(t, wb.at(name))) << name << " differs after kill and resume";
-  }
-  // Same log too: lines past the checkpoint were dropped and written again once.
-  auto lines = [](const std::string& path) {
-    std::string text = read_file(path);
-    return std::count(text.begin(), text.end(), '\n');
+  EXPECT_TRUE(tensor_differences("selected weight", wa, wb).empty());
+  // Same log too: lines past the checkpoint were dropped and written again once, same losses.
+  EXPECT_EQ(metric_lines(k.uninterrupted), metric_lines(b));
+}
+
+// The negative control of the test above: a resume that does not continue the same run (here
+// with another learning rate) is detected by the same comparison.
+TEST(Trainer, ResumeWithAnotherLearningRateIsDetected) {
+  const auto& k = killed_run();
+  ASSERT_EQ(k.error, "");
+  const std::string c = copy_of_killed_run("c");
+  std::string config = read_file(c + "/config.yaml");
+  const auto at = config.find("lr: 0.05");
+  ASSERT_NE(at, std::string::npos) << config;
+  config.replace(at, 8, "lr: 0.9");
+  write_file_atomic(c + "/config.yaml", config);
+  auto resumed = testing::run_mmfuse("train --no-progress --resume " + c);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  const auto diffs = final_state_differences(k.uninterrupted, c);
+  auto has = [&](const std::string& prefix) {
+    return std::any_of(diffs.begin(), diffs.end(),
+                       [&](const std::string& d) { return d.rfind(prefix, 0) == 0; });
   };
-  EXPECT_EQ(lines(a + "/metrics.jsonl"), lines(b + "/metrics.jsonl"));
+  EXPECT_TRUE(has("weight ")) << ::testing::PrintToString(diffs);
+  EXPECT_TRUE(has("optimizer ")) << ::testing::PrintToString(diffs);
+  EXPECT_NE(metric_lines(k.uninterrupted), metric_lines(c));
 }
 
 TEST(Trainer, ConfigErrorsNameThePath) {
