@@ -112,9 +112,8 @@ TEST(DataParallelTraining, TranslationWithCriticsTrainsOnTwoProcesses) {
 // Under torchrun --max_restarts 1, a worker killed mid-epoch restarts the group, which resumes
 // from the last checkpoint and ends exactly where an uninterrupted 2-process run ends.
 TEST(DataParallelTraining, TorchrunRestartsTheGroupAfterAWorkerDiesAndItResumes) {
-  if (!fs::exists("/usr/bin/torchrun") || !testing::python_torch_available()) {
-    GTEST_SKIP() << "torchrun (Debian python3-torch) is not installed";
-  }
+  MMFUSE_REQUIRE(testing::missing_file("/usr/bin/torchrun", "python3-torch"));
+  MMFUSE_REQUIRE(testing::missing_python({"torch"}));
   SyntheticRun f;
   const std::string cfg = f.config(models::TaskKind::supervised);
   std::string report;

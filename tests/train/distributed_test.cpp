@@ -71,9 +71,8 @@ TEST(DistributedTest, CollectivesAcrossTwoProcesses) {
 /// where its agent hosts the store (TORCHELASTIC_USE_AGENT_STORE=True), and --standalone, where
 /// rank 0 hosts it on a port the agent chose.
 TEST(DistributedTest, TorchrunLaunchesTheRanks) {
-  if (!std::filesystem::exists("/usr/bin/torchrun") || !python_torch_available()) {
-    GTEST_SKIP() << "torchrun (python3-torch) is not installed";
-  }
+  MMFUSE_REQUIRE(missing_file("/usr/bin/torchrun", "python3-torch"));
+  MMFUSE_REQUIRE(missing_python({"torch"}));
   for (bool standalone : {false, true}) {
     SCOPED_TRACE(standalone ? "--standalone" : "static rendezvous");
     TempDir dir;
@@ -101,7 +100,7 @@ TEST(DistributedTest, TorchrunLaunchesTheRanks) {
 /// A rank of PyTorch itself, joined with init_process_group("gloo", "env://"), and a C++ rank in
 /// one job, each hosting the store in turn: the rendezvous keys and the collectives match.
 TEST(DistributedTest, PythonRankJoinsTheSameJob) {
-  if (!python_torch_available()) GTEST_SKIP() << "python3-torch is not installed";
+  MMFUSE_REQUIRE(missing_python({"torch"}));
   const std::string peer = std::string(MMFUSE_SOURCE_DIR) + "/tests/train/ddp_python_peer.py";
   for (int python_rank : {1, 0}) {
     SCOPED_TRACE("Python is rank " + std::to_string(python_rank));

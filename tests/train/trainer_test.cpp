@@ -179,6 +179,7 @@ FinalState final_state(const std::string& run_dir) {
   // Wall-clock fields differ between any two runs (and so does the metrics size, through them).
   for (const char* key : {"train_seconds", "metrics_bytes"}) s.trainer.erase(key);
   for (auto& e : s.trainer["history"]) e.erase("epoch_seconds");
+  if (s.trainer.contains("best_entry")) s.trainer["best_entry"].erase("epoch_seconds");
   return s;
 }
 
