@@ -14,3 +14,5 @@ echo "== AV-MNIST models: mmfuse bench vs the peer's bench (training, batch-1/40
 cmake --build "$BUILD" --target bench_ddp_reducer
 echo "== GradientReducer: 200 steps of a 1.5M-parameter MLP, 1 process and 2 local ranks, overlap on/off"
 BIN="$BUILD/bench/bench_ddp_reducer" "$here/ddp_reducer.sh" 200 16 1
+echo "== data-parallel lf training: 1 process x 2 threads vs 2 processes x 1 thread, mmfuse and PyTorch DDP"
+"$here/ddp_scaling.sh" --build "$BUILD"

@@ -54,18 +54,21 @@ void add_bench_commands(CLI::App& app) {
     if (args->config.empty()) throw UsageError("bench needs --config C (or --gemm)");
     ConfigNode root = ConfigNode::load_file(args->config);
     for (const auto& o : args->overrides) root.set_override(o);
-    auto r = train::bench_model(root, args->options);
+    train::BenchOptions options = args->options;
+    options.distributed = distributed_from_environment();
+    auto r = train::bench_model(root, options);
+    if (options.distributed.rank != 0) return;
     if (args->json) {
       std::cout << r.to_json().dump() << "\n";
       return;
     }
     std::printf(
-        "%s: %d threads, batch %lld\n  training  %.1f samples/s (%.2f GFLOP/s)\n"
+        "%s: %d process(es) x %d threads, batch %lld\n  training  %.1f samples/s (%.2f GFLOP/s)\n"
         "  inference batch 1 p50 %.3f ms, batch %lld p50 %.3f ms\n  params %lld, "
         "forward %.3g FLOPs per sample\n",
-        args->config.c_str(), r.threads, static_cast<long long>(r.batch), r.train_samples_per_s,
-        r.gflops_achieved, r.batch1_p50_ms, static_cast<long long>(r.batch), r.batch_p50_ms,
-        static_cast<long long>(r.params), r.forward_flops_per_sample);
+        args->config.c_str(), r.processes, r.threads, static_cast<long long>(r.batch),
+        r.train_samples_per_s, r.gflops_achieved, r.batch1_p50_ms, static_cast<long long>(r.batch),
+        r.batch_p50_ms, static_cast<long long>(r.params), r.forward_flops_per_sample);
   });
 }
 

@@ -7,6 +7,7 @@
 #include "mmfuse/models/build.h"
 #include "mmfuse/models/summary.h"
 #include "mmfuse/nn/dnnl_gemm.h"
+#include "mmfuse/train/data_parallel.h"
 #include "mmfuse/train/losses.h"
 #include "mmfuse/train/optimizer.h"
 #include "mmfuse/train/train_config.h"
@@ -61,6 +62,7 @@ nlohmann::json BenchResult::to_json() const {
           {"batch" + std::to_string(batch) + "_p50_ms", batch_p50_ms},
           {"params", params},
           {"threads", threads},
+          {"processes", processes},
           {"forward_flops_per_sample", forward_flops_per_sample},
           {"flops_per_sample", flops_per_sample},
           {"gflops_achieved", gflops_achieved}};
@@ -87,6 +89,13 @@ BenchResult bench_model(const ConfigNode& root, const BenchOptions& o) {
   r.forward_flops_per_sample = models::summarize_model(model, inputs).flops.total;
   r.flops_per_sample = 3 * r.forward_flops_per_sample;
 
+  GradientReducerOptions ro;
+  ro.bucket_mb = tc.bucket_mb;
+  ro.overlap = tc.overlap;
+  DataParallel dp(o.distributed, torch::kCPU, ro);
+  r.processes = dp.world_size();
+  dp.broadcast(*model);
+  dp.watch(model->parameters());
   auto step = [&] {
     auto out = model->forward(batch);
     torch::Tensor loss;
@@ -96,15 +105,20 @@ BenchResult bench_model(const ConfigNode& root, const BenchOptions& o) {
     }
     for (const auto& [name, l] : out.losses) loss = loss + l;
     optimizer->zero_grad();
+    dp.begin_backward(o.batch);
     loss.backward();
+    dp.end_backward(o.batch * dp.world_size());
     optimizer->step();
   };
   model->train();
   for (int64_t i = 0; i < o.warmup_train; ++i) step();
+  dp.barrier();
   auto t0 = Clock::now();
   for (int64_t i = 0; i < o.steps; ++i) step();
-  r.train_samples_per_s = static_cast<double>(o.batch * o.steps) / seconds_since(t0);
+  r.train_samples_per_s =
+      static_cast<double>(o.batch * o.steps * dp.world_size()) / seconds_since(t0);
   r.gflops_achieved = r.train_samples_per_s * r.flops_per_sample / 1e9;
+  if (dp.world_size() > 1) return r;  // latency is a one-process figure
 
   model->eval();
   c10::InferenceMode no_autograd;

@@ -7,6 +7,10 @@
 //     forward, loss, zero_grad, backward, update (the peer's bench does not clip gradients);
 //   - batch1_p50_ms, batch<B>_p50_ms: eval mode without autograd, `warmup_infer` untimed
 //     forwards, then the median of `steps` timed forwards on the first 1 and B samples.
+// Under torchrun (several processes), only training is measured: each process steps on its own
+// batch of `batch` samples with gradients averaged through the data-parallel loop's reducer, and
+// train_samples_per_s is the global rate (per-process rate x processes), as the peer's DDP bench
+// reports it.
 // flops_per_sample counts one training step per sample as 3x the forward FLOPs (forward, and a
 // backward of about twice the forward: gradients of inputs and of weights); gflops_achieved is
 // train_samples_per_s x flops_per_sample.
@@ -18,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "mmfuse/core/config.h"
+#include "mmfuse/train/distributed_options.h"
 
 namespace mmfuse::train {
 
@@ -31,6 +36,8 @@ struct BenchOptions {
   int64_t warmup_train = 5;
   int64_t warmup_infer = 10;
   uint64_t seed = 0;
+  /// The processes of a data-parallel bench (torchrun's environment); one by default.
+  DistributedOptions distributed;
 };
 
 struct BenchResult {
@@ -40,6 +47,7 @@ struct BenchResult {
   int64_t batch = 0;
   int64_t params = 0;
   int threads = 0;
+  int processes = 1;
   double forward_flops_per_sample = 0;
   double flops_per_sample = 0;  ///< one training step: 3 x forward
   double gflops_achieved = 0;   ///< training

@@ -25,7 +25,8 @@ TrainConfig TrainConfig::from_config(const ConfigNode& t) {
                 "feature_noise",
                 "losses",
                 "kill_after_steps",
-                "kill_rank"});
+                "kill_rank",
+                "distributed"});
   c.epochs = t.get<int64_t>("epochs", c.epochs);
   if (c.epochs < 1) t["epochs"].fail("expected at least 1 epoch");
   c.batch_size = t.get<int64_t>("batch_size", c.batch_size);
