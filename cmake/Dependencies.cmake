@@ -18,6 +18,9 @@ find_path(FAISS_INCLUDE_DIR faiss/IndexFlat.h REQUIRED)
 find_library(FAISS_LIBRARY faiss REQUIRED)
 find_package(OpenMP REQUIRED COMPONENTS CXX)
 find_package(BLAS REQUIRED)
+# cpp-httplib (libcpp-httplib-dev: a shared library built with OpenSSL, zlib and brotli; its
+# pkg-config flags carry the matching defines) for the HTTP server (src/mmfuse/serve).
+pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
 find_package(LAPACK REQUIRED)
 
 # Torch's flags (ABI define) as a plain list.

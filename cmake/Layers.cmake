@@ -32,6 +32,8 @@ function(mmfuse_layer name)
     # OpenMP only at link time: its -fopenmp compile flag would disable the shared precompiled header.
     list(APPEND deps ${FAISS_LIBRARY} ${OpenMP_CXX_LIBRARIES} ${LAPACK_LIBRARIES} ${BLAS_LIBRARIES})
     target_include_directories(mmfuse_${name} PUBLIC ${FAISS_INCLUDE_DIR})
+  elseif(name STREQUAL "serve")
+    list(APPEND deps PkgConfig::HTTPLIB)
   elseif(name STREQUAL "tools")
     list(APPEND deps CLI11::CLI11)
   endif()

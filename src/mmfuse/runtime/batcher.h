@@ -11,6 +11,10 @@
 // Preprocessing (Predictor::prepare) runs on the callers' threads, before submit, so it proceeds
 // in parallel while the batcher thread runs forwards one at a time. When the queue holds
 // `max_queue` requests, submit() throws QueueFull (a server answers 503 with Retry-After).
+//
+// With `wait_for_expected_only`, callers announce a request when its preprocessing starts
+// (expect()) and the first request of a batch waits for others only while announced ones are
+// still on their way: a lone request runs at once instead of idling for max_delay.
 #pragma once
 
 #include <chrono>
@@ -36,6 +40,14 @@ struct BatcherOptions {
   std::chrono::microseconds max_delay{5000};
   /// Requests waiting at most; beyond that submit() throws QueueFull.
   int64_t max_queue = 1024;
+  /// Wait (up to max_delay) only while requests announced by expect() have not been submitted.
+  bool wait_for_expected_only = false;
+};
+
+/// A batch as it starts: its size and how long each of its requests waited in the queue.
+struct BatchInfo {
+  int64_t size = 0;
+  std::vector<double> queue_seconds;
 };
 
 /// The queue is full: try again later.
@@ -54,9 +66,12 @@ template <typename Out>
 class Batcher {
  public:
   using BatchFn = std::function<std::vector<Out>(const std::vector<Prepared>&)>;
+  /// Called on the batcher thread before each batch function call (metrics).
+  using BatchObserver = std::function<void(const BatchInfo&)>;
 
   /// Requires: fn returns one result per input, in order. Starts the batcher thread.
-  Batcher(BatcherOptions options, BatchFn fn) : opt_(options), fn_(std::move(fn)) {
+  Batcher(BatcherOptions options, BatchFn fn, BatchObserver observer = nullptr)
+      : opt_(options), fn_(std::move(fn)), observer_(std::move(observer)) {
     if (opt_.max_batch < 1) throw UsageError("max batch must be >= 1");
     thread_ = std::thread([this] { loop(); });
   }
@@ -72,13 +87,31 @@ class Batcher {
   Batcher(const Batcher&) = delete;
   Batcher& operator=(const Batcher&) = delete;
 
+  /// Announces a request whose preprocessing has started (see wait_for_expected_only).
+  void expect() {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++expected_;
+  }
+  /// Withdraws an announcement whose request will not be submitted (its preprocessing failed).
+  void unexpect() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      --expected_;
+    }
+    cv_.notify_all();
+  }
+
   /// Queues one prepared request; the future holds its result or the batch function's exception.
-  std::future<Out> submit(Prepared prepared) {
-    Item item{std::move(prepared), {}};
+  /// `expected`: the request was announced by expect(); submitting withdraws the announcement
+  /// (also when the queue is full).
+  std::future<Out> submit(Prepared prepared, bool expected = false) {
+    Item item{std::move(prepared), {}, std::chrono::steady_clock::now()};
     auto future = item.promise.get_future();
     {
       std::lock_guard<std::mutex> lock(mu_);
+      if (expected) --expected_;
       if (static_cast<int64_t>(queue_.size()) >= opt_.max_queue) {
+        if (expected) cv_.notify_all();
         throw QueueFull("the request queue is full (" + std::to_string(opt_.max_queue) +
                         " waiting); retry shortly");
       }
@@ -101,6 +134,7 @@ class Batcher {
   struct Item {
     Prepared prepared;
     std::promise<Out> promise;
+    std::chrono::steady_clock::time_point queued;
   };
 
   void loop() {
@@ -112,7 +146,8 @@ class Batcher {
         if (queue_.empty()) return;  // stopping with nothing left
         const auto deadline = std::chrono::steady_clock::now() + opt_.max_delay;
         cv_.wait_until(lock, deadline, [&] {
-          return stopping_ || static_cast<int64_t>(queue_.size()) >= opt_.max_batch;
+          return stopping_ || static_cast<int64_t>(queue_.size()) >= opt_.max_batch ||
+                 (opt_.wait_for_expected_only && expected_ <= 0);
         });
         const auto n = std::min<std::size_t>(queue_.size(), static_cast<std::size_t>(opt_.max_batch));
         for (std::size_t i = 0; i < n; ++i) {
@@ -132,6 +167,15 @@ class Batcher {
     inputs.reserve(batch.size());
     for (auto& item : batch) inputs.push_back(std::move(item.prepared));
     try {
+      if (observer_) {
+        const auto now = std::chrono::steady_clock::now();
+        BatchInfo info;
+        info.size = static_cast<int64_t>(batch.size());
+        for (const auto& item : batch) {
+          info.queue_seconds.push_back(std::chrono::duration<double>(now - item.queued).count());
+        }
+        observer_(info);
+      }
       std::vector<Out> out = fn_(inputs);
       if (out.size() != batch.size()) throw Error("batch function returned a wrong count");
       for (std::size_t i = 0; i < batch.size(); ++i) batch[i].promise.set_value(std::move(out[i]));
@@ -142,9 +186,11 @@ class Batcher {
 
   BatcherOptions opt_;
   BatchFn fn_;
+  BatchObserver observer_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Item> queue_;
+  int64_t expected_ = 0;  // announced by expect(), not yet submitted
   bool stopping_ = false;
   BatcherStats stats_;
   std::thread thread_;

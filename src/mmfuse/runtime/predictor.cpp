@@ -1,5 +1,7 @@
 #include "mmfuse/runtime/predictor.h"
 
+#include <algorithm>
+
 #include "mmfuse/core/error.h"
 
 namespace mmfuse::runtime {
@@ -53,6 +55,14 @@ json Prediction::to_json() const {
     }
   }
   return {{"modalities", mods}, {"targets", targets_json}};
+}
+
+Prepared leave_out(const Prepared& prepared, Modality m) {
+  Prepared out = prepared;
+  out.items[index_of(m)] = torch::Tensor();
+  out.modalities.erase(std::remove(out.modalities.begin(), out.modalities.end(), m),
+                       out.modalities.end());
+  return out;
 }
 
 Predictor::Predictor(std::shared_ptr<const Run> run) : run_(std::move(run)) {

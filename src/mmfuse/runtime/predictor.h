@@ -53,6 +53,10 @@ struct Prepared {
   std::vector<Modality> modalities;
 };
 
+/// `prepared` with modality `m` left out, as if the request had not given it (the items are
+/// shared, nothing is preprocessed again): what the prediction is without that modality.
+Prepared leave_out(const Prepared& prepared, Modality m);
+
 class Predictor {
  public:
   explicit Predictor(std::shared_ptr<const Run> run);
