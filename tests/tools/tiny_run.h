@@ -37,15 +37,12 @@ inline std::string tiny_config_text(const std::string& data_yaml) {
          "  optimizer: {type: adam, lr: 0.01}\n";
 }
 
-/// Made on first use under the temp dir (kept for the whole process, removed at exit).
-inline const TinyRun& tiny_run() {
-  static std::unique_ptr<TempDir> dir;
-  static TinyRun run;
-  if (dir) return run;
-  dir = std::make_unique<TempDir>();
-  run.data_dir = dir->file("data");
-  run.config = dir->file("tiny.yaml");
-  run.run_dir = dir->file("run");
+/// Makes the tiny dataset and trains the run under `dir` (error set when a step fails).
+inline TinyRun make_tiny_run_in(const std::string& dir) {
+  TinyRun run;
+  run.data_dir = dir + "/data";
+  run.config = dir + "/tiny.yaml";
+  run.run_dir = dir + "/run";
   auto made = run_mmfuse("-q data make-default --out " + run.data_dir + " --samples 60 --seed 5");
   if (made.exit_code != 0) {
     run.error = "make-default failed: " + made.output;
@@ -55,6 +52,16 @@ inline const TinyRun& tiny_run() {
   auto trained = run_mmfuse("-q train --no-progress --config " + run.config + " --out " +
                             run.run_dir + " > /dev/null");
   if (trained.exit_code != 0) run.error = "train failed: " + trained.output;
+  return run;
+}
+
+/// Made on first use under the temp dir (kept for the whole process, removed at exit).
+inline const TinyRun& tiny_run() {
+  static std::unique_ptr<TempDir> dir;
+  static TinyRun run;
+  if (dir) return run;
+  dir = std::make_unique<TempDir>();
+  run = make_tiny_run_in(dir->str());
   return run;
 }
 

@@ -55,6 +55,7 @@ int run_cli(int argc, char** argv) {
   add_bench_commands(app);
   add_translate_commands(app);
   add_index_commands(app);
+  add_serve_commands(app);
 
   try {
     app.parse(argc, argv);

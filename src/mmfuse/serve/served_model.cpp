@@ -1,0 +1,106 @@
+#include "mmfuse/serve/served_model.h"
+
+#include <future>
+
+#include "mmfuse/core/error.h"
+#include "mmfuse/serve/errors.h"
+
+namespace mmfuse::serve {
+
+using nlohmann::json;
+
+namespace {
+
+runtime::BatcherOptions batcher_options(const ServerOptions& o) {
+  runtime::BatcherOptions b;
+  b.max_batch = o.max_batch;
+  b.max_delay = std::chrono::microseconds(static_cast<int64_t>(o.max_delay_ms * 1000));
+  b.max_queue = o.max_queue;
+  b.wait_for_expected_only = true;  // a lone request runs at once
+  return b;
+}
+
+json v2_tensor(const std::string& name, const std::string& datatype, std::vector<int64_t> shape) {
+  shape.insert(shape.begin(), -1);  // the batch dimension
+  return {{"name", name}, {"datatype", datatype}, {"shape", shape}};
+}
+
+}  // namespace
+
+ServedModel::ServedModel(std::string name, std::shared_ptr<const runtime::Run> run,
+                         const ServerOptions& options, Metrics& metrics)
+    : name_(std::move(name)),
+      predictor_(std::move(run)),
+      signature_(runtime::signature(predictor_.run())),
+      timeout_(static_cast<int64_t>(options.timeout_seconds * 1000)) {
+  if (predictor_.run().task.kind != models::TaskKind::supervised) return;
+  const std::string model = name_;
+  batcher_ = std::make_unique<runtime::Batcher<runtime::Prediction>>(
+      batcher_options(options),
+      [this](const std::vector<runtime::Prepared>& batch) { return predictor_.predict(batch); },
+      [&metrics, model](const runtime::BatchInfo& info) {
+        metrics.observe_batch(model, info.size, info.queue_seconds);
+      });
+}
+
+std::vector<runtime::Prediction> ServedModel::predict(
+    const std::vector<runtime::Request>& requests) const {
+  if (!batcher_) {
+    throw UsageError("model '" + name_ + "' is a " + models::to_string(run().task.kind) +
+                     " run; :predict serves supervised runs");
+  }
+  std::vector<std::future<runtime::Prediction>> futures;
+  futures.reserve(requests.size());
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    batcher_->expect();
+    runtime::Prepared prepared;
+    try {
+      prepared = predictor_.prepare(requests[i], static_cast<int64_t>(i));
+    } catch (...) {
+      batcher_->unexpect();
+      throw;
+    }
+    futures.push_back(batcher_->submit(std::move(prepared), /*expected=*/true));
+  }
+  const auto deadline = std::chrono::steady_clock::now() + timeout_;
+  std::vector<runtime::Prediction> out;
+  out.reserve(futures.size());
+  for (auto& f : futures) {
+    if (f.wait_until(deadline) != std::future_status::ready) {
+      throw Unavailable("no answer within " + std::to_string(timeout_.count() / 1000.0) +
+                        " s (the server is overloaded); retry later");
+    }
+    out.push_back(f.get());
+  }
+  return out;
+}
+
+json ServedModel::v2_metadata() const {
+  json inputs = json::array();
+  for (const auto& in : signature_.inputs) {
+    const std::string name(to_string(in.modality));
+    if (in.modality == Modality::tabular) {
+      inputs.push_back(v2_tensor(name, "FP32", in.item_shape));
+    } else {
+      inputs.push_back(v2_tensor(name, "BYTES", {}));
+    }
+  }
+  json outputs = json::array();
+  for (const auto& o : signature_.outputs) {
+    outputs.push_back(v2_tensor(o.name, "FP32", o.shape));
+    if (o.kind == runtime::OutputKind::classes) {
+      outputs.push_back(v2_tensor(o.name + "_class", "BYTES", {}));
+    }
+  }
+  return {{"name", name_},
+          {"versions", {"1"}},
+          {"platform", "mmfuse_libtorch"},
+          {"inputs", inputs},
+          {"outputs", outputs},
+          {"parameters",
+           {{"task", models::to_string(signature_.task)},
+            {"signature", signature_.to_json()},
+            {"model_hash", run().model_hash}}}};
+}
+
+}  // namespace mmfuse::serve
