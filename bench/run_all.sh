@@ -16,3 +16,6 @@ echo "== GradientReducer: 200 steps of a 1.5M-parameter MLP, 1 process and 2 loc
 BIN="$BUILD/bench/bench_ddp_reducer" "$here/ddp_reducer.sh" 200 16 1
 echo "== data-parallel lf training: 1 process x 2 threads vs 2 processes x 1 thread, mmfuse and PyTorch DDP"
 "$here/ddp_scaling.sh" --build "$BUILD"
+cmake --build "$BUILD" --target mmfuse
+echo "== mmfuse serve vs FastAPI + uvicorn (serve_peer.py --workers 2): AV-MNIST lf, wrk at concurrency 1, 8, 64"
+"$here/serve_compare.sh" --build "$BUILD" --duration 30s
