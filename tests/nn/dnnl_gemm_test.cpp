@@ -77,5 +77,20 @@ TEST(DnnlGemm, OtherCasesKeepLibTorchKernels) {
   EXPECT_THROW(DnnlGemm second, Error);                                            // one at a time
 }
 
+// Shared handles: one registration while any is held (a second direct one is refused then), none
+// once the last is released.
+TEST(DnnlGemm, SharedHandlesRegisterOnceUntilTheLastIsReleased) {
+  auto a = acquire_dnnl_gemm();
+  auto b = acquire_dnnl_gemm();
+  EXPECT_EQ(a.get(), b.get());
+  EXPECT_THROW(DnnlGemm direct, Error);
+  a.reset();
+  EXPECT_THROW(DnnlGemm direct, Error);  // b still holds it
+  b.reset();
+  EXPECT_NO_THROW(DnnlGemm direct);
+  auto c = acquire_dnnl_gemm();  // registers anew
+  EXPECT_THROW(DnnlGemm direct, Error);
+}
+
 }  // namespace
 }  // namespace mmfuse::nn

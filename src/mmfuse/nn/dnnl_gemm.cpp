@@ -4,6 +4,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <atomic>
+#include <mutex>
 #include <unordered_map>
 
 #include "mmfuse/core/error.h"
@@ -162,6 +163,17 @@ DnnlGemm::~DnnlGemm() {
     library_.reset();
   }
   g_active = false;
+}
+
+std::shared_ptr<const DnnlGemm> acquire_dnnl_gemm() {
+  // The one process-wide resource behind LibTorch's dispatcher: a weak owner shared by all.
+  static std::mutex mutex;
+  static std::weak_ptr<const DnnlGemm> shared;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (auto live = shared.lock()) return live;
+  auto made = std::make_shared<const DnnlGemm>();
+  shared = made;
+  return made;
 }
 
 }  // namespace mmfuse::nn

@@ -10,8 +10,9 @@
 // kernels.
 // Results equal LibTorch's within float rounding (a different summation order).
 //
-// The replacement is process-wide (LibTorch's dispatcher is), so hold one instance at the top of
-// a program (the CLI does) or in a test's scope, never two at a time.
+// The replacement is process-wide (LibTorch's dispatcher is): share it through
+// acquire_dnnl_gemm() (the CLI and every run loaded by the runtime layer hold a handle), or
+// construct one DnnlGemm in a test's scope, never two at a time.
 #pragma once
 
 #include <memory>
@@ -27,6 +28,14 @@ torch::Tensor dnnl_mm(const torch::Tensor& a, const torch::Tensor& b);
 /// a [M, K] x b [K, N] + bias [N] -> [M, N] with oneDNN (bias broadcast over rows).
 torch::Tensor dnnl_mm_bias(const torch::Tensor& a, const torch::Tensor& b,
                            const torch::Tensor& bias);
+
+class DnnlGemm;
+
+/// Shared use of the replacement: the first live handle registers the oneDNN kernels, the last
+/// one released restores LibTorch's. Any number of owners (the CLI, every loaded run of the
+/// runtime layer, a test) may hold one at once; thread-safe. Fails (Error) only while a DnnlGemm
+/// constructed directly is alive.
+std::shared_ptr<const DnnlGemm> acquire_dnnl_gemm();
 
 class DnnlGemm {
  public:

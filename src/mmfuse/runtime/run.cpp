@@ -36,14 +36,15 @@ models::Translator Run::translator() const {
 }
 
 std::shared_ptr<const Run> load_run(const std::string& dir, const RunLoadOptions& options) {
-  for (const std::string& f : {std::string("config.yaml"), std::string("dataset.json"),
-                               options.weights}) {
+  for (const std::string& f :
+       {std::string("config.yaml"), std::string("dataset.json"), options.weights}) {
     if (!fs::exists(fs::path(dir) / f)) {
       throw Error(dir + ": no " + f + "; give the folder of a finished `mmfuse train` run");
     }
   }
   auto run = std::make_shared<Run>();
   run->dir = dir;
+  if (options.onednn_gemm) run->gemm = nn::acquire_dnnl_gemm();
   run->config = ConfigNode::load_file((fs::path(dir) / "config.yaml").string());
   run->task = models::TaskSpec::from_config(run->config);
   auto dataset = data::Dataset::load((fs::path(dir) / "dataset.json").string());

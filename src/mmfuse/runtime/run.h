@@ -18,6 +18,7 @@
 #include "mmfuse/core/config.h"
 #include "mmfuse/data/dataset.h"
 #include "mmfuse/models/task.h"
+#include "mmfuse/nn/dnnl_gemm.h"
 
 namespace mmfuse::runtime {
 
@@ -26,6 +27,10 @@ struct RunLoadOptions {
   std::string weights = "model.safetensors";
   /// Device the model is moved to.
   torch::Device device = torch::kCPU;
+  /// Run Linear and matrix products on oneDNN (nn/dnnl_gemm.h) while the run is loaded, as the
+  /// command line does: LibTorch's aten::mm/addmm CPU kernels are replaced process-wide (results
+  /// equal within float rounding) until the last holder is gone. false: keep LibTorch's.
+  bool onednn_gemm = true;
 };
 
 /// A loaded run. Everything in it is read-only after load_run: several threads may use one Run
@@ -37,10 +42,11 @@ struct Run {
   std::shared_ptr<const data::Dataset> dataset;
   models::TaskModel model;  ///< selected weights, eval mode, on `device`
   torch::Device device = torch::kCPU;
-  std::string weights_file;       ///< path of the weights loaded
-  std::string model_hash;         ///< content hash of the weights file (indexes record it)
-  nlohmann::json summary;         ///< summary.json when present, else {}
-  std::string class_target;       ///< first class target ("" without one)
+  std::string weights_file;  ///< path of the weights loaded
+  std::string model_hash;    ///< content hash of the weights file (indexes record it)
+  nlohmann::json summary;    ///< summary.json when present, else {}
+  std::string class_target;  ///< first class target ("" without one)
+  std::shared_ptr<const nn::DnnlGemm> gemm;  ///< held while the run lives (onednn_gemm)
 
   /// The model of a supervised run; throws Error naming the run's task otherwise.
   models::MultimodalModel heads() const;

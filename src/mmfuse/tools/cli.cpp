@@ -38,10 +38,10 @@ int run_cli(int argc, char** argv) {
   app.add_flag("-q,--quiet", quiet, "Log warnings and errors only");
   app.add_flag("--torch-gemm", torch_gemm,
                "Keep LibTorch's own matrix products (Debian: reference BLAS) instead of oneDNN");
-  std::optional<nn::DnnlGemm> dnnl_gemm;  // oneDNN behind Linear/mm while the command runs
+  std::shared_ptr<const nn::DnnlGemm> dnnl_gemm;  // oneDNN behind Linear/mm while the command runs
   app.parse_complete_callback([&] {
     setup_logging(verbose, quiet);
-    if (!torch_gemm) dnnl_gemm.emplace();
+    if (!torch_gemm) dnnl_gemm = nn::acquire_dnnl_gemm();
   });
 
   add_models_commands(app);
