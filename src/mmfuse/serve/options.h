@@ -44,8 +44,11 @@ struct ServerOptions {
   double max_delay_ms = 5;
   /// Requests waiting for a forward at most, per model; beyond that 503 with Retry-After.
   int64_t max_queue = 256;
-  /// Connections served at once (each runs its request's preprocessing).
+  /// Connections served at once.
   int connections = 128;
+  /// Requests decoded and preprocessed at once, per model (0: the number of cores). Bounds the
+  /// memory of decoding and keeps many connections from thrashing the cores.
+  int preprocess_threads = 0;
   /// Seconds a request may wait for its answer before 503.
   double timeout_seconds = 30;
   /// Seconds a client may take to send its request (headers and body), per read.

@@ -1,6 +1,7 @@
 #include "mmfuse/serve/served_model.h"
 
 #include <future>
+#include <thread>
 
 #include "mmfuse/core/error.h"
 #include "mmfuse/serve/errors.h"
@@ -32,7 +33,10 @@ ServedModel::ServedModel(std::string name, std::shared_ptr<const runtime::Run> r
     : name_(std::move(name)),
       predictor_(std::move(run)),
       signature_(runtime::signature(predictor_.run())),
-      timeout_(static_cast<int64_t>(options.timeout_seconds * 1000)) {
+      timeout_(static_cast<int64_t>(options.timeout_seconds * 1000)),
+      preprocess_slots_(options.preprocess_threads > 0
+                            ? options.preprocess_threads
+                            : std::max(1, static_cast<int>(std::thread::hardware_concurrency()))) {
   if (predictor_.run().task.kind != models::TaskKind::supervised) return;
   const std::string model = name_;
   batcher_ = std::make_unique<runtime::Batcher<runtime::Prediction>>(
@@ -52,14 +56,17 @@ std::vector<runtime::Prediction> ServedModel::predict(
   std::vector<std::future<runtime::Prediction>> futures;
   futures.reserve(requests.size());
   for (std::size_t i = 0; i < requests.size(); ++i) {
-    batcher_->expect();
+    batcher_->expect();  // before waiting for a slot: the batch waits for it too
     runtime::Prepared prepared;
+    acquire_slot();
     try {
       prepared = predictor_.prepare(requests[i], static_cast<int64_t>(i));
     } catch (...) {
+      release_slot();
       batcher_->unexpect();
       throw;
     }
+    release_slot();
     futures.push_back(batcher_->submit(std::move(prepared), /*expected=*/true));
   }
   const auto deadline = std::chrono::steady_clock::now() + timeout_;
@@ -73,6 +80,20 @@ std::vector<runtime::Prediction> ServedModel::predict(
     out.push_back(f.get());
   }
   return out;
+}
+
+void ServedModel::acquire_slot() const {
+  std::unique_lock<std::mutex> lock(slots_mu_);
+  slots_cv_.wait(lock, [&] { return slots_used_ < preprocess_slots_; });
+  ++slots_used_;
+}
+
+void ServedModel::release_slot() const {
+  {
+    std::lock_guard<std::mutex> lock(slots_mu_);
+    --slots_used_;
+  }
+  slots_cv_.notify_one();
 }
 
 json ServedModel::v2_metadata() const {

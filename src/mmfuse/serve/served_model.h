@@ -5,7 +5,9 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -40,10 +42,18 @@ class ServedModel {
   nlohmann::json v2_metadata() const;
 
  private:
+  /// Blocks while `preprocess_slots_` requests are being preprocessed.
+  void acquire_slot() const;
+  void release_slot() const;
+
   std::string name_;
   runtime::Predictor predictor_;
   runtime::Signature signature_;
   std::chrono::milliseconds timeout_;
+  int preprocess_slots_;
+  mutable std::mutex slots_mu_;
+  mutable std::condition_variable slots_cv_;
+  mutable int slots_used_ = 0;
   std::unique_ptr<runtime::Batcher<runtime::Prediction>> batcher_;  // supervised runs only
 };
 

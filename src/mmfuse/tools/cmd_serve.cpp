@@ -49,6 +49,9 @@ void add_flags(CLI::App* cmd, ServeArgs& a) {
       ->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--connections", o.connections, "Connections served at once")
       ->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--preprocess-threads", o.preprocess_threads,
+                  "Requests decoded and preprocessed at once per model (0: the cores)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
   cmd->add_option("--api-key-file", a.api_key_file, "File holding the API key clients must send")
       ->check(CLI::ExistingFile);
   cmd->add_option("--max-body-mb", a.max_body_mb, "Largest request body (MB)")
