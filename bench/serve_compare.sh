@@ -3,10 +3,11 @@
 # the AV-MNIST `lf` model with the same request body (a real test sample: 28x28 PNG + 8 kHz WAV,
 # bench/serve_body.py), loaded by wrk (bench/serve_post.lua) at each concurrency. Prints a
 # markdown table of requests/s, p50/p99 latency, non-2xx answers and their ratios, then mmfuse's
-# RSS after the first 1,000 requests and at the end.
+# RSS after the first 1,000 requests and after --rss-requests (both loaded at the largest
+# concurrency, so the figures compare the same number of threads and buffers).
 #
 #   bench/serve_compare.sh [--build DIR] [--duration 10s] [--conns "1 8 64"] [--threads 1]
-#                          [--run RUN_DIR] [--out DIR]
+#                          [--run RUN_DIR] [--rss-requests 100000] [--out DIR]
 #
 # Without --run, a 1-epoch lf run on 400 training samples is trained once into OUT/lf_run (speed
 # does not depend on the weights; the peer serves its seeded initialisation). mmfuse serves with
@@ -14,7 +15,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
-build="$root/build" duration=10s conns="1 8 64" threads=1 run="" out=""
+build="$root/build" duration=10s conns="1 8 64" threads=1 run="" out="" rss_requests=100000
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --build) build="$2"; shift 2 ;;
@@ -22,6 +23,7 @@ while [[ $# -gt 0 ]]; do
     --conns) conns="$2"; shift 2 ;;
     --threads) threads="$2"; shift 2 ;;
     --run) run="$2"; shift 2 ;;
+    --rss-requests) rss_requests="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
@@ -75,14 +77,17 @@ purl="http://127.0.0.1:$pport/predict"
 curl -sf -H 'Content-Type: application/json' --data-binary @"$body" "$murl" | grep -q '"digit"'
 curl -sf -H 'Content-Type: application/json' --data-binary @"$body" "$purl" | grep -q '"label"'
 
+served() { curl -s "http://127.0.0.1:$mport/metrics" | awk '/^mmfuse_requests_total\{route="v1_predict",status="200"\}/ {print $2}'; }
+max_conns=$(echo $conns | tr ' ' '\n' | sort -n | tail -1)
+load_until() { # requests: load mmfuse at the largest concurrency until it has served that many
+  while [[ "$(served)" -lt "$1" ]]; do
+    wrk -t2 -c"$max_conns" -d1s -s "$here/serve_post.lua" "$murl" >/dev/null
+  done
+}
 # Warm-up: the first 1,000 requests, then mmfuse's RSS.
-for _ in $(seq 1 10); do
-  wrk -t1 -c1 -d1s -s "$here/serve_post.lua" "$murl" >/dev/null
-  n=$(curl -s "http://127.0.0.1:$mport/metrics" | awk -F' ' '/^mmfuse_requests_total\{route="v1_predict",status="200"\}/ {print $2}')
-  [[ "${n:-0}" -ge 1000 ]] && break
-done
+load_until 1000
+requests_first=$(served)
 rss_first=$(rss_kb "$mpid")
-requests_first=${n:-0}
 
 measure() { # side url conns -> "rps p50_ms p99_ms non2xx"
   local threads_wrk=$(( $3 < 4 ? $3 : 4 ))
@@ -112,8 +117,10 @@ for c in $conns; do
   p99r=$("$py" -c "print(f'{$m99 / $p99:.2f}')")
   echo "| $c | $mr | $pr | $ratio | $m50 | $p50 | $m99 | $p99 | $p99r | $mbad/$pbad |"
 done
-total=$(curl -s "http://127.0.0.1:$mport/metrics" | awk '/^mmfuse_requests_total\{route="v1_predict",status="200"\}/ {print $2}')
+load_until "$rss_requests"
+total=$(served)
 rss_last=$(rss_kb "$mpid")
 echo
-echo "mmfuse RSS: $rss_first kB after $requests_first requests, $rss_last kB after $total requests ($("$py" -c "print(f'{$rss_last / $rss_first:.3f}')")x)"
+bad=$(curl -s "http://127.0.0.1:$mport/metrics" | awk '/^mmfuse_requests_total\{route="v1_predict",status="[^2]/ {s += $2} END {print s + 0}')
+echo "mmfuse RSS: $rss_first kB after $requests_first requests, $rss_last kB after $total requests ($("$py" -c "print(f'{$rss_last / $rss_first:.3f}')")x); non-2xx answers of mmfuse in all: $bad"
 curl -s "http://127.0.0.1:$mport/metrics" | grep -E '^mmfuse_batch_size_(sum|count)' || true

@@ -85,7 +85,8 @@ TEST(LeaveOut, EqualsTheRequestWithoutThatModality) {
   // The original is untouched, and leaving out different modalities changes the answer.
   EXPECT_EQ(prepared.modalities.size(), 3u);
   EXPECT_TRUE(prepared.items[index_of(Modality::audio)].defined());
-  distinct.insert(p.predict(std::vector<Prepared>{prepared}).front().targets.at("digit").probabilities);
+  distinct.insert(
+      p.predict(std::vector<Prepared>{prepared}).front().targets.at("digit").probabilities);
   EXPECT_EQ(distinct.size(), 4u);
 }
 

@@ -44,8 +44,7 @@ inline const TinyRun& shared_tiny_run() {
   if (made) return run;
   made = true;
   const fs::path bin(MMFUSE_BINARY);
-  const std::string stamp =
-      std::to_string(fs::last_write_time(bin).time_since_epoch().count());
+  const std::string stamp = std::to_string(fs::last_write_time(bin).time_since_epoch().count());
   const fs::path base = bin.parent_path() / "tests";
   const fs::path dir = base / ("serve-fixture-" + stamp);
   fs::create_directories(dir);
@@ -79,8 +78,8 @@ inline const TinyRun& shared_tiny_run() {
 class ServeProcess {
  public:
   explicit ServeProcess(const std::string& args) : log_(tmp_.file("serve.log")) {
-    const std::string cmd = "exec " + std::string(MMFUSE_BINARY) + " serve --port 0 " + args +
-                            " > " + log_ + " 2>&1";
+    const std::string cmd =
+        "exec " + std::string(MMFUSE_BINARY) + " serve --port 0 " + args + " > " + log_ + " 2>&1";
     const char* argv[] = {"/bin/sh", "-c", cmd.c_str(), nullptr};
     if (::posix_spawn(&pid_, "/bin/sh", nullptr, nullptr, const_cast<char**>(argv), environ) != 0) {
       pid_ = -1;
@@ -250,7 +249,8 @@ inline std::vector<Sample> tiny_samples() {
     const auto j = nlohmann::json::parse(line);
     if (!j.contains("image") || !j.contains("audio") || !j.contains("text")) continue;
     out.push_back({dir + "/" + j["image"].get<std::string>(),
-                   dir + "/" + j["audio"]["file"].get<std::string>(), j["text"].get<std::string>()});
+                   dir + "/" + j["audio"]["file"].get<std::string>(),
+                   j["text"].get<std::string>()});
   }
   return out;
 }

@@ -72,7 +72,8 @@ TEST(PayloadLimits, CapsRefuseBombsAndUnknownFormats) {
   Limits limits;
   EXPECT_THROW(check_image(png_claiming(100000, 100000), "image", limits), PayloadTooLarge);
   EXPECT_NO_THROW(check_image(png_claiming(28, 28), "image", limits));
-  const std::string wav = error_of([&] { check_audio(wav_claiming(0xFFFFFFF0u), "audio", limits); });
+  const std::string wav =
+      error_of([&] { check_audio(wav_claiming(0xFFFFFFF0u), "audio", limits); });
   EXPECT_NE(wav.find("lasts 268435 s"), std::string::npos) << wav;  // 4 GB at 16 kB/s
   EXPECT_THROW(check_audio(wav_claiming(0xFFFFFFF0u), "audio", limits), PayloadTooLarge);
   EXPECT_NO_THROW(check_audio(wav_claiming(16000), "audio", limits));
@@ -90,10 +91,13 @@ TEST(JsonInput, BodiesAreParsedWithBoundedNesting) {
   };
   EXPECT_NO_THROW(parse_body(nested(kMaxJsonDepth - 1)));  // the object plus 31 arrays: 32 levels
   EXPECT_THROW(parse_body(nested(kMaxJsonDepth)), InputError);
-  const std::string deep = error_of([] { parse_body(std::string(10000, '[') + std::string(10000, ']')); });
+  const std::string deep =
+      error_of([] { parse_body(std::string(10000, '[') + std::string(10000, ']')); });
   EXPECT_NE(deep.find("nested deeper than 32"), std::string::npos) << deep;
-  EXPECT_NE(error_of([] { parse_body("{\"a\": [1, 2}"); }).find("malformed JSON at byte 12"), std::string::npos);
-  EXPECT_NE(error_of([] { parse_body("\"[[[\""); }).find("expected a JSON object"), std::string::npos);
+  EXPECT_NE(error_of([] { parse_body("{\"a\": [1, 2}"); }).find("malformed JSON at byte 12"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { parse_body("\"[[[\""); }).find("expected a JSON object"),
+            std::string::npos);
   // Brackets inside strings do not count.
   EXPECT_NO_THROW(parse_body("{\"text\": \"" + std::string(100, '[') + "\"}"));
 }
@@ -107,17 +111,27 @@ TEST(JsonInput, SimpleRequestsTakeAnySubsetAndNameBadFields) {
       simple_request(json{{"image", base64_encode(png_claiming(28, 28))}}, limits);
   ASSERT_TRUE(img.image.has_value());
   EXPECT_EQ(*img.image->bytes, png_claiming(28, 28));
-  EXPECT_NE(error_of([&] { simple_request(json{{"imgae", "x"}}, limits); }).find("field 'imgae'"), std::string::npos);
-  EXPECT_NE(error_of([&] { simple_request(json::object(), limits); }).find("no input"), std::string::npos);
-  EXPECT_NE(error_of([&] { simple_request(json{{"tabular", {1, "x"}}}, limits); }).find("item 1"), std::string::npos);
+  EXPECT_NE(error_of([&] {
+              simple_request(json{{"imgae", "x"}}, limits);
+            }).find("field 'imgae'"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { simple_request(json::object(), limits); }).find("no input"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] {
+              simple_request(json{{"tabular", {1, "x"}}}, limits);
+            }).find("item 1"),
+            std::string::npos);
 }
 
 TEST(JsonInput, V2TensorsBecomeOneRequestPerSample) {
   Limits limits;
-  const json body = {{"inputs",
-                      {{{"name", "text"}, {"datatype", "BYTES"}, {"shape", {2}}, {"data", {"eins", "zwei"}}},
-                       {{"name", "tabular"}, {"datatype", "FP32"}, {"shape", {2, 3}},
-                        {"data", {{1, 2, 3}, {4, 5, 6}}}}}}};
+  const json body = {
+      {"inputs",
+       {{{"name", "text"}, {"datatype", "BYTES"}, {"shape", {2}}, {"data", {"eins", "zwei"}}},
+        {{"name", "tabular"},
+         {"datatype", "FP32"},
+         {"shape", {2, 3}},
+         {"data", {{1, 2, 3}, {4, 5, 6}}}}}}};
   const auto rs = v2_requests(body, limits);
   ASSERT_EQ(rs.size(), 2u);
   EXPECT_EQ(*rs[1].text, "zwei");
@@ -125,10 +139,12 @@ TEST(JsonInput, V2TensorsBecomeOneRequestPerSample) {
   EXPECT_EQ(rs[0].id, "1");
   json mismatch = body;
   mismatch["inputs"][1]["shape"] = {3, 2};
-  EXPECT_NE(error_of([&] { v2_requests(mismatch, limits); }).find("batch size 3"), std::string::npos);
+  EXPECT_NE(error_of([&] { v2_requests(mismatch, limits); }).find("batch size 3"),
+            std::string::npos);
   json dtype = body;
   dtype["inputs"][0]["datatype"] = "FP32";
-  EXPECT_NE(error_of([&] { v2_requests(dtype, limits); }).find("text takes BYTES"), std::string::npos);
+  EXPECT_NE(error_of([&] { v2_requests(dtype, limits); }).find("text takes BYTES"),
+            std::string::npos);
 }
 
 TEST(Metrics, RendersCumulativeHistogramsAndCounters) {
@@ -146,7 +162,8 @@ TEST(Metrics, RendersCumulativeHistogramsAndCounters) {
   m.observe_request("v1_predict", 400, 0.001);
   m.observe_batch("lf", 3, {0.001, 0.002, 0.003});
   const std::string all = m.render();
-  EXPECT_NE(all.find("mmfuse_requests_total{route=\"v1_predict\",status=\"200\"} 2\n"), std::string::npos);
+  EXPECT_NE(all.find("mmfuse_requests_total{route=\"v1_predict\",status=\"200\"} 2\n"),
+            std::string::npos);
   EXPECT_NE(all.find("mmfuse_batch_size_bucket{model=\"lf\",le=\"2\"} 0\n"), std::string::npos);
   EXPECT_NE(all.find("mmfuse_batch_size_bucket{model=\"lf\",le=\"4\"} 1\n"), std::string::npos);
   EXPECT_NE(all.find("mmfuse_queue_seconds_count{model=\"lf\"} 3\n"), std::string::npos);

@@ -69,32 +69,79 @@ struct Case {
 std::vector<Case> corpus(const Sample& s) {
   const std::string image = serve::base64_encode(read_file(s.image));
   std::vector<Case> c;
-  c.push_back({"truncated JSON", raw_request(kPredict, "{\"image\": \"" + image.substr(0, 40)), 400, "malformed JSON"});
-  c.push_back({"10,000-level arrays", raw_request(kPredict, std::string(10000, '[') + std::string(10000, ']')), 400, "nested deeper"});
+  c.push_back({"truncated JSON", raw_request(kPredict, "{\"image\": \"" + image.substr(0, 40)), 400,
+               "malformed JSON"});
+  c.push_back({"10,000-level arrays",
+               raw_request(kPredict, std::string(10000, '[') + std::string(10000, ']')), 400,
+               "nested deeper"});
   std::string objects;
   for (int i = 0; i < 10000; ++i) objects += "{\"a\":";
-  c.push_back({"10,000-level objects", raw_request(kPredict, objects + "1" + std::string(10000, '}')), 400, "nested deeper"});
-  c.push_back({"base64 garbage", raw_request(kPredict, R"({"image": "!!!!####%%%%"})"), 400, "field 'image'"});
-  c.push_back({"PNG claiming 100000 x 100000", raw_request(kPredict, json{{"image", serve::base64_encode(png_claiming(100000, 100000))}}.dump()), 413, "100000 x 100000"});
-  c.push_back({"WAV claiming 4 GB", raw_request(kPredict, json{{"audio", serve::base64_encode(wav_claiming(0xFFFFFFF0u))}}.dump()), 413, "field 'audio'"});
-  c.push_back({"PNG header, no pixels", raw_request(kPredict, json{{"image", serve::base64_encode(png_claiming(28, 28))}}.dump()), 400, "field 'image'"});
-  c.push_back({"WAV header, no samples", raw_request(kPredict, json{{"audio", serve::base64_encode(wav_claiming(16000))}}.dump()), 400, "field 'audio'"});
+  c.push_back({"10,000-level objects",
+               raw_request(kPredict, objects + "1" + std::string(10000, '}')), 400,
+               "nested deeper"});
+  c.push_back({"base64 garbage", raw_request(kPredict, R"({"image": "!!!!####%%%%"})"), 400,
+               "field 'image'"});
+  c.push_back(
+      {"PNG claiming 100000 x 100000",
+       raw_request(kPredict,
+                   json{{"image", serve::base64_encode(png_claiming(100000, 100000))}}.dump()),
+       413, "100000 x 100000"});
+  c.push_back({"WAV claiming 4 GB",
+               raw_request(kPredict,
+                           json{{"audio", serve::base64_encode(wav_claiming(0xFFFFFFF0u))}}.dump()),
+               413, "field 'audio'"});
+  c.push_back(
+      {"PNG header, no pixels",
+       raw_request(kPredict, json{{"image", serve::base64_encode(png_claiming(28, 28))}}.dump()),
+       400, "field 'image'"});
+  c.push_back(
+      {"WAV header, no samples",
+       raw_request(kPredict, json{{"audio", serve::base64_encode(wav_claiming(16000))}}.dump()),
+       400, "field 'audio'"});
   c.push_back({"not an object", raw_request(kPredict, "[1, 2, 3]"), 400, "JSON object"});
-  c.push_back({"image is a number", raw_request(kPredict, R"({"image": 42})"), 400, "field 'image'"});
-  c.push_back({"text is an array", raw_request(kPredict, R"({"text": ["a"]})"), 400, "field 'text'"});
+  c.push_back(
+      {"image is a number", raw_request(kPredict, R"({"image": 42})"), 400, "field 'image'"});
+  c.push_back(
+      {"text is an array", raw_request(kPredict, R"({"text": ["a"]})"), 400, "field 'text'"});
   c.push_back({"unknown field", raw_request(kPredict, R"({"imgae": "x"})"), 400, "imgae"});
-  c.push_back({"modality the run lacks", raw_request(kPredict, R"({"tabular": [1, 2]})"), 400, "tabular"});
+  c.push_back(
+      {"modality the run lacks", raw_request(kPredict, R"({"tabular": [1, 2]})"), 400, "tabular"});
   c.push_back({"empty body", raw_request(kPredict, ""), 400, "empty body"});
-  c.push_back({"invalid UTF-8", raw_request(kPredict, "{\"text\": \"\xff\xfe\"}"), 400, "malformed JSON"});
-  c.push_back({"text above the cap", raw_request(kPredict, json{{"text", std::string(100000, 'a')}}.dump()), 413, "field 'text'"});
-  c.push_back({"v2 huge shape", raw_request("/v2/models/tiny/infer", R"({"inputs": [{"name": "text", "datatype": "BYTES", "shape": [1000000000], "data": ["a"]}]})"), 400, "at most"});
-  c.push_back({"v2 shape and data disagree", raw_request("/v2/models/tiny/infer", R"({"inputs": [{"name": "text", "datatype": "BYTES", "shape": [3], "data": ["a"]}]})"), 400, "shape"});
-  c.push_back({"v2 negative shape", raw_request("/v2/models/tiny/infer", R"({"inputs": [{"name": "text", "datatype": "BYTES", "shape": [-1], "data": []}]})"), 400, "shape"});
-  c.push_back({"chunked body", "POST " + kPredict + " HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 400, "chunked"});
-  c.push_back({"gzip body", raw_request(kPredict, "\x1f\x8b garbage", "Content-Encoding: gzip\r\n"), 400, "Content-Encoding"});
-  c.push_back({"bad Content-Length", "POST " + kPredict + " HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n", 413, ""});
+  c.push_back(
+      {"invalid UTF-8", raw_request(kPredict, "{\"text\": \"\xff\xfe\"}"), 400, "malformed JSON"});
+  c.push_back({"text above the cap",
+               raw_request(kPredict, json{{"text", std::string(100000, 'a')}}.dump()), 413,
+               "field 'text'"});
+  c.push_back(
+      {"v2 huge shape",
+       raw_request(
+           "/v2/models/tiny/infer",
+           R"({"inputs": [{"name": "text", "datatype": "BYTES", "shape": [1000000000], "data": ["a"]}]})"),
+       400, "at most"});
+  c.push_back(
+      {"v2 shape and data disagree",
+       raw_request(
+           "/v2/models/tiny/infer",
+           R"({"inputs": [{"name": "text", "datatype": "BYTES", "shape": [3], "data": ["a"]}]})"),
+       400, "shape"});
+  c.push_back(
+      {"v2 negative shape",
+       raw_request(
+           "/v2/models/tiny/infer",
+           R"({"inputs": [{"name": "text", "datatype": "BYTES", "shape": [-1], "data": []}]})"),
+       400, "shape"});
+  c.push_back(
+      {"chunked body",
+       "POST " + kPredict +
+           " HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+       400, "chunked"});
+  c.push_back({"gzip body", raw_request(kPredict, "\x1f\x8b garbage", "Content-Encoding: gzip\r\n"),
+               400, "Content-Encoding"});
+  c.push_back({"bad Content-Length",
+               "POST " + kPredict + " HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n", 413, ""});
   c.push_back({"garbage request line", "GARBAGE\r\n\r\n", 400, ""});
-  c.push_back({"100 KB header", "GET /v2 HTTP/1.1\r\nX-Big: " + std::string(100000, 'x') + "\r\n\r\n", 0, ""});
+  c.push_back({"100 KB header",
+               "GET /v2 HTTP/1.1\r\nX-Big: " + std::string(100000, 'x') + "\r\n\r\n", 0, ""});
   c.push_back({"no route", "GET /etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n", 404, "no route"});
   return c;
 }
@@ -110,7 +157,8 @@ TEST(ServeHttp, MalformedRequestCorpusNeverCrashesTheServer) {
     if (c.status == 0) continue;
     EXPECT_EQ(status_of(answer), c.status) << c.name << ":\n" << answer.substr(0, 400);
     const json err = json::parse(body_of(answer), nullptr, false);
-    ASSERT_TRUE(err.is_object() && err.contains("error")) << c.name << ": " << answer.substr(0, 400);
+    ASSERT_TRUE(err.is_object() && err.contains("error"))
+        << c.name << ": " << answer.substr(0, 400);
     EXPECT_NE(err["error"].get<std::string>().find(c.mentions), std::string::npos)
         << c.name << ": " << err["error"];
   }
@@ -190,7 +238,8 @@ TEST(ServeHttp, ErrorsAreJsonWithTheirStatus) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 503);
   EXPECT_EQ(r->get_header_value("Retry-After"), "1");
-  EXPECT_NE(json::parse(r->body)["error"].get<std::string>().find("queue is full"), std::string::npos);
+  EXPECT_NE(json::parse(r->body)["error"].get<std::string>().find("queue is full"),
+            std::string::npos);
 }
 
 TEST(ServeHttp, SigtermDrainsTheRequestInFlightAndExitsZero) {

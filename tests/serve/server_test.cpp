@@ -90,8 +90,8 @@ TEST(ServeHttp, ProbesMetadataAndPredictionsEqualToTheCli) {
   // :predict equals `mmfuse predict` on the same files, with every modality and with some left out.
   const auto samples = tiny_samples();
   ASSERT_GE(samples.size(), 2u);
-  const std::vector<std::array<bool, 3>> subsets = {{true, true, true}, {true, false, false},
-                                                    {false, true, true}, {false, false, true}};
+  const std::vector<std::array<bool, 3>> subsets = {
+      {true, true, true}, {true, false, false}, {false, true, true}, {false, false, true}};
   std::set<std::string> classes;
   for (std::size_t k = 0; k < subsets.size(); ++k) {
     const Sample& s = samples[k % samples.size()];
@@ -108,22 +108,31 @@ TEST(ServeHttp, ProbesMetadataAndPredictionsEqualToTheCli) {
   const json one = samples[0].body(), two = samples[1].body(true, false, true);
   const json v2 = {{"id", "req-7"},
                    {"inputs",
-                    {{{"name", "image"}, {"datatype", "BYTES"}, {"shape", {2}},
+                    {{{"name", "image"},
+                      {"datatype", "BYTES"},
+                      {"shape", {2}},
                       {"data", {one["image"], two["image"]}}},
-                     {{"name", "text"}, {"datatype", "BYTES"}, {"shape", {2}},
+                     {{"name", "text"},
+                      {"datatype", "BYTES"},
+                      {"shape", {2}},
                       {"data", {one["text"], two["text"]}}}}}};
   const json answer = post_json(server, "/v2/models/tiny/infer", v2, &status);
   ASSERT_EQ(status, 200) << answer;
   EXPECT_EQ(answer["id"], "req-7");
-  const json p0 = post_json(server, "/v1/models/tiny:predict", {{"image", one["image"]}, {"text", one["text"]}});
-  const json p1 = post_json(server, "/v1/models/tiny:predict", {{"image", two["image"]}, {"text", two["text"]}});
+  const json p0 = post_json(server, "/v1/models/tiny:predict",
+                            {{"image", one["image"]}, {"text", one["text"]}});
+  const json p1 = post_json(server, "/v1/models/tiny:predict",
+                            {{"image", two["image"]}, {"text", two["text"]}});
   ASSERT_EQ(answer["outputs"][0]["name"], "digit");
   ASSERT_EQ(answer["outputs"][0]["shape"], json({2, 10}));
-  ASSERT_EQ(answer["outputs"][1]["data"], json({p0["targets"]["digit"]["class"], p1["targets"]["digit"]["class"]}));
+  ASSERT_EQ(answer["outputs"][1]["data"],
+            json({p0["targets"]["digit"]["class"], p1["targets"]["digit"]["class"]}));
   const json& probs = answer["outputs"][0]["data"];
   for (int c = 0; c < 10; ++c) {
-    EXPECT_NEAR(probs[c].get<double>(), p0["targets"]["digit"]["probabilities"][std::to_string(c)].get<double>(), 1e-5);
-    EXPECT_NEAR(probs[10 + c].get<double>(), p1["targets"]["digit"]["probabilities"][std::to_string(c)].get<double>(), 1e-5);
+    EXPECT_NEAR(probs[c].get<double>(),
+                p0["targets"]["digit"]["probabilities"][std::to_string(c)].get<double>(), 1e-5);
+    EXPECT_NEAR(probs[10 + c].get<double>(),
+                p1["targets"]["digit"]["probabilities"][std::to_string(c)].get<double>(), 1e-5);
   }
 }
 
@@ -171,14 +180,18 @@ TEST(ServeHttp, HundredConcurrentClientsGetTheirOwnAnswersFromSharedBatches) {
   ASSERT_TRUE(r);
   const std::string m = r->body;
   std::smatch one, count;
-  ASSERT_TRUE(std::regex_search(m, one, std::regex(R"(mmfuse_batch_size_bucket\{model="tiny",le="1"\} (\d+))")));
-  ASSERT_TRUE(std::regex_search(m, count, std::regex(R"(mmfuse_batch_size_count\{model="tiny"\} (\d+))")));
+  ASSERT_TRUE(std::regex_search(
+      m, one, std::regex(R"(mmfuse_batch_size_bucket\{model="tiny",le="1"\} (\d+))")));
+  ASSERT_TRUE(
+      std::regex_search(m, count, std::regex(R"(mmfuse_batch_size_count\{model="tiny"\} (\d+))")));
   EXPECT_LT(std::stoi(one[1]), std::stoi(count[1])) << m;
   std::smatch ok;
-  ASSERT_TRUE(std::regex_search(m, ok, std::regex(R"(mmfuse_requests_total\{route="v1_predict",status="200"\} (\d+))")));
+  ASSERT_TRUE(std::regex_search(
+      m, ok, std::regex(R"(mmfuse_requests_total\{route="v1_predict",status="200"\} (\d+))")));
   EXPECT_EQ(std::stoi(ok[1]), kClients);
   std::smatch sum;
-  ASSERT_TRUE(std::regex_search(m, sum, std::regex(R"(mmfuse_batch_size_sum\{model="tiny"\} (\d+))")));
+  ASSERT_TRUE(
+      std::regex_search(m, sum, std::regex(R"(mmfuse_batch_size_sum\{model="tiny"\} (\d+))")));
   EXPECT_EQ(std::stoi(sum[1]), kClients);  // every request ran in exactly one forward
 }
 
@@ -223,17 +236,17 @@ TEST(ServeHttp, WebPageShowsTheApisPredictionInChromium) {
   const std::string cmd = std::string(kChromium) +
                           " --headless --no-sandbox --disable-gpu --no-first-run"
                           " --disable-background-networking --disable-component-update"
-                          " --user-data-dir=" + dir.file("profile") +
-                          " --virtual-time-budget=20000 --dump-dom '" + url + "' > " +
-                          dir.file("dom.html") + " 2>/dev/null";
+                          " --user-data-dir=" +
+                          dir.file("profile") + " --virtual-time-budget=20000 --dump-dom '" + url +
+                          "' > " + dir.file("dom.html") + " 2>/dev/null";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
   const std::string dom = read_file(dir.file("dom.html"));
   std::smatch state, shown;
   ASSERT_TRUE(std::regex_search(dom, state, std::regex("id=\"result\" data-state=\"(\\w+)\"")))
       << dom.substr(0, 2000);
   ASSERT_EQ(state[1], "done") << dom.substr(0, 4000);
-  ASSERT_TRUE(std::regex_search(
-      dom, shown, std::regex("data-target=\"digit\" class=\"prediction\">([^<]*)<")));
+  ASSERT_TRUE(std::regex_search(dom, shown,
+                                std::regex("data-target=\"digit\" class=\"prediction\">([^<]*)<")));
   EXPECT_EQ(shown[1].str(), api["targets"]["digit"]["class"].get<std::string>());
   // The page also shows the prediction with each modality left out.
   EXPECT_NE(dom.find("without image"), std::string::npos);

@@ -149,7 +149,8 @@ class Batcher {
           return stopping_ || static_cast<int64_t>(queue_.size()) >= opt_.max_batch ||
                  (opt_.wait_for_expected_only && expected_ <= 0);
         });
-        const auto n = std::min<std::size_t>(queue_.size(), static_cast<std::size_t>(opt_.max_batch));
+        const auto n =
+            std::min<std::size_t>(queue_.size(), static_cast<std::size_t>(opt_.max_batch));
         for (std::size_t i = 0; i < n; ++i) {
           batch.push_back(std::move(queue_.front()));
           queue_.pop_front();

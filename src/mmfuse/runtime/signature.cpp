@@ -58,7 +58,8 @@ std::string to_string(OutputKind kind) {
 json Signature::to_json() const {
   json in = json::array();
   for (const auto& i : inputs) {
-    in.push_back({{"name", std::string(mmfuse::to_string(i.modality))}, {"item_shape", i.item_shape}});
+    in.push_back(
+        {{"name", std::string(mmfuse::to_string(i.modality))}, {"item_shape", i.item_shape}});
   }
   json out = json::array();
   for (const auto& o : outputs) {

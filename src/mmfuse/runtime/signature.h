@@ -24,11 +24,11 @@ struct InputSignature {
 };
 
 enum class OutputKind {
-  classes,     ///< classification head: probabilities over `classes`
-  labels,      ///< multilabel head: one probability per class in `classes`
-  values,      ///< regression head: `shape[0]` numbers
-  embedding,   ///< retrieval tower: unit vector [D] of `modality`
-  generated,   ///< translation: target features [C, H, W] in [0, 1] of `modality`
+  classes,    ///< classification head: probabilities over `classes`
+  labels,     ///< multilabel head: one probability per class in `classes`
+  values,     ///< regression head: `shape[0]` numbers
+  embedding,  ///< retrieval tower: unit vector [D] of `modality`
+  generated,  ///< translation: target features [C, H, W] in [0, 1] of `modality`
 };
 
 /// "classes", "labels", "values", "embedding", "generated".
@@ -38,8 +38,8 @@ std::string to_string(OutputKind kind);
 struct OutputSignature {
   std::string name;  ///< target name, "embedding_<modality>" or "generated"
   OutputKind kind = OutputKind::classes;
-  std::vector<int64_t> shape;        ///< per sample ([K], [D], [C, H, W])
-  std::vector<std::string> classes;  ///< classes and labels: names in index order
+  std::vector<int64_t> shape;           ///< per sample ([K], [D], [C, H, W])
+  std::vector<std::string> classes;     ///< classes and labels: names in index order
   Modality modality = Modality::image;  ///< embedding and generated: which modality
 };
 

@@ -35,8 +35,8 @@ std::string describe(char c) {
 std::string base64_decode(std::string_view text, const std::string& field) {
   if (text.rfind("data:", 0) == 0) {
     const auto comma = text.find(',');
-    if (comma == std::string_view::npos || text.substr(0, comma).find(";base64") ==
-                                               std::string_view::npos) {
+    if (comma == std::string_view::npos ||
+        text.substr(0, comma).find(";base64") == std::string_view::npos) {
       bad(field, "a data: URL without ';base64,'");
     }
     text.remove_prefix(comma + 1);

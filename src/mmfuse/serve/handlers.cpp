@@ -11,8 +11,7 @@ using nlohmann::json;
 namespace {
 
 Reply json_reply(const json& j, int status = 200) {
-  return {status, "application/json",
-          j.dump(-1, ' ', false, json::error_handler_t::replace)};
+  return {status, "application/json", j.dump(-1, ' ', false, json::error_handler_t::replace)};
 }
 
 /// One output tensor of a v2 answer: the values of `output` for every prediction.
@@ -80,7 +79,9 @@ const ServedModel& ServeState::model(const std::string& name) const {
   return *it->second;  // models live until the server is destroyed
 }
 
-Reply live() { return json_reply({{"live", true}}); }
+Reply live() {
+  return json_reply({{"live", true}});
+}
 
 Reply ready(const ServeState& state) {
   const bool r = state.ready();
@@ -88,14 +89,16 @@ Reply ready(const ServeState& state) {
 }
 
 Reply server_metadata() {
-  return json_reply({{"name", "mmfuse"}, {"version", MMFUSE_VERSION}, {"extensions", json::array()}});
+  return json_reply(
+      {{"name", "mmfuse"}, {"version", MMFUSE_VERSION}, {"extensions", json::array()}});
 }
 
 Reply model_list(const ServeState& state) {
   json list = json::array();
   if (auto models = state.models()) {
     for (const auto& [name, m] : *models) {
-      list.push_back({{"name", name}, {"task", models::to_string(m->signature().task)},
+      list.push_back({{"name", name},
+                      {"task", models::to_string(m->signature().task)},
                       {"signature", m->signature().to_json()}});
     }
   }

@@ -16,7 +16,9 @@ namespace {
   throw InputError(reason).at("", 0, field);
 }
 
-std::string type_name(const json& v) { return v.type_name(); }
+std::string type_name(const json& v) {
+  return v.type_name();
+}
 
 bool modality_from_string(const std::string& name, Modality* out) {
   for (Modality m : kAllModalities) {
@@ -34,9 +36,12 @@ int json_depth(std::string_view body) {
   bool in_string = false, escaped = false;
   for (char c : body) {
     if (in_string) {
-      if (escaped) escaped = false;
-      else if (c == '\\') escaped = true;
-      else if (c == '"') in_string = false;
+      if (escaped)
+        escaped = false;
+      else if (c == '\\')
+        escaped = true;
+      else if (c == '"')
+        in_string = false;
     } else if (c == '"') {
       in_string = true;
     } else if (c == '[' || c == '{') {
@@ -115,7 +120,8 @@ V2Input v2_input(const json& in, std::size_t index, const Limits& limits) {
     out.shape.push_back(d.get<int64_t>());
   }
   const std::string want = m == Modality::tabular ? "FP32" : "BYTES";
-  const std::string dtype = in.contains("datatype") ? string_field(in["datatype"], name + ".datatype") : "";
+  const std::string dtype =
+      in.contains("datatype") ? string_field(in["datatype"], name + ".datatype") : "";
   if (dtype != want && !(m == Modality::tabular && dtype == "FP64")) {
     bad(name, "datatype '" + dtype + "'; " + name + " takes " + want);
   }
@@ -179,7 +185,8 @@ runtime::Request simple_request(const json& body, const Limits& limits) {
       r.tabular = numbers(value, key);
     }
   }
-  if (r.modalities().empty()) bad("body", "no input; send at least one of image, audio, text, tabular");
+  if (r.modalities().empty())
+    bad("body", "no input; send at least one of image, audio, text, tabular");
   return r;
 }
 

@@ -109,9 +109,11 @@ std::string Metrics::render() const {
         << label("status", std::to_string(key.second)) << "} " << n << "\n";
   }
   family(out, "mmfuse_request_seconds", "histogram", "Time from request to answer, by route.");
-  for (const auto& [route, h] : latency_) out << h.render("mmfuse_request_seconds", label("route", route));
+  for (const auto& [route, h] : latency_)
+    out << h.render("mmfuse_request_seconds", label("route", route));
   family(out, "mmfuse_queue_seconds", "histogram", "Time a request waited for its forward.");
-  for (const auto& [model, h] : queue_) out << h.render("mmfuse_queue_seconds", label("model", model));
+  for (const auto& [model, h] : queue_)
+    out << h.render("mmfuse_queue_seconds", label("model", model));
   family(out, "mmfuse_batch_size", "histogram", "Requests per forward.");
   for (const auto& [model, h] : batch_) out << h.render("mmfuse_batch_size", label("model", model));
   family(out, "mmfuse_in_flight_requests", "gauge", "Requests being handled.");

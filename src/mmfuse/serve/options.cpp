@@ -11,7 +11,8 @@ namespace {
 bool valid_name(const std::string& name) {
   if (name.empty() || name.size() > 64) return false;
   for (char c : name) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '-') return false;
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '-')
+      return false;
   }
   return true;
 }
@@ -24,12 +25,14 @@ ModelSource parse_model_source(const std::string& text) {
   if (eq == std::string::npos) {
     s.dir = text;
     s.name = std::filesystem::path(text).lexically_normal().filename().string();
-    if (s.name.empty()) s.name = std::filesystem::path(text).lexically_normal().parent_path().filename().string();
+    if (s.name.empty())
+      s.name = std::filesystem::path(text).lexically_normal().parent_path().filename().string();
   } else {
     s.name = text.substr(0, eq);
     s.dir = text.substr(eq + 1);
   }
-  if (s.dir.empty()) throw UsageError("--run '" + text + "': no run directory; give NAME=RUN_DIR or RUN_DIR");
+  if (s.dir.empty())
+    throw UsageError("--run '" + text + "': no run directory; give NAME=RUN_DIR or RUN_DIR");
   if (!valid_name(s.name)) {
     throw UsageError("--run '" + text + "': model name '" + s.name +
                      "' must be 1-64 characters of A-Z a-z 0-9 _ . -; give NAME=RUN_DIR");

@@ -25,7 +25,9 @@ uint32_t le(std::string_view b, std::size_t at, int n) {
   throw InputError(reason).at("", 0, field);
 }
 
-bool starts(std::string_view b, std::string_view prefix) { return b.substr(0, prefix.size()) == prefix; }
+bool starts(std::string_view b, std::string_view prefix) {
+  return b.substr(0, prefix.size()) == prefix;
+}
 
 ImageHeader probe_png(std::string_view b, const std::string& field) {
   if (b.size() < 24 || b.substr(12, 4) != "IHDR") bad(field, "truncated PNG header (no IHDR)");
@@ -42,8 +44,8 @@ ImageHeader probe_jpeg(std::string_view b, const std::string& field) {
       continue;
     }
     const uint32_t length = be(b, at + 2, 2);
-    const bool sof = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 &&
-                     marker != 0xCC;
+    const bool sof =
+        marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
     if (sof) {
       if (at + 9 > b.size()) break;
       return {"jpeg", be(b, at + 7, 2), be(b, at + 5, 2)};
@@ -110,7 +112,8 @@ ImageHeader probe_image(std::string_view b, const std::string& field) {
 AudioHeader probe_audio(std::string_view b, const std::string& field) {
   if (starts(b, "RIFF")) return probe_wav(b, field);
   if (starts(b, "fLaC")) return probe_flac(b, field);
-  bad(field, "unknown audio format (" + std::to_string(b.size()) + " bytes); send a WAV or FLAC file");
+  bad(field,
+      "unknown audio format (" + std::to_string(b.size()) + " bytes); send a WAV or FLAC file");
 }
 
 void check_image(std::string_view bytes, const std::string& field, const Limits& limits) {

@@ -3,8 +3,8 @@
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
-#include <chrono>
 #include <httplib.h>
+#include <chrono>
 
 #include "mmfuse/core/error.h"
 #include "mmfuse/runtime/run.h"
@@ -39,7 +39,8 @@ void write_reply(httplib::Response& res, const Reply& reply) {
 void write_failure(httplib::Response& res, std::exception_ptr error) {
   const HttpFailure f = http_failure(error);
   write_reply(res, {f.status, "application/json", error_body(f.message)});
-  if (f.retry_after_seconds > 0) res.set_header("Retry-After", std::to_string(f.retry_after_seconds));
+  if (f.retry_after_seconds > 0)
+    res.set_header("Retry-After", std::to_string(f.retry_after_seconds));
 }
 
 void check_key(const httplib::Request& req, const ServerOptions& o) {
@@ -78,7 +79,9 @@ void check_body_headers(const httplib::Request& req, const ServerOptions& o) {
 }  // namespace
 
 Server::Server(ServerOptions options)
-    : options_(std::move(options)), state_(options_, metrics_), http_(std::make_unique<HttpServer>()) {
+    : options_(std::move(options)),
+      state_(options_, metrics_),
+      http_(std::make_unique<HttpServer>()) {
   add_routes();
 }
 
@@ -106,18 +109,14 @@ void Server::add_routes() {
   h.Get("/v2/health/live", wrap([](const httplib::Request&) { return live(); }));
   h.Get("/v2/health/ready", wrap([&s](const httplib::Request&) { return serve::ready(s); }));
   h.Get("/v2", wrap([](const httplib::Request&) { return server_metadata(); }));
-  h.Get("/v2/models/" + name, wrap([&s](const httplib::Request& r) {
-          return model_metadata(s, r.matches[1]);
-        }));
-  h.Get("/v2/models/" + name + "/ready", wrap([&s](const httplib::Request& r) {
-          return model_ready(s, r.matches[1]);
-        }));
-  h.Post("/v2/models/" + name + "/infer", wrap([&s](const httplib::Request& r) {
-           return v2_infer(s, r.matches[1], r.body);
-         }));
-  h.Post("/v1/models/" + name + ":predict", wrap([&s](const httplib::Request& r) {
-           return v1_predict(s, r.matches[1], r.body);
-         }));
+  h.Get("/v2/models/" + name,
+        wrap([&s](const httplib::Request& r) { return model_metadata(s, r.matches[1]); }));
+  h.Get("/v2/models/" + name + "/ready",
+        wrap([&s](const httplib::Request& r) { return model_ready(s, r.matches[1]); }));
+  h.Post("/v2/models/" + name + "/infer",
+         wrap([&s](const httplib::Request& r) { return v2_infer(s, r.matches[1], r.body); }));
+  h.Post("/v1/models/" + name + ":predict",
+         wrap([&s](const httplib::Request& r) { return v1_predict(s, r.matches[1], r.body); }));
   h.Get("/v1/models", wrap([&s](const httplib::Request&) { return model_list(s); }));
   h.Get("/metrics", wrap([&s](const httplib::Request&) { return metrics_text(s); }));
   h.Get("/", wrap([](const httplib::Request&) { return web_page(); }));
@@ -135,8 +134,8 @@ void Server::add_routes() {
     }
   });
   // Statuses httplib sets itself (no route, bad request line, body over the cap): a JSON body.
-  h.set_error_handler(httplib::Server::HandlerWithResponse(
-      [](const httplib::Request& req, httplib::Response& res) {
+  h.set_error_handler(
+      httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
         if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
         write_reply(res, {res.status, "application/json",
                           error_body(status_message(res.status, req.method, req.path))});

@@ -24,7 +24,8 @@ constexpr int kSignals[] = {SIGTERM, SIGINT};
 
 }  // namespace
 
-StopOnSignals::StopOnSignals(std::function<void(int)> on_signal) : on_signal_(std::move(on_signal)) {
+StopOnSignals::StopOnSignals(std::function<void(int)> on_signal)
+    : on_signal_(std::move(on_signal)) {
   if (g_write_fd >= 0) throw Error("StopOnSignals: only one instance per process");
   if (::pipe2(pipe_, O_CLOEXEC) != 0) throw Error("StopOnSignals: cannot create a pipe");
   g_write_fd = pipe_[1];

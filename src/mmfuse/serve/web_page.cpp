@@ -136,6 +136,8 @@ $("model").onchange = showSignature;
 
 }  // namespace
 
-Reply web_page() { return {200, "text/html; charset=utf-8", kPage}; }
+Reply web_page() {
+  return {200, "text/html; charset=utf-8", kPage};
+}
 
 }  // namespace mmfuse::serve

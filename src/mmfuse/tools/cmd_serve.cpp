@@ -26,8 +26,10 @@ struct ServeArgs {
 
 std::string read_api_key(const std::string& path) {
   std::string key = read_file(path);
-  while (!key.empty() && (key.back() == '\n' || key.back() == '\r' || key.back() == ' ')) key.pop_back();
-  if (key.empty()) throw UsageError("--api-key-file " + path + ": the file is empty; put the key in it");
+  while (!key.empty() && (key.back() == '\n' || key.back() == '\r' || key.back() == ' '))
+    key.pop_back();
+  if (key.empty())
+    throw UsageError("--api-key-file " + path + ": the file is empty; put the key in it");
   return key;
 }
 
@@ -37,33 +39,45 @@ void add_flags(CLI::App* cmd, ServeArgs& a) {
       ->required();
   cmd->add_option("--host", o.host, "Address to bind")->capture_default_str();
   cmd->add_option("--port", o.port, "TCP port (0: pick a free one)")
-      ->check(CLI::Range(0, 65535))->capture_default_str();
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
   cmd->add_option("--max-batch", o.max_batch, "Largest batch of one forward")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   cmd->add_option("--max-delay-ms", o.max_delay_ms,
                   "How long a batch waits for requests still being preprocessed (ms)")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   cmd->add_option("--max-queue", o.max_queue, "Requests waiting per model; beyond: 503")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   cmd->add_option("--threads", a.threads, "Intra-op threads of each forward")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   cmd->add_option("--connections", o.connections, "Connections served at once")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   cmd->add_option("--preprocess-threads", o.preprocess_threads,
                   "Requests decoded and preprocessed at once per model (0: the cores)")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   cmd->add_option("--api-key-file", a.api_key_file, "File holding the API key clients must send")
       ->check(CLI::ExistingFile);
   cmd->add_option("--max-body-mb", a.max_body_mb, "Largest request body (MB)")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   cmd->add_option("--max-image-mp", a.max_image_mp, "Largest image (megapixels)")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   cmd->add_option("--max-audio-s", o.limits.max_audio_seconds, "Longest sound (seconds)")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   cmd->add_option("--max-text-kb", a.max_text_kb, "Longest text (KB)")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   cmd->add_option("--timeout-s", o.timeout_seconds, "Seconds a request may wait for its answer")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   cmd->add_flag("--no-access-log", a.no_access_log, "Do not log one line per request");
 }
 
