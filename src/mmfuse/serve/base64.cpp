@@ -19,7 +19,7 @@ constexpr std::array<int8_t, 256> decode_table() {
 
 constexpr auto kTable = decode_table();
 
-[[noreturn]] void bad(const std::string& field, const std::string& reason) {
+[[noreturn]] void bad_base64(const std::string& field, const std::string& reason) {
   throw InputError(reason + "; send the file's bytes base64-encoded (RFC 4648)").at("", 0, field);
 }
 
@@ -37,7 +37,7 @@ std::string base64_decode(std::string_view text, const std::string& field) {
     const auto comma = text.find(',');
     if (comma == std::string_view::npos ||
         text.substr(0, comma).find(";base64") == std::string_view::npos) {
-      bad(field, "a data: URL without ';base64,'");
+      bad_base64(field, "a data: URL without ';base64,'");
     }
     text.remove_prefix(comma + 1);
   }
@@ -45,10 +45,10 @@ std::string base64_decode(std::string_view text, const std::string& field) {
   std::size_t pad = 0;
   while (pad < 2 && n > 0 && text[n - 1] == '=') --n, ++pad;
   if (n % 4 == 1) {
-    bad(field, "invalid base64: " + std::to_string(text.size()) +
-                   " characters, a length no base64 encoding has (truncated?)");
+    bad_base64(field, "invalid base64: " + std::to_string(text.size()) +
+                          " characters, a length no base64 encoding has (truncated?)");
   }
-  if (pad > 0 && (n + pad) % 4 != 0) bad(field, "invalid base64: misplaced '=' padding");
+  if (pad > 0 && (n + pad) % 4 != 0) bad_base64(field, "invalid base64: misplaced '=' padding");
   std::string out;
   out.reserve(n / 4 * 3 + 2);
   uint32_t acc = 0;
@@ -56,7 +56,8 @@ std::string base64_decode(std::string_view text, const std::string& field) {
   for (std::size_t i = 0; i < n; ++i) {
     const int8_t v = kTable[static_cast<unsigned char>(text[i])];
     if (v < 0) {
-      bad(field, "invalid base64: " + describe(text[i]) + " at character " + std::to_string(i));
+      bad_base64(field,
+                 "invalid base64: " + describe(text[i]) + " at character " + std::to_string(i));
     }
     acc = (acc << 6) | static_cast<uint32_t>(v);
     bits += 6;

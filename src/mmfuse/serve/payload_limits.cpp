@@ -21,7 +21,7 @@ uint32_t le(std::string_view b, std::size_t at, int n) {
   return v;
 }
 
-[[noreturn]] void bad(const std::string& field, const std::string& reason) {
+[[noreturn]] void bad_header(const std::string& field, const std::string& reason) {
   throw InputError(reason).at("", 0, field);
 }
 
@@ -30,14 +30,16 @@ bool starts(std::string_view b, std::string_view prefix) {
 }
 
 ImageHeader probe_png(std::string_view b, const std::string& field) {
-  if (b.size() < 24 || b.substr(12, 4) != "IHDR") bad(field, "truncated PNG header (no IHDR)");
+  if (b.size() < 24 || b.substr(12, 4) != "IHDR")
+    bad_header(field, "truncated PNG header (no IHDR)");
   return {"png", be(b, 16, 4), be(b, 20, 4)};
 }
 
 ImageHeader probe_jpeg(std::string_view b, const std::string& field) {
   std::size_t at = 2;
   while (at + 4 <= b.size()) {
-    if (static_cast<unsigned char>(b[at]) != 0xFF) bad(field, "corrupt JPEG header (no marker)");
+    if (static_cast<unsigned char>(b[at]) != 0xFF)
+      bad_header(field, "corrupt JPEG header (no marker)");
     const auto marker = static_cast<unsigned char>(b[at + 1]);
     if (marker == 0xFF) {  // fill byte
       ++at;
@@ -50,21 +52,22 @@ ImageHeader probe_jpeg(std::string_view b, const std::string& field) {
       if (at + 9 > b.size()) break;
       return {"jpeg", be(b, at + 7, 2), be(b, at + 5, 2)};
     }
-    if (length < 2) bad(field, "corrupt JPEG header (segment length < 2)");
+    if (length < 2) bad_header(field, "corrupt JPEG header (segment length < 2)");
     at += 2 + length;
   }
-  bad(field, "truncated JPEG header (no frame header with the image size)");
+  bad_header(field, "truncated JPEG header (no frame header with the image size)");
 }
 
 ImageHeader probe_bmp(std::string_view b, const std::string& field) {
-  if (b.size() < 26) bad(field, "truncated BMP header");
+  if (b.size() < 26) bad_header(field, "truncated BMP header");
   const auto w = static_cast<int32_t>(le(b, 18, 4));
   const auto h = static_cast<int32_t>(le(b, 22, 4));
   return {"bmp", w < 0 ? -static_cast<int64_t>(w) : w, h < 0 ? -static_cast<int64_t>(h) : h};
 }
 
 AudioHeader probe_wav(std::string_view b, const std::string& field) {
-  if (b.size() < 12 || b.substr(8, 4) != "WAVE") bad(field, "not a WAV file (no WAVE header)");
+  if (b.size() < 12 || b.substr(8, 4) != "WAVE")
+    bad_header(field, "not a WAV file (no WAVE header)");
   int64_t block_align = 0, rate = 0;
   std::size_t at = 12;
   while (at + 8 <= b.size()) {
@@ -75,21 +78,23 @@ AudioHeader probe_wav(std::string_view b, const std::string& field) {
       rate = le(b, at + 12, 4);
       block_align = le(b, at + 20, 2);
     } else if (id == "data") {
-      if (block_align <= 0 || rate <= 0) bad(field, "WAV header: no valid fmt chunk before data");
+      if (block_align <= 0 || rate <= 0)
+        bad_header(field, "WAV header: no valid fmt chunk before data");
       return {"wav", static_cast<int64_t>(size) / block_align, rate};
     }
     at += 8 + static_cast<std::size_t>(size) + (size & 1);
   }
-  bad(field, "truncated WAV header (no data chunk)");
+  bad_header(field, "truncated WAV header (no data chunk)");
 }
 
 AudioHeader probe_flac(std::string_view b, const std::string& field) {
   if (b.size() < 26 || (static_cast<unsigned char>(b[4]) & 0x7F) != 0) {
-    bad(field, "truncated FLAC header (no STREAMINFO)");
+    bad_header(field, "truncated FLAC header (no STREAMINFO)");
   }
   const int64_t rate = (static_cast<int64_t>(be(b, 18, 2)) << 4) | (be(b, 20, 1) >> 4);
   const int64_t frames = (static_cast<int64_t>(be(b, 21, 1) & 0x0F) << 32) | be(b, 22, 4);
-  if (frames == 0) bad(field, "FLAC stream without a sample count; send a WAV or a complete FLAC");
+  if (frames == 0)
+    bad_header(field, "FLAC stream without a sample count; send a WAV or a complete FLAC");
   return {"flac", frames, rate};
 }
 
@@ -105,22 +110,22 @@ ImageHeader probe_image(std::string_view b, const std::string& field) {
   if (starts(b, "\x89PNG\r\n\x1a\n")) return probe_png(b, field);
   if (starts(b, "\xFF\xD8")) return probe_jpeg(b, field);
   if (starts(b, "BM")) return probe_bmp(b, field);
-  bad(field, "unknown image format (" + std::to_string(b.size()) +
-                 " bytes); send a PNG, JPEG or BMP file");
+  bad_header(field, "unknown image format (" + std::to_string(b.size()) +
+                        " bytes); send a PNG, JPEG or BMP file");
 }
 
 AudioHeader probe_audio(std::string_view b, const std::string& field) {
   if (starts(b, "RIFF")) return probe_wav(b, field);
   if (starts(b, "fLaC")) return probe_flac(b, field);
-  bad(field,
-      "unknown audio format (" + std::to_string(b.size()) + " bytes); send a WAV or FLAC file");
+  bad_header(field, "unknown audio format (" + std::to_string(b.size()) +
+                        " bytes); send a WAV or FLAC file");
 }
 
 void check_image(std::string_view bytes, const std::string& field, const Limits& limits) {
   const ImageHeader h = probe_image(bytes, field);
   if (h.width <= 0 || h.height <= 0) {
-    bad(field, "the " + h.format + " header declares an empty image (" + std::to_string(h.width) +
-                   " x " + std::to_string(h.height) + ")");
+    bad_header(field, "the " + h.format + " header declares an empty image (" +
+                          std::to_string(h.width) + " x " + std::to_string(h.height) + ")");
   }
   const double pixels = static_cast<double>(h.width) * static_cast<double>(h.height);
   if (pixels > static_cast<double>(limits.max_image_pixels)) {
@@ -134,8 +139,8 @@ void check_image(std::string_view bytes, const std::string& field, const Limits&
 void check_audio(std::string_view bytes, const std::string& field, const Limits& limits) {
   const AudioHeader h = probe_audio(bytes, field);
   if (h.sample_rate < 1000 || h.sample_rate > 384000) {
-    bad(field, "the " + h.format + " header declares a sample rate of " +
-                   std::to_string(h.sample_rate) + " Hz; expected 1000 .. 384000 Hz");
+    bad_header(field, "the " + h.format + " header declares a sample rate of " +
+                          std::to_string(h.sample_rate) + " Hz; expected 1000 .. 384000 Hz");
   }
   if (h.seconds() > limits.max_audio_seconds) {
     throw PayloadTooLarge("field '" + field + "': the sound lasts " +
