@@ -3,6 +3,10 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo Ninja || echo "Unix Makefiles")
 DEFAULT_DATA ?= $(BUILD)/default-data
+# A cold build compiles sources in batches of 8 (one translation unit each): the heavy torch and
+# gtest templates are instantiated once per batch instead of once per file, which cuts the compile
+# CPU time of a fresh checkout several-fold. For quick incremental work, configure with UNITY=.
+UNITY ?= -DCMAKE_UNITY_BUILD=ON -DCMAKE_UNITY_BUILD_BATCH_SIZE=8
 
 .PHONY: all deps configure build run test bench format clean
 
@@ -13,7 +17,7 @@ deps:
 
 configure: deps
 	@if [ ! -f $(BUILD)/CMakeCache.txt ]; then \
-	  cmake -S . -B $(BUILD) -G "$(GENERATOR)" -DCMAKE_BUILD_TYPE=Release; fi
+	  cmake -S . -B $(BUILD) -G "$(GENERATOR)" -DCMAKE_BUILD_TYPE=Release $(UNITY); fi
 
 build: configure
 	cmake --build $(BUILD) -j$(JOBS)

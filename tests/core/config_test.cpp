@@ -37,6 +37,21 @@ TEST(ConfigNode, CheckKeysRejectsTypos) {
   }
 }
 
+TEST(ConfigNode, ADuplicateKeyIsAnErrorNamingBothLines) {
+  const std::string text = "train:\n  batch_size: 40\n  epochs: 4\n  batch_size: 20\n";
+  try {
+    ConfigNode::parse(text, "run.yaml");
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("run.yaml:4: key 'train.batch_size' appears twice (first on line 2)"),
+              std::string::npos)
+        << e.what();
+  }
+  // Flow maps and maps inside lists are checked too; equal keys in different maps are fine.
+  EXPECT_THROW(ConfigNode::parse("heads: [{a: 1, a: 2}]\n"), ConfigError);
+  EXPECT_NO_THROW(ConfigNode::parse("x: {a: 1}\ny: {a: 2}\n"));
+}
+
 TEST(ConfigNode, OverridesCreateAndReplaceNestedKeys) {
   auto cfg = ConfigNode::parse("train:\n  epochs: 10\n");
   cfg.set_override("train.epochs=3");

@@ -16,7 +16,7 @@ namespace {
 using mmfuse::testing::block_config;
 using mmfuse::testing::max_abs_diff;
 
-const std::vector<std::string> kVocab = {"<pad>", "<unk>", "cat", "dog", "bird"};
+const std::vector<std::string> kWords = {"<pad>", "<unk>", "cat", "dog", "bird"};
 
 std::string write_file(const mmfuse::testing::TempDir& dir, const std::string& text) {
   std::string path = dir.file("vectors.txt");
@@ -31,7 +31,7 @@ TEST(WordVectors, KnownTokensGetTheirVectorsOthersStay) {
       write_file(dir, "4 3\ncat 0.5 -1 2e-1\nfish 9 9 9\r\ndog\t1 2 3\r\n\nbird 0 0 -0.25\n");
   auto weight = torch::randn({5, 3});
   auto before = weight.clone();
-  EXPECT_EQ(load_word_vectors(path, kVocab, weight), 3);
+  EXPECT_EQ(load_word_vectors(path, kWords, weight), 3);
   EXPECT_TRUE(torch::equal(weight[2], torch::tensor({0.5f, -1.0f, 0.2f})));
   EXPECT_TRUE(torch::equal(weight[3], torch::tensor({1.0f, 2.0f, 3.0f})));
   EXPECT_TRUE(torch::equal(weight[4], torch::tensor({0.0f, 0.0f, -0.25f})));
@@ -42,7 +42,7 @@ TEST(WordVectors, GloveFileWithoutHeader) {
   mmfuse::testing::TempDir dir;
   auto path = write_file(dir, "dog 1 2\ncat 3 4\n");
   auto weight = torch::zeros({5, 2});
-  EXPECT_EQ(load_word_vectors(path, kVocab, weight), 2);
+  EXPECT_EQ(load_word_vectors(path, kWords, weight), 2);
   EXPECT_TRUE(torch::equal(weight[2], torch::tensor({3.0f, 4.0f})));
 }
 
@@ -52,7 +52,7 @@ std::string error_of(const std::string& text) {
   auto path = write_file(dir, text);
   auto weight = torch::zeros({5, 3});
   try {
-    load_word_vectors(path, kVocab, weight);
+    load_word_vectors(path, kWords, weight);
   } catch (const InputError& e) {
     EXPECT_EQ(e.file(), path);
     return e.what();
@@ -69,7 +69,7 @@ TEST(WordVectors, BadLinesAreNamed) {
   EXPECT_NE(error_of("cat 1 2 3\n\nbird 1 x 3\n").find("line 3: 'x' is not a number"),
             std::string::npos);
   auto weight = torch::zeros({5, 3});
-  EXPECT_THROW(load_word_vectors("/nonexistent/vectors.txt", kVocab, weight), InputError);
+  EXPECT_THROW(load_word_vectors("/nonexistent/vectors.txt", kWords, weight), InputError);
 }
 
 TEST(EmbeddingEncoder, VectorsFileFromConfig) {
@@ -81,7 +81,7 @@ TEST(EmbeddingEncoder, VectorsFileFromConfig) {
   ctx.vocab_size = 5;
   auto cfg = block_config("type: embedding\ndim: 3\nvectors_file: " + path);
   EXPECT_THROW(encoder_registry().make("embedding", ctx, cfg), ConfigError);  // no vocabulary
-  ctx.vocabulary = kVocab;
+  ctx.vocabulary = kWords;
   auto block = encoder_registry().make("embedding", ctx, cfg);
   torch::NoGradGuard no_grad;
   // "cat bird <pad>" of length 2: mean of the two pretrained vectors.

@@ -32,6 +32,18 @@ extern char** environ;
 
 namespace mmfuse::testing {
 
+/// trunk -> head_a and head_b, seeded: the model of the unused-parameter test, built the same way
+/// by the worker ranks and by the one-process reference.
+struct TwoHeads : torch::nn::Module {
+  TwoHeads() {
+    torch::manual_seed(5);
+    trunk = register_module("trunk", torch::nn::Linear(8, 8));
+    head_a = register_module("head_a", torch::nn::Linear(8, 1));
+    head_b = register_module("head_b", torch::nn::Linear(8, 1));
+  }
+  torch::nn::Linear trunk{nullptr}, head_a{nullptr}, head_b{nullptr};
+};
+
 /// A TCP port on 127.0.0.1 that was free a moment ago (the kernel's ephemeral choice).
 inline int free_port() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);

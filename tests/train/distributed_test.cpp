@@ -159,15 +159,7 @@ TEST(DistributedTest, ParameterUnusedOnOneRankGetsTheWeightedMeanAndDoesNotHang)
   TempDir dir;
   ASSERT_NO_FATAL_FAILURE(run_workers("UnusedParameterOnOneRank", dir));
   // One process: rank 0's 3 samples use both heads, rank 1's 5 samples only head_a.
-  struct TwoHeads : torch::nn::Module {
-    TwoHeads() {
-      torch::manual_seed(5);
-      trunk = register_module("trunk", torch::nn::Linear(8, 8));
-      head_a = register_module("head_a", torch::nn::Linear(8, 1));
-      head_b = register_module("head_b", torch::nn::Linear(8, 1));
-    }
-    torch::nn::Linear trunk{nullptr}, head_a{nullptr}, head_b{nullptr};
-  } model;
+  TwoHeads model;
   torch::manual_seed(9);
   const auto x = torch::randn({8, 8});
   const auto y = torch::randn({8, 1});

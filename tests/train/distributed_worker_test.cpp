@@ -91,17 +91,8 @@ TEST(DistributedWorker, ReducerMatchesOneProcess) {
   torch::save(saved, env.file("reducer"));
 }
 
-/// trunk -> head_a and head_b; rank 0 uses both heads, rank 1 only head_a (head_b, registered
-/// last, sits in the first bucket: rank 1 can only launch it from finish()).
-struct TwoHeads : torch::nn::Module {
-  TwoHeads() {
-    torch::manual_seed(5);
-    trunk = register_module("trunk", torch::nn::Linear(8, 8));
-    head_a = register_module("head_a", torch::nn::Linear(8, 1));
-    head_b = register_module("head_b", torch::nn::Linear(8, 1));
-  }
-  torch::nn::Linear trunk{nullptr}, head_a{nullptr}, head_b{nullptr};
-};
+// TwoHeads (ddp_test_util.h): rank 0 uses both heads, rank 1 only head_a (head_b, registered
+// last, sits in the first bucket: rank 1 can only launch it from finish()).
 
 TEST(DistributedWorker, UnusedParameterOnOneRank) {
   MMFUSE_WORKER_ONLY(env);

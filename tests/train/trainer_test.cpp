@@ -234,7 +234,7 @@ std::vector<std::string> final_state_differences(const std::string& run_a,
 }
 
 // metrics.jsonl without its wall-clock fields.
-std::vector<nlohmann::json> metric_lines(const std::string& run_dir) {
+std::vector<nlohmann::json> run_metric_lines(const std::string& run_dir) {
   std::vector<nlohmann::json> lines;
   std::istringstream in(read_file(run_dir + "/metrics.jsonl"));
   for (std::string l; std::getline(in, l);) {
@@ -296,7 +296,7 @@ TEST(Trainer, KillAndResumeGivesIdenticalWeightsOptimizerAndRng) {
   auto wb = load_safetensors(b + "/model.safetensors").tensors;
   EXPECT_TRUE(tensor_differences("selected weight", wa, wb).empty());
   // Same log too: lines past the checkpoint were dropped and written again once, same losses.
-  EXPECT_EQ(metric_lines(k.uninterrupted), metric_lines(b));
+  EXPECT_EQ(run_metric_lines(k.uninterrupted), run_metric_lines(b));
 }
 
 // The negative control of the test above: a resume that does not continue the same run (here
@@ -319,7 +319,7 @@ TEST(Trainer, ResumeWithAnotherLearningRateIsDetected) {
   };
   EXPECT_TRUE(has("weight ")) << ::testing::PrintToString(diffs);
   EXPECT_TRUE(has("optimizer ")) << ::testing::PrintToString(diffs);
-  EXPECT_NE(metric_lines(k.uninterrupted), metric_lines(c));
+  EXPECT_NE(run_metric_lines(k.uninterrupted), run_metric_lines(c));
 }
 
 TEST(Trainer, ConfigErrorsNameThePath) {

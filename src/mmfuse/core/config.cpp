@@ -1,8 +1,37 @@
 #include "mmfuse/core/config.h"
 
 #include <algorithm>
+#include <map>
 
 namespace mmfuse {
+namespace {
+
+// yaml-cpp keeps the last of two equal keys in a map; a config that says `batch_size` twice is
+// almost always an edit gone wrong, so it is an error naming both lines.
+void reject_duplicate_keys(const YAML::Node& node, const std::string& source, const std::string& path) {
+  if (node.IsSequence()) {
+    for (std::size_t i = 0; i < node.size(); ++i)
+      reject_duplicate_keys(node[i], source, path + "[" + std::to_string(i) + "]");
+    return;
+  }
+  if (!node.IsMap()) return;
+  std::map<std::string, int> first_line;
+  for (const auto& kv : node) {
+    const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "";
+    const std::string child = path.empty() ? key : path + "." + key;
+    if (!key.empty()) {
+      const int line = kv.first.Mark().line + 1;
+      auto [it, inserted] = first_line.emplace(key, line);
+      if (!inserted)
+        throw ConfigError(source + ":" + std::to_string(line) + ": key '" + child +
+                          "' appears twice (first on line " + std::to_string(it->second) +
+                          "); keep one of them");
+    }
+    reject_duplicate_keys(kv.second, source, child);
+  }
+}
+
+}  // namespace
 
 ConfigNode::ConfigNode(YAML::Node node, std::string path, std::string source)
     : node_(std::move(node)), path_(std::move(path)), source_(std::move(source)) {}
@@ -18,7 +47,9 @@ ConfigNode& ConfigNode::operator=(const ConfigNode& other) {
 
 ConfigNode ConfigNode::load_file(const std::string& file) {
   try {
-    return ConfigNode(YAML::LoadFile(file), "", file);
+    YAML::Node root = YAML::LoadFile(file);
+    reject_duplicate_keys(root, file, "");
+    return ConfigNode(root, "", file);
   } catch (const YAML::BadFile&) {
     throw ConfigError(file + ": cannot open the config file; check the path");
   } catch (const YAML::Exception& e) {
@@ -28,7 +59,9 @@ ConfigNode ConfigNode::load_file(const std::string& file) {
 
 ConfigNode ConfigNode::parse(const std::string& yaml_text, const std::string& source) {
   try {
-    return ConfigNode(YAML::Load(yaml_text), "", source);
+    YAML::Node root = YAML::Load(yaml_text);
+    reject_duplicate_keys(root, source, "");
+    return ConfigNode(root, "", source);
   } catch (const YAML::Exception& e) {
     throw ConfigError(source + ":" + std::to_string(e.mark.line + 1) + ": invalid YAML: " + e.msg);
   }

@@ -7,36 +7,12 @@
 #include <thread>
 
 #include "mmfuse/core/error.h"
-
-#if defined(MMFUSE_WITH_GLOO) || defined(MMFUSE_WITH_NCCL)
-#define MMFUSE_HAS_C10D 1
-#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
-#include <torch/csrc/distributed/c10d/TCPStore.hpp>
-#include <torch/csrc/distributed/c10d/Work.hpp>
-#endif
-#ifdef MMFUSE_WITH_GLOO
-#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
-#endif
-#ifdef MMFUSE_WITH_NCCL
-#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
-#endif
+#include "mmfuse/train/c10d_rendezvous.h"
 
 namespace mmfuse::train {
 
 #ifdef MMFUSE_HAS_C10D
 namespace {
-
-std::string seconds(std::chrono::milliseconds t) {
-  const double s = static_cast<double>(t.count()) / 1000.0;
-  std::string out = std::to_string(s);
-  out.erase(out.find_last_not_of('0') + 1);
-  if (!out.empty() && out.back() == '.') out.pop_back();
-  return out + " s";
-}
-
-std::string where(const DistributedOptions& o) {
-  return "rank " + std::to_string(o.rank) + " of " + std::to_string(o.world_size);
-}
 
 /// The failure of a collective, as the message of an Error.
 std::string collective_failure(const std::string& what, int rank, int world,
@@ -44,131 +20,7 @@ std::string collective_failure(const std::string& what, int rank, int world,
   return what + " failed on rank " + std::to_string(rank) + " of " + std::to_string(world) + ": " +
          reason + " (a peer process probably exited: crashed, was killed or ran out of " +
          "memory, or it did not reach the same collective within the timeout of " +
-         seconds(timeout) + "; see the other ranks' logs)";
-}
-
-/// Tensors grouped by (dtype, device), in first-appearance order: one flat buffer per group.
-std::vector<std::vector<std::size_t>> groups_by_type(const std::vector<torch::Tensor>& tensors) {
-  std::vector<std::vector<std::size_t>> groups;
-  std::vector<std::pair<torch::ScalarType, torch::Device>> keys;
-  for (std::size_t i = 0; i < tensors.size(); ++i) {
-    const auto& t = tensors[i];
-    if (!t.defined())
-      throw UsageError("communicator: tensor " + std::to_string(i) + " is undefined");
-    if (t.is_sparse()) throw UsageError("communicator: sparse tensors are not supported");
-    std::pair<torch::ScalarType, torch::Device> key{t.scalar_type(), t.device()};
-    auto it = std::find(keys.begin(), keys.end(), key);
-    if (it == keys.end()) {
-      keys.push_back(key);
-      groups.emplace_back();
-      it = keys.end() - 1;
-    }
-    groups[static_cast<std::size_t>(it - keys.begin())].push_back(i);
-  }
-  return groups;
-}
-
-/// Gloo has no bool reduction or transfer: bools travel as uint8.
-torch::Tensor wire_type(const torch::Tensor& t) {
-  return t.scalar_type() == torch::kBool ? t.to(torch::kUInt8) : t;
-}
-
-torch::Tensor flatten(const std::vector<torch::Tensor>& tensors,
-                      const std::vector<std::size_t>& group) {
-  std::vector<torch::Tensor> parts;
-  parts.reserve(group.size());
-  for (std::size_t i : group) parts.push_back(wire_type(tensors[i]).reshape({-1}));
-  return torch::cat(parts).contiguous();
-}
-
-void unflatten_into(std::vector<torch::Tensor>& tensors, const std::vector<std::size_t>& group,
-                    const torch::Tensor& flat) {
-  torch::NoGradGuard no_grad;
-  int64_t offset = 0;
-  for (std::size_t i : group) {
-    auto& t = tensors[i];
-    const int64_t n = t.numel();
-    t.copy_(flat.narrow(0, offset, n).view(t.sizes()));
-    offset += n;
-  }
-}
-
-}  // namespace
-
-#if TORCH_VERSION_MAJOR >= 2
-using BackendPtr = c10::intrusive_ptr<c10d::Backend>;
-#else
-using BackendPtr = c10::intrusive_ptr<c10d::ProcessGroup>;
-#endif
-
-namespace {
-
-std::string reason_of(const std::exception& e) {
-  if (const auto* c = dynamic_cast<const c10::Error*>(&e)) return c->what_without_backtrace();
-  return e.what();
-}
-
-/// What init_process_group(init_method="env://") builds before the process group: the store of
-/// `_create_c10d_store` (rendezvous.py, PyTorch 1.13).
-c10::intrusive_ptr<c10d::Store> connect_store(const DistributedOptions& o) {
-  c10d::TCPStoreOptions so;
-  so.port = static_cast<std::uint16_t>(o.master_port);
-  so.numWorkers = static_cast<std::size_t>(o.world_size);
-  so.waitWorkers = true;
-  so.timeout = o.timeout;
-  if (o.use_agent_store) {
-    so.isServer = false;
-    auto tcp = c10::make_intrusive<c10d::TCPStore>(o.master_addr, so);
-    return c10::make_intrusive<c10d::PrefixStore>(
-        "/worker/attempt_" + std::to_string(o.restart_count), tcp);
-  }
-  so.isServer = o.rank == 0;
-  so.multiTenant = true;
-  return c10::make_intrusive<c10d::TCPStore>(o.master_addr, so);
-}
-
-/// distributed_c10d.py `_store_based_barrier`: returns once every rank has joined.
-void store_barrier(c10d::Store& store, const DistributedOptions& o) {
-  const std::string key = "store_based_barrier_key:1";
-  store.add(key, 1);
-  const auto start = std::chrono::steady_clock::now();
-  while (store.add(key, 0) < o.world_size) {
-    if (std::chrono::steady_clock::now() - start > o.timeout) {
-      throw Error(where(o) + ": timed out after " + seconds(o.timeout) +
-                  " waiting for the other ranks to join at " + o.master_addr + ":" +
-                  std::to_string(o.master_port) + " (" + std::to_string(store.add(key, 0)) +
-                  " of " + std::to_string(o.world_size) + " joined)");
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-}
-
-BackendPtr make_backend(const c10::intrusive_ptr<c10d::Store>& store, const DistributedOptions& o,
-                        const torch::Device& device, std::string& name) {
-  auto prefixed = c10::make_intrusive<c10d::PrefixStore>("0", store);
-#ifdef MMFUSE_WITH_NCCL
-  if (device.is_cuda()) {
-    auto opts = c10d::ProcessGroupNCCL::Options::create();
-    opts->timeout = o.timeout;
-    name = "nccl";
-    return c10::make_intrusive<c10d::ProcessGroupNCCL>(prefixed, o.rank, o.world_size, opts);
-  }
-#endif
-#ifdef MMFUSE_WITH_GLOO
-  auto opts = c10d::ProcessGroupGloo::Options::create(o.timeout);
-  for (const auto& iface : o.gloo_interfaces) {
-    opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(iface));
-  }
-  if (opts->devices.empty()) {
-    opts->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
-  }
-  opts->threads = static_cast<int>(opts->devices.size()) * 2;
-  name = "gloo";
-  return c10::make_intrusive<c10d::ProcessGroupGloo>(prefixed, o.rank, o.world_size, opts);
-#else
-  throw Error("communicator: this build has no Gloo backend for " + device.str() +
-              " tensors (LibTorch without c10d Gloo)");
-#endif
+         detail::seconds(timeout) + "; see the other ranks' logs)";
 }
 
 }  // namespace
@@ -187,8 +39,8 @@ void PendingCollective::wait() {
   try {
     work->wait();
   } catch (const std::exception& e) {
-    throw Error(
-        collective_failure(impl_->what, impl_->rank, impl_->world, impl_->timeout, reason_of(e)));
+    throw Error(collective_failure(impl_->what, impl_->rank, impl_->world, impl_->timeout,
+                                   detail::reason_of(e)));
   }
   impl_->tensor = torch::Tensor();
 }
@@ -199,7 +51,7 @@ bool PendingCollective::pending() const {
 
 struct Communicator::Impl {
   c10::intrusive_ptr<c10d::Store> store;
-  BackendPtr backend;
+  detail::BackendPtr backend;
   std::string name = "none";
 
   /// Runs `start` (which launches one collective) and waits for it, turning failures into Error.
@@ -211,7 +63,7 @@ struct Communicator::Impl {
     } catch (const Error&) {
       throw;
     } catch (const std::exception& e) {
-      throw Error(collective_failure(what, o.rank, o.world_size, o.timeout, reason_of(e)));
+      throw Error(collective_failure(what, o.rank, o.world_size, o.timeout, detail::reason_of(e)));
     }
   }
 };
@@ -223,29 +75,30 @@ Communicator::Communicator(DistributedOptions options, torch::Device device)
   const auto& o = options_;
   const std::string address = o.master_addr + ":" + std::to_string(o.master_port);
   try {
-    impl_->store = connect_store(o);
+    impl_->store = detail::connect_store(o);
   } catch (const std::exception& e) {
     const bool hosts = o.rank == 0 && !o.use_agent_store;
-    throw Error(where(o) + ": could not " + (hosts ? "host or reach" : "reach") +
+    throw Error(detail::where(o) + ": could not " + (hosts ? "host or reach" : "reach") +
                 " the rendezvous store at " + address +
-                " (MASTER_ADDR:MASTER_PORT) within the timeout of " + seconds(o.timeout) + ": " +
-                reason_of(e) + " (is rank 0" + (o.use_agent_store ? " or torchrun's agent" : "") +
+                " (MASTER_ADDR:MASTER_PORT) within the timeout of " + detail::seconds(o.timeout) +
+                ": " + detail::reason_of(e) + " (is rank 0" +
+                (o.use_agent_store ? " or torchrun's agent" : "") +
                 " running, and do all ranks use the same MASTER_ADDR and MASTER_PORT?)");
   }
   impl_->store->setTimeout(o.timeout);
   auto pg_store = c10::make_intrusive<c10d::PrefixStore>("default_pg", impl_->store);
   try {
-    impl_->backend = make_backend(pg_store, o, device_, impl_->name);
-    store_barrier(*pg_store, o);
+    impl_->backend = detail::make_backend(pg_store, o, device_, impl_->name);
+    detail::store_barrier(*pg_store, o);
     // As init_process_group does: rank 0 publishes the group's sequence number, the others read
     // it (a Python rank waits for it).
     impl_->backend->setSequenceNumberForGroup();
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {
-    throw Error(where(o) + ": could not set up the process group through " + address +
-                " within the timeout of " + seconds(o.timeout) + ": " + reason_of(e) +
-                " (did every rank start, with the same WORLD_SIZE?)");
+    throw Error(detail::where(o) + ": could not set up the process group through " + address +
+                " within the timeout of " + detail::seconds(o.timeout) + ": " +
+                detail::reason_of(e) + " (did every rank start, with the same WORLD_SIZE?)");
   }
 }
 
@@ -261,27 +114,27 @@ void Communicator::broadcast(std::vector<torch::Tensor>& tensors, int root) {
     throw UsageError("broadcast: root must be in [0, " + std::to_string(world_size()) + "), got " +
                      std::to_string(root));
   }
-  for (const auto& group : groups_by_type(tensors)) {
-    torch::Tensor flat = flatten(tensors, group);
+  for (const auto& group : detail::groups_by_type(tensors)) {
+    torch::Tensor flat = detail::flatten(tensors, group);
     impl_->run(options_, "broadcast", [&] {
       std::vector<at::Tensor> v{flat};
       c10d::BroadcastOptions bo;
       bo.rootRank = root;
       return impl_->backend->broadcast(v, bo);
     });
-    unflatten_into(tensors, group, flat);
+    detail::unflatten_into(tensors, group, flat);
   }
 }
 
 void Communicator::allreduce_sum(std::vector<torch::Tensor>& tensors) {
   if (!options_.distributed() || tensors.empty()) return;
-  for (const auto& group : groups_by_type(tensors)) {
-    torch::Tensor flat = flatten(tensors, group);
+  for (const auto& group : detail::groups_by_type(tensors)) {
+    torch::Tensor flat = detail::flatten(tensors, group);
     impl_->run(options_, "allreduce", [&] {
       std::vector<at::Tensor> v{flat};
       return impl_->backend->allreduce(v);
     });
-    unflatten_into(tensors, group, flat);
+    detail::unflatten_into(tensors, group, flat);
   }
 }
 
@@ -332,7 +185,7 @@ torch::Tensor Communicator::all_gather_cat(const torch::Tensor& local) {
   // 2. The rows, padded to the longest rank's, then trimmed.
   auto sizes = local.sizes().vec();
   sizes[0] = max_rows;
-  const torch::Tensor wire = wire_type(local).to(device_).contiguous();
+  const torch::Tensor wire = detail::wire_type(local).to(device_).contiguous();
   torch::Tensor padded = torch::zeros(sizes, wire.options());
   padded.narrow(0, 0, local.size(0)).copy_(wire);
   std::vector<std::vector<at::Tensor>> parts(1);
@@ -366,7 +219,7 @@ PendingCollective Communicator::allreduce_sum_async(const torch::Tensor& flat,
     std::vector<at::Tensor> v{flat};
     p.work = impl_->backend->allreduce(v);
   } catch (const std::exception& e) {
-    throw Error(collective_failure(what, p.rank, p.world, p.timeout, reason_of(e)));
+    throw Error(collective_failure(what, p.rank, p.world, p.timeout, detail::reason_of(e)));
   }
   return out;
 }
