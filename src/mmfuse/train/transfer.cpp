@@ -8,20 +8,20 @@ namespace mmfuse::train {
 
 namespace {
 
-bool starts_with(const std::string& s, const std::string& prefix) {
+bool has_prefix(const std::string& s, const std::string& prefix) {
   return s.compare(0, prefix.size(), prefix) == 0;
 }
 
 bool under_any(const std::string& name, const std::vector<std::string>& prefixes) {
   return std::any_of(prefixes.begin(), prefixes.end(),
-                     [&](const std::string& p) { return starts_with(name, p); });
+                     [&](const std::string& p) { return has_prefix(name, p); });
 }
 
 // Fails at `path` when `prefix` matches none of `module`'s parameters.
 void check_matches(const torch::nn::Module& module, const std::string& prefix,
                    const std::string& path) {
   for (const auto& p : module.named_parameters(true)) {
-    if (starts_with(p.key(), prefix)) return;
+    if (has_prefix(p.key(), prefix)) return;
   }
   std::string some;
   int n = 0;
@@ -65,7 +65,7 @@ ParamGroups param_groups(const torch::nn::Module& module, const TransferOptions&
     double mult = 1.0;
     std::size_t best = 0;
     for (const auto& [prefix, m] : o.lr_mult) {
-      if (starts_with(p.key(), prefix) && prefix.size() >= best) best = prefix.size(), mult = m;
+      if (has_prefix(p.key(), prefix) && prefix.size() >= best) best = prefix.size(), mult = m;
     }
     auto it = std::find(g.multipliers.begin(), g.multipliers.end(), mult);
     if (it == g.multipliers.end()) {
