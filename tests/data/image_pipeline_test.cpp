@@ -13,7 +13,7 @@
 namespace mmfuse::data::image {
 namespace {
 
-std::shared_ptr<ImagePipeline> make(const std::string& yaml) {
+std::shared_ptr<ImagePipeline> make_image(const std::string& yaml) {
   return ImagePipeline::create({}, ConfigNode::parse(yaml, "image"));
 }
 
@@ -43,7 +43,7 @@ TEST(ImagePipeline, PngShrinksByAreaInRgbOrder) {
   for (int y = 0; y < 4; ++y) {
     for (int x = 0; x < 4; ++x) bgr.at<cv::Vec3b>(y, x) = {0, 7, uint8_t(10 * (y * 4 + x))};
   }
-  auto p = make("size: [2, 2]");
+  auto p = make_image("size: [2, 2]");
   torch::Tensor t = p->extract(ImageRef{write_png(dir, "a.png", bgr)});
   ASSERT_EQ(t.sizes(), (std::vector<int64_t>{3, 2, 2}));
   EXPECT_EQ(t.dtype(), torch::kFloat);
@@ -57,7 +57,7 @@ TEST(ImagePipeline, PngShrinksByAreaInRgbOrder) {
 TEST(ImagePipeline, EnlargesBilinearly) {
   testing::TempDir dir;
   cv::Mat g = (cv::Mat_<uint8_t>(1, 2) << 0, 255);
-  auto t = make("channels: 1\nsize: [1, 4]")->extract(ImageRef{write_png(dir, "g.png", g)});
+  auto t = make_image("channels: 1\nsize: [1, 4]")->extract(ImageRef{write_png(dir, "g.png", g)});
   // Half-pixel centres: source x = -0.25, 0.25, 0.75, 1.25 (clamped) -> 0, .25, .75, 1.
   for (int x = 0; x < 4; ++x) expect_pixel(t, 0, x, {std::vector<float>{0, .25f, .75f, 1}[x]});
 }
@@ -68,7 +68,7 @@ TEST(ImagePipeline, GrayUsesLumaWeights) {
   bgr.at<cv::Vec3b>(0, 0) = {0, 0, 255};  // red
   bgr.at<cv::Vec3b>(0, 1) = {0, 255, 0};  // green
   bgr.at<cv::Vec3b>(0, 2) = {255, 0, 0};  // blue
-  auto t = make("channels: 1")->extract(ImageRef{write_png(dir, "rgb.png", bgr)});
+  auto t = make_image("channels: 1")->extract(ImageRef{write_png(dir, "rgb.png", bgr)});
   ASSERT_EQ(t.sizes(), (std::vector<int64_t>{1, 1, 3}));
   expect_pixel(t, 0, 0, {0.299f});
   expect_pixel(t, 0, 1, {0.587f});
@@ -82,21 +82,21 @@ TEST(ImagePipeline, AlphaIsCompositedOverTheBackgroundOrDropped) {
   bgra.at<cv::Vec4b>(0, 1) = {0, 0, 255, 255};  // opaque red
   bgra.at<cv::Vec4b>(0, 2) = {255, 0, 0, 51};   // blue at alpha 0.2
   const std::string path = write_png(dir, "rgba.png", bgra);
-  auto over = make("background: [0, 0.5, 1]")->extract(ImageRef{path});
+  auto over = make_image("background: [0, 0.5, 1]")->extract(ImageRef{path});
   expect_pixel(over, 0, 0, {0.f, 0.5f, 1.f});
   expect_pixel(over, 0, 1, {1.f, 0.f, 0.f});
   expect_pixel(over, 0, 2, {0.f, 0.4f, 1.f});  // 0.2 * (0, 0, 1) + 0.8 * (0, 0.5, 1)
-  auto dropped = make("background: drop")->extract(ImageRef{path});
+  auto dropped = make_image("background: drop")->extract(ImageRef{path});
   expect_pixel(dropped, 0, 0, {1.f, 0.f, 0.f});
   expect_pixel(dropped, 0, 2, {0.f, 0.f, 1.f});
-  auto gray = make("channels: 1\nbackground: [0, 0.5, 1]")->extract(ImageRef{path});
+  auto gray = make_image("channels: 1\nbackground: [0, 0.5, 1]")->extract(ImageRef{path});
   expect_pixel(gray, 0, 0, {0.587f * 0.5f + 0.114f});
 }
 
 TEST(ImagePipeline, SixteenBitPngScalesBy65535) {
   testing::TempDir dir;
   cv::Mat g = (cv::Mat_<uint16_t>(1, 2) << 65535, 32768);
-  auto t = make("channels: 1")->extract(ImageRef{write_png(dir, "g16.png", g)});
+  auto t = make_image("channels: 1")->extract(ImageRef{write_png(dir, "g16.png", g)});
   expect_pixel(t, 0, 0, {1.f});
   expect_pixel(t, 0, 1, {32768.f / 65535.f});
 }
@@ -104,7 +104,7 @@ TEST(ImagePipeline, SixteenBitPngScalesBy65535) {
 TEST(ImagePipeline, DecodesBmpAndJpeg) {
   testing::TempDir dir;
   cv::Mat bgr(8, 8, CV_8UC3, cv::Scalar(30, 120, 200));  // B, G, R
-  auto p = make("{}");
+  auto p = make_image("{}");
   auto bmp = p->extract(ImageRef{write_png(dir, "c.bmp", bgr)});
   expect_pixel(bmp, 3, 5, {200 / 255.f, 120 / 255.f, 30 / 255.f});
   const std::string jpg = dir.file("c.jpg");
@@ -122,7 +122,7 @@ TEST(ImagePipeline, TruncatedOrMissingFileNamesTheFile) {
   const std::string bytes = read_file(write_png(dir, "full.png", noise));
   const std::string cut = dir.file("cut.png");
   write_file_atomic(cut, bytes.substr(0, bytes.size() / 2));
-  auto p = make("size: [8, 8]");
+  auto p = make_image("size: [8, 8]");
   try {
     p->extract(ImageRef{cut});
     FAIL() << "no error";
@@ -141,7 +141,7 @@ TEST(ImagePipeline, FitsPerChannelMeanAndStdOnTrainingImages) {
       ImageRef{write_png(dir, "a.png", (cv::Mat_<uint8_t>(1, 2) << 0, 255))},
       ImageRef{write_png(dir, "b.png", (cv::Mat_<uint8_t>(1, 2) << 51, 204))}};
   const std::string yaml = "channels: 1\nnormalize: fit";
-  auto p = make(yaml);
+  auto p = make_image(yaml);
   FitContext ctx{fields.size(), [&](std::size_t i) -> const Field& { return fields[i]; },
                  [&](std::size_t i) { return p->extract(fields[i]); }};
   p->fit(ctx);
@@ -154,19 +154,19 @@ TEST(ImagePipeline, FitsPerChannelMeanAndStdOnTrainingImages) {
   expect_pixel(out, 0, 1, {static_cast<float>(0.3 / std::sqrt(0.17))});
 
   // state() -> load_state() on a fresh pipeline reproduces finalize().
-  auto restored = make(yaml);
+  auto restored = make_image(yaml);
   EXPECT_THROW(restored->finalize(p->extract(fields[0])), Error);
   restored->load_state(nlohmann::json::parse(p->state().dump()));
   EXPECT_TRUE(torch::equal(restored->finalize(restored->extract(fields[0])),
                            p->finalize(p->extract(fields[0]))));
   EXPECT_THROW(restored->load_state({{"mean", {0.5}}}), Error);      // no std
-  EXPECT_THROW(make("channels: 3")->load_state(p->state()), Error);  // 1 vs 3 channels
+  EXPECT_THROW(make_image("channels: 3")->load_state(p->state()), Error);  // 1 vs 3 channels
 }
 
 TEST(ImagePipeline, FixedNormalizationBroadcastsOneValue) {
   testing::TempDir dir;
   cv::Mat g = (cv::Mat_<uint8_t>(1, 1) << 255);
-  auto p = make("normalize: fixed\nmean: [0.5]\nstd: [0.25]");
+  auto p = make_image("normalize: fixed\nmean: [0.5]\nstd: [0.25]");
   auto t = p->finalize(p->extract(ImageRef{write_png(dir, "w.png", g)}));
   expect_pixel(t, 0, 0, {2.f, 2.f, 2.f});
 }
@@ -174,7 +174,7 @@ TEST(ImagePipeline, FixedNormalizationBroadcastsOneValue) {
 TEST(ImagePipeline, ConfigErrorsNameThePath) {
   auto message = [](const std::string& yaml) {
     try {
-      make(yaml);
+      make_image(yaml);
     } catch (const ConfigError& e) {
       return std::string(e.what());
     }
@@ -200,7 +200,7 @@ torch::Tensor ramp(int64_t c, int64_t h, int64_t w) {
 }
 
 TEST(ImageAugment, SameSeedSameResultOtherSeedsDiffer) {
-  auto p = make(
+  auto p = make_image(
       "augment: {rotation_deg: 20, scale: [0.8, 1.2], translate: 0.1, "
       "crop_padding: 2, noise_std: 0.05}");
   const auto x = ramp(3, 16, 16);
@@ -211,11 +211,11 @@ TEST(ImageAugment, SameSeedSameResultOtherSeedsDiffer) {
   EXPECT_FALSE(torch::allclose(xa, p->augment(Field{}, x, c)));
   EXPECT_FALSE(torch::allclose(xa, x));
   Rng d(1);
-  EXPECT_TRUE(torch::equal(make("size: [16, 16]")->augment(Field{}, x, d), x));  // none set
+  EXPECT_TRUE(torch::equal(make_image("size: [16, 16]")->augment(Field{}, x, d), x));  // none set
 }
 
 TEST(ImageAugment, PaddedCropIsAnIntegerShiftWithinThePadding) {
-  auto p = make("augment: {crop_padding: 2}");
+  auto p = make_image("augment: {crop_padding: 2}");
   const auto x = ramp(1, 8, 8);
   std::set<std::pair<int, int>> shifts;
   for (uint64_t seed = 0; seed < 20; ++seed) {
@@ -240,7 +240,7 @@ TEST(ImageAugment, PaddedCropIsAnIntegerShiftWithinThePadding) {
 }
 
 TEST(ImageAugment, NoiseHasTheConfiguredStd) {
-  auto p = make("augment: {noise_std: 0.1}");
+  auto p = make_image("augment: {noise_std: 0.1}");
   Rng rng(3);
   const auto y = p->augment(Field{}, torch::full({3, 32, 32}, 0.5f), rng) - 0.5f;
   EXPECT_NEAR(y.mean().item<float>(), 0.f, 0.01);
@@ -248,7 +248,7 @@ TEST(ImageAugment, NoiseHasTheConfiguredStd) {
 }
 
 TEST(ImageAugment, RotationInterpolatesWithinTheInputRange) {
-  auto p = make("augment: {rotation_deg: 45}");
+  auto p = make_image("augment: {rotation_deg: 45}");
   const auto x = ramp(1, 12, 12);
   Rng rng(11);
   const auto y = p->augment(Field{}, x, rng);
@@ -269,8 +269,8 @@ TEST(ImageRealData, EmojiMatchesNumpyComposite) {
       {"1f680", {0.855080, 0.776705, 0.764268}, {0.278771, 0.200396, 0.187959}},
       {"2764-fe0f", {0.965953, 0.592411, 0.568000}, {0.525939, 0.152397, 0.127986}},
   };
-  auto white = make("size: [32, 32]\nbackground: [1, 1, 1]");
-  auto black = make("size: [32, 32]\nbackground: [0, 0, 0]");
+  auto white = make_image("size: [32, 32]\nbackground: [1, 1, 1]");
+  auto black = make_image("size: [32, 32]\nbackground: [0, 0, 0]");
   for (const auto& r : refs) {
     const ImageRef ref{testing::shared_dir() + "/data/emoji/images_64px/" + r.name + ".png"};
     const auto w = white->extract(ref), b = black->extract(ref);

@@ -13,11 +13,11 @@ namespace {
 
 using Row = std::vector<float>;
 
-std::shared_ptr<TabularPipeline> make(const std::string& yaml) {
+std::shared_ptr<TabularPipeline> make_tabular(const std::string& yaml) {
   return TabularPipeline::create({}, ConfigNode::parse(yaml, "tabular"));
 }
 
-void fit_on(TabularPipeline& p, const std::vector<Row>& rows) {
+void fit_tabular(TabularPipeline& p, const std::vector<Row>& rows) {
   std::vector<Field> fields(rows.begin(), rows.end());
   p.fit({fields.size(), [&](std::size_t i) -> const Field& { return fields[i]; },
          [&](std::size_t i) { return p.extract(fields[i]); }});
@@ -33,8 +33,8 @@ std::string reason_of(const TabularPipeline& p, const Row& row) {
 }
 
 TEST(TabularPipeline, StandardizesWithTrainingMeanAndStd) {
-  auto p = make("{}");
-  fit_on(*p, {{1, 10, 5}, {3, 10, 7}, {5, 10, 9}});
+  auto p = make_tabular("{}");
+  fit_tabular(*p, {{1, 10, 5}, {3, 10, 7}, {5, 10, 9}});
   // mean [3, 10, 7]; population std [sqrt(8/3), 0 -> 1, sqrt(8/3)]
   EXPECT_EQ(p->dim(), 3);
   EXPECT_EQ(p->item_shape(), (std::vector<int64_t>{3}));
@@ -46,7 +46,7 @@ TEST(TabularPipeline, StandardizesWithTrainingMeanAndStd) {
 }
 
 TEST(TabularPipeline, RejectsNonFiniteValuesAndWrongDimension) {
-  auto p = make("dim: 3");
+  auto p = make_tabular("dim: 3");
   EXPECT_EQ(p->item_shape(), (std::vector<int64_t>{3}));
   const float nan = std::numeric_limits<float>::quiet_NaN();
   const float inf = std::numeric_limits<float>::infinity();
@@ -57,30 +57,30 @@ TEST(TabularPipeline, RejectsNonFiniteValuesAndWrongDimension) {
   EXPECT_EQ(reason_of(*p, {1, 2, 3}), "no error");
   EXPECT_THROW(p->extract(Field{std::string("1,2,3")}), InputError);
 
-  auto fitted = make("{}");  // dimension taken from the training split
+  auto fitted = make_tabular("{}");  // dimension taken from the training split
   EXPECT_EQ(fitted->item_shape(), (std::vector<int64_t>{-1}));
-  EXPECT_THROW(fit_on(*fitted, {{1, 2}, {1, 2, 3}}), InputError);
-  fit_on(*fitted, {{1, 2}, {3, 4}});
+  EXPECT_THROW(fit_tabular(*fitted, {{1, 2}, {1, 2, 3}}), InputError);
+  fit_tabular(*fitted, {{1, 2}, {3, 4}});
   EXPECT_EQ(reason_of(*fitted, {1, 2, 3}).rfind("expected 2 values, got 3", 0), 0u);
 }
 
 TEST(TabularPipeline, StateRoundTripReproducesFinalize) {
-  auto p = make("augment: {noise_std: 0.5}");
-  fit_on(*p, {{0, 100}, {2, 300}, {4, 200}});
-  auto restored = make("augment: {noise_std: 0.5}");
+  auto p = make_tabular("augment: {noise_std: 0.5}");
+  fit_tabular(*p, {{0, 100}, {2, 300}, {4, 200}});
+  auto restored = make_tabular("augment: {noise_std: 0.5}");
   EXPECT_THROW(restored->finalize(torch::zeros({2})), Error);
   restored->load_state(nlohmann::json::parse(p->state().dump()));
   EXPECT_EQ(restored->dim(), 2);
   const Row row = {1, 250};
   EXPECT_TRUE(torch::equal(restored->finalize(restored->extract(Field{row})),
                            p->finalize(p->extract(Field{row}))));
-  EXPECT_THROW(make("dim: 5")->load_state(p->state()), Error);
+  EXPECT_THROW(make_tabular("dim: 5")->load_state(p->state()), Error);
 }
 
 TEST(TabularAugment, NoiseIsSeededAndScaledByFeatureStd) {
-  auto p = make("augment: {noise_std: 0.1}");
+  auto p = make_tabular("augment: {noise_std: 0.1}");
   // Feature 0 has std 1, feature 1 std 1000.
-  fit_on(*p, {{-1, -1000}, {1, 1000}});
+  fit_tabular(*p, {{-1, -1000}, {1, 1000}});
   const auto x = torch::tensor({0.f, 0.f});
   Rng a(1), b(1), c(2);
   const auto xa = p->augment(Field{}, x, a);
@@ -96,9 +96,9 @@ TEST(TabularAugment, NoiseIsSeededAndScaledByFeatureStd) {
 }
 
 TEST(TabularPipeline, ConfigErrorsAndRegistry) {
-  EXPECT_THROW(make("dim: -1"), ConfigError);
-  EXPECT_THROW(make("augment: {noise: 0.1}"), ConfigError);
-  EXPECT_THROW(make("dims: 3"), ConfigError);
+  EXPECT_THROW(make_tabular("dim: -1"), ConfigError);
+  EXPECT_THROW(make_tabular("augment: {noise: 0.1}"), ConfigError);
+  EXPECT_THROW(make_tabular("dims: 3"), ConfigError);
   auto p = pipeline_registry().create("tabular", {}, ConfigNode::parse("dim: 4"));
   EXPECT_EQ(p->modality(), Modality::tabular);
   EXPECT_EQ(p->item_shape(), (std::vector<int64_t>{4}));

@@ -11,11 +11,11 @@
 namespace mmfuse::data::text {
 namespace {
 
-std::shared_ptr<TextPipeline> make(const std::string& yaml) {
+std::shared_ptr<TextPipeline> make_text(const std::string& yaml) {
   return TextPipeline::create({}, ConfigNode::parse(yaml, "text"));
 }
 
-void fit_on(TextPipeline& p, const std::vector<std::string>& docs) {
+void fit_text(TextPipeline& p, const std::vector<std::string>& docs) {
   std::vector<Field> fields(docs.begin(), docs.end());
   p.fit({fields.size(), [&](std::size_t i) -> const Field& { return fields[i]; },
          [&](std::size_t i) { return p.extract(fields[i]); }});
@@ -25,7 +25,7 @@ torch::Tensor run(const TextPipeline& p, const std::string& s) {
   return p.finalize(p.extract(Field{s}));
 }
 
-std::vector<int64_t> ids_of(const torch::Tensor& t) {
+std::vector<int64_t> token_ids_of(const torch::Tensor& t) {
   auto c = t.contiguous();
   return std::vector<int64_t>(c.data_ptr<int64_t>(), c.data_ptr<int64_t>() + c.numel());
 }
@@ -57,8 +57,8 @@ TEST(TextPipeline, TfidfMatchesSklearn) {
        {"the", 0.224401411}},
       {{"and", 0.579896871}, {"cat", 0.441026518}, {"the", 0.684992868}},
   };
-  auto p = make("output: tfidf");
-  fit_on(*p, train);
+  auto p = make_text("output: tfidf");
+  fit_text(*p, train);
   EXPECT_EQ(p->vocab_size(), 2 + 13);
   EXPECT_EQ(p->item_shape(), (std::vector<int64_t>{15}));
   for (std::size_t q = 0; q < queries.size(); ++q) {
@@ -73,32 +73,32 @@ TEST(TextPipeline, TfidfMatchesSklearn) {
 }
 
 TEST(TextPipeline, IdsArePaddedTruncatedAndUnknownsMapped) {
-  auto p = make("output: ids\nmax_len: 4");
+  auto p = make_text("output: ids\nmax_len: 4");
   EXPECT_THROW(p->extract(Field{std::string("a")}), Error);  // not fitted
-  fit_on(*p, {"a b c", "a b", "A"});                         // a:3 -> 2, b:2 -> 3, c:1 -> 4
-  EXPECT_EQ(ids_of(run(*p, "c a zz")), (std::vector<int64_t>{4, 2, 1, 0}));
-  EXPECT_EQ(ids_of(run(*p, "a b a b a b")), (std::vector<int64_t>{2, 3, 2, 3}));
+  fit_text(*p, {"a b c", "a b", "A"});                         // a:3 -> 2, b:2 -> 3, c:1 -> 4
+  EXPECT_EQ(token_ids_of(run(*p, "c a zz")), (std::vector<int64_t>{4, 2, 1, 0}));
+  EXPECT_EQ(token_ids_of(run(*p, "a b a b a b")), (std::vector<int64_t>{2, 3, 2, 3}));
   auto batch = p->collate({run(*p, "c a zz"), torch::Tensor(), run(*p, "a b a b a b")});
   EXPECT_EQ(batch.data.sizes(), (std::vector<int64_t>{3, 4}));
-  EXPECT_EQ(ids_of(batch.lengths), (std::vector<int64_t>{3, 0, 4}));
-  EXPECT_EQ(ids_of(batch.present.to(torch::kLong)), (std::vector<int64_t>{1, 0, 1}));
-  EXPECT_EQ(ids_of(batch.data[1]), (std::vector<int64_t>{0, 0, 0, 0}));
+  EXPECT_EQ(token_ids_of(batch.lengths), (std::vector<int64_t>{3, 0, 4}));
+  EXPECT_EQ(token_ids_of(batch.present.to(torch::kLong)), (std::vector<int64_t>{1, 0, 1}));
+  EXPECT_EQ(token_ids_of(batch.data[1]), (std::vector<int64_t>{0, 0, 0, 0}));
 }
 
 TEST(TextPipeline, VariableLengthCollatePadsAndReportsLengths) {
-  auto p = make("{}");
-  fit_on(*p, {"x y z"});
+  auto p = make_text("{}");
+  fit_text(*p, {"x y z"});
   EXPECT_EQ(p->item_shape(), (std::vector<int64_t>{-1}));
   auto b = p->collate({run(*p, "x"), run(*p, "z y x"), torch::Tensor(), run(*p, "")});
   EXPECT_EQ(b.data.sizes(), (std::vector<int64_t>{4, 3}));
-  EXPECT_EQ(ids_of(b.lengths), (std::vector<int64_t>{1, 3, 0, 0}));
-  EXPECT_EQ(ids_of(b.data.reshape(-1)), (std::vector<int64_t>{2, 0, 0, 4, 3, 2, 0, 0, 0, 0, 0, 0}));
-  EXPECT_EQ(ids_of(b.present.to(torch::kLong)), (std::vector<int64_t>{1, 1, 0, 1}));
+  EXPECT_EQ(token_ids_of(b.lengths), (std::vector<int64_t>{1, 3, 0, 0}));
+  EXPECT_EQ(token_ids_of(b.data.reshape(-1)), (std::vector<int64_t>{2, 0, 0, 4, 3, 2, 0, 0, 0, 0, 0, 0}));
+  EXPECT_EQ(token_ids_of(b.present.to(torch::kLong)), (std::vector<int64_t>{1, 1, 0, 1}));
 }
 
 TEST(TextPipeline, BagOfWordsCountsUnknownsInTheUnkColumn) {
-  auto p = make("output: bow\nmin_freq: 2");
-  fit_on(*p, {"a a b", "b c"});  // a:2, b:2 kept; c dropped
+  auto p = make_text("output: bow\nmin_freq: 2");
+  fit_text(*p, {"a a b", "b c"});  // a:2, b:2 kept; c dropped
   auto x = run(*p, "a a zz b c");
   EXPECT_TRUE(torch::equal(x, torch::tensor({0.f, 2.f, 2.f, 1.f})));
   auto batch = p->collate({x, torch::Tensor()});
@@ -106,8 +106,8 @@ TEST(TextPipeline, BagOfWordsCountsUnknownsInTheUnkColumn) {
 }
 
 TEST(TextPipeline, RejectsWrongFieldsAndInvalidUtf8) {
-  auto p = make("{}");
-  fit_on(*p, {"a"});
+  auto p = make_text("{}");
+  fit_text(*p, {"a"});
   EXPECT_THROW(p->extract(Field{std::vector<float>{1.f}}), InputError);
   try {
     p->extract(Field{std::string("ab\xc3(")});
@@ -118,10 +118,10 @@ TEST(TextPipeline, RejectsWrongFieldsAndInvalidUtf8) {
 }
 
 TEST(TextAugment, DeterministicPerSeedAndOnlyDropsOrSwaps) {
-  auto p = make("augment: {token_dropout: 0.3, token_swap: 0.3}");
+  auto p = make_text("augment: {token_dropout: 0.3, token_swap: 0.3}");
   std::string text;
   for (int i = 0; i < 40; ++i) text += "w" + std::to_string(i) + " ";
-  fit_on(*p, {text});
+  fit_text(*p, {text});
   const auto ids = p->extract(Field{text});
   Rng a(5), b(5), c(6);
   const auto xa = p->augment(Field{text}, ids, a);
@@ -130,22 +130,22 @@ TEST(TextAugment, DeterministicPerSeedAndOnlyDropsOrSwaps) {
   EXPECT_LT(xa.numel(), ids.numel());
   EXPECT_GT(xa.numel(), 0);
   // Every kept token comes from the input, without repeats.
-  auto kept = ids_of(xa);
+  auto kept = token_ids_of(xa);
   std::sort(kept.begin(), kept.end());
   EXPECT_TRUE(std::adjacent_find(kept.begin(), kept.end()) == kept.end());
-  auto all = ids_of(ids);
+  auto all = token_ids_of(ids);
   std::sort(all.begin(), all.end());
   EXPECT_TRUE(std::includes(all.begin(), all.end(), kept.begin(), kept.end()));
 }
 
 TEST(TextAugment, SwapsMoveTokensByOnePlaceAtMost) {
-  auto p = make("augment: {token_swap: 0.5}");
+  auto p = make_text("augment: {token_swap: 0.5}");
   std::string text;
   for (int i = 0; i < 30; ++i) text += "t" + std::to_string(i) + " ";
-  fit_on(*p, {text});
-  const auto in = ids_of(p->extract(Field{text}));
+  fit_text(*p, {text});
+  const auto in = token_ids_of(p->extract(Field{text}));
   Rng rng(9);
-  const auto out = ids_of(p->augment(Field{text}, torch::tensor(in), rng));
+  const auto out = token_ids_of(p->augment(Field{text}, torch::tensor(in), rng));
   ASSERT_EQ(out.size(), in.size());
   int moved = 0;
   for (std::size_t i = 0; i < in.size(); ++i) {
@@ -158,9 +158,9 @@ TEST(TextAugment, SwapsMoveTokensByOnePlaceAtMost) {
 
 TEST(TextPipeline, StateRoundTripReproducesOutputs) {
   const std::string yaml = "output: tfidf\nmax_size: 6\nkeep_punctuation: true";
-  auto p = make(yaml);
-  fit_on(*p, {"Un café, s'il vous plaît!", "Café au lait", "Deux cafés, merci"});
-  auto restored = make(yaml);
+  auto p = make_text(yaml);
+  fit_text(*p, {"Un café, s'il vous plaît!", "Café au lait", "Deux cafés, merci"});
+  auto restored = make_text(yaml);
   EXPECT_EQ(restored->item_shape(), (std::vector<int64_t>{-1}));
   restored->load_state(nlohmann::json::parse(p->state().dump()));
   EXPECT_EQ(restored->vocab_size(), 6);
@@ -168,14 +168,14 @@ TEST(TextPipeline, StateRoundTripReproducesOutputs) {
   for (const std::string s : {"un café au lait, merci", "rien"}) {
     EXPECT_TRUE(torch::equal(run(*restored, s), run(*p, s))) << s;
   }
-  EXPECT_THROW(make("output: bow")->load_state(p->state()), Error);  // wrong output
+  EXPECT_THROW(make_text("output: bow")->load_state(p->state()), Error);  // wrong output
 }
 
 TEST(TextPipeline, ConfigErrorsAndRegistry) {
-  EXPECT_THROW(make("output: onehot"), ConfigError);
-  EXPECT_THROW(make("output: bow\nmax_len: 8"), ConfigError);
-  EXPECT_THROW(make("augment: {token_dropout: 1.5}"), ConfigError);
-  EXPECT_THROW(make("max_sise: 10"), ConfigError);
+  EXPECT_THROW(make_text("output: onehot"), ConfigError);
+  EXPECT_THROW(make_text("output: bow\nmax_len: 8"), ConfigError);
+  EXPECT_THROW(make_text("augment: {token_dropout: 1.5}"), ConfigError);
+  EXPECT_THROW(make_text("max_sise: 10"), ConfigError);
   auto p = pipeline_registry().create("text", {}, ConfigNode::parse("max_len: 8"));
   EXPECT_EQ(p->modality(), Modality::text);
   EXPECT_FALSE(p->cacheable());

@@ -247,14 +247,14 @@ TEST_P(FusionConformance, AbsentModalityContentIsIgnored) {
   }
 }
 
-std::vector<std::string> registered_names() {
+std::vector<std::string> registered_fusions() {
   std::vector<std::string> names;
   for (const auto& e : fusion::fusion_registry().entries()) names.push_back(e.name);
   return names;
 }
 
 INSTANTIATE_TEST_SUITE_P(AllFusions, FusionConformance,
-                         ::testing::Combine(::testing::ValuesIn(registered_names()),
+                         ::testing::Combine(::testing::ValuesIn(registered_fusions()),
                                             ::testing::Values(2, 3)),
                          [](const ::testing::TestParamInfo<std::tuple<std::string, int>>& info) {
                            return std::get<0>(info.param) + "_" +

@@ -17,13 +17,13 @@ namespace {
 using mmfuse::testing::block_config;
 using mmfuse::testing::max_abs_diff;
 
-struct Recipe {
+struct HeadRecipe {
   std::string label;
   HeadContext context;
   std::string yaml;
 };
 
-HeadContext context(int64_t in, int64_t out, TaskKind kind) {
+HeadContext head_context(int64_t in, int64_t out, TaskKind kind) {
   HeadContext c;
   c.in_dim = in;
   c.out_dim = out;
@@ -32,20 +32,20 @@ HeadContext context(int64_t in, int64_t out, TaskKind kind) {
   return c;
 }
 
-const std::map<std::string, std::vector<Recipe>>& recipes() {
-  static const std::map<std::string, std::vector<Recipe>> table = {
-      {"linear", {{"classes", context(6, 3, TaskKind::classification), ""}}},
+const std::map<std::string, std::vector<HeadRecipe>>& head_recipes() {
+  static const std::map<std::string, std::vector<HeadRecipe>> table = {
+      {"linear", {{"classes", head_context(6, 3, TaskKind::classification), ""}}},
       {"mlp",
-       {{"classes", context(6, 3, TaskKind::classification), "hidden: 5"},
-        {"dropout", context(6, 2, TaskKind::regression), "hidden: 5\ndropout: 0.2"}}},
+       {{"classes", head_context(6, 3, TaskKind::classification), "hidden: 5"},
+        {"dropout", head_context(6, 2, TaskKind::regression), "hidden: 5\ndropout: 0.2"}}},
       {"projection",
-       {{"linear", context(6, 4, TaskKind::embedding), ""},
-        {"mlp", context(6, 4, TaskKind::embedding), "hidden: 5"}}},
+       {{"linear", head_context(6, 4, TaskKind::embedding), ""},
+        {"mlp", head_context(6, 4, TaskKind::embedding), "hidden: 5"}}},
   };
   return table;
 }
 
-std::vector<std::string> registered_names() {
+std::vector<std::string> registered_heads() {
   std::vector<std::string> names;
   for (const auto& e : head_registry().entries()) names.push_back(e.name);
   return names;
@@ -53,12 +53,12 @@ std::vector<std::string> registered_names() {
 
 class HeadConformance : public ::testing::TestWithParam<std::string> {
  protected:
-  static HeadBlock build(const std::string& name, const Recipe& r, uint64_t seed) {
+  static HeadBlock build(const std::string& name, const HeadRecipe& r, uint64_t seed) {
     torch::manual_seed(seed);
     return head_registry().make(name, r.context, block_config("type: " + name + "\n" + r.yaml));
   }
 
-  static torch::Tensor input(const Recipe& r, int64_t b, uint64_t seed) {
+  static torch::Tensor input(const HeadRecipe& r, int64_t b, uint64_t seed) {
     torch::manual_seed(seed);
     return torch::randn({b, r.context.in_dim});
   }
@@ -70,14 +70,14 @@ class HeadConformance : public ::testing::TestWithParam<std::string> {
   }
 
   /// Runs `check` on every recipe of this head (fails when there is none).
-  void for_each_recipe(const std::function<void(const Recipe&)>& check) const {
-    mmfuse::testing::for_each_recipe(recipes(), GetParam(), __FILE__, check);
+  void for_each_recipe(const std::function<void(const HeadRecipe&)>& check) const {
+    mmfuse::testing::for_each_recipe(head_recipes(), GetParam(), __FILE__, check);
   }
 
   /// Runs a generic check on every recipe: the output is the prediction.
   void for_each_subject(void (*check)(const mmfuse::testing::Subject&)) const {
     const std::string name = GetParam();
-    for_each_recipe([&](const Recipe& r) {
+    for_each_recipe([&](const HeadRecipe& r) {
       mmfuse::testing::Subject s;
       s.build = [&](uint64_t seed) { return build(name, r, seed).module(); };
       s.run = [&](const mmfuse::testing::Subject::ModulePtr& m, int64_t b, uint64_t seed) {
@@ -89,7 +89,7 @@ class HeadConformance : public ::testing::TestWithParam<std::string> {
 };
 
 TEST_P(HeadConformance, ShapeContract) {
-  for_each_recipe([&](const Recipe& r) {
+  for_each_recipe([&](const HeadRecipe& r) {
     auto head = build(GetParam(), r, 1);
     EXPECT_EQ(head->out_dim(), r.context.out_dim);
     auto y = eval(head, input(r, 3, 2));
@@ -116,7 +116,7 @@ TEST_P(HeadConformance, SaveLoadRoundTrip) {
 }
 
 TEST_P(HeadConformance, BatchOfOne) {
-  for_each_recipe([&](const Recipe& r) {
+  for_each_recipe([&](const HeadRecipe& r) {
     auto head = build(GetParam(), r, 11);
     auto z = input(r, 3, 12);
     auto single = eval(head, z.narrow(0, 0, 1));
@@ -126,12 +126,12 @@ TEST_P(HeadConformance, BatchOfOne) {
 }
 
 TEST(HeadConformanceTable, EveryRecipeNamesARegisteredHead) {
-  for (const auto& [name, list] : recipes()) {
+  for (const auto& [name, list] : head_recipes()) {
     EXPECT_NE(head_registry().find(name), nullptr) << "recipe for unknown head " << name;
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Registered, HeadConformance, ::testing::ValuesIn(registered_names()),
+INSTANTIATE_TEST_SUITE_P(Registered, HeadConformance, ::testing::ValuesIn(registered_heads()),
                          [](const ::testing::TestParamInfo<std::string>& info) {
                            return info.param;
                          });

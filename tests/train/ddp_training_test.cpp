@@ -39,7 +39,7 @@ bool train_processes(const std::string& args, int world, const std::string& log_
   return ok;
 }
 
-double max_abs_diff(const std::string& a, const std::string& b) {
+double file_max_abs_diff(const std::string& a, const std::string& b) {
   const auto ta = load_safetensors(a).tensors, tb = load_safetensors(b).tensors;
   EXPECT_EQ(ta.size(), tb.size());
   double d = 0;
@@ -65,7 +65,7 @@ TEST_P(DataParallelTraining, TwoProcessesOfHalfBatchesEqualOneProcess) {
   ASSERT_TRUE(train_processes("--config " + cfg + " train.batch_size=6 --out " + two, 2,
                               f.dir.file("log2"), &report))
       << report;
-  const double diff = max_abs_diff(one + "/model.safetensors", two + "/model.safetensors");
+  const double diff = file_max_abs_diff(one + "/model.safetensors", two + "/model.safetensors");
   EXPECT_LE(diff, 1e-5) << "2 processes x 6 vs 1 x 12";
   const json s1 = json::parse(read_file(one + "/summary.json"));
   const json s2 = json::parse(read_file(two + "/summary.json"));
@@ -84,14 +84,14 @@ TEST_P(DataParallelTraining, TwoProcessesOfHalfBatchesEqualOneProcess) {
   EXPECT_EQ(lines(one + "/metrics.jsonl"), lines(two + "/metrics.jsonl"));
 }
 
-std::string kind_name(const ::testing::TestParamInfo<models::TaskKind>& info) {
+std::string ddp_kind_name(const ::testing::TestParamInfo<models::TaskKind>& info) {
   return models::to_string(info.param);
 }
 
 INSTANTIATE_TEST_SUITE_P(ExactTasks, DataParallelTraining,
                          ::testing::Values(models::TaskKind::supervised,
                                            models::TaskKind::retrieval),
-                         kind_name);
+                         ddp_kind_name);
 
 // A translator with batch norm and a GAN's critics trains on 2 processes too (batch norm keeps
 // per-process statistics, as PyTorch's DDP does, so it is not bit-equal to one process).
@@ -133,7 +133,7 @@ TEST(DataParallelTraining, TorchrunRestartsTheGroupAfterAWorkerDiesAndItResumes)
   const std::string log = torchrun.report();
   EXPECT_THAT(log, ::testing::HasSubstr("resuming"));  // the restarted group resumed
   EXPECT_EQ(read_checkpoint_state(killed + "/checkpoints/last.safetensors")["step"], 24);
-  EXPECT_EQ(max_abs_diff(plain + "/checkpoints/last.safetensors",
+  EXPECT_EQ(file_max_abs_diff(plain + "/checkpoints/last.safetensors",
                          killed + "/checkpoints/last.safetensors"),
             0.0);
 }

@@ -16,7 +16,7 @@ namespace mmfuse::data {
 namespace {
 
 constexpr char kMagic[4] = {'M', 'M', 'F', 'C'};
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kCacheVersion = 1;
 
 template <class T>
 void put(std::string& out, const T& v) {
@@ -140,7 +140,7 @@ torch::Tensor FeatureCache::read_entry(const std::string& path) {
   uint64_t payload = 0, checksum = 0;
   if (bytes.size() < 4 || std::memcmp(bytes.data(), kMagic, 4) != 0) return corrupt("bad magic");
   pos = 4;
-  if (!get(bytes, pos, version) || version != kVersion) return corrupt("unknown version");
+  if (!get(bytes, pos, version) || version != kCacheVersion) return corrupt("unknown version");
   if (!get(bytes, pos, stored) || !get(bytes, pos, original) || !get(bytes, pos, ndim) ||
       ndim > 16) {
     return corrupt("truncated header");
@@ -174,7 +174,7 @@ void FeatureCache::write_entry(const std::string& path, const torch::Tensor& ten
   std::string out;
   out.reserve(64 + payload);
   out.append(kMagic, 4);
-  put(out, kVersion);
+  put(out, kCacheVersion);
   put(out, static_cast<int8_t>(t.scalar_type()));
   put(out, static_cast<int8_t>(original));
   put(out, static_cast<uint32_t>(t.dim()));

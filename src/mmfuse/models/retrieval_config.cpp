@@ -4,7 +4,7 @@ namespace mmfuse::models {
 
 namespace {
 
-Modality modality_at(const ConfigNode& node) {
+Modality tower_modality_at(const ConfigNode& node) {
   try {
     return modality_from_string(node.as<std::string>());
   } catch (const Error& e) {
@@ -43,8 +43,8 @@ RetrievalConfig RetrievalConfig::from_config(const ConfigNode& root) {
   if (!mods.is_sequence() || mods.size() != 2) {
     mods.fail("expected two modalities [query, candidate], e.g. [text, image]");
   }
-  c.query = modality_at(mods.at(0));
-  c.candidate = modality_at(mods.at(1));
+  c.query = tower_modality_at(mods.at(0));
+  c.candidate = tower_modality_at(mods.at(1));
   if (c.query == c.candidate) mods.fail("expected two different modalities");
   c.dim = r.get<int64_t>("dim", c.dim);
   if (c.dim < 1) r["dim"].fail("expected a positive embedding size");

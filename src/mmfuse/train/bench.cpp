@@ -16,10 +16,10 @@ namespace mmfuse::train {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using BenchClock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
+double bench_seconds_since(BenchClock::time_point t0) {
+  return std::chrono::duration<double>(BenchClock::now() - t0).count();
 }
 
 /// The first `n` samples of `b` (every modality and target).
@@ -45,9 +45,9 @@ double p50_forward_ms(models::MultimodalModel& model, const data::Batch& batch, 
   std::vector<double> ms;
   ms.reserve(static_cast<std::size_t>(steps));
   for (int64_t i = 0; i < steps; ++i) {
-    auto t0 = Clock::now();
+    auto t0 = BenchClock::now();
     model->forward(batch);
-    ms.push_back(1000.0 * seconds_since(t0));
+    ms.push_back(1000.0 * bench_seconds_since(t0));
   }
   std::sort(ms.begin(), ms.end());
   return ms[ms.size() / 2];  // as the peer: times[len(times) // 2]
@@ -113,10 +113,10 @@ BenchResult bench_model(const ConfigNode& root, const BenchOptions& o) {
   model->train();
   for (int64_t i = 0; i < o.warmup_train; ++i) step();
   dp.barrier();
-  auto t0 = Clock::now();
+  auto t0 = BenchClock::now();
   for (int64_t i = 0; i < o.steps; ++i) step();
   r.train_samples_per_s =
-      static_cast<double>(o.batch * o.steps * dp.world_size()) / seconds_since(t0);
+      static_cast<double>(o.batch * o.steps * dp.world_size()) / bench_seconds_since(t0);
   r.gflops_achieved = r.train_samples_per_s * r.flops_per_sample / 1e9;
   if (dp.world_size() > 1) return r;  // latency is a one-process figure
 
@@ -144,9 +144,9 @@ GemmResult bench_gemm(int64_t n, int repeats, int threads) {
     product();  // warm-up
     double best = 0;
     for (int i = 0; i < std::max(1, repeats); ++i) {
-      auto t0 = Clock::now();
+      auto t0 = BenchClock::now();
       product();
-      best = std::max(best, flops / seconds_since(t0) / 1e9);
+      best = std::max(best, flops / bench_seconds_since(t0) / 1e9);
     }
     return best;
   };
