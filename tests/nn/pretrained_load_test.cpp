@@ -43,7 +43,7 @@ EncoderBlock build(const std::string& file, const std::string& extra = "") {
 
 // The message of the Error `f` throws ("" when it throws none).
 template <class F>
-std::string error_of(F&& f) {
+std::string load_error_of(F&& f) {
   try {
     f();
   } catch (const Error& e) {
@@ -74,7 +74,7 @@ TEST(PretrainedLoad, MissingTensorIsNamedWithConfigPathAndEncoderIsUnchanged) {
   auto ck = checkpoint();
   ck.erase("backbone.net.0.bias");
   save_safetensors(dir.file("w.safetensors"), ck);
-  const std::string msg = error_of([&] { build(dir.file("w.safetensors")); });
+  const std::string msg = load_error_of([&] { build(dir.file("w.safetensors")); });
   EXPECT_NE(msg.find("block.pretrained"), std::string::npos) << msg;
   EXPECT_NE(msg.find("missing in the file: net.0.bias [3]"), std::string::npos) << msg;
   EXPECT_NE(msg.find("1 of 2 encoder tensors matched"), std::string::npos) << msg;
@@ -89,7 +89,7 @@ TEST(PretrainedLoad, UnexpectedTensorIsNamedWithTheExcludeHint) {
   auto ck = checkpoint();
   ck["backbone.net.1.weight"] = torch::zeros({3});
   save_safetensors(dir.file("w.safetensors"), ck);
-  const std::string msg = error_of([&] { build(dir.file("w.safetensors")); });
+  const std::string msg = load_error_of([&] { build(dir.file("w.safetensors")); });
   EXPECT_NE(msg.find("unexpected (unused) in the file: backbone.net.1.weight -> net.1.weight"),
             std::string::npos)
       << msg;
@@ -101,7 +101,7 @@ TEST(PretrainedLoad, WrongShapeIsNamedWithBothShapes) {
   auto ck = checkpoint();
   ck["backbone.net.0.weight"] = torch::zeros({3, 5});
   save_safetensors(dir.file("w.safetensors"), ck);
-  const std::string msg = error_of([&] { build(dir.file("w.safetensors")); });
+  const std::string msg = load_error_of([&] { build(dir.file("w.safetensors")); });
   EXPECT_NE(msg.find("shape mismatch: backbone.net.0.weight -> net.0.weight: file [3, 5] vs "
                      "module [3, 4]"),
             std::string::npos)
@@ -117,7 +117,7 @@ TEST(PretrainedLoad, OtherFloatDtypesLoadOnlyWhenConvertedAndAreReported) {
     save_safetensors(file, ck);
     const std::string name = safetensors_dtype_name(dtype);
     SCOPED_TRACE(name);
-    const std::string msg = error_of([&] { build(file); });
+    const std::string msg = load_error_of([&] { build(file); });
     EXPECT_NE(msg.find("dtype mismatch: backbone.net.0.weight -> net.0.weight: file " + name +
                        " vs module F32"),
               std::string::npos)
@@ -147,7 +147,7 @@ TEST(PretrainedLoad, IntegerTensorForAFloatParameterIsNeverConverted) {
   ck["backbone.net.0.bias"] = torch::tensor({1, 2, 3}, torch::kInt64);
   save_safetensors(dir.file("w.safetensors"), ck);
   const std::string msg =
-      error_of([&] { build(dir.file("w.safetensors"), ", convert_dtypes: true"); });
+      load_error_of([&] { build(dir.file("w.safetensors"), ", convert_dtypes: true"); });
   EXPECT_NE(msg.find("dtype mismatch: backbone.net.0.bias -> net.0.bias: file I64 vs module F32"),
             std::string::npos)
       << msg;
@@ -155,10 +155,10 @@ TEST(PretrainedLoad, IntegerTensorForAFloatParameterIsNeverConverted) {
 
 TEST(PretrainedLoad, FileAndPrefixErrorsSayWhatToFix) {
   TempDir dir;
-  std::string msg = error_of([&] { build(dir.file("absent.safetensors")); });
+  std::string msg = load_error_of([&] { build(dir.file("absent.safetensors")); });
   EXPECT_NE(msg.find("absent.safetensors: no such weights file"), std::string::npos) << msg;
   save_safetensors(dir.file("w.safetensors"), checkpoint());
-  msg = error_of([&] {
+  msg = load_error_of([&] {
     make_encoder(tabular_context(),
                  mmfuse::testing::block_config("type: mlp\nhidden: [3]\npretrained: {file: " +
                                                dir.file("w.safetensors") + ", prefix: encoder.}"));

@@ -22,14 +22,14 @@ struct NetImpl : torch::nn::Module {
 };
 TORCH_MODULE(Net);
 
-TransferOptions parse(const std::string& yaml) {
+TransferOptions parse_transfer(const std::string& yaml) {
   return TransferOptions::from_config(
       ConfigNode(ConfigNode::parse(yaml).yaml(), "train.transfer", "<test>"));
 }
 
 TEST(Transfer, FrozenForTheFirstEpochsWithBatchNormInEvalMode) {
   Net net;
-  const auto o = parse("freeze: [enc.]\nfreeze_epochs: 1");
+  const auto o = parse_transfer("freeze: [enc.]\nfreeze_epochs: 1");
   net->train();
   EXPECT_EQ(apply_freeze(*net, o, 0), 3 * 4 + 4 + 4 + 4);  // linear + bn weight and bias
   EXPECT_FALSE(net->enc[0]->as<torch::nn::Linear>()->weight.requires_grad());
@@ -51,13 +51,13 @@ TEST(Transfer, FrozenForTheFirstEpochsWithBatchNormInEvalMode) {
   net->forward(torch::randn({8, 3}) + 5).sum().backward();
   EXPECT_FALSE(torch::equal(bn->running_mean, mean_before));
   // freeze_epochs: 0 freezes for the whole run.
-  EXPECT_TRUE(frozen_in(parse("freeze: [enc.]"), 100));
-  EXPECT_FALSE(frozen_in(parse("freeze_epochs: 3"), 0));  // nothing to freeze
+  EXPECT_TRUE(frozen_in(parse_transfer("freeze: [enc.]"), 100));
+  EXPECT_FALSE(frozen_in(parse_transfer("freeze_epochs: 3"), 0));  // nothing to freeze
 }
 
 TEST(Transfer, LearningRateMultipliersBecomeParameterGroups) {
   Net net;
-  const auto o = parse("lr_mult: {enc.: 0.1, enc.1.: 0.5}");
+  const auto o = parse_transfer("lr_mult: {enc.: 0.1, enc.1.: 0.5}");
   const ParamGroups g = param_groups(*net, o);
   ASSERT_EQ(g.multipliers, (std::vector<double>{1.0, 0.1, 0.5}));
   EXPECT_EQ(g.params[0].size(), 2u);  // head weight, bias
@@ -82,16 +82,16 @@ TEST(Transfer, LearningRateMultipliersBecomeParameterGroups) {
 TEST(Transfer, PrefixesThatMatchNothingNameTheConfigPath) {
   Net net;
   try {
-    apply_freeze(*net, parse("freeze: [encoders.image.]"), 0);
+    apply_freeze(*net, parse_transfer("freeze: [encoders.image.]"), 0);
     FAIL() << "expected ConfigError";
   } catch (const ConfigError& e) {
     const std::string msg = e.what();
     EXPECT_NE(msg.find("train.transfer.freeze"), std::string::npos) << msg;
     EXPECT_NE(msg.find("enc.0.weight"), std::string::npos) << msg;  // what names look like
   }
-  EXPECT_THROW(param_groups(*net, parse("lr_mult: {fusion.: 2}")), ConfigError);
-  EXPECT_THROW(parse("freeze_epochs: -1"), ConfigError);
-  EXPECT_THROW(parse("lr_mult: {enc.: -1}"), ConfigError);
+  EXPECT_THROW(param_groups(*net, parse_transfer("lr_mult: {fusion.: 2}")), ConfigError);
+  EXPECT_THROW(parse_transfer("freeze_epochs: -1"), ConfigError);
+  EXPECT_THROW(parse_transfer("lr_mult: {enc.: -1}"), ConfigError);
 }
 
 }  // namespace
