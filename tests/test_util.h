@@ -142,11 +142,10 @@ inline std::string missing_espeak() {
 /// one fails, its error and the Debian package that provides it. Probed once per module.
 inline std::string missing_python(const std::vector<std::string>& modules) {
   static std::map<std::string, std::string> probed;  // module -> "" or why it fails
-  static const std::map<std::string, std::string> packages = {{"torch", "python3-torch"},
-                                                              {"numpy", "python3-numpy"},
-                                                              {"scipy", "python3-scipy"},
-                                                              {"PIL", "python3-pil"},
-                                                              {"sklearn", "python3-sklearn"}};
+  static const std::map<std::string, std::string> packages = {
+      {"torch", "python3-torch"},     {"numpy", "python3-numpy"},
+      {"scipy", "python3-scipy"},     {"PIL", "python3-pil"},
+      {"sklearn", "python3-sklearn"}, {"torchvision", "python3-torchvision"}};
   if (!std::filesystem::exists("/usr/bin/python3")) {
     return "/usr/bin/python3 is missing (apt-get install python3)";
   }
@@ -174,6 +173,22 @@ inline std::string missing_python(const std::vector<std::string>& modules) {
 inline std::string missing_peers() {
   std::string m = missing_shared();
   return m.empty() ? missing_python({"torch", "numpy"}) : m;
+}
+
+/// ../shared/pretrained (the pretrained weights and reference.py); empty when absent.
+inline std::string pretrained_dir() {
+  const std::string shared = shared_dir();
+  return shared.empty() ? std::string() : shared + "/pretrained";
+}
+
+/// What the pretrained reference (../shared/pretrained/reference.py) needs: the folder and
+/// /usr/bin/python3 with torch, torchvision, numpy and scipy.
+inline std::string missing_pretrained_reference() {
+  std::string m = missing_shared();
+  if (m.empty() && !std::filesystem::exists(pretrained_dir() + "/reference.py")) {
+    m = pretrained_dir() + "/reference.py is missing (an older ../shared)";
+  }
+  return m.empty() ? missing_python({"torch", "torchvision", "numpy", "scipy"}) : m;
 }
 
 }  // namespace mmfuse::testing

@@ -264,6 +264,7 @@ std::string ModuleLoadReport::describe() const {
   for (const auto& m : missing) out += "\n  missing in the file: " + m;
   for (const auto& u : unexpected) out += "\n  unexpected (unused) in the file: " + u;
   for (const auto& s : mismatched) out += "\n  shape mismatch: " + s;
+  for (const auto& s : wrong_dtype) out += "\n  dtype mismatch: " + s;
   return out;
 }
 
@@ -299,7 +300,7 @@ ModuleLoadReport load_module(torch::nn::Module& module,
       const std::string to = safetensors_dtype_name(it->second.scalar_type());
       if (!options.convert_float_dtypes || !value.is_floating_point() ||
           !it->second.is_floating_point()) {
-        report.mismatched.push_back(label + ": file " + from + " vs module " + to +
+        report.wrong_dtype.push_back(label + ": file " + from + " vs module " + to +
                                     (value.is_floating_point() && it->second.is_floating_point()
                                          ? " (allow the conversion to load it)"
                                          : ""));
@@ -318,6 +319,7 @@ ModuleLoadReport load_module(torch::nn::Module& module,
     if (!allowed) report.missing.push_back(name + " " + shape_str(t.sizes()));
   }
   const std::string problems = report.describe();
+  if (options.dry_run) return report;
   if (options.strict && !problems.empty()) {
     throw Error(source + ": the tensors do not match the model (" +
                 std::to_string(report.loaded.size()) + " of " + std::to_string(targets.size()) +

@@ -73,6 +73,8 @@ struct ModuleLoadOptions {
   /// are converted and listed in `converted`; false: such a tensor is a mismatch. Any other dtype
   /// difference (an integer file tensor for a float module, ...) is always a mismatch.
   bool convert_float_dtypes = false;
+  /// Check and report only: nothing is copied into the module, nothing is thrown.
+  bool dry_run = false;
 };
 
 /// What load_module did.
@@ -80,7 +82,8 @@ struct ModuleLoadReport {
   std::vector<std::string> loaded;      ///< module names filled
   std::vector<std::string> missing;     ///< module names without a file tensor
   std::vector<std::string> unexpected;  ///< file names (as in the file) with no module tensor
-  std::vector<std::string> mismatched;  ///< "name: file [a, b] vs module [c, d]", or dtypes
+  std::vector<std::string> mismatched;  ///< "name: file [a, b] vs module [c, d]"
+  std::vector<std::string> wrong_dtype; ///< "name: file F16 vs module F32" (not converted)
   std::vector<std::string> converted;   ///< "name: F16 -> F32" (convert_float_dtypes)
   /// Empty when everything matched; else one line per problem.
   std::string describe() const;

@@ -98,7 +98,8 @@ void Dataset::fit(int threads) {
         auto it = s.targets.find(t.name);
         if (it != s.targets.end()) labels.push_back(std::get<std::string>(it->second));
       }
-      label_maps_[t.name] = LabelMap::fit(labels);
+      label_maps_[t.name] =
+          t.classes_file.empty() ? LabelMap::fit(labels) : LabelMap::from_file(t.classes_file);
     } else {
       for (const auto& s : train->samples) {
         auto it = s.targets.find(t.name);

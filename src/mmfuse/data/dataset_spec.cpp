@@ -23,8 +23,9 @@ ModalitySpec parse_modality(Modality m, const ConfigNode& node) {
   return out;
 }
 
-TargetSpec parse_target(const std::string& name, const ConfigNode& node) {
-  node.check_keys({"field", "type", "required"});
+TargetSpec parse_target(const std::string& name, const ConfigNode& node,
+                        const std::string& base_dir) {
+  node.check_keys({"field", "type", "required", "classes"});
   TargetSpec t;
   t.name = name;
   t.field = node.get<std::string>("field", name);
@@ -37,6 +38,10 @@ TargetSpec parse_target(const std::string& name, const ConfigNode& node) {
     node["type"].fail("unknown target type '" + type + "'; known: class, regression");
   }
   t.required = node.get<bool>("required", true);
+  if (node.has("classes")) {
+    if (t.kind != TargetKind::class_label) node["classes"].fail("only a class target has classes");
+    t.classes_file = resolve_path(base_dir, node.get<std::string>("classes"));
+  }
   return t;
 }
 
@@ -129,7 +134,8 @@ DatasetSpec DatasetSpec::parse(const std::string& yaml_text, const std::string& 
 
   ConfigNode targets = root["targets"];
   if (!targets.is_null() && !targets.is_map()) targets.fail("expected a map of targets");
-  for (const auto& key : targets.keys()) spec.targets.push_back(parse_target(key, targets[key]));
+  for (const auto& key : targets.keys())
+    spec.targets.push_back(parse_target(key, targets[key], spec.base_dir));
 
   spec.cache = parse_cache(root["cache"], spec);
   spec.skip_bad = root.get<bool>("skip_bad", true);

@@ -7,7 +7,7 @@
 //     image: {pipeline: image, size: [28, 28], channels: 1}   # `pipeline` (registered name,
 //     audio: {pipeline: audio, features: avmnist_spectrogram} # default: the modality name)
 //   targets:                      # type: class | regression; required (default true)
-//     digit: {field: label, type: class}
+//     digit: {field: label, type: class}   # classes: FILE fixes the class names and order
 //   cache: {dir: cache/avmnist, ram_mb: 2048, dtype: float16}   # all optional
 //   skip_bad: true                # skip and list bad samples (false: the first one throws)
 //   id_field: id

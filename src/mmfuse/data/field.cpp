@@ -5,6 +5,7 @@
 #include "mmfuse/core/error.h"
 #include "mmfuse/core/fs.h"
 #include "mmfuse/core/utf8.h"
+#include "mmfuse/data/text/text_decode.h"
 
 namespace mmfuse::data {
 
@@ -65,8 +66,31 @@ Field audio_from_json(const json& v, const std::string& base_dir) {
   return ref;
 }
 
-Field text_from_json(const json& v) {
-  if (!v.is_string()) throw InputError("expected a UTF-8 string, got " + json_kind(v));
+// {"file": ..., "encoding": ..., "invalid": ...} (data/text/text_decode.h).
+Field text_from_file(const json& v, const std::string& base_dir) {
+  for (const auto& [key, value] : v.items()) {
+    if (key != "file" && key != "encoding" && key != "invalid") {
+      throw InputError("unknown key '" + key +
+                       "' in a text object; known: file, encoding, invalid");
+    }
+  }
+  if (!v.contains("file")) throw InputError("a text object needs \"file\" (a text file path)");
+  const std::string path = path_value(v["file"], "text file", base_dir);
+  const auto option = [&](const char* key, const char* fallback) {
+    if (!v.contains(key)) return std::string(fallback);
+    if (!v[key].is_string()) throw InputError(std::string(key) + ": expected a string");
+    return v[key].get<std::string>();
+  };
+  const TextEncoding encoding = text_encoding_from_string(option("encoding", "auto"));
+  const InvalidBytes invalid = invalid_bytes_from_string(option("invalid", "error"));
+  return decode_text(read_file(path), encoding, invalid, path).text;
+}
+
+Field text_from_json(const json& v, const std::string& base_dir) {
+  if (v.is_object()) return text_from_file(v, base_dir);
+  if (!v.is_string()) {
+    throw InputError("expected a UTF-8 string or {\"file\": ...}, got " + json_kind(v));
+  }
   const auto& s = v.get_ref<const std::string&>();
   if (auto bad = utf8::find_invalid(s)) {
     throw InputError("invalid UTF-8 at byte " + std::to_string(*bad) +
@@ -105,7 +129,7 @@ Field field_from_json(Modality m, const json& value, const std::string& base_dir
     case Modality::audio:
       return audio_from_json(value, base_dir);
     case Modality::text:
-      return text_from_json(value);
+      return text_from_json(value, base_dir);
     case Modality::tabular:
       return tabular_from_json(value);
   }

@@ -4,7 +4,10 @@
 // Accepted forms (relative paths resolve against the manifest's folder):
 //   image:   "path.png"  |  {"file": "images.idx3.gz", "index": 7}
 //   audio:   "path.wav"  |  {"file": "x.wav", "noise": {"file": "n.wav", "offset_s": 1.5, "snr_db":
-//   -3}} text:    "a UTF-8 string" tabular: [1.5, 2, -0.25]   (finite numbers only)
+//   -3}}
+//   text:    "a UTF-8 string"  |  {"file": "t.txt", "encoding": "auto", "invalid": "error"}
+//            (text/text_decode.h)
+//   tabular: [1.5, 2, -0.25]   (finite numbers only)
 #pragma once
 
 #include <string>

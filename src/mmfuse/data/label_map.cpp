@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <fstream>
+#include <map>
 #include <set>
 
 #include "mmfuse/core/error.h"
@@ -30,6 +32,23 @@ LabelMap LabelMap::fit(const std::vector<std::string>& labels) {
       return std::strtoll(a.c_str(), nullptr, 10) < std::strtoll(b.c_str(), nullptr, 10);
     });
   }
+  return from_names(std::move(names));
+}
+
+LabelMap LabelMap::from_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in)
+    throw Error(path + ": cannot read the class names file; give a text file, one name a line");
+  std::vector<std::string> names;
+  std::map<std::string, int> seen;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    const int n = ++seen[line];
+    names.push_back(n == 1 ? line : line + " (" + std::to_string(n) + ")");
+  }
+  if (!names.empty() && names.back().empty()) names.pop_back();
+  if (names.empty()) throw Error(path + ": no class names in the file");
   return from_names(std::move(names));
 }
 

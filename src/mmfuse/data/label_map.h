@@ -19,6 +19,11 @@ class LabelMap {
   static LabelMap fit(const std::vector<std::string>& labels);
   /// From names already in class order (e.g. a saved state).
   static LabelMap from_names(std::vector<std::string> names);
+  /// From a file of class names in index order, one a line (UTF-8; a trailing '\r' and a final
+  /// empty line are dropped). A name listed again gets " (2)", " (3)", ... appended, as a label
+  /// must name one class (ImageNet lists "crane" twice: the bird and the machine). Throws Error
+  /// naming the file when it cannot be read or is empty.
+  static LabelMap from_file(const std::string& path);
 
   /// Class index of `label`, or -1 when it was not seen in training.
   int64_t index(const std::string& label) const;

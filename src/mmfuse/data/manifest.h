@@ -27,6 +27,9 @@ struct TargetSpec {
   std::string field;  ///< manifest key or CSV column
   TargetKind kind = TargetKind::class_label;
   bool required = true;  ///< a sample without it is an error (else: unknown, -1 / NaN)
+  /// Class target: a file of class names in index order, one a line (e.g. the 1001 ImageNet
+  /// classes of a pretrained classifier); empty: the classes seen in training.
+  std::string classes_file;
 };
 
 /// What to read from each manifest line.

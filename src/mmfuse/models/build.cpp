@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "mmfuse/core/error.h"
+#include "mmfuse/nn/encoders/pretrained.h"
 
 namespace mmfuse::models {
 
@@ -169,7 +170,7 @@ data::Batch example_batch(const ModelInputs& inputs, int64_t batch, int64_t seq_
 }
 
 MultimodalModel build_model(const ConfigNode& model_cfg, const ModelInputs& inputs,
-                            const Registries& registries) {
+                            const Registries& registries, PretrainedWeights pretrained) {
   model_cfg.check_keys({"encoders", "fusion", "high_level", "heads"});
   ConfigNode enc_cfg = model_cfg["encoders"];
   if (!enc_cfg.is_map() || enc_cfg.size() == 0) {
@@ -189,8 +190,8 @@ MultimodalModel build_model(const ConfigNode& model_cfg, const ModelInputs& inpu
                "); remove this encoder or add the modality to the data");
     }
     encoders::EncoderContext ctx{m, in->second.item_shape, in->second.vocab_size,
-                                 in->second.vocabulary};
-    encoders::EncoderBlock enc = registries.encoders->make(cfg.get<std::string>("type"), ctx, cfg);
+                                 in->second.vocabulary, pretrained == PretrainedWeights::load};
+    encoders::EncoderBlock enc = encoders::make_encoder(ctx, cfg, *registries.encoders);
     fctx.modalities.push_back(m);
     fctx.dims.push_back(enc->out_dim());
     fctx.token_dims.push_back(enc->token_dim());
@@ -244,7 +245,11 @@ MultimodalModel build_model(const ConfigNode& model_cfg, const ModelInputs& inpu
     spec.loss_weight = cfg.get<double>("weight", 1.0);
     if (spec.loss_weight < 0) cfg["weight"].fail("expected a loss weight >= 0");
     heads::HeadContext hctx{dim, t->second.size, t->second.kind, target};
-    spec.head = registries.heads->make(cfg.get<std::string>("type"), hctx, without_weight(cfg));
+    spec.head = registries.heads->make(cfg.get<std::string>("type"), hctx,
+                                       nn::without_pretrained(without_weight(cfg)));
+    if (pretrained == PretrainedWeights::load) {
+      nn::load_configured_pretrained(*spec.head.module(), cfg, "head");
+    }
     parts.heads.push_back(std::move(spec));
   }
   return MultimodalModel(std::move(parts));

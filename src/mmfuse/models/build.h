@@ -28,7 +28,8 @@ struct Registries {
 };
 
 /// Builds every part from `model_cfg` for data described by `inputs` and assembles them.
-/// Each encoder gets EncoderContext{modality, item shape, vocab}; the fusion gets the encoders'
+/// Each encoder gets EncoderContext{modality, item shape, vocab} and its `pretrained:` weights
+/// (unless `pretrained` is skip); the fusion gets the encoders'
 /// pooled and token sizes in Modality order; the high-level block reads the fused size; each
 /// head gets {in_dim, target size, kind, name}.
 /// Throws ConfigError naming the config path for: no encoders, an unknown modality or one the
@@ -36,7 +37,8 @@ struct Registries {
 /// that gives none, a head for an unknown target, a target without a head, unknown block types
 /// (listing the registered ones) and anything the block factories reject.
 MultimodalModel build_model(const ConfigNode& model_cfg, const ModelInputs& inputs,
-                            const Registries& registries = {});
+                            const Registries& registries = {},
+                            PretrainedWeights pretrained = PretrainedWeights::load);
 
 /// A whole config file with `inputs:`, `targets:` and `model:` sections (summary, parity):
 /// ModelInputs::from_config + build_model.

@@ -48,6 +48,10 @@ struct ModelInputs {
   std::string describe_modalities() const;
 };
 
+/// Whether encoders load the weights their config's `pretrained:` names while a model is built
+/// (nn/encoders/pretrained.h): `skip` when the weights come from elsewhere anyway (a trained run).
+enum class PretrainedWeights { load, skip };
+
 /// "class", "multilabel", "regression", "embedding" <-> TaskKind (unknown names list the known).
 heads::TaskKind task_kind_from_string(const std::string& name);
 std::string to_string(heads::TaskKind kind);

@@ -122,15 +122,15 @@ std::string first_class_target(const data::Dataset& dataset) {
 }
 
 TaskModel build_task_model(const TaskSpec& task, const ConfigNode& root,
-                           const data::Dataset& dataset) {
+                           const data::Dataset& dataset, PretrainedWeights pretrained) {
   TaskModel m;
   m.kind = task.kind;
   switch (task.kind) {
     case TaskKind::supervised:
-      m.heads = build_model(root["model"], model_inputs(dataset));
+      m.heads = build_model(root["model"], model_inputs(dataset), {}, pretrained);
       break;
     case TaskKind::retrieval:
-      m.towers = build_two_tower(*task.retrieval, root["model"], model_inputs(dataset));
+      m.towers = build_two_tower(*task.retrieval, root["model"], model_inputs(dataset), pretrained);
       break;
     case TaskKind::translate:
       m.translator = build_translator(*task.translate, root, dataset);

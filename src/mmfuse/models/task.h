@@ -59,8 +59,10 @@ ModelInputs model_inputs(const data::Dataset& dataset);
 std::string first_class_target(const data::Dataset& dataset);
 
 /// Fresh weights for `task` from the run config's `model:` section (`root["model"]`) and the
-/// fitted dataset. Throws ConfigError naming the config path for anything the builders reject.
+/// fitted dataset, with the encoders' `pretrained:` weights unless `pretrained` is skip.
+/// Throws ConfigError naming the config path for anything the builders reject.
 TaskModel build_task_model(const TaskSpec& task, const ConfigNode& root,
-                           const data::Dataset& dataset);
+                           const data::Dataset& dataset,
+                           PretrainedWeights pretrained = PretrainedWeights::load);
 
 }  // namespace mmfuse::models

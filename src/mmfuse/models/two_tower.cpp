@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "mmfuse/core/error.h"
+#include "mmfuse/nn/encoders/pretrained.h"
 
 namespace mmfuse::models {
 
@@ -71,7 +72,7 @@ std::pair<torch::Tensor, torch::Tensor> TwoTowerImpl::forward(const data::Batch&
 }
 
 TwoTower build_two_tower(const RetrievalConfig& rc, const ConfigNode& model_cfg,
-                         const models::ModelInputs& inputs) {
+                         const models::ModelInputs& inputs, PretrainedWeights pretrained) {
   model_cfg.check_keys({"encoders"});
   ConfigNode enc_cfg = model_cfg["encoders"];
   std::vector<Tower> towers;
@@ -89,8 +90,8 @@ TwoTower build_two_tower(const RetrievalConfig& rc, const ConfigNode& model_cfg,
     Tower t;
     t.modality = m;
     encoders::EncoderContext ctx{m, in->second.item_shape, in->second.vocab_size,
-                                 in->second.vocabulary};
-    t.encoder = encoders::encoder_registry().make(cfg.get<std::string>("type"), ctx, cfg);
+                                 in->second.vocabulary, pretrained == PretrainedWeights::load};
+    t.encoder = encoders::make_encoder(ctx, cfg);
     heads::HeadContext hctx{t.encoder->out_dim(), rc.dim, heads::TaskKind::embedding, name};
     YAML::Node proj;
     proj["type"] = "projection";

@@ -65,9 +65,11 @@ class TwoTowerImpl : public torch::nn::Cloneable<TwoTowerImpl> {
 TORCH_MODULE(TwoTower);
 
 /// Builds the towers from `model.encoders.<modality>` (encoder registry) and a projection head
-/// (`projection` in the head registry) of size rc.dim per tower.
+/// (`projection` in the head registry) of size rc.dim per tower; encoders load their
+/// `pretrained:` weights unless `pretrained` is skip.
 /// Throws ConfigError naming the config path for a missing encoder or a modality the data lacks.
 TwoTower build_two_tower(const RetrievalConfig& rc, const ConfigNode& model_cfg,
-                         const models::ModelInputs& inputs);
+                         const models::ModelInputs& inputs,
+                         PretrainedWeights pretrained = PretrainedWeights::load);
 
 }  // namespace mmfuse::models

@@ -50,7 +50,9 @@ std::shared_ptr<const Run> load_run(const std::string& dir, const RunLoadOptions
   auto dataset = data::Dataset::load((fs::path(dir) / "dataset.json").string());
   run->dataset = dataset;
   run->class_target = models::first_class_target(*dataset);
-  run->model = models::build_task_model(run->task, run->config, *dataset);
+  // The run's own weights replace everything: pretrained files are not read again.
+  run->model = models::build_task_model(run->task, run->config, *dataset,
+                                        models::PretrainedWeights::skip);
   run->weights_file = (fs::path(dir) / options.weights).string();
   auto module = run->model.module();
   load_module(*module, run->weights_file);

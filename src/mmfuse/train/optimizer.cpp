@@ -42,29 +42,29 @@ double base_learning_rate(const ConfigNode& cfg) {
   return OptimizerOptions::from_config(cfg).lr;
 }
 
-std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimizerOptions& o,
-                                                        std::vector<torch::Tensor> params) {
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(
+    const OptimizerOptions& o, std::vector<torch::optim::OptimizerParamGroup> groups) {
   switch (o.kind) {
     case OptimizerKind::sgd:
-      return std::make_unique<torch::optim::SGD>(std::move(params),
+      return std::make_unique<torch::optim::SGD>(std::move(groups),
                                                  torch::optim::SGDOptions(o.lr)
                                                      .momentum(o.momentum)
                                                      .nesterov(o.nesterov)
                                                      .weight_decay(o.weight_decay));
     case OptimizerKind::adam:
-      return std::make_unique<torch::optim::Adam>(std::move(params),
+      return std::make_unique<torch::optim::Adam>(std::move(groups),
                                                   torch::optim::AdamOptions(o.lr)
                                                       .betas({o.betas[0], o.betas[1]})
                                                       .eps(o.eps)
                                                       .weight_decay(o.weight_decay));
     case OptimizerKind::adamw:
-      return std::make_unique<torch::optim::AdamW>(std::move(params),
+      return std::make_unique<torch::optim::AdamW>(std::move(groups),
                                                    torch::optim::AdamWOptions(o.lr)
                                                        .betas({o.betas[0], o.betas[1]})
                                                        .eps(o.eps)
                                                        .weight_decay(o.weight_decay));
     case OptimizerKind::rmsprop:
-      return std::make_unique<torch::optim::RMSprop>(std::move(params),
+      return std::make_unique<torch::optim::RMSprop>(std::move(groups),
                                                      torch::optim::RMSpropOptions(o.lr)
                                                          .alpha(o.alpha)
                                                          .eps(o.eps)
@@ -74,13 +74,24 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimizerOptions& 
   throw std::logic_error("unknown optimizer kind");
 }
 
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimizerOptions& o,
+                                                        std::vector<torch::Tensor> params) {
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(std::move(params));
+  return make_optimizer(o, std::move(groups));
+}
+
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const ConfigNode& cfg,
                                                         std::vector<torch::Tensor> params) {
   return make_optimizer(OptimizerOptions::from_config(cfg), std::move(params));
 }
 
-void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
-  for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
+void set_learning_rate(torch::optim::Optimizer& optimizer, double lr,
+                       const std::vector<double>& multipliers) {
+  auto& groups = optimizer.param_groups();
+  for (std::size_t i = 0; i < groups.size(); ++i) {
+    groups[i].options().set_lr(i < multipliers.size() ? lr * multipliers[i] : lr);
+  }
 }
 
 ScheduleOptions ScheduleOptions::from_config(const ConfigNode& cfg) {

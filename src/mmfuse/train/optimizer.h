@@ -43,6 +43,9 @@ struct OptimizerOptions {
 /// Builds the optimizer over `params`.
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimizerOptions& options,
                                                         std::vector<torch::Tensor> params);
+/// Builds the optimizer over parameter groups (same options; set_learning_rate scales each).
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(
+    const OptimizerOptions& options, std::vector<torch::optim::OptimizerParamGroup> groups);
 /// make_optimizer(OptimizerOptions::from_config(cfg), params).
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const ConfigNode& cfg,
                                                         std::vector<torch::Tensor> params);
@@ -50,8 +53,9 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const ConfigNode& cfg,
 /// The learning rate the optimizer config asks for.
 double base_learning_rate(const ConfigNode& optimizer_cfg);
 
-/// Sets the learning rate of every parameter group.
-void set_learning_rate(torch::optim::Optimizer& optimizer, double lr);
+/// Sets the learning rate of every parameter group: lr x multipliers[group] (1 past the end).
+void set_learning_rate(torch::optim::Optimizer& optimizer, double lr,
+                       const std::vector<double>& multipliers = {});
 
 enum class ScheduleKind { constant, step, cosine, plateau };
 

@@ -8,6 +8,7 @@
 #include "mmfuse/core/fs.h"
 #include "mmfuse/core/safetensors.h"
 #include "mmfuse/eval/run_report.h"
+#include "mmfuse/nn/pretrained.h"
 #include "mmfuse/train/step.h"
 
 namespace mmfuse::train {
@@ -34,6 +35,8 @@ RunConfig run_config(const TrainRequest& req, const std::string& dir, bool resum
   if (resume) return RunConfig::load((fs::path(dir) / "config.yaml").string());
   ConfigNode saved = req.config->root;
   saved.set_override("data=" + fs::absolute(req.config->data).string());
+  nn::resolve_pretrained_files(saved["model"]["encoders"]);
+  nn::resolve_pretrained_files(saved["model"]["heads"]);
   const std::string path = (fs::path(dir) / "config.yaml").string();
   if (main) write_file_atomic(path, saved.dump() + "\n");
   RunConfig c = RunConfig::from_config(ConfigNode::parse(saved.dump() + "\n", path));
@@ -116,7 +119,11 @@ std::unique_ptr<Session> open_session(const TrainRequest& req) {
   if (s->dp->rank() > 0) torch::manual_seed(tc.seed + 7919 * static_cast<uint64_t>(s->dp->rank()));
   s->module = s->task->model().module();
   s->module->to(s->device);
-  s->optimizer = make_optimizer(tc.optimizer, s->module->parameters());
+  ParamGroups groups = param_groups(*s->module, tc.transfer);
+  std::vector<torch::optim::OptimizerParamGroup> optimizer_groups;
+  for (auto& g : groups.params) optimizer_groups.emplace_back(std::move(g));
+  s->optimizer = make_optimizer(tc.optimizer, std::move(optimizer_groups));
+  s->lr_multipliers = groups.multipliers;
   s->ctx.config = &s->config;
   s->ctx.dataset = s->dataset;
   s->ctx.train_samples = s->train;

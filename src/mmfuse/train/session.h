@@ -27,6 +27,7 @@ struct Session {
   std::unique_ptr<TrainTask> task;
   std::shared_ptr<torch::nn::Module> module;  ///< the task model's module
   std::unique_ptr<torch::optim::Optimizer> optimizer;
+  std::vector<double> lr_multipliers;  ///< per optimizer parameter group (train.transfer)
   TaskContext ctx;
   RunState state;
 

@@ -6,29 +6,16 @@ namespace mmfuse::train {
 
 TrainConfig TrainConfig::from_config(const ConfigNode& t) {
   TrainConfig c;
-  t.check_keys({"epochs",
-                "batch_size",
-                "seed",
-                "deterministic",
-                "threads",
-                "loader_threads",
-                "device",
-                "limit_train",
-                "optimizer",
-                "schedule",
-                "grad_clip_norm",
-                "select",
-                "early_stopping",
-                "checkpoint_every_steps",
-                "log_every_steps",
-                "modality_dropout",
-                "feature_noise",
-                "losses",
-                "kill_after_steps",
-                "kill_rank",
+  t.check_keys({"epochs",          "batch_size",       "seed",
+                "deterministic",   "threads",          "loader_threads",
+                "device",          "limit_train",      "optimizer",
+                "schedule",        "transfer",         "grad_clip_norm",
+                "select",          "early_stopping",   "checkpoint_every_steps",
+                "log_every_steps", "modality_dropout", "feature_noise",
+                "losses",          "kill_after_steps", "kill_rank",
                 "distributed"});
   c.epochs = t.get<int64_t>("epochs", c.epochs);
-  if (c.epochs < 1) t["epochs"].fail("expected at least 1 epoch");
+  if (c.epochs < 0) t["epochs"].fail("expected epochs >= 0 (0: the initial weights, evaluated)");
   c.batch_size = t.get<int64_t>("batch_size", c.batch_size);
   if (c.batch_size < 1) t["batch_size"].fail("expected a batch size >= 1");
   c.seed = t.get<uint64_t>("seed", c.seed);
@@ -46,6 +33,7 @@ TrainConfig TrainConfig::from_config(const ConfigNode& t) {
   c.limit_train = t.get<int64_t>("limit_train", 0);
   c.optimizer = OptimizerOptions::from_config(t["optimizer"]);
   c.schedule = ScheduleOptions::from_config(t["schedule"]);
+  c.transfer = TransferOptions::from_config(t["transfer"]);
   c.grad_clip_norm = t.get<double>("grad_clip_norm", 0.0);
   const auto select = t.get<std::string>("select", "best");
   if (select != "best" && select != "last") t["select"].fail("expected 'best' or 'last'");

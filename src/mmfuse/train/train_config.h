@@ -2,7 +2,7 @@
 //
 //   data: ../data/avmnist.yaml          # dataset spec, relative to the config file
 //   train:
-//     epochs: 5
+//     epochs: 5                          # 0: the initial (e.g. pretrained) weights as a run
 //     batch_size: 40
 //     seed: 0
 //     deterministic: false               # torch deterministic algorithms
@@ -34,6 +34,7 @@
 #include "mmfuse/data/loader.h"
 #include "mmfuse/models/task.h"
 #include "mmfuse/train/optimizer.h"
+#include "mmfuse/train/transfer.h"
 
 namespace mmfuse::train {
 
@@ -48,6 +49,7 @@ struct TrainConfig {
   int64_t limit_train = 0;
   OptimizerOptions optimizer;
   ScheduleOptions schedule;
+  TransferOptions transfer;  ///< freezing and lr multipliers (transfer.h)
   double grad_clip_norm = 0.0;
   bool select_best = true;
   int64_t patience = 0;

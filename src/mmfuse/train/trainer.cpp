@@ -73,7 +73,7 @@ struct Loop {
 void Loop::step(const data::Batch& batch, int64_t epoch, int64_t batch_index) {
   RunState& st = s.state;
   const TrainConfig& tc = s.config.train;
-  set_learning_rate(*s.optimizer, schedule.lr_at(st.step));
+  set_learning_rate(*s.optimizer, schedule.lr_at(st.step), s.lr_multipliers);
   StepLoss sl;
   if (batch.size() > 0) sl = s.task->loss(batch.to(s.device), s.ctx);
   if (!sl.loss.defined()) sl.samples = 0;
@@ -123,6 +123,10 @@ void Loop::epoch() {
   if (from_start) st.epoch_loss_sum = 0.0, st.epoch_batches = 0;
   loader.seek(st.position);
   s.module->train();
+  const int64_t frozen = apply_freeze(*s.module, s.config.train.transfer, epoch);
+  if (frozen > 0 && from_start) {
+    spdlog::info("epoch {}: {} parameters frozen (train.transfer.freeze)", epoch + 1, frozen);
+  }
   s.task->start_epoch(from_start);
   progress.start_epoch(epoch + 1, s.config.train.epochs, loader.batches_per_epoch());
   const auto t_epoch = Clock::now();

@@ -16,12 +16,13 @@ namespace {
 template <class E, std::size_t N>
 using NameTable = std::array<std::pair<std::string_view, E>, N>;
 
-constexpr NameTable<FeatureKind, 5> kFeatureNames = {{
+constexpr NameTable<FeatureKind, 6> kFeatureNames = {{
     {"avmnist_spectrogram", FeatureKind::avmnist_spectrogram},
     {"spectrogram", FeatureKind::spectrogram},
     {"logmel", FeatureKind::logmel},
     {"mfcc", FeatureKind::mfcc},
     {"waveform", FeatureKind::waveform},
+    {"yamnet", FeatureKind::yamnet},
 }};
 constexpr NameTable<Normalize, 2> kNormalizeNames = {
     {{"none", Normalize::none}, {"standardize", Normalize::standardize}}};
@@ -111,6 +112,23 @@ AugmentOptions parse_augment(const ConfigNode& a, const std::string& base_dir, F
   return o;
 }
 
+// features: yamnet fixes everything but the mel matrix file (and the bands it holds).
+void parse_yamnet(const ConfigNode& cfg, const std::string& base_dir, AudioOptions& o) {
+  if (!cfg.has("mel_matrix")) {
+    cfg.fail(
+        "features: yamnet needs mel_matrix: the YAMNet safetensors file holding "
+        "frontend.mel_matrix (e.g. ../shared/pretrained/yamnet_audioset.safetensors)");
+  }
+  o.mel_matrix = resolve_path(base_dir, cfg.get<std::string>("mel_matrix"));
+  if (o.sample_rate != 16000) cfg["sample_rate"].fail("YAMNet's front end runs at 16000 Hz");
+  if (!o.variable_length) {
+    cfg.fail("features: yamnet gives frames of any length; remove max_seconds and variable_length");
+  }
+  for (const char* key : {"n_fft", "hop", "win", "fmin", "fmax", "mel_scale", "mel_norm", "log"}) {
+    if (cfg.has(key)) cfg[key].fail("features: yamnet fixes this setting; remove it");
+  }
+}
+
 }  // namespace
 
 std::string_view to_string(FeatureKind k) {
@@ -126,7 +144,7 @@ AudioOptions AudioOptions::parse(const ConfigNode& cfg, const std::string& base_
   if (!cfg.is_map()) cfg.fail("expected a map of audio settings");
   cfg.check_keys({"sample_rate", "resample_quality", "features", "n_fft", "hop", "win", "n_mels",
                   "n_mfcc", "fmin", "fmax", "mel_scale", "mel_norm", "log", "size", "max_seconds",
-                  "variable_length", "normalize", "augment"});
+                  "variable_length", "normalize", "augment", "mel_matrix"});
   o.features = parse_enum(cfg["features"], kFeatureNames, FeatureKind::logmel);
   const bool avmnist = o.features == FeatureKind::avmnist_spectrogram;
   o.sample_rate = at_least<int>(cfg, "sample_rate", avmnist ? 8000 : 16000);
@@ -171,6 +189,7 @@ AudioOptions AudioOptions::parse(const ConfigNode& cfg, const std::string& base_
         "fixed-size audio features need max_seconds (clips are padded/trimmed to it); "
         "or set variable_length: true");
   }
+  if (o.features == FeatureKind::yamnet) parse_yamnet(cfg, base_dir, o);
   o.normalize = parse_enum(cfg["normalize"], kNormalizeNames, Normalize::none);
   o.augment = parse_augment(cfg["augment"], base_dir, o.features);
   return o;
@@ -183,6 +202,7 @@ int64_t AudioOptions::feature_dim() const {
     case FeatureKind::spectrogram:
       return stft.n_fft / 2 + 1;
     case FeatureKind::logmel:
+    case FeatureKind::yamnet:
       return mel.n_mels;
     case FeatureKind::mfcc:
       return n_mfcc;
@@ -203,6 +223,7 @@ std::string AudioOptions::extract_key() const {
      << " mel_norm=" << name_of(mel.norm, kMelNormNames) << " log=" << name_of(log, kLogNames)
      << " eps=" << log_eps << " n_mfcc=" << n_mfcc << " size=" << size
      << " max_samples=" << max_samples << " variable=" << variable_length;
+  if (features == FeatureKind::yamnet) ss << " mel_matrix=" << mel_matrix;
   return ss.str();
 }
 

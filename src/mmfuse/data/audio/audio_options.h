@@ -14,7 +14,9 @@
 
 namespace mmfuse::data::audio {
 
-enum class FeatureKind { avmnist_spectrogram, spectrogram, logmel, mfcc, waveform };
+/// yamnet: YAMNet's exact front end (yamnet_frontend.h), log-mel frames [T, 64] from the
+/// checkpoint's mel matrix (`mel_matrix: FILE`), 16 kHz, always variable length.
+enum class FeatureKind { avmnist_spectrogram, spectrogram, logmel, mfcc, waveform, yamnet };
 enum class Normalize { none, standardize };
 
 /// Training-time augmentation. Waveform-level ones (gain, shift, noise) re-read the raw field and
@@ -48,6 +50,7 @@ struct AudioOptions {
   LogKind log = LogKind::natural;  ///< log-mel / MFCC: natural log or dB
   double log_eps = 1e-6;           ///< log(x + eps) or 10 log10(max(x, eps))
   int64_t n_mfcc = 13;
+  std::string mel_matrix;  ///< yamnet: safetensors file with `frontend.mel_matrix` (resolved)
   int64_t size = 112;            ///< avmnist_spectrogram: output is [1, size, size]
   int64_t max_samples = 0;       ///< fixed length (pad/trim); with variable_length: trim only
   bool variable_length = false;  ///< frames [T, F] padded per batch, with lengths

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "mmfuse/core/error.h"
+#include "mmfuse/data/audio/yamnet_frontend.h"
 
 namespace mmfuse::data::audio {
 
@@ -77,6 +78,15 @@ AudioPipeline::AudioPipeline(AudioOptions options) : o_(std::move(options)) {
     filterbank_ = mel_filterbank(o_.stft.n_fft, o_.sample_rate, o_.mel);
   }
   if (o_.features == FeatureKind::mfcc) dct_ = dct_ortho(o_.n_mfcc, o_.mel.n_mels);
+  if (o_.features == FeatureKind::yamnet) {
+    filterbank_ = load_yamnet_mel_matrix(o_.mel_matrix);
+    if (filterbank_.size(0) != o_.mel.n_mels) {
+      throw Error(o_.mel_matrix + ": frontend.mel_matrix has " +
+                  std::to_string(filterbank_.size(0)) + " bands, the pipeline's n_mels is " +
+                  std::to_string(o_.mel.n_mels) + "; set n_mels to " +
+                  std::to_string(filterbank_.size(0)));
+    }
+  }
 }
 
 std::string AudioPipeline::cache_key() const {
@@ -108,7 +118,8 @@ torch::Tensor AudioPipeline::features_from_waveform(std::vector<float> x) const 
   if (o_.features == FeatureKind::waveform) {
     return o_.variable_length ? wave.clone().unsqueeze(1) : wave.clone().unsqueeze(0);
   }
-  torch::Tensor f;  // [F, T]
+  if (o_.features == FeatureKind::yamnet) return yamnet_log_mel(wave, filterbank_);  // [T, F]
+  torch::Tensor f;                                                                   // [F, T]
   if (o_.features == FeatureKind::spectrogram) {
     f = log_spectrogram(wave, o_.stft, o_.log_eps);
   } else {

@@ -5,15 +5,19 @@
 #include "mmfuse/nn/encoders/identity.h"
 #include "mmfuse/nn/encoders/lenet.h"
 #include "mmfuse/nn/encoders/mlp.h"
+#include "mmfuse/nn/encoders/mobilenet_v2.h"
 #include "mmfuse/nn/encoders/resnet.h"
 #include "mmfuse/nn/encoders/rnn.h"
 #include "mmfuse/nn/encoders/transformer.h"
+#include "mmfuse/nn/encoders/yamnet.h"
 
 namespace mmfuse::encoders {
 
 void register_builtin_encoders(EncoderRegistry& r) {
   r.add<LeNetImpl>();
   r.add<ResNetImpl>();
+  r.add<MobileNetV2Impl>();
+  r.add<YamnetImpl>();
   r.add<LstmEncoderImpl>();
   r.add<GruEncoderImpl>();
   r.add<TransformerEncoderImpl>();

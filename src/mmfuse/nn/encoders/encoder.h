@@ -23,6 +23,9 @@ struct EncoderContext {
   /// Token of each id (id_to_token) when the pipeline has a vocabulary; empty otherwise. Used to
   /// initialise embeddings from pretrained word vectors.
   std::vector<std::string> vocabulary;
+  /// Whether make_encoder loads the config's `pretrained:` weights (pretrained.h); false when
+  /// the weights come from elsewhere anyway (a trained run being loaded).
+  bool load_pretrained = true;
 };
 
 /// Implemented by every encoder XImpl (alongside torch::nn::Cloneable<XImpl>).
