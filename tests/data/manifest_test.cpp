@@ -132,7 +132,7 @@ INSTANTIATE_TEST_SUITE_P(
                 "field 'image': \"index\": expected a non-negative integer, got -1"},
         BadCase{"utf8", "{\"label\": 1, \"text\": \"ab\xFF\"}", "field 'text': invalid UTF-8"},
         BadCase{"text_type", "{\"label\": 1, \"text\": [1]}",
-                "field 'text': expected a UTF-8 string, got array"},
+                "field 'text': expected a UTF-8 string or {\"file\": ...}, got array"},
         BadCase{"nan", "{\"label\": 1, \"tabular\": [1, NaN, 3]}",
                 "field 'tabular': element 1: expected a finite number, got \"NaN\""},
         BadCase{"tabular_string", "{\"label\": 1, \"tabular\": [1, \"x\"]}",
