@@ -73,12 +73,7 @@ torch::Tensor MobileNetV2Impl::feature_map(const torch::Tensor& image) {
 }
 
 nn::Encoded MobileNetV2Impl::encode(const data::ModalityBatch& input) {
-  auto map = feature_map(input.data);
-  nn::Encoded out;
-  out.pooled = map.mean({2, 3});
-  out.tokens = map.flatten(2).transpose(1, 2);
-  out.present = input.present;
-  return out;
+  return nn::encode_feature_map(feature_map(input.data), input.present);
 }
 
 }  // namespace mmfuse::encoders

@@ -149,12 +149,7 @@ class ResNetImpl : public torch::nn::Cloneable<ResNetImpl>, public Encoder {
 
   /// image [B, C, H, W] -> pooled [B, D] (global average), tokens [B, H'*W', D]
   nn::Encoded encode(const data::ModalityBatch& input) override {
-    auto map = feature_map(input.data);
-    nn::Encoded out;
-    out.pooled = map.mean({2, 3});
-    out.tokens = map.flatten(2).transpose(1, 2);
-    out.present = input.present;
-    return out;
+    return nn::encode_feature_map(feature_map(input.data), input.present);
   }
 
   int64_t out_dim() const override { return options.base_width() << (options.blocks().size() - 1); }
