@@ -17,8 +17,8 @@ struct Encoded {
   torch::Tensor present;
 };
 
-/// A CNN's feature map [B, C, H, W] as an encoding: pooled = global average [B, C], tokens = one per
-/// cell [B, H*W, C].
+/// A CNN's feature map [B, C, H, W] as an encoding: pooled = global average [B, C], tokens = one
+/// per cell [B, H*W, C].
 inline Encoded encode_feature_map(const torch::Tensor& map, const torch::Tensor& present) {
   Encoded out;
   out.pooled = map.mean({2, 3});
