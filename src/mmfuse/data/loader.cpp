@@ -140,6 +140,30 @@ std::optional<Batch> Loader::next() {
   }
 }
 
+namespace {
+
+// Rows [D] (undefined where the sample lacks the modality) -> encoded [B, D], zeros where absent.
+ModalityBatch collate_precomputed(const std::vector<torch::Tensor>& rows) {
+  const auto n = static_cast<int64_t>(rows.size());
+  ModalityBatch out;
+  out.present = torch::zeros({n}, torch::kBool);
+  int64_t dim = -1;
+  for (const auto& r : rows) {
+    if (r.defined()) dim = r.numel();
+  }
+  out.data = torch::zeros({n, std::max<int64_t>(dim, 0)});
+  for (int64_t i = 0; i < n; ++i) {
+    const torch::Tensor& r = rows[static_cast<std::size_t>(i)];
+    if (!r.defined()) continue;
+    out.data[i].copy_(r.reshape({-1}));
+    out.present[i] = true;
+  }
+  out.encoded = true;
+  return out;
+}
+
+}  // namespace
+
 std::optional<Batch> Loader::make_batch(int64_t epoch, int64_t b) const {
   torch::NoGradGuard no_grad;
   std::vector<int64_t> other;
@@ -153,6 +177,8 @@ std::optional<Batch> Loader::make_batch(int64_t epoch, int64_t b) const {
   const int64_t end = std::min<int64_t>(begin + opt_.batch_size, size());
   const auto& mods = ds_->modalities();
 
+  std::array<std::shared_ptr<const PrecomputedEncodings>, kNumModalities> pre;
+  for (Modality m : mods) pre[index_of(m)] = ds_->precomputed(m);
   std::vector<const Sample*> kept;
   std::array<std::vector<torch::Tensor>, kNumModalities> items;
   for (int64_t k = begin; k < end; ++k) {
@@ -168,6 +194,10 @@ std::optional<Batch> Loader::make_batch(int64_t epoch, int64_t b) const {
         if (!use[index_of(m)]) continue;
         Rng* aug = opt_.train ? &rng : nullptr;
         torch::Tensor x;
+        if (pre[index_of(m)]) {
+          row[index_of(m)] = pre[index_of(m)]->row(s);  // [D], a frozen encoder's output
+          continue;
+        }
         if (opt_.features_override) {
           x = ds_->item_from(
               s, m,
@@ -198,7 +228,10 @@ std::optional<Batch> Loader::make_batch(int64_t epoch, int64_t b) const {
   Batch batch;
   const auto n = static_cast<int64_t>(kept.size());
   for (const Sample* s : kept) batch.ids.push_back(s->id);
-  for (Modality m : mods) batch.inputs[index_of(m)] = ds_->pipeline(m).collate(items[index_of(m)]);
+  for (Modality m : mods) {
+    batch.inputs[index_of(m)] = pre[index_of(m)] ? collate_precomputed(items[index_of(m)])
+                                                 : ds_->pipeline(m).collate(items[index_of(m)]);
+  }
   for (const auto& t : ds_->targets()) {
     if (t.kind == TargetKind::class_label) {
       const LabelMap& map = ds_->label_map(t.name);

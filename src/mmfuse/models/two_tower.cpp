@@ -57,7 +57,9 @@ const Tower& TwoTowerImpl::tower(Modality m) const {
 
 torch::Tensor TwoTowerImpl::embed(Modality m, const data::ModalityBatch& input) {
   const Tower& t = tower(m);
-  return t.projection->predict(t.encoder->encode(input).pooled);  // [B, D], unit rows
+  // A frozen tower's output may come computed ahead (ModalityBatch::encoded).
+  const torch::Tensor pooled = input.encoded ? input.data : t.encoder->encode(input).pooled;
+  return t.projection->predict(pooled);  // [B, D], unit rows
 }
 
 std::pair<torch::Tensor, torch::Tensor> TwoTowerImpl::forward(const data::Batch& batch) {

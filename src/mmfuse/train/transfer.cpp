@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "mmfuse/core/error.h"
+#include "mmfuse/core/fs.h"
 
 namespace mmfuse::train {
 
@@ -37,7 +38,11 @@ void check_matches(const torch::nn::Module& module, const std::string& prefix,
 TransferOptions TransferOptions::from_config(const ConfigNode& cfg) {
   TransferOptions o;
   if (cfg.is_null()) return o;
-  cfg.check_keys({"freeze", "freeze_epochs", "lr_mult"});
+  cfg.check_keys({"freeze", "freeze_epochs", "lr_mult", "cache_features", "feature_cache"});
+  o.cache_features = cfg.get<bool>("cache_features", true);
+  if (cfg.has("feature_cache")) {
+    o.feature_cache = resolve_path(parent_dir(cfg.source()), cfg.get<std::string>("feature_cache"));
+  }
   o.freeze = cfg.get<std::vector<std::string>>("freeze", {});
   o.freeze_epochs = cfg.get<int64_t>("freeze_epochs", 0);
   if (o.freeze_epochs < 0) cfg["freeze_epochs"].fail("expected epochs >= 0 (0: the whole run)");
