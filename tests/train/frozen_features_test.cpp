@@ -57,12 +57,16 @@ TEST(FrozenFeatures, RowsEqualTheLiveForwardAndTheKeyFollowsTheWeights) {
     EXPECT_TRUE(torch::allclose(row, live[i], 1e-5, 1e-6)) << i;
   }
   // The loader serves them as an encoded batch once the dataset has them.
-  ds->set_precomputed(Modality::image, shared);
+  data::set_precomputed(*ds, Modality::image, shared);
   data::Loader served(ds, val, frozen_test_loader_options());
   const data::ModalityBatch got = served.next()->at(Modality::image);
-  EXPECT_TRUE(got.encoded);
+  EXPECT_TRUE(got.present.all().item<bool>());
   EXPECT_TRUE(torch::allclose(got.data, live, 1e-5, 1e-6));
-  ds->set_precomputed(Modality::image, nullptr);
+  // A ServedEncoder passes them through, under the wrapped encoder's parameter names.
+  ServedEncoder served_encoder(enc);
+  EXPECT_TRUE(torch::equal(served_encoder->encode(got).pooled, got.data));
+  EXPECT_EQ(served_encoder->named_parameters().keys(), enc.module()->named_parameters().keys());
+  data::set_precomputed(*ds, Modality::image, nullptr);
 
   // Same weights and options: every row comes from disk.
   FrozenFeatures again(ds, Modality::image, enc, "type: lenet", store);

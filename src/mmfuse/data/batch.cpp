@@ -11,7 +11,7 @@ torch::Tensor move(const torch::Tensor& t, const torch::Device& d) {
 }  // namespace
 
 ModalityBatch ModalityBatch::to(const torch::Device& device) const {
-  return {move(data, device), move(present, device), move(lengths, device), encoded};
+  return {move(data, device), move(present, device), move(lengths, device)};
 }
 
 const ModalityBatch& Batch::at(Modality m) const {

@@ -22,9 +22,6 @@ struct ModalityBatch {
   torch::Tensor present;
   /// [B] int64 valid length of each sequence (tokens or frames); undefined for fixed-size data.
   torch::Tensor lengths;
-  /// True when `data` is already an encoder's pooled output [B, D] (a frozen encoder's features
-  /// computed once, data/precomputed.h): the model uses it as is instead of running the encoder.
-  bool encoded = false;
 
   ModalityBatch to(const torch::Device& device) const;
 };

@@ -244,14 +244,6 @@ torch::Tensor Dataset::features(const Sample& s, Modality m) const {
   });
 }
 
-void Dataset::set_precomputed(Modality m, std::shared_ptr<const PrecomputedEncodings> encodings) {
-  std::atomic_store(&precomputed_[index_of(m)], std::move(encodings));
-}
-
-std::shared_ptr<const PrecomputedEncodings> Dataset::precomputed(Modality m) const {
-  return std::atomic_load(&precomputed_[index_of(m)]);
-}
-
 torch::Tensor Dataset::item(const Sample& s, Modality m, Rng* rng) const {
   return item_from(
       s, m, [&] { return features(s, m); }, rng);

@@ -23,7 +23,6 @@
 #include "mmfuse/data/label_map.h"
 #include "mmfuse/data/manifest.h"
 #include "mmfuse/data/pipeline_registry.h"
-#include "mmfuse/data/precomputed.h"
 
 namespace mmfuse::data {
 
@@ -100,11 +99,6 @@ class Dataset {
                           const std::function<torch::Tensor()>& extract, Rng* rng) const;
 
   FeatureCache& cache() const { return *cache_; }
-  /// Serves modality `m` from `encodings` in every loader on this dataset (null: decode again).
-  /// Loaders started after the call see it (Loader::seek restarts the workers).
-  void set_precomputed(Modality m, std::shared_ptr<const PrecomputedEncodings> encodings);
-  /// The provider of `m`, or null.
-  std::shared_ptr<const PrecomputedEncodings> precomputed(Modality m) const;
 
  private:
   Dataset(DatasetSpec spec, const DatasetOptions& options);
@@ -126,7 +120,6 @@ class Dataset {
   std::map<std::string, LabelMap> label_maps_;
   std::map<std::string, int64_t> widths_;
   std::unique_ptr<FeatureCache> cache_;
-  std::array<std::shared_ptr<const PrecomputedEncodings>, kNumModalities> precomputed_;
   std::shared_ptr<const SampleSet> train_;
 };
 

@@ -5,6 +5,7 @@
 #include <limits>
 #include <tuple>
 
+#include "mmfuse/data/precomputed.h"
 #include "mmfuse/data/sampling.h"
 
 namespace mmfuse::data {
@@ -140,30 +141,6 @@ std::optional<Batch> Loader::next() {
   }
 }
 
-namespace {
-
-// Rows [D] (undefined where the sample lacks the modality) -> encoded [B, D], zeros where absent.
-ModalityBatch collate_precomputed(const std::vector<torch::Tensor>& rows) {
-  const auto n = static_cast<int64_t>(rows.size());
-  ModalityBatch out;
-  out.present = torch::zeros({n}, torch::kBool);
-  int64_t dim = -1;
-  for (const auto& r : rows) {
-    if (r.defined()) dim = r.numel();
-  }
-  out.data = torch::zeros({n, std::max<int64_t>(dim, 0)});
-  for (int64_t i = 0; i < n; ++i) {
-    const torch::Tensor& r = rows[static_cast<std::size_t>(i)];
-    if (!r.defined()) continue;
-    out.data[i].copy_(r.reshape({-1}));
-    out.present[i] = true;
-  }
-  out.encoded = true;
-  return out;
-}
-
-}  // namespace
-
 std::optional<Batch> Loader::make_batch(int64_t epoch, int64_t b) const {
   torch::NoGradGuard no_grad;
   std::vector<int64_t> other;
@@ -178,7 +155,7 @@ std::optional<Batch> Loader::make_batch(int64_t epoch, int64_t b) const {
   const auto& mods = ds_->modalities();
 
   std::array<std::shared_ptr<const PrecomputedEncodings>, kNumModalities> pre;
-  for (Modality m : mods) pre[index_of(m)] = ds_->precomputed(m);
+  for (Modality m : mods) pre[index_of(m)] = precomputed_for(*ds_, m);
   std::vector<const Sample*> kept;
   std::array<std::vector<torch::Tensor>, kNumModalities> items;
   for (int64_t k = begin; k < end; ++k) {

@@ -148,12 +148,7 @@ ModelOutput MultimodalModelImpl::forward(const data::Batch& batch) {
                   std::string(to_string(m)));
     }
     const data::ModalityBatch& input = batch.at(m);
-    nn::Encoded e;
-    if (input.encoded) {
-      e.pooled = input.data;  // [B, D_m]: the frozen encoder's output, computed ahead
-    } else {
-      e = encoder(m)->encode(input);  // pooled [B, D_m]
-    }
+    nn::Encoded e = encoder(m)->encode(input);  // pooled [B, D_m]
     if (!e.present.defined()) e.present = input.present;
     encoded.push_back(std::move(e));
   }

@@ -5,7 +5,10 @@
 #include <algorithm>
 
 #include "mmfuse/core/error.h"
+#include "mmfuse/core/fs.h"
 #include "mmfuse/core/hash.h"
+#include "mmfuse/train/session.h"
+#include "mmfuse/train/transfer.h"
 
 namespace mmfuse::train {
 
@@ -143,6 +146,110 @@ bool fully_frozen(const torch::nn::Module& module, const std::string& prefix,
     if (!covered) return false;
   }
   return any;
+}
+
+// ---------------------------------------------------------------- ServedEncoder
+
+ServedEncoderImpl::ServedEncoderImpl(encoders::EncoderBlock inner) : inner_(std::move(inner)) {
+  reset();
+}
+
+void ServedEncoderImpl::reset() {
+  torch::nn::Module& m = *inner_.module();
+  for (const auto& c : m.named_children()) register_module(c.key(), c.value());
+  for (const auto& p : m.named_parameters(/*recurse=*/false)) {
+    register_parameter(p.key(), p.value(), p.value().requires_grad());
+  }
+  for (const auto& b : m.named_buffers(/*recurse=*/false)) register_buffer(b.key(), b.value());
+}
+
+nn::Encoded ServedEncoderImpl::encode(const data::ModalityBatch& input) {
+  if (input.data.dim() != 2 || input.data.size(1) != out_dim()) {
+    throw Error("a served frozen encoder expects its own outputs [B, " + std::to_string(out_dim()) +
+                "], got a batch of shape " + c10::str(input.data.sizes()));
+  }
+  nn::Encoded e;
+  e.pooled = input.data;  // [B, D]
+  e.present = input.present;
+  return e;
+}
+
+// ---------------------------------------------------------------- serving
+
+FrozenFeatureConfig FrozenFeatureConfig::from_config(const ConfigNode& transfer) {
+  FrozenFeatureConfig c;
+  if (transfer.is_null()) return c;
+  c.enabled = transfer.get<bool>("cache_features", true);
+  if (transfer.has("feature_cache")) {
+    c.dir = resolve_path(parent_dir(transfer.source()), transfer.get<std::string>("feature_cache"));
+  }
+  return c;
+}
+
+FrozenFeatureServing::FrozenFeatureServing(Session& session)
+    : s_(session),
+      config_(FrozenFeatureConfig::from_config(session.config.root["train"]["transfer"])) {
+  for (const auto& c : s_.module->named_children()) {
+    if (c.key() == "encoders")
+      encoders_ = std::dynamic_pointer_cast<torch::nn::ModuleDictImpl>(c.value());
+  }
+}
+
+FrozenFeatureServing::~FrozenFeatureServing() {
+  for (Modality m : kAllModalities) {
+    try {
+      stop(m);
+    } catch (const std::exception& e) {
+      spdlog::warn("frozen features: {}", e.what());
+    }
+  }
+}
+
+void FrozenFeatureServing::update(int64_t epoch) {
+  if (!encoders_) return;
+  const TransferOptions& t = s_.config.train.transfer;
+  for (Modality m : s_.dataset->modalities()) {
+    const std::string name(to_string(m));
+    if (!encoders_->contains(name)) continue;
+    const auto& spec = s_.dataset->spec().modalities[index_of(m)];
+    const bool augmented =
+        (spec && spec->options.has("augment")) || s_.config.train.feature_noise[index_of(m)] > 0;
+    const bool serve = config_.enabled && frozen_in(t, epoch) && !augmented &&
+                       fully_frozen(*s_.module, "encoders." + name + ".", t.freeze);
+    if (serve && !served_[index_of(m)]) {
+      start(m, (*encoders_)[name]);
+    } else if (!serve && served_[index_of(m)]) {
+      spdlog::info("epoch {}: the {} encoder trains again: encoded live", epoch + 1, name);
+      stop(m);
+    }
+  }
+}
+
+void FrozenFeatureServing::start(Modality m, const std::shared_ptr<torch::nn::Module>& encoder) {
+  const std::string name(to_string(m));
+  const ConfigNode opts = s_.config.root["model"]["encoders"][name];
+  const std::string dir =
+      config_.dir.empty() ? s_.dataset->spec().cache.dir + "/frozen" : config_.dir;
+  const auto t0 = std::chrono::steady_clock::now();
+  auto rows = std::make_shared<FrozenFeatures>(s_.dataset, m, encoders::EncoderBlock(encoder),
+                                               opts.is_null() ? std::string() : opts.dump(), dir);
+  const FrozenFeatureStats st = rows->prepare({s_.train, s_.val_shard, s_.test_shard});
+  spdlog::info(
+      "the frozen {} encoder's outputs are served from {} ({} computed, {} read, {:.1f} s)", name,
+      dir, st.computed, st.read,
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  data::set_precomputed(*s_.dataset, m, rows);
+  encoders_->update({{name, ServedEncoder(encoders::EncoderBlock(encoder)).ptr()}});
+  served_[index_of(m)] = rows;
+}
+
+void FrozenFeatureServing::stop(Modality m) {
+  if (!served_[index_of(m)]) return;
+  const std::string name(to_string(m));
+  auto served = std::dynamic_pointer_cast<ServedEncoderImpl>((*encoders_)[name]);
+  if (served) encoders_->update({{name, served->inner().module()}});
+  data::set_precomputed(*s_.dataset, m, nullptr);
+  served_[index_of(m)].reset();
 }
 
 }  // namespace mmfuse::train

@@ -3,6 +3,17 @@
 // and served to every loader of the run (data/precomputed.h), so heads and fusions train without
 // decoding the inputs or running the encoder again.
 //
+// While served, the model's encoder (`encoders.<modality>` of the task model) is swapped for a
+// ServedEncoder that holds the same submodules (same parameter names, same tensors, so the
+// optimizer and checkpoints do not notice) and passes the rows through as its pooled output; when
+// the encoder thaws (freeze_epochs), the original is put back and the modality is decoded again.
+//
+//   train:
+//     transfer:
+//       freeze: [encoders.image.]
+//       cache_features: true     # the default
+//       feature_cache: DIR       # default: <data spec's cache dir>/frozen (also when disabled)
+//
 // Each row is kept on disk (data::FeatureCache layout, float32, written atomically) under a key
 // of the sample's field and file contents, the modality's preprocessing (pipeline settings and
 // fitted state) and a fingerprint of the encoder (every parameter and buffer, by name, shape and
@@ -16,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "mmfuse/core/config.h"
 #include "mmfuse/data/dataset.h"
 #include "mmfuse/data/precomputed.h"
 #include "mmfuse/nn/encoders/encoder.h"
@@ -67,5 +79,51 @@ class FrozenFeatures : public data::PrecomputedEncodings {
 /// (and there is at least one).
 bool fully_frozen(const torch::nn::Module& module, const std::string& prefix,
                   const std::vector<std::string>& freeze);
+
+/// An encoder whose input is already its output: data [B, D] -> pooled [B, D]. It registers the
+/// wrapped encoder's children, parameters and buffers under their own names.
+class ServedEncoderImpl : public torch::nn::Cloneable<ServedEncoderImpl>, public encoders::Encoder {
+ public:
+  explicit ServedEncoderImpl(encoders::EncoderBlock inner);
+  void reset() override;
+  nn::Encoded encode(const data::ModalityBatch& input) override;  // data [B, D] -> pooled
+  int64_t out_dim() const override { return inner_->out_dim(); }
+  const encoders::EncoderBlock& inner() const { return inner_; }
+
+ private:
+  encoders::EncoderBlock inner_;
+};
+TORCH_MODULE(ServedEncoder);
+
+/// train.transfer's frozen-feature keys.
+struct FrozenFeatureConfig {
+  bool enabled = true;
+  std::string dir;  ///< "" = the default
+  /// Reads `transfer` (train.transfer, may be null); errors name the key.
+  static FrozenFeatureConfig from_config(const ConfigNode& transfer);
+};
+
+struct Session;
+
+/// What the trainer does each epoch: serve each wholly frozen, unaugmented encoder from its rows
+/// (computed or read once), or put the encoder back when it thaws. The destructor stops serving.
+class FrozenFeatureServing {
+ public:
+  explicit FrozenFeatureServing(Session& session);
+  ~FrozenFeatureServing();
+  FrozenFeatureServing(const FrozenFeatureServing&) = delete;
+  FrozenFeatureServing& operator=(const FrozenFeatureServing&) = delete;
+  /// Call after apply_freeze(epoch) and before the loaders (re)start.
+  void update(int64_t epoch);
+
+ private:
+  void start(Modality m, const std::shared_ptr<torch::nn::Module>& encoder);
+  void stop(Modality m);
+
+  Session& s_;
+  FrozenFeatureConfig config_;
+  std::shared_ptr<torch::nn::ModuleDictImpl> encoders_;  ///< the task model's `encoders`
+  std::array<std::shared_ptr<FrozenFeatures>, kNumModalities> served_;
+};
 
 }  // namespace mmfuse::train

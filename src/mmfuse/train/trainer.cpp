@@ -33,13 +33,14 @@ struct Loop {
   std::optional<MetricsLog> log;  // process 0 only
   Progress progress;
 
-  Loop(Session& session, const TrainRequest& request)
+  Loop(Session& session, const TrainRequest& request, FrozenFeatureServing& frozen)
       : s(session),
         req(request),
         loader(s.dataset, s.train, train_loader_options()),
         schedule(s.config.train.schedule, s.config.train.optimizer.lr, loader.batches_per_epoch(),
                  s.config.train.epochs),
-        progress(request.progress && s.dp->is_main() ? stderr : nullptr) {
+        progress(request.progress && s.dp->is_main() ? stderr : nullptr),
+        frozen_features(frozen) {
     if (loader.batches_per_epoch() < 1) {
       throw ConfigError("train.batch_size: " + std::to_string(s.config.train.batch_size) +
                         " leaves no full batch of the " + std::to_string(s.train->samples.size()) +
@@ -65,51 +66,12 @@ struct Loop {
     if (log) log->write(line);
   }
 
-  std::array<std::shared_ptr<FrozenFeatures>, kNumModalities> frozen;
+  FrozenFeatureServing& frozen_features;
 
-  void serve_frozen_features(int64_t epoch);
   void step(const data::Batch& batch, int64_t epoch, int64_t batch_index);
   void epoch();
   void end_epoch(int64_t epoch, double epoch_seconds);
 };
-
-// Frozen-feature mode (frozen_features.h): a modality whose encoder is wholly frozen in `epoch`
-// and not augmented is served from rows computed once; when it thaws it is encoded live again.
-void Loop::serve_frozen_features(int64_t epoch) {
-  const TransferOptions& t = s.config.train.transfer;
-  for (Modality m : s.dataset->modalities()) {
-    const std::string name(to_string(m));
-    std::shared_ptr<torch::nn::Module> encoder;
-    for (const auto& item : s.module->named_modules()) {
-      if (item.key() == "encoders." + name) encoder = item.value();
-    }
-    const auto& spec = s.dataset->spec().modalities[index_of(m)];
-    const bool augmented =
-        (spec && spec->options.has("augment")) || s.config.train.feature_noise[index_of(m)] > 0;
-    const bool serve = encoder && t.cache_features && frozen_in(t, epoch) && !augmented &&
-                       fully_frozen(*s.module, "encoders." + name + ".", t.freeze);
-    auto& slot = frozen[index_of(m)];
-    if (serve && !slot) {
-      const ConfigNode opts = s.config.root["model"]["encoders"][name];
-      std::string dir = t.feature_cache;
-      if (dir.empty()) {
-        const auto& cache = s.dataset->spec().cache;
-        dir = cache.enabled ? cache.dir + "/frozen" : s.dir + "/frozen_features";
-      }
-      const auto t0 = Clock::now();
-      slot = std::make_shared<FrozenFeatures>(s.dataset, m, encoders::EncoderBlock(encoder),
-                                              opts.is_null() ? std::string() : opts.dump(), dir);
-      const FrozenFeatureStats st = slot->prepare({s.train, s.val_shard, s.test_shard});
-      spdlog::info("{} encoder frozen: its outputs served from {} ({} computed, {} read, {:.1f} s)",
-                   name, dir, st.computed, st.read, seconds_since(t0));
-      s.dataset->set_precomputed(m, slot);
-    } else if (!serve && slot) {
-      spdlog::info("epoch {}: {} encoder trained again: encoded live", epoch + 1, name);
-      s.dataset->set_precomputed(m, nullptr);
-      slot.reset();
-    }
-  }
-}
 
 // One optimizer step on `batch` (this process's part of the global batch).
 void Loop::step(const data::Batch& batch, int64_t epoch, int64_t batch_index) {
@@ -168,8 +130,8 @@ void Loop::epoch() {
   if (frozen > 0 && from_start) {
     spdlog::info("epoch {}: {} parameters frozen (train.transfer.freeze)", epoch + 1, frozen);
   }
-  serve_frozen_features(epoch);
-  loader.seek(st.position);  // (re)starts the workers: they see the frozen features as set
+  frozen_features.update(epoch);  // after the freeze, before the workers start
+  loader.seek(st.position);       // (re)starts the workers: they see the frozen features as set
   s.task->start_epoch(from_start);
   progress.start_epoch(epoch + 1, s.config.train.epochs, loader.batches_per_epoch());
   const auto t_epoch = Clock::now();
@@ -218,8 +180,9 @@ void Loop::end_epoch(int64_t epoch, double epoch_seconds) {
 TrainResult run_training(const TrainRequest& req) {
   auto session = open_session(req);
   const auto t_start = Clock::now();
+  FrozenFeatureServing frozen(*session);  // kept through the final evaluation
   {
-    Loop loop(*session, req);
+    Loop loop(*session, req, frozen);
     while (session->state.position.epoch < session->config.train.epochs &&
            !session->state.stopped_early) {
       loop.epoch();

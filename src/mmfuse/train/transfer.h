@@ -7,10 +7,6 @@
 //       freeze: [encoders.image.]     # parameter-name prefixes (see `mmfuse summary`)
 //       freeze_epochs: 2              # 0: frozen for the whole run; N: trained from epoch N + 1
 //       lr_mult: {encoders.image.: 0.1}   # lr x multiplier (the longest matching prefix wins)
-//       cache_features: true          # frozen encoders' outputs computed once (frozen_features.h)
-//       feature_cache: DIR            # where they are kept; default <data cache dir>/frozen when
-//                                     # the data spec's cache is enabled, else
-//                                     <run>/frozen_features
 //
 // Names are those of the task model's parameters: `encoders.<modality>.…`, `fusion.…`,
 // `high_level.…`, `heads.<target>.…`.
@@ -30,8 +26,6 @@ struct TransferOptions {
   std::vector<std::string> freeze;        ///< parameter-name prefixes
   int64_t freeze_epochs = 0;              ///< 0: the whole run
   std::map<std::string, double> lr_mult;  ///< prefix -> learning-rate multiplier (>= 0)
-  bool cache_features = true;             ///< serve fully frozen encoders' outputs computed once
-  std::string feature_cache;              ///< their folder (resolved); "" = the default
 
   bool empty() const { return freeze.empty() && lr_mult.empty(); }
   /// Errors name the config path (`train.transfer.freeze_epochs`).
