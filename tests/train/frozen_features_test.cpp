@@ -13,15 +13,14 @@
 namespace mmfuse::train {
 namespace {
 
-using testing::block_config;
-
 encoders::EncoderBlock frozen_test_lenet(const data::Dataset& ds) {
   encoders::EncoderContext ctx;
   ctx.modality = Modality::image;
   ctx.input_shape = ds.item_shape(Modality::image);
   torch::manual_seed(5);
-  auto block =
-      encoders::encoder_registry().make("lenet", ctx, block_config("type: lenet\nchannels: 2\n"));
+  auto block = encoders::encoder_registry().make(
+      "lenet", ctx,
+      ConfigNode(ConfigNode::parse("type: lenet\nchannels: 2").yaml(), "block", "<test>"));
   block.module()->eval();
   return block;
 }
