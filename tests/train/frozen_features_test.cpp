@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include "mmfuse/core/safetensors.h"
 #include "mmfuse/data/loader.h"
 #include "mmfuse/train/trainer.h"
 #include "synthetic_data.h"
@@ -115,6 +116,26 @@ TEST(FrozenFeatures, TrainingOnServedRowsMatchesTheLiveRun) {
     test_loss[live] = s["test"]["targets"]["label"]["loss"].get<double>();
   }
   EXPECT_NEAR(test_loss[0], test_loss[1], 1e-4);
+
+  // Frozen for the first epoch only: served, then the original encoder is put back and trains
+  // (its weights leave the initial ones the whole-run-frozen model kept), under the same names.
+  TrainRequest thaw;
+  thaw.config = RunConfig::load(
+      data.config(models::TaskKind::supervised,
+                  "  transfer: {freeze: [encoders.image.], freeze_epochs: 1, feature_cache: " +
+                      data.dir.file("fc") + "}\n  select: last\n"));
+  thaw.run_dir = data.dir.file("thawed");
+  thaw.progress = false;
+  run_training(thaw);
+  const auto frozen_w = load_safetensors(data.dir.file("served/model.safetensors")).tensors;
+  const auto thawed_w = load_safetensors(data.dir.file("thawed/model.safetensors")).tensors;
+  ASSERT_EQ(frozen_w.size(), thawed_w.size());
+  int64_t moved = 0;
+  for (const auto& [name, t] : frozen_w) {
+    ASSERT_TRUE(thawed_w.count(name)) << name;
+    if (name.rfind("encoders.image.", 0) == 0 && !torch::equal(t, thawed_w.at(name))) ++moved;
+  }
+  EXPECT_GT(moved, 0);
 }
 
 }  // namespace
