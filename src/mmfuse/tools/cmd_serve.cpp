@@ -3,10 +3,13 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <fstream>
+#include <thread>
 
 #include "mmfuse/core/error.h"
 #include "mmfuse/core/fs.h"
+#include "mmfuse/serve/malloc_tuning.h"
 #include "mmfuse/serve/server.h"
 #include "mmfuse/serve/signals.h"
 #include "mmfuse/tools/cli.h"
@@ -117,6 +120,14 @@ void add_serve_commands(CLI::App& app) {
   cmd->callback([args] {
     const serve::ServerOptions options = resolve(*args);
     at::set_num_threads(args->threads);
+    const int decoders = options.preprocess_threads > 0
+                             ? options.preprocess_threads
+                             : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    // one arena per thread that decodes at once, and one for the batcher's forwards
+    if (serve::tune_allocator_for_serving(decoders + 1)) {
+      spdlog::info("malloc: at most {} arenas, freed memory above {} MiB returned", decoders + 1,
+                   serve::kServeTrimThresholdBytes >> 20);
+    }
     serve::Server server(options);
     serve::StopOnSignals on_signal([&server](int signo) {
       spdlog::info("signal {}: draining the requests in flight, then exiting", signo);
