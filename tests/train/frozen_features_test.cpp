@@ -66,6 +66,12 @@ TEST(FrozenFeatures, RowsEqualTheLiveForwardAndTheKeyFollowsTheWeights) {
   ServedEncoder served_encoder(enc);
   EXPECT_TRUE(torch::equal(served_encoder->encode(got).pooled, got.data));
   EXPECT_EQ(served_encoder->named_parameters().keys(), enc.module()->named_parameters().keys());
+  // A clone holds its own copy: changing it leaves the wrapped encoder as it was.
+  auto copy = std::dynamic_pointer_cast<ServedEncoderImpl>(served_encoder->clone());
+  ASSERT_TRUE(copy);
+  const torch::Tensor before = enc.module()->parameters()[0].clone();
+  copy->parameters()[0].data().add_(1.0);
+  EXPECT_TRUE(torch::equal(enc.module()->parameters()[0], before));
   data::set_precomputed(*ds, Modality::image, nullptr);
 
   // Same weights and options: every row comes from disk.

@@ -152,9 +152,11 @@ bool fully_frozen(const torch::nn::Module& module, const std::string& prefix,
 
 ServedEncoderImpl::ServedEncoderImpl(encoders::EncoderBlock inner) : inner_(std::move(inner)) {
   reset();
+  constructed_ = true;
 }
 
 void ServedEncoderImpl::reset() {
+  if (constructed_) inner_ = inner_.clone();  // clone(): its own copy of the wrapped encoder
   torch::nn::Module& m = *inner_.module();
   for (const auto& c : m.named_children()) register_module(c.key(), c.value());
   for (const auto& p : m.named_parameters(/*recurse=*/false)) {

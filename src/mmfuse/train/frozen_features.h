@@ -92,6 +92,7 @@ class ServedEncoderImpl : public torch::nn::Cloneable<ServedEncoderImpl>, public
 
  private:
   encoders::EncoderBlock inner_;
+  bool constructed_ = false;  ///< true in copies made by clone(): those wrap a deep copy
 };
 TORCH_MODULE(ServedEncoder);
 
