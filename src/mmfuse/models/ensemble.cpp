@@ -10,19 +10,15 @@ namespace mmfuse::models {
 namespace {
 
 // encoders.<m>: the modality's batch as it came. Encoded carries it for the ensemble fusion only:
-// tokens = data, token_mask = the valid steps (when the batch has lengths), present.
+// tokens = data, pooled = lengths (undefined when the batch has none), present.
 class EnsembleInputImpl : public torch::nn::Cloneable<EnsembleInputImpl>, public encoders::Encoder {
  public:
   void reset() override {}
   nn::Encoded encode(const data::ModalityBatch& input) override {
     nn::Encoded e;
     e.tokens = input.data;
+    e.pooled = input.lengths;
     e.present = input.present;
-    e.pooled = torch::zeros({input.data.size(0), 1});
-    if (input.lengths.defined()) {
-      const int64_t steps = input.data.dim() > 1 ? input.data.size(1) : 1;
-      e.token_mask = torch::arange(steps).unsqueeze(0) < input.lengths.to(torch::kCPU).unsqueeze(1);
-    }
     return e;
   }
   int64_t out_dim() const override { return 1; }
@@ -71,9 +67,7 @@ class EnsembleFusionImpl : public torch::nn::Cloneable<EnsembleFusionImpl>, publ
     data::Batch batch;
     for (std::size_t i = 0; i < inputs.size(); ++i) {
       const auto& e = inputs[i];
-      data::ModalityBatch mb{e.tokens, e.present, {}};
-      if (e.token_mask.defined()) mb.lengths = e.token_mask.sum(1).to(torch::kLong);
-      batch.inputs[index_of(modalities_[i])] = mb;
+      batch.inputs[index_of(modalities_[i])] = data::ModalityBatch{e.tokens, e.present, e.pooled};
     }
     batch.ids.resize(static_cast<std::size_t>(inputs.front().present.size(0)));
     std::vector<ModelOutput> outs;
