@@ -32,9 +32,12 @@ const std::string& wordpiece_reference_dir() {
                                      "/tests/data/wordpiece_reference.py " + d);
     if (run.exit_code != 0)
       throw std::runtime_error("wordpiece_reference.py failed:\n" + run.output);
+    // The folder's name outlives the statics (destroyed before this handler runs).
+    static const std::string* folder = nullptr;
+    folder = new std::string(d);
     std::atexit([] {
       std::error_code ec;
-      std::filesystem::remove_all(wordpiece_reference_dir(), ec);
+      std::filesystem::remove_all(*folder, ec);
     });
     return d;
   }();

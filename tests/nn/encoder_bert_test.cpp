@@ -37,9 +37,12 @@ const BertReference& bert_reference() {
                                      "/tests/nn/bert_reference.py " + r.dir);
     if (run.exit_code != 0) throw std::runtime_error("bert_reference.py failed:\n" + run.output);
     r.io = load_safetensors(r.dir + "/io.safetensors").tensors;
+    // The folder's name outlives the statics (destroyed before this handler runs).
+    static const std::string* folder = nullptr;
+    folder = new std::string(r.dir);
     std::atexit([] {
       std::error_code ec;
-      std::filesystem::remove_all(bert_reference().dir, ec);
+      std::filesystem::remove_all(*folder, ec);
     });
     return r;
   }();

@@ -149,9 +149,12 @@ const TorchvisionResnetReference& torchvision_resnet_reference() {
     }
     r.io = load_safetensors(r.dir + "/io.safetensors").tensors;
     r.shapes = nlohmann::json::parse(std::ifstream(r.dir + "/shapes.json"));
+    // The folder's name outlives the statics (destroyed before this handler runs).
+    static const std::string* folder = nullptr;
+    folder = new std::string(r.dir);
     std::atexit([] {
       std::error_code ec;
-      std::filesystem::remove_all(torchvision_resnet_reference().dir, ec);
+      std::filesystem::remove_all(*folder, ec);
     });
     return r;
   }();
