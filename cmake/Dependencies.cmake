@@ -12,6 +12,8 @@ pkg_check_modules(SNDFILE REQUIRED IMPORTED_TARGET sndfile)
 pkg_check_modules(SAMPLERATE REQUIRED IMPORTED_TARGET samplerate)
 pkg_check_modules(SQLITE3 REQUIRED IMPORTED_TARGET sqlite3)
 pkg_check_modules(UCHARDET REQUIRED IMPORTED_TARGET uchardet)  # text charset detection
+# ICU (libicu-dev): Unicode normalization, case mapping and categories for the WordPiece tokenizer.
+find_package(ICU REQUIRED COMPONENTS uc)
 find_path(XXHASH_INCLUDE_DIR xxhash.h REQUIRED)
 find_library(XXHASH_LIBRARY xxhash REQUIRED)
 # FAISS (libfaiss-dev: a static library built with OpenMP over BLAS/LAPACK) for the retrieval indexes.

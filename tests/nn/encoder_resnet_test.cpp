@@ -1,12 +1,22 @@
 // ResNet: torchvision resnet18 parameter names and sizes (so its weights load), output sizes of
-// both stems.
+// both stems, the state_dict names and shapes of torchvision's resnet18/34/50, and parity with a
+// seeded random torchvision resnet18 (tests/nn/torchvision_resnet_reference.py, run here with
+// Debian's python3-torchvision) loaded through `pretrained:`.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <map>
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "mmfuse/core/safetensors.h"
+#include "mmfuse/nn/encoders/pretrained.h"
 #include "mmfuse/nn/encoders/resnet.h"
 #include "nn/conformance_util.h"
+#include "test_util.h"
 
 namespace mmfuse::encoders {
 namespace {
@@ -114,6 +124,105 @@ TEST(ResNetEncoder, OutputSizesOfBothStems) {
   EXPECT_EQ(out.tokens.sizes(), torch::IntArrayRef({2, 49, 16}));
   EXPECT_FALSE(small->named_parameters().contains("layer1.0.downsample.0.weight"));
   EXPECT_TRUE(small->named_parameters().contains("layer3.0.downsample.0.weight"));
+}
+
+// The output of torchvision_resnet_reference.py, made once per test process (TempDir is per
+// test, so the folder is managed here).
+struct TorchvisionResnetReference {
+  std::string dir;
+  std::map<std::string, torch::Tensor> io;
+  nlohmann::json shapes;
+};
+
+const TorchvisionResnetReference& torchvision_resnet_reference() {
+  static const TorchvisionResnetReference ref = [] {
+    TorchvisionResnetReference r;
+    r.dir = (std::filesystem::temp_directory_path() /
+             ("mmfuse-torchvision-resnet-" + std::to_string(::getpid())))
+                .string();
+    std::filesystem::create_directories(r.dir);
+    const auto run =
+        mmfuse::testing::run_command("/usr/bin/python3 " + std::string(MMFUSE_SOURCE_DIR) +
+                                     "/tests/nn/torchvision_resnet_reference.py " + r.dir);
+    if (run.exit_code != 0) {
+      throw std::runtime_error("torchvision_resnet_reference.py failed:\n" + run.output);
+    }
+    r.io = load_safetensors(r.dir + "/io.safetensors").tensors;
+    r.shapes = nlohmann::json::parse(std::ifstream(r.dir + "/shapes.json"));
+    // The folder's name outlives the statics (destroyed before this handler runs).
+    static const std::string* folder = nullptr;
+    folder = new std::string(r.dir);
+    std::atexit([] {
+      std::error_code ec;
+      std::filesystem::remove_all(*folder, ec);
+    });
+    return r;
+  }();
+  return ref;
+}
+
+std::string missing_torchvision() {
+  return mmfuse::testing::missing_python({"torch", "torchvision", "numpy"});
+}
+
+EncoderBlock torchvision_resnet(const std::string& yaml) {
+  EncoderContext ctx;
+  ctx.input_shape = {3, 72, 64};
+  return make_encoder(ctx, mmfuse::testing::block_config("type: resnet\n" + yaml));
+}
+
+TEST(ResNetEncoder, StateDictMatchesTorchvisionResnet18_34_50) {
+  MMFUSE_REQUIRE(missing_torchvision());
+  for (const std::string arch : {"resnet18", "resnet34", "resnet50"}) {
+    SCOPED_TRACE(arch);
+    ResNet net(resnet_arch(arch, 3).classes(1000));
+    std::map<std::string, std::vector<int64_t>> mine, theirs;
+    for (const auto& [name, t] : module_state(*net)) mine[name] = t.sizes().vec();
+    for (const auto& [name, shape] : torchvision_resnet_reference().shapes.at(arch).items()) {
+      theirs[name] = shape.get<std::vector<int64_t>>();
+    }
+    EXPECT_EQ(mine, theirs);
+    EXPECT_EQ(net->feature_dim(), arch == "resnet50" ? 2048 : 512);
+    EXPECT_EQ(net->out_dim(), 1000);
+  }
+}
+
+TEST(ResNetEncoder, Resnet18ParityWithTorchvision) {
+  MMFUSE_REQUIRE(missing_torchvision());
+  const auto& ref = torchvision_resnet_reference();
+  const std::string file = ref.dir + "/resnet18.safetensors";
+  // The whole checkpoint loads as is (strict) with the classifier; without it, fc. is excluded.
+  EncoderBlock classifier =
+      torchvision_resnet("arch: resnet18\nclasses: 1000\npretrained: {file: " + file + "}");
+  EncoderBlock features =
+      torchvision_resnet("arch: resnet18\npretrained: {file: " + file + ", exclude: [fc.]}");
+  classifier.module()->eval();
+  features.module()->eval();
+  torch::NoGradGuard no_grad;
+  const auto x = ref.io.at("input");
+  const data::ModalityBatch batch{x, torch::ones({x.size(0)}, torch::kBool), {}};
+  const auto logits = classifier->encode(batch);
+  const auto pooled = features->encode(batch);
+  const double d_logits = mmfuse::testing::max_abs_diff(logits.pooled, ref.io.at("logits"));
+  const double d_features = mmfuse::testing::max_abs_diff(pooled.pooled, ref.io.at("features"));
+  std::cout << "torchvision resnet18: max |diff| features " << d_features << ", logits " << d_logits
+            << "\n";
+  EXPECT_EQ(logits.pooled.sizes(), torch::IntArrayRef({2, 1000}));
+  EXPECT_EQ(pooled.tokens.sizes(), torch::IntArrayRef({2, 3 * 2, 512}));  // 72x64 / 32
+  EXPECT_LE(d_features, 1e-4);
+  EXPECT_LE(d_logits, 1e-4);
+  EXPECT_GT(ref.io.at("features").abs().max().item<double>(), 0.1);  // not a trivial output
+}
+
+TEST(ResNetEncoder, UnknownArchIsNamedAtItsConfigPath) {
+  try {
+    torchvision_resnet("arch: resnet101");
+    FAIL() << "resnet101 was accepted";
+  } catch (const ConfigError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("block.arch"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("resnet18, resnet34, resnet50"), std::string::npos) << msg;
+  }
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include "mmfuse/data/image/image_pipeline.h"
 #include "mmfuse/data/tabular/tabular_pipeline.h"
 #include "mmfuse/data/text/text_pipeline.h"
+#include "mmfuse/data/text/wordpiece_pipeline.h"
 
 namespace mmfuse::data {
 
@@ -12,6 +13,7 @@ void register_builtin_pipelines(PipelineRegistry& r) {
   r.add<image::ImagePipeline>();
   r.add<audio::AudioPipeline>();
   r.add<text::TextPipeline>();
+  r.add<text::WordPiecePipeline>();
   r.add<tabular::TabularPipeline>();
 }
 

@@ -2,6 +2,7 @@
 
 #include "mmfuse/core/error.h"
 #include "mmfuse/data/text/text_pipeline.h"
+#include "mmfuse/data/text/wordpiece_pipeline.h"
 #include "mmfuse/models/build.h"
 
 namespace mmfuse::models {
@@ -97,6 +98,10 @@ ModelInputs model_inputs(const data::Dataset& ds) {
         mi.vocab_size = text->vocab_size();
         mi.vocabulary = text->vocabulary().tokens();
       }
+    }
+    if (auto* wp = dynamic_cast<const data::text::WordPiecePipeline*>(&ds.pipeline(m))) {
+      mi.vocab_size = wp->vocab_size();
+      mi.vocabulary = wp->tokenizer().tokens();
     }
     in.modalities[m] = mi;
   }

@@ -6,6 +6,7 @@
 #include "mmfuse/core/fs.h"
 #include "mmfuse/core/hash.h"
 #include "mmfuse/core/safetensors.h"
+#include "mmfuse/runtime/ensemble.h"
 
 namespace mmfuse::runtime {
 
@@ -50,9 +51,17 @@ std::shared_ptr<const Run> load_run(const std::string& dir, const RunLoadOptions
   auto dataset = data::Dataset::load((fs::path(dir) / "dataset.json").string());
   run->dataset = dataset;
   run->class_target = models::first_class_target(*dataset);
-  // The run's own weights replace everything: pretrained files are not read again.
-  run->model = models::build_task_model(run->task, run->config, *dataset,
-                                        models::PretrainedWeights::skip);
+  if (run->config.has("ensemble")) {  // `mmfuse ensemble`'s runs (ensemble.h)
+    if (run->task.kind != models::TaskKind::supervised) {
+      run->config["ensemble"].fail("ensembles combine supervised runs only");
+    }
+    run->model.kind = run->task.kind;
+    run->model.heads = load_ensemble_model(dir, run->config["ensemble"], options);
+  } else {
+    // The run's own weights replace everything: pretrained files are not read again.
+    run->model =
+        models::build_task_model(run->task, run->config, *dataset, models::PretrainedWeights::skip);
+  }
   run->weights_file = (fs::path(dir) / options.weights).string();
   auto module = run->model.module();
   load_module(*module, run->weights_file);

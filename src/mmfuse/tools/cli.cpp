@@ -52,6 +52,7 @@ int run_cli(int argc, char** argv) {
   add_train_commands(app);
   add_compare_commands(app);
   add_eval_commands(app);
+  add_ensemble_commands(app);
   add_bench_commands(app);
   add_translate_commands(app);
   add_index_commands(app);

@@ -20,6 +20,7 @@ void add_parity_commands(CLI::App& app);
 void add_make_default_command(CLI::App& app);
 void add_train_commands(CLI::App& app);
 void add_compare_commands(CLI::App& app);
+void add_ensemble_commands(CLI::App& app);              ///< ensemble
 void add_eval_commands(CLI::App& app);                  ///< eval, predict
 void add_translate_commands(CLI::App& app);             ///< translate, translate train|eval
 void add_translate_train_command(CLI::App& translate);  ///< translate train (cmd_train.cpp)

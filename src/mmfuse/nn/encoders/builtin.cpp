@@ -1,4 +1,5 @@
 // The built-in encoders. Adding one: a header in this folder and one line below.
+#include "mmfuse/nn/encoders/bert.h"
 #include "mmfuse/nn/encoders/embedding.h"
 #include "mmfuse/nn/encoders/embedding_bag.h"
 #include "mmfuse/nn/encoders/encoder.h"
@@ -21,6 +22,7 @@ void register_builtin_encoders(EncoderRegistry& r) {
   r.add<LstmEncoderImpl>();
   r.add<GruEncoderImpl>();
   r.add<TransformerEncoderImpl>();
+  r.add<BertEncoderImpl>();
   r.add<EmbeddingEncoderImpl>();
   r.add<EmbeddingBagEncoderImpl>();
   r.add<MlpEncoderImpl>();

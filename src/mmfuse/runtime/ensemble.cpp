@@ -1,0 +1,117 @@
+#include "mmfuse/runtime/ensemble.h"
+
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "mmfuse/core/error.h"
+#include "mmfuse/core/fs.h"
+#include "mmfuse/core/safetensors.h"
+
+namespace mmfuse::runtime {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+// Where two members' fitted preprocessing differ ("" when they agree).
+std::string ensemble_dataset_difference(const json& a, const json& b) {
+  for (const char* section : {"pipelines", "targets"}) {
+    const json& x = a.value(section, json::object());
+    const json& y = b.value(section, json::object());
+    for (const auto& [key, value] : x.items()) {
+      if (!y.contains(key)) return std::string(section) + "." + key + " is missing";
+      if (y[key] != value) return std::string(section) + "." + key + " differs";
+    }
+    for (const auto& [key, value] : y.items()) {
+      if (!x.contains(key)) return std::string(section) + "." + key + " is extra";
+    }
+  }
+  return {};
+}
+
+void ensemble_copy_file(const fs::path& from, const fs::path& to) {
+  write_file_atomic(to.string(), read_file(from.string()));
+}
+
+}  // namespace
+
+void write_ensemble_run(const EnsembleRequest& req) {
+  if (req.runs.empty()) throw UsageError("ensemble needs at least one run (--runs A B ...)");
+  if (fs::exists(fs::path(req.out) / "config.yaml")) {
+    throw UsageError(req.out + " already holds a run; give a new --out folder");
+  }
+  std::vector<models::MultimodalModel> models;
+  std::vector<std::shared_ptr<const Run>> runs;
+  std::vector<json> states;
+  RunLoadOptions lo;
+  lo.onednn_gemm = false;
+  for (const auto& dir : req.runs) {
+    runs.push_back(load_run(dir, lo));
+    models.push_back(runs.back()->heads());  // throws for retrieval / translate runs
+    states.push_back(json::parse(read_file((fs::path(dir) / "dataset.json").string())));
+    if (auto diff = ensemble_dataset_difference(states.front(), states.back()); !diff.empty()) {
+      throw Error("ensemble members differ in their data: " + req.runs.front() + " vs " + dir +
+                  ": " + diff + " in dataset.json; ensembles need runs trained on the same data " +
+                  "spec with the same preprocessing");
+    }
+  }
+  auto ensemble = models::make_ensemble(models, req.runs, req.mode);  // checks the heads
+
+  fs::create_directories(fs::path(req.out) / "members");
+  YAML::Node members, sources;
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    const fs::path src(req.runs[i]), dst = fs::path(req.out) / "members" / std::to_string(i);
+    fs::create_directories(dst);
+    ensemble_copy_file(src / "config.yaml", dst / "config.yaml");
+    ensemble_copy_file(src / "dataset.json", dst / "dataset.json");
+    ensemble_copy_file(runs[i]->weights_file, dst / "model.safetensors");
+    if (fs::exists(src / "summary.json")) {
+      ensemble_copy_file(src / "summary.json", dst / "summary.json");
+    }
+    members.push_back("members/" + std::to_string(i));
+    sources.push_back(fs::absolute(src).lexically_normal().string());
+  }
+  YAML::Node root;
+  root["task"] = "supervised";
+  if (runs.front()->config.has("data")) root["data"] = runs.front()->config["data"].yaml();
+  root["ensemble"]["mode"] = models::to_string(req.mode);
+  root["ensemble"]["members"] = members;
+  root["ensemble"]["sources"] = sources;
+  YAML::Emitter out;
+  out << root;
+  write_file_atomic((fs::path(req.out) / "config.yaml").string(),
+                    std::string("# mmfuse ensemble of ") + std::to_string(runs.size()) + " runs (" +
+                        models::to_string(req.mode) + ")\n" + out.c_str() + "\n");
+  write_file_atomic((fs::path(req.out) / "dataset.json").string(), states.front().dump(2) + "\n");
+  save_module(*ensemble, (fs::path(req.out) / "model.safetensors").string());
+  json summary = {
+      {"ensemble", {{"mode", models::to_string(req.mode)}, {"members", json(req.runs)}}}};
+  write_file_atomic((fs::path(req.out) / "summary.json").string(), summary.dump(2) + "\n");
+}
+
+models::MultimodalModel load_ensemble_model(const std::string& dir, const ConfigNode& node,
+                                            const RunLoadOptions& options) {
+  node.check_keys({"mode", "members", "sources"});
+  models::EnsembleMode mode = models::EnsembleMode::mean;
+  try {
+    mode = models::ensemble_mode_from_string(node.get<std::string>("mode", "mean"));
+  } catch (const Error& e) {
+    node["mode"].fail(e.what());
+  }
+  const auto members = node.get<std::vector<std::string>>("members");
+  if (members.empty()) node["members"].fail("expected at least one member folder");
+  RunLoadOptions lo = options;
+  lo.onednn_gemm = false;  // the ensemble's own run holds it
+  std::vector<models::MultimodalModel> models;
+  std::vector<std::string> names;
+  for (const auto& m : members) {
+    const std::string path = resolve_path(dir, m);
+    models.push_back(load_run(path, lo)->heads());
+    names.push_back(path);
+  }
+  return models::make_ensemble(models, names, mode);
+}
+
+}  // namespace mmfuse::runtime

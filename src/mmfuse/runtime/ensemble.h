@@ -1,0 +1,38 @@
+// `mmfuse ensemble`: several finished supervised runs combined into one run directory that
+// load_run loads like any other (so eval, predict and serve take it):
+//
+//   DIR/config.yaml        task: supervised, data: (the first member's), ensemble: {mode, members}
+//   DIR/dataset.json       the members' fitted preprocessing (they must agree)
+//   DIR/members/N/         each member's config.yaml, dataset.json, model.safetensors (copied,
+//                          so DIR stands alone), summary.json when present
+//   DIR/model.safetensors  the ensemble's state (every member under fusion.members.N.)
+//   DIR/summary.json       {"ensemble": {"mode", "members": [source folders]}}
+//
+// The combination (mean of probabilities or majority vote, ties) is models/ensemble.h's.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "mmfuse/core/config.h"
+#include "mmfuse/models/ensemble.h"
+#include "mmfuse/runtime/run.h"
+
+namespace mmfuse::runtime {
+
+struct EnsembleRequest {
+  std::vector<std::string> runs;  ///< member run folders
+  std::string out;                ///< new run folder (must not hold a run yet)
+  models::EnsembleMode mode = models::EnsembleMode::mean;
+};
+
+/// Writes the ensemble run (see the top of this file); every file atomically. Throws Error naming
+/// the member whose task, heads, classes or preprocessing differ from the first one's.
+void write_ensemble_run(const EnsembleRequest& request);
+
+/// The combined model of an ensemble run folder `dir` whose config has `ensemble:` (`node`):
+/// each member loaded with load_run. Errors name the config path.
+models::MultimodalModel load_ensemble_model(const std::string& dir, const ConfigNode& node,
+                                            const RunLoadOptions& options);
+
+}  // namespace mmfuse::runtime
