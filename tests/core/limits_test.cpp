@@ -53,7 +53,7 @@ TEST(SafetensorsLimits, TensorCountAndHeaderSizeCapsAreEnforcedAndConfigurable) 
     FAIL() << "expected an InputError";
   } catch (const InputError& e) {
     EXPECT_EQ(e.file(), "five.safetensors");
-    EXPECT_THAT(e.reason(), HasSubstr("lists 5 entries, over the limit of 4 tensors"));
+    EXPECT_THAT(e.reason(), HasSubstr("lists 5 tensors, over the limit of 4"));
   }
   try {
     parse_safetensors(bytes, "five.safetensors", SafetensorsLimits{64, 100});

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 
+#include "data/fake_pipelines.h"
 #include "mmfuse/data/dataset_spec.h"
 #include "mmfuse/data/manifest.h"
 #include "test_util.h"
@@ -37,7 +38,7 @@ TEST(DataRoot, PathsResolveAgainstTheManifestAndEscapesAreErrorsNamingTheLine) {
   ManifestData open = read_manifest(m, schema, /*skip_bad=*/true);
   // Without a root, relative paths resolve against the manifest's folder.
   ASSERT_GE(open.samples.size(), 1u);
-  EXPECT_EQ(std::get<ImageRef>(open.samples[0].fields[index_of(Modality::image)]).path,
+  EXPECT_EQ(std::get<ImageRef>(*open.samples[0].fields[index_of(Modality::image)]).path,
             dir.file("root/sub/img/a.png"));
 
   schema.data_root = dir.file("root");

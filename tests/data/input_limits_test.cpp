@@ -7,6 +7,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "data/audio_test_util.h"
+#include "data/fake_pipelines.h"
 #include "mmfuse/core/config.h"
 #include "mmfuse/core/fs.h"
 #include "mmfuse/data/audio/audio_io.h"
@@ -108,7 +109,7 @@ TEST(InputLimits, ManifestLineAndTextLengthErrorsNameLineAndField) {
   EXPECT_EQ(data.samples[0].id, "a");
   ASSERT_EQ(data.bad.size(), 2u);
   EXPECT_EQ(data.bad[0].line, 2);
-  EXPECT_THAT(data.bad[0].message(), HasSubstr("line is 231 bytes, over the limit of 100"));
+  EXPECT_THAT(data.bad[0].message(), HasSubstr("line is 223 bytes, over the limit of 100"));
   EXPECT_THAT(data.bad[0].message(), HasSubstr("limits.max_manifest_line_bytes"));
   EXPECT_EQ(data.bad[1].line, 3);
   EXPECT_EQ(data.bad[1].field, "text");

@@ -150,10 +150,11 @@ SafetensorsData parse_safetensors(std::string_view bytes, const std::string& sou
     throw InputError(std::string("safetensors header is not valid JSON: ") + e.what(), source);
   }
   if (!header.is_object()) throw InputError("safetensors header is not a JSON object", source);
-  if (header.size() > limits.max_tensors + 1) {  // + the optional __metadata__ entry
-    throw InputError("safetensors header lists " + std::to_string(header.size()) +
-                         " entries, over the limit of " + std::to_string(limits.max_tensors) +
-                         " tensors (SafetensorsLimits::max_tensors; raise it to load this file)",
+  const std::size_t n_tensors = header.size() - (header.contains("__metadata__") ? 1 : 0);
+  if (n_tensors > limits.max_tensors) {
+    throw InputError("safetensors header lists " + std::to_string(n_tensors) +
+                         " tensors, over the limit of " + std::to_string(limits.max_tensors) +
+                         " (SafetensorsLimits::max_tensors; raise it to load this file)",
                      source);
   }
 
@@ -324,9 +325,10 @@ ModuleLoadReport load_module(torch::nn::Module& module,
   }
   for (const auto& [name, t] : targets) {
     if (filled_from.count(name)) continue;
+    const std::string& key = name;  // C++17 lambdas cannot capture a structured binding (clang)
     bool allowed =
         std::any_of(options.may_stay_initialized.begin(), options.may_stay_initialized.end(),
-                    [&](const std::string& p) { return name.rfind(p, 0) == 0; });
+                    [&](const std::string& p) { return key.rfind(p, 0) == 0; });
     if (!allowed) report.missing.push_back(name + " " + shape_str(t.sizes()));
   }
   const std::string problems = report.describe();
