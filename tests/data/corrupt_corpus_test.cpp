@@ -50,7 +50,8 @@ std::string corrupt_file_error(const std::string& format, const std::string& pat
     } else if (format == "audio") {
       audio::read_audio(path);
     } else if (format == "idx") {
-      image::read_idx(path);
+      image::IdxFile f = image::read_idx(path);
+      if (f.items() > 0) f.item_image(0, path);
     } else if (format == "text") {
       decode_text(read_file(path), TextEncoding::utf8, InvalidBytes::error, path);
     } else if (format == "safetensors") {

@@ -155,6 +155,11 @@ cv::Mat IdxFile::item_image(int64_t index, const std::string& path) const {
                          " are not images (expected [N, H, W] or [N, H, W, C] with C <= 4)",
                      path);
   }
+  if (dims[1] == 0 || dims[2] == 0) {
+    throw InputError("IDX dims " + dims_string(dims) + " make every item an empty " +
+                         std::to_string(dims[1]) + " x " + std::to_string(dims[2]) + " image",
+                     path);
+  }
   const std::size_t item_bytes = static_cast<std::size_t>(item_values()) * idx_type_size(type);
   auto* p = const_cast<uint8_t*>(data.data()) + static_cast<std::size_t>(index) * item_bytes;
   return cv::Mat(static_cast<int>(dims[1]), static_cast<int>(dims[2]),
