@@ -28,9 +28,11 @@ cv::Mat composite(const cv::Mat& color, const cv::Mat& alpha, const std::vector<
 
 void check_image_pixels(int64_t width, int64_t height, int64_t max_pixels,
                         const std::string& path) {
-  if (width * height <= max_pixels) return;  // both < 2^32: no overflow
+  // Both sides are in [0, 2^32): their product fits in 64 unsigned bits (not in int64_t).
+  const uint64_t pixels = static_cast<uint64_t>(width) * static_cast<uint64_t>(height);
+  if (pixels <= static_cast<uint64_t>(max_pixels)) return;
   throw InputError("image is " + std::to_string(width) + " x " + std::to_string(height) + " = " +
-                       std::to_string(width * height) + " pixels, " +
+                       std::to_string(pixels) + " pixels, " +
                        limit_hint(max_pixels, "max_image_pixels"),
                    path);
 }
