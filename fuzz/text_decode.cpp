@@ -34,14 +34,20 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace mmfuse::data;
   if (size < 1) return 0;
-  const auto encoding = static_cast<TextEncoding>(data[0] % 3);
+  static const char* kCharsets[] = {"GB18030", "SHIFT_JIS", "UTF-16LE", "CP1252"};
+  const auto encoding = static_cast<TextEncoding>(data[0] % 4);  // utf8 latin1 automatic named
+  const std::string charset = encoding == TextEncoding::named ? kCharsets[(data[0] >> 5) % 4] : "";
   const auto invalid = (data[0] & 4) ? InvalidBytes::replace : InvalidBytes::error;
   const std::string_view bytes(reinterpret_cast<const char*>(data) + 1, size - 1);
   try {
-    DecodedText t = decode_text(bytes, encoding, invalid, "fuzz.txt");
+    DecodedText t = decode_text(bytes, encoding, invalid, "fuzz.txt", charset);
     text::TokenizerOptions opt;
     opt.lowercase = data[0] & 8;
     opt.keep_punctuation = data[0] & 16;
+    using Special = text::TokenizerOptions::Special;
+    opt.urls = static_cast<Special>((data[0] >> 5) % 3);
+    opt.mentions = static_cast<Special>((data[0] >> 6) % 3);
+    opt.keep_hashtags = data[0] & 32;
     std::vector<std::string> tokens = text::tokenize(t.text, opt);
     if (const auto* wn = fuzz_wordnet()) {
       for (std::size_t i = 0; i < tokens.size() && i < 2; ++i) (void)wn->gloss(tokens[i], 2);
