@@ -10,6 +10,8 @@ PKGS=(
   python3-torch python3-torchvision python3-scipy python3-pil python3-sklearn python3-numpy
   espeak-ng sox chromium wordnet-base
 )
+# `--fuzz` (make fuzz): clang and its libFuzzer/sanitizer runtimes, only for the fuzz build.
+if [ "${1:-}" = "--fuzz" ]; then PKGS=(clang libclang-rt-14-dev); fi
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

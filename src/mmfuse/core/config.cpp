@@ -8,10 +8,19 @@ namespace {
 
 // yaml-cpp keeps the last of two equal keys in a map; a config that says `batch_size` twice is
 // almost always an edit gone wrong, so it is an error naming both lines.
-void reject_duplicate_keys(const YAML::Node& node, const std::string& source, const std::string& path) {
+// Also bounds the nesting depth (kConfigMaxDepth): no mmfuse config nests more than a few levels,
+// so a deeper one is corrupt or hostile and would only make every later walk over it recursive.
+void reject_duplicate_keys(const YAML::Node& node, const std::string& source,
+                           const std::string& path, int depth = 0) {
+  if (depth > kConfigMaxDepth) {
+    throw ConfigError(source + ":" + std::to_string(node.Mark().line + 1) + ": " +
+                      (path.empty() ? "<root>" : path) + ": nesting deeper than " +
+                      std::to_string(kConfigMaxDepth) +
+                      " levels (kConfigMaxDepth); configs nest a few levels, flatten this one");
+  }
   if (node.IsSequence()) {
     for (std::size_t i = 0; i < node.size(); ++i)
-      reject_duplicate_keys(node[i], source, path + "[" + std::to_string(i) + "]");
+      reject_duplicate_keys(node[i], source, path + "[" + std::to_string(i) + "]", depth + 1);
     return;
   }
   if (!node.IsMap()) return;
@@ -27,7 +36,7 @@ void reject_duplicate_keys(const YAML::Node& node, const std::string& source, co
                           "' appears twice (first on line " + std::to_string(it->second) +
                           "); keep one of them");
     }
-    reject_duplicate_keys(kv.second, source, child);
+    reject_duplicate_keys(kv.second, source, child, depth + 1);
   }
 }
 
@@ -78,7 +87,16 @@ std::size_t ConfigNode::size() const {
 std::vector<std::string> ConfigNode::keys() const {
   std::vector<std::string> out;
   if (!is_map()) return out;
-  for (const auto& kv : node_) out.push_back(kv.first.as<std::string>());
+  for (const auto& kv : node_) {
+    if (!kv.first.IsScalar()) {
+      fail(std::string("a key is ") +
+           (kv.first.IsMap()        ? "a map"
+            : kv.first.IsSequence() ? "a list"
+                                    : "null") +
+           "; keys must be plain names");
+    }
+    out.push_back(kv.first.Scalar());
+  }
   return out;
 }
 

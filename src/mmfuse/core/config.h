@@ -11,6 +11,10 @@
 
 namespace mmfuse {
 
+/// Deepest nesting of maps and sequences a config may have; parse/load_file refuse deeper ones
+/// with a ConfigError naming the line (yaml-cpp itself stops at 2000 levels).
+inline constexpr int kConfigMaxDepth = 64;
+
 class ConfigNode {
  public:
   ConfigNode() = default;

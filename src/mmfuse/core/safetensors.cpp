@@ -76,6 +76,9 @@ Entry parse_entry(const std::string& name, const nlohmann::json& v, const std::s
   if (!v.contains("shape") || !v["shape"].is_array()) fail("missing array field 'shape'");
   for (const auto& s : v["shape"]) {
     if (!s.is_number_unsigned()) fail("shape " + v["shape"].dump() + " has a non-size entry");
+    if (s.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) {
+      fail("shape " + v["shape"].dump() + " has a size over 2^63 - 1");
+    }
     e.shape.push_back(s.get<int64_t>());
   }
   const auto& off = v.contains("data_offsets") ? v["data_offsets"] : nlohmann::json();
@@ -117,7 +120,8 @@ std::string safetensors_dtype_name(torch::ScalarType dtype) {
               "; convert the tensor to one of " + known_dtypes());
 }
 
-SafetensorsData parse_safetensors(std::string_view bytes, const std::string& source) {
+SafetensorsData parse_safetensors(std::string_view bytes, const std::string& source,
+                                  const SafetensorsLimits& limits) {
   if (!host_is_little_endian()) throw Error("safetensors I/O needs a little-endian host");
   if (bytes.size() < 8) {
     throw InputError("truncated safetensors file: " + std::to_string(bytes.size()) +
@@ -126,10 +130,11 @@ SafetensorsData parse_safetensors(std::string_view bytes, const std::string& sou
   }
   uint64_t n = 0;
   std::memcpy(&n, bytes.data(), 8);
-  if (n > kSafetensorsMaxHeader) {
+  if (n > limits.max_header_bytes) {
     throw InputError("safetensors header length " + std::to_string(n) + " exceeds the " +
-                         std::to_string(kSafetensorsMaxHeader) +
-                         "-byte limit; not a safetensors file or corrupt",
+                         std::to_string(limits.max_header_bytes) +
+                         "-byte limit (SafetensorsLimits::max_header_bytes); not a safetensors "
+                         "file or corrupt",
                      source);
   }
   if (n > bytes.size() - 8) {
@@ -145,6 +150,13 @@ SafetensorsData parse_safetensors(std::string_view bytes, const std::string& sou
     throw InputError(std::string("safetensors header is not valid JSON: ") + e.what(), source);
   }
   if (!header.is_object()) throw InputError("safetensors header is not a JSON object", source);
+  const std::size_t n_tensors = header.size() - (header.contains("__metadata__") ? 1 : 0);
+  if (n_tensors > limits.max_tensors) {
+    throw InputError("safetensors header lists " + std::to_string(n_tensors) +
+                         " tensors, over the limit of " + std::to_string(limits.max_tensors) +
+                         " (SafetensorsLimits::max_tensors; raise it to load this file)",
+                     source);
+  }
 
   SafetensorsData out;
   std::vector<Entry> entries;
@@ -301,9 +313,9 @@ ModuleLoadReport load_module(torch::nn::Module& module,
       if (!options.convert_float_dtypes || !value.is_floating_point() ||
           !it->second.is_floating_point()) {
         report.wrong_dtype.push_back(label + ": file " + from + " vs module " + to +
-                                    (value.is_floating_point() && it->second.is_floating_point()
-                                         ? " (allow the conversion to load it)"
-                                         : ""));
+                                     (value.is_floating_point() && it->second.is_floating_point()
+                                          ? " (allow the conversion to load it)"
+                                          : ""));
         continue;
       }
       report.converted.push_back(label + ": " + from + " -> " + to);
@@ -313,9 +325,10 @@ ModuleLoadReport load_module(torch::nn::Module& module,
   }
   for (const auto& [name, t] : targets) {
     if (filled_from.count(name)) continue;
+    const std::string& key = name;  // C++17 lambdas cannot capture a structured binding (clang)
     bool allowed =
         std::any_of(options.may_stay_initialized.begin(), options.may_stay_initialized.end(),
-                    [&](const std::string& p) { return name.rfind(p, 0) == 0; });
+                    [&](const std::string& p) { return key.rfind(p, 0) == 0; });
     if (!allowed) report.missing.push_back(name + " " + shape_str(t.sizes()));
   }
   const std::string problems = report.describe();

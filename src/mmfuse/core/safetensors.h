@@ -25,6 +25,14 @@ struct SafetensorsData {
 
 /// Largest JSON header accepted when reading (the reference implementation uses the same cap).
 inline constexpr uint64_t kSafetensorsMaxHeader = 100ull << 20;
+/// Most tensors accepted in one file (a large language model has a few thousand).
+inline constexpr uint64_t kSafetensorsMaxTensors = 100'000;
+
+/// Caps applied before anything is allocated for a file's tensors; defaults as above.
+struct SafetensorsLimits {
+  uint64_t max_header_bytes = kSafetensorsMaxHeader;  ///< JSON header length
+  uint64_t max_tensors = kSafetensorsMaxTensors;      ///< entries in the header
+};
 
 /// "F32" -> torch::kFloat32 ... for F64/F32/F16/BF16/I64/I32/I16/I8/U8/BOOL. Throws Error listing
 /// the known names for any other.
@@ -37,7 +45,9 @@ std::string safetensors_dtype_name(torch::ScalarType dtype);
 /// dtype, a shape of non-negative sizes and offsets with end - begin == numel * itemsize; entries
 /// do not overlap and cover the byte buffer exactly (no gaps, nothing after it). Throws InputError
 /// (file = source) naming the offending tensor otherwise.
-SafetensorsData parse_safetensors(std::string_view bytes, const std::string& source);
+/// `limits` caps the header size and the tensor count (an error names the cap and how to raise it).
+SafetensorsData parse_safetensors(std::string_view bytes, const std::string& source,
+                                  const SafetensorsLimits& limits = {});
 /// parse_safetensors of the file at `path` (CPU tensors, copies of the file's bytes).
 SafetensorsData load_safetensors(const std::string& path);
 
@@ -79,12 +89,12 @@ struct ModuleLoadOptions {
 
 /// What load_module did.
 struct ModuleLoadReport {
-  std::vector<std::string> loaded;      ///< module names filled
-  std::vector<std::string> missing;     ///< module names without a file tensor
-  std::vector<std::string> unexpected;  ///< file names (as in the file) with no module tensor
-  std::vector<std::string> mismatched;  ///< "name: file [a, b] vs module [c, d]"
-  std::vector<std::string> wrong_dtype; ///< "name: file F16 vs module F32" (not converted)
-  std::vector<std::string> converted;   ///< "name: F16 -> F32" (convert_float_dtypes)
+  std::vector<std::string> loaded;       ///< module names filled
+  std::vector<std::string> missing;      ///< module names without a file tensor
+  std::vector<std::string> unexpected;   ///< file names (as in the file) with no module tensor
+  std::vector<std::string> mismatched;   ///< "name: file [a, b] vs module [c, d]"
+  std::vector<std::string> wrong_dtype;  ///< "name: file F16 vs module F32" (not converted)
+  std::vector<std::string> converted;    ///< "name: F16 -> F32" (convert_float_dtypes)
   /// Empty when everything matched; else one line per problem.
   std::string describe() const;
 };

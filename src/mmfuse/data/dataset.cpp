@@ -37,7 +37,7 @@ Dataset::Dataset(DatasetSpec spec, const DatasetOptions& options)
 void Dataset::build_pipelines(const PipelineRegistry& registry) {
   for (Modality m : modalities_) {
     const ModalitySpec& ms = *spec_.modalities[index_of(m)];
-    PipelineContext ctx{m, spec_.base_dir};
+    PipelineContext ctx{m, spec_.base_dir, spec_.limits};
     auto p = registry.create(ms.pipeline, ctx, ms.options);
     if (p->modality() != m) {
       ms.options.fail("pipeline '" + ms.pipeline + "' handles " +

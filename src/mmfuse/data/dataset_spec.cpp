@@ -94,7 +94,8 @@ DatasetSpec DatasetSpec::load(const std::string& path) {
 DatasetSpec DatasetSpec::parse(const std::string& yaml_text, const std::string& source,
                                const std::string& base_dir) {
   ConfigNode root = ConfigNode::parse(yaml_text, source);
-  root.check_keys({"splits", "modalities", "targets", "cache", "skip_bad", "id_field"});
+  root.check_keys(
+      {"splits", "modalities", "targets", "cache", "skip_bad", "id_field", "limits", "data_root"});
   DatasetSpec spec;
   spec.path = source;
   spec.base_dir = base_dir;
@@ -106,8 +107,11 @@ DatasetSpec DatasetSpec::parse(const std::string& yaml_text, const std::string& 
   for (Split s : kAllSplits) {
     ConfigNode list = splits[std::string(to_string(s))];
     if (list.is_null()) continue;
-    if (list.is_scalar())
-      list = ConfigNode(YAML::Load("[" + list.dump() + "]"), list.path(), source);
+    if (list.is_scalar()) {  // one manifest: a list of one (re-parsing its text could throw)
+      YAML::Node one(YAML::NodeType::Sequence);
+      one.push_back(YAML::Clone(list.yaml()));
+      list = ConfigNode(one, list.path(), source);
+    }
     if (!list.is_sequence()) list.fail("expected a list of manifest paths");
     for (std::size_t i = 0; i < list.size(); ++i) {
       spec.splits[static_cast<std::size_t>(s)].push_back(
@@ -140,6 +144,9 @@ DatasetSpec DatasetSpec::parse(const std::string& yaml_text, const std::string& 
   spec.cache = parse_cache(root["cache"], spec);
   spec.skip_bad = root.get<bool>("skip_bad", true);
   spec.id_field = root.get<std::string>("id_field", "id");
+  spec.limits = InputLimits::parse(root["limits"]);
+  if (root.has("data_root"))
+    spec.data_root = resolve_path(base_dir, root.get<std::string>("data_root"));
   return spec;
 }
 
@@ -158,6 +165,8 @@ ManifestSchema DatasetSpec::schema() const {
   }
   s.targets = targets;
   s.id_field = id_field;
+  s.limits = limits;
+  s.data_root = data_root;
   return s;
 }
 

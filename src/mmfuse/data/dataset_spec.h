@@ -58,6 +58,9 @@ struct DatasetSpec {
   CacheSpec cache;
   bool skip_bad = true;
   std::string id_field = "id";
+  InputLimits limits;  ///< `limits:` (core/limits.h); defaults when absent
+  /// `data_root:` (resolved): every manifest path must resolve inside it; "" = unconfined.
+  std::string data_root;
 
   static DatasetSpec load(const std::string& path);
   /// `source` names the text in messages; `base_dir` is where relative paths resolve.

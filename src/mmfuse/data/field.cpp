@@ -36,7 +36,8 @@ Field image_from_json(const json& v, const std::string& base_dir) {
   if (v.contains("index") && !v["index"].is_null()) {
     const json& idx = v["index"];
     if (!idx.is_number_integer() || idx.get<int64_t>() < 0) {
-      throw InputError("\"index\": expected a non-negative integer, got " + idx.dump());
+      throw InputError("\"index\": expected a non-negative integer, got " +
+                       idx.dump(-1, ' ', false, json::error_handler_t::replace));
     }
     ref.index = idx.get<int64_t>();
   }
@@ -108,7 +109,8 @@ Field tabular_from_json(const json& v) {
     const json& e = v[i];
     if (!e.is_number() || !std::isfinite(e.get<double>())) {
       throw InputError("element " + std::to_string(i) + ": expected a finite number, got " +
-                       (e.is_number() ? std::to_string(e.get<double>()) : e.dump()) +
+                       (e.is_number() ? std::to_string(e.get<double>())
+                                      : e.dump(-1, ' ', false, json::error_handler_t::replace)) +
                        "; impute or drop missing values before training");
     }
     out.push_back(e.get<float>());

@@ -8,6 +8,7 @@
 
 #include "mmfuse/core/fs.h"
 #include "mmfuse/core/utf8.h"
+#include "mmfuse/data/data_root.h"
 #include "mmfuse/data/field.h"
 #include "mmfuse/data/manifest_csv.h"
 
@@ -138,6 +139,14 @@ std::vector<float> regression_value(const json& v) {
   return out;
 }
 
+void check_text_size(const Field& field, int64_t max_bytes) {
+  const auto* text = std::get_if<std::string>(&field);
+  if (text && static_cast<int64_t>(text->size()) > max_bytes) {
+    throw InputError("text is " + std::to_string(text->size()) + " bytes, " +
+                     limit_hint(max_bytes, "max_text_bytes"));
+  }
+}
+
 Sample sample_from_json(const json& obj, const ManifestSchema& schema, const std::string& manifest,
                         const std::string& manifest_name, const std::string& base_dir,
                         int64_t line_no) {
@@ -161,7 +170,9 @@ Sample sample_from_json(const json& obj, const ManifestSchema& schema, const std
     auto it = obj.find(key);
     if (it == obj.end() || it->is_null()) continue;  // absent modality: data, not an error
     try {
+      if (!schema.data_root.empty()) check_field_paths_in_root(m, *it, base_dir, schema.data_root);
       s.fields[index_of(m)] = field_from_json(m, *it, base_dir);
+      check_text_size(*s.fields[index_of(m)], schema.limits.max_text_bytes);
     } catch (const InputError& e) {
       throw e.at(manifest, line_no, key);
     }
@@ -228,6 +239,18 @@ ManifestData read_manifests(const std::vector<std::string>& paths, const Manifes
     while (pos < text.size()) {
       std::size_t end = text.find('\n', pos);
       if (end == std::string::npos) end = text.size();
+      if (static_cast<int64_t>(end - pos) > schema.limits.max_manifest_line_bytes) {
+        const std::size_t length = end - pos;
+        pos = end + 1;
+        ++line_no;
+        InputError e =
+            InputError("line is " + std::to_string(length) + " bytes, " +
+                       limit_hint(schema.limits.max_manifest_line_bytes, "max_manifest_line_bytes"))
+                .at(path, line_no, "");
+        if (!skip_bad || (csv && !header)) throw e;
+        out.bad.push_back(BadSample::from(e));
+        continue;
+      }
       std::string line = text.substr(pos, end - pos);
       pos = end + 1;
       ++line_no;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "mmfuse/core/error.h"
+#include "mmfuse/core/limits.h"
 #include "mmfuse/data/sample.h"
 
 namespace mmfuse::data {
@@ -38,6 +39,10 @@ struct ManifestSchema {
   std::array<std::string, kNumModalities> fields;
   std::vector<TargetSpec> targets;
   std::string id_field = "id";
+  /// Line length and text size caps (the dataset spec's `limits:`).
+  InputLimits limits;
+  /// When set, every file a line names must resolve (symlinks followed) inside this folder.
+  std::string data_root;
 
   /// Every modality under its own name, and an optional class target `label` from `label`.
   static ManifestSchema all_modalities();

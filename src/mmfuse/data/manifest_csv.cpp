@@ -72,8 +72,16 @@ std::vector<std::string> split_csv_line(const std::string& line) {
 CsvHeader parse_csv_header(const std::string& line, const std::string& manifest, int64_t line_no) {
   try {
     CsvHeader h{split_csv_line(line)};
-    for (const auto& c : h.columns) {
+    for (std::size_t i = 0; i < h.columns.size(); ++i) {
+      const std::string& c = h.columns[i];
       if (c.empty()) throw InputError("empty column name in the CSV header row");
+      for (std::size_t j = 0; j < i; ++j) {
+        if (h.columns[j] == c) {
+          throw InputError("column '" + c + "' appears twice in the CSV header row (columns " +
+                           std::to_string(j + 1) + " and " + std::to_string(i + 1) +
+                           "); keep one of them");
+        }
+      }
     }
     return h;
   } catch (const InputError& e) {

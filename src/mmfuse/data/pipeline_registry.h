@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "mmfuse/core/limits.h"
 #include "mmfuse/core/registry.h"
 #include "mmfuse/data/pipeline.h"
 
@@ -13,6 +14,8 @@ struct PipelineContext {
   Modality modality = Modality::image;
   /// Folder that relative paths in the pipeline's config resolve against (the spec's folder).
   std::string base_dir;
+  /// The dataset spec's `limits:` (image pixels, audio duration/bytes...), for the readers.
+  InputLimits limits;
 };
 
 using PipelineRegistry = mmfuse::Registry<ModalityPipeline, PipelineContext>;

@@ -57,12 +57,16 @@ IndexType index_type_from_string(const std::string& name) {
 }
 
 json IndexInfo::to_json() const {
-  return {{"format", kFormat},       {"version", kVersion},
-          {"run", run},              {"model_hash", model_hash},
+  return {{"format", kFormat},
+          {"version", kVersion},
+          {"run", run},
+          {"model_hash", model_hash},
           {"modality", std::string(mmfuse::to_string(modality))},
-          {"dim", dim},              {"count", count},
+          {"dim", dim},
+          {"count", count},
           {"index_type", retrieval::to_string(type)},
-          {"nprobe", nprobe},        {"data", data}};
+          {"nprobe", nprobe},
+          {"data", data}};
 }
 
 VectorIndex::VectorIndex(const torch::Tensor& vectors, IndexInfo info, const IndexOptions& options,
@@ -85,10 +89,10 @@ VectorIndex::VectorIndex(const torch::Tensor& vectors, IndexInfo info, const Ind
       index_ = std::make_unique<faiss::IndexFlatIP>(d);
       break;
     case IndexType::ivf: {
-      int64_t nlist = options.nlist > 0
-                          ? options.nlist
-                          : std::max<int64_t>(1, std::min<int64_t>(
-                                                     n / 8, static_cast<int64_t>(std::sqrt(n))));
+      int64_t nlist =
+          options.nlist > 0
+              ? options.nlist
+              : std::max<int64_t>(1, std::min<int64_t>(n / 8, static_cast<int64_t>(std::sqrt(n))));
       if (nlist > n) {
         throw UsageError("an ivf index with " + std::to_string(nlist) + " lists needs at least " +
                          std::to_string(nlist) + " vectors, got " + std::to_string(n) +
@@ -132,9 +136,15 @@ void VectorIndex::save(const std::string& dir) const {
   manifest["index_hash"] = hash_bytes(bytes);
   manifest["metadata_file"] = "metadata.jsonl";
   manifest["metadata_hash"] = hash_bytes(lines);
-  write_file_atomic((tmp / "index.faiss").string(), bytes);
-  write_file_atomic((tmp / "metadata.jsonl").string(), lines);
-  write_file_atomic((tmp / "manifest.json").string(), manifest.dump(2) + "\n");
+  try {
+    write_file_atomic((tmp / "index.faiss").string(), bytes);
+    write_file_atomic((tmp / "metadata.jsonl").string(), lines);
+    write_file_atomic((tmp / "manifest.json").string(), manifest.dump(2) + "\n");
+  } catch (const Error&) {
+    std::error_code ec;
+    fs::remove_all(tmp, ec);  // a full disk or read-only folder: the previous index stays as is
+    throw;
+  }
   if (fs::exists(target)) {
     const fs::path old = target.string() + ".old-" + std::to_string(::getpid());
     fs::remove_all(old);
@@ -183,8 +193,10 @@ VectorIndex VectorIndex::load(const std::string& dir) {
   }
   const std::string bytes = read_file(index_path);
   if (hash_bytes(bytes) != m.value("index_hash", "")) {
-    throw Error(index_path + ": corrupt or changed since it was built (its hash differs from "
-                "manifest.json); " + rebuild_hint(dir));
+    throw Error(index_path +
+                ": corrupt or changed since it was built (its hash differs from "
+                "manifest.json); " +
+                rebuild_hint(dir));
   }
   try {
     faiss::VectorIOReader reader;
@@ -201,8 +213,10 @@ VectorIndex VectorIndex::load(const std::string& dir) {
   }
   const std::string lines = read_file(meta_path);
   if (hash_bytes(lines) != m.value("metadata_hash", "")) {
-    throw Error(meta_path + ": corrupt or changed since it was built (its hash differs from "
-                "manifest.json); " + rebuild_hint(dir));
+    throw Error(meta_path +
+                ": corrupt or changed since it was built (its hash differs from "
+                "manifest.json); " +
+                rebuild_hint(dir));
   }
   std::istringstream in(lines);
   for (std::string line; std::getline(in, line);) out.metadata_.push_back(json::parse(line));

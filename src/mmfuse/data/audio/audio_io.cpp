@@ -1,5 +1,7 @@
 #include "mmfuse/data/audio/audio_io.h"
 
+#include <filesystem>
+
 #include <samplerate.h>
 #include <sndfile.h>
 
@@ -123,13 +125,26 @@ std::string resample_quality_names() {
   return out;
 }
 
-Waveform read_audio(const std::string& path) {
-  return decode_audio(read_file(path), path);  // InputError naming the file when missing
+Waveform read_audio(const std::string& path, const AudioLimits& limits) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  if (!ec && size > static_cast<uintmax_t>(limits.max_bytes)) {
+    throw InputError("audio file is " + std::to_string(size) + " bytes, " +
+                         limit_hint(limits.max_bytes, "max_audio_bytes"),
+                     path);
+  }
+  return decode_audio(read_file(path), path, limits);  // InputError naming the file when missing
 }
 
-Waveform decode_audio(const std::string& bytes, const std::string& path) {
+Waveform decode_audio(const std::string& bytes, const std::string& path,
+                      const AudioLimits& limits) {
   if (bytes.empty()) {
     throw InputError("empty file (0 bytes); expected a WAV, FLAC or OGG audio file", path);
+  }
+  if (static_cast<int64_t>(bytes.size()) > limits.max_bytes) {
+    throw InputError("audio file is " + std::to_string(bytes.size()) + " bytes, " +
+                         limit_hint(limits.max_bytes, "max_audio_bytes"),
+                     path);
   }
   MemoryFile mem{&bytes};
   SF_VIRTUAL_IO io{mem_length, mem_seek, mem_read, mem_write, mem_tell};
@@ -143,6 +158,20 @@ Waveform decode_audio(const std::string& bytes, const std::string& path) {
   std::unique_ptr<SNDFILE, int (*)(SNDFILE*)> file(raw, sf_close);
   if (info.frames <= 0 || info.channels <= 0) {
     throw InputError("zero-length audio (0 frames); expected at least one sample", path);
+  }
+  if (info.samplerate <= 0) {
+    throw InputError("invalid sample rate " + std::to_string(info.samplerate) +
+                         " Hz in the header; the file is corrupt",
+                     path);
+  }
+  const double seconds = static_cast<double>(info.frames) / info.samplerate;
+  if (seconds > limits.max_seconds) {
+    throw InputError("audio header declares " + std::to_string(info.frames) + " frames at " +
+                         std::to_string(info.samplerate) + " Hz = " + std::to_string(seconds) +
+                         " s, over the limit of " + std::to_string(limits.max_seconds) +
+                         " s (`limits.max_audio_seconds` in the dataset spec; raise it there to "
+                         "accept longer files)",
+                     path);
   }
   const int major = info.format & SF_FORMAT_TYPEMASK;
   if (major == SF_FORMAT_WAV || major == SF_FORMAT_WAVEX) {

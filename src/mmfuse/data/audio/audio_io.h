@@ -9,6 +9,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "mmfuse/core/limits.h"
+
 namespace mmfuse::data::audio {
 
 /// Mono float32 samples (nominally in [-1, 1]) and their sample rate in Hz.
@@ -27,14 +29,23 @@ bool resample_quality_from_string(std::string_view name, ResampleQuality* out);
 /// The known names, comma-separated (for error messages).
 std::string resample_quality_names();
 
+/// Caps on one audio file (limits.h), checked before decoding: its size, and the duration its
+/// header declares (frames / sample rate, as libsndfile reports them).
+struct AudioLimits {
+  double max_seconds = InputLimits{}.max_audio_seconds;
+  int64_t max_bytes = InputLimits{}.max_audio_bytes;
+};
+
 /// Decodes a WAV/FLAC/OGG file (anything libsndfile reads) to mono by averaging the channels.
 /// PCM is scaled to [-1, 1) as libsndfile does (int16 / 32768).
 /// Throws InputError naming `path` for a missing/unreadable file, a corrupt one (libsndfile's
-/// reason), a truncated one (fewer frames than its header declares) and a zero-length one.
-Waveform read_audio(const std::string& path);
+/// reason), a truncated one (fewer frames than its header declares), a zero-length one, and one
+/// over `limits` (refused before its samples are read).
+Waveform read_audio(const std::string& path, const AudioLimits& limits = {});
 
 /// read_audio on the bytes of an encoded file already in memory; `path` names it in messages.
-Waveform decode_audio(const std::string& bytes, const std::string& path);
+Waveform decode_audio(const std::string& bytes, const std::string& path,
+                      const AudioLimits& limits = {});
 
 /// `samples` at `from_rate` -> round(n * to_rate / from_rate) samples at `to_rate`.
 /// Returns a copy when the rates are equal. Throws Error on invalid rates.

@@ -50,12 +50,13 @@ struct AudioOptions {
   LogKind log = LogKind::natural;  ///< log-mel / MFCC: natural log or dB
   double log_eps = 1e-6;           ///< log(x + eps) or 10 log10(max(x, eps))
   int64_t n_mfcc = 13;
-  std::string mel_matrix;  ///< yamnet: safetensors file with `frontend.mel_matrix` (resolved)
+  std::string mel_matrix;        ///< yamnet: safetensors file with `frontend.mel_matrix` (resolved)
   int64_t size = 112;            ///< avmnist_spectrogram: output is [1, size, size]
   int64_t max_samples = 0;       ///< fixed length (pad/trim); with variable_length: trim only
   bool variable_length = false;  ///< frames [T, F] padded per batch, with lengths
   Normalize normalize = Normalize::none;
   AugmentOptions augment;
+  AudioLimits limits;  ///< from the dataset spec's `limits:` (PipelineContext), not this node
 
   /// Parses `cfg` (a map; unknown keys are rejected). Relative paths resolve against base_dir.
   static AudioOptions parse(const ConfigNode& cfg, const std::string& base_dir);

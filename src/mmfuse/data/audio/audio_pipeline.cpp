@@ -70,7 +70,9 @@ std::shared_ptr<AudioPipeline> AudioPipeline::create(const PipelineContext& ctx,
     cfg.fail("the audio pipeline reads audio files; it cannot serve the " +
              std::string(to_string(ctx.modality)) + " modality");
   }
-  return std::make_shared<AudioPipeline>(AudioOptions::parse(cfg, ctx.base_dir));
+  AudioOptions options = AudioOptions::parse(cfg, ctx.base_dir);
+  options.limits = {ctx.limits.max_audio_seconds, ctx.limits.max_audio_bytes};
+  return std::make_shared<AudioPipeline>(std::move(options));
 }
 
 AudioPipeline::AudioPipeline(AudioOptions options) : o_(std::move(options)) {
@@ -94,7 +96,8 @@ std::string AudioPipeline::cache_key() const {
 }
 
 std::vector<float> AudioPipeline::load_waveform(const AudioRef& ref) const {
-  Waveform w = ref.bytes ? decode_audio(*ref.bytes, ref.path) : read_audio(ref.path);
+  Waveform w =
+      ref.bytes ? decode_audio(*ref.bytes, ref.path, o_.limits) : read_audio(ref.path, o_.limits);
   if (w.sample_rate != o_.sample_rate) {
     w.samples = resample(w.samples, w.sample_rate, o_.sample_rate, o_.resample_quality);
   }

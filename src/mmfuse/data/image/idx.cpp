@@ -12,6 +12,9 @@ namespace mmfuse::data::image {
 
 namespace {
 
+// Largest IDX payload inflated from gzip (MNIST's training images are 47 MB).
+constexpr std::size_t kIdxMaxInflatedBytes = std::size_t{4} << 30;
+
 bool is_gzip(std::string_view b) {
   return b.size() >= 2 && static_cast<uint8_t>(b[0]) == 0x1f && static_cast<uint8_t>(b[1]) == 0x8b;
 }
@@ -38,6 +41,12 @@ std::string gunzip(std::string_view in, const std::string& path) {
     z.avail_out = sizeof buf;
     rc = inflate(&z, Z_NO_FLUSH);
     out.append(buf, sizeof buf - z.avail_out);
+    if (out.size() > kIdxMaxInflatedBytes) {
+      inflateEnd(&z);
+      throw InputError("gzip data inflates past " + std::to_string(kIdxMaxInflatedBytes >> 20) +
+                           " MiB (kIdxMaxInflatedBytes); not an IDX dataset file or a gzip bomb",
+                       path);
+    }
     if (rc == Z_STREAM_END) {
       if (z.avail_in == 0 || !is_gzip({reinterpret_cast<const char*>(z.next_in), z.avail_in}))
         break;
@@ -146,6 +155,11 @@ cv::Mat IdxFile::item_image(int64_t index, const std::string& path) const {
                          " are not images (expected [N, H, W] or [N, H, W, C] with C <= 4)",
                      path);
   }
+  if (dims[1] == 0 || dims[2] == 0) {
+    throw InputError("IDX dims " + dims_string(dims) + " make every item an empty " +
+                         std::to_string(dims[1]) + " x " + std::to_string(dims[2]) + " image",
+                     path);
+  }
   const std::size_t item_bytes = static_cast<std::size_t>(item_values()) * idx_type_size(type);
   auto* p = const_cast<uint8_t*>(data.data()) + static_cast<std::size_t>(index) * item_bytes;
   return cv::Mat(static_cast<int>(dims[1]), static_cast<int>(dims[2]),
@@ -182,13 +196,25 @@ IdxFile parse_idx(std::string_view bytes, const std::string& path) {
                      path);
   }
   uint64_t values = 1;
+  bool overflow = false;
   for (std::size_t i = 0; i < ndims; ++i) {
     f.dims.push_back(read_be32(b + 4 + 4 * i));
-    values *= static_cast<uint64_t>(f.dims.back());
+    if (f.dims.back() > INT32_MAX) {
+      throw InputError("IDX dimension " + std::to_string(i) + " is " +
+                           std::to_string(f.dims.back()) + " (over 2^31 - 1); the file is corrupt",
+                       path);
+    }
+    overflow |= __builtin_mul_overflow(values, static_cast<uint64_t>(f.dims.back()), &values);
   }
-  const uint64_t expected = values * idx_type_size(f.type);
+  uint64_t expected = 0;
+  overflow |= __builtin_mul_overflow(values, idx_type_size(f.type), &expected);
   const uint64_t got = bytes.size() - header;
-  if (got != expected) {
+  if (overflow || got != expected) {
+    if (overflow) {
+      throw InputError("IDX dims " + dims_string(f.dims) +
+                           " describe more than 2^64 bytes; the header is corrupt",
+                       path);
+    }
     throw InputError(std::string(got < expected ? "truncated" : "oversized") + " IDX data (dims " +
                          dims_string(f.dims) + " need " + std::to_string(expected) +
                          " bytes after the header, got " + std::to_string(got) + ")",

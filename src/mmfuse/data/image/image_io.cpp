@@ -7,6 +7,7 @@
 
 #include "mmfuse/core/error.h"
 #include "mmfuse/core/fs.h"
+#include "mmfuse/data/image/image_header.h"
 
 namespace mmfuse::data::image {
 
@@ -23,6 +24,17 @@ cv::Mat composite(const cv::Mat& color, const cv::Mat& alpha, const std::vector<
   cv::Mat out;
   cv::merge(planes, out);
   return out;
+}
+
+void check_image_pixels(int64_t width, int64_t height, int64_t max_pixels,
+                        const std::string& path) {
+  // Both sides are in [0, 2^32): their product fits in 64 unsigned bits (not in int64_t).
+  const uint64_t pixels = static_cast<uint64_t>(width) * static_cast<uint64_t>(height);
+  if (pixels <= static_cast<uint64_t>(max_pixels)) return;
+  throw InputError("image is " + std::to_string(width) + " x " + std::to_string(height) + " = " +
+                       std::to_string(pixels) + " pixels, " +
+                       limit_hint(max_pixels, "max_image_pixels"),
+                   path);
 }
 
 }  // namespace
@@ -85,6 +97,9 @@ cv::Mat decode_image_bytes(const std::string& bytes, const std::string& path,
   if (bytes.empty()) {
     throw InputError("empty image (0 bytes); expected a PNG/JPEG/BMP/TIFF/WebP file", path);
   }
+  if (auto size = encoded_image_size(bytes)) {
+    check_image_pixels(size->width, size->height, opt.max_pixels, path);
+  }
   cv::Mat raw;
   try {
     cv::Mat buf(1, static_cast<int>(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));
@@ -98,6 +113,7 @@ cv::Mat decode_image_bytes(const std::string& bytes, const std::string& path,
                          "truncated, corrupt or unknown format)",
                      path);
   }
+  check_image_pixels(raw.cols, raw.rows, opt.max_pixels, path);  // formats without a known header
   if (raw.channels() > 4) {
     throw InputError("image has " + std::to_string(raw.channels()) +
                          " channels (expected 1-4: gray, gray+alpha, RGB or RGBA)",

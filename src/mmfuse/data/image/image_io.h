@@ -9,6 +9,7 @@
 
 #include <opencv2/core.hpp>
 
+#include "mmfuse/core/limits.h"
 #include "mmfuse/data/image/idx.h"
 #include "mmfuse/data/sample.h"
 
@@ -20,6 +21,8 @@ struct ReadOptions {
   int channels = 3;
   /// RGB in [0, 1] that transparent pixels are composited over; nullopt drops alpha instead.
   std::optional<std::array<float, 3>> background = std::array<float, 3>{1.f, 1.f, 1.f};
+  /// Largest width * height decoded; checked from the header before decoding (limits.h).
+  int64_t max_pixels = InputLimits{}.max_image_pixels;
 };
 
 /// Pixel values to [0, 1]: 8-bit / 255, 16-bit / 65535; float images and IDX values of the other
@@ -29,7 +32,8 @@ struct ReadOptions {
 cv::Mat to_float_pixels(const cv::Mat& image, const ReadOptions& opt, bool rgb_order = false);
 
 /// Decodes an encoded image file (8- or 16-bit, gray/RGB/RGBA). Throws InputError naming `path`
-/// when it cannot be read or decoded (corrupt, truncated, not an image).
+/// when it cannot be read or decoded (corrupt, truncated, not an image) or when its header claims
+/// more than `opt.max_pixels` pixels (refused before decoding).
 cv::Mat decode_image_file(const std::string& path, const ReadOptions& opt);
 
 /// decode_image_file on the bytes of an encoded file already in memory; `path` names it in

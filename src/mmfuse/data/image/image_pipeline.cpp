@@ -106,7 +106,9 @@ ImageOptions ImageOptions::parse(const ConfigNode& cfg) {
 
 std::shared_ptr<ImagePipeline> ImagePipeline::create(const PipelineContext& ctx,
                                                      const ConfigNode& cfg) {
-  return std::make_shared<ImagePipeline>(ImageOptions::parse(cfg));
+  ImageOptions options = ImageOptions::parse(cfg);
+  options.read.max_pixels = ctx.limits.max_image_pixels;
+  return std::make_shared<ImagePipeline>(std::move(options));
 }
 
 ImagePipeline::ImagePipeline(ImageOptions options) : opt_(std::move(options)) {
