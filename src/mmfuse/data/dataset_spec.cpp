@@ -94,7 +94,8 @@ DatasetSpec DatasetSpec::load(const std::string& path) {
 DatasetSpec DatasetSpec::parse(const std::string& yaml_text, const std::string& source,
                                const std::string& base_dir) {
   ConfigNode root = ConfigNode::parse(yaml_text, source);
-  root.check_keys({"splits", "modalities", "targets", "cache", "skip_bad", "id_field"});
+  root.check_keys(
+      {"splits", "modalities", "targets", "cache", "skip_bad", "id_field", "video_field"});
   DatasetSpec spec;
   spec.path = source;
   spec.base_dir = base_dir;
@@ -140,6 +141,7 @@ DatasetSpec DatasetSpec::parse(const std::string& yaml_text, const std::string& 
   spec.cache = parse_cache(root["cache"], spec);
   spec.skip_bad = root.get<bool>("skip_bad", true);
   spec.id_field = root.get<std::string>("id_field", "id");
+  spec.video_field = root.get<std::string>("video_field", "");
   return spec;
 }
 
@@ -158,6 +160,7 @@ ManifestSchema DatasetSpec::schema() const {
   }
   s.targets = targets;
   s.id_field = id_field;
+  s.video_field = video_field;
   return s;
 }
 

@@ -10,6 +10,7 @@
 #include "mmfuse/core/utf8.h"
 #include "mmfuse/data/field.h"
 #include "mmfuse/data/manifest_csv.h"
+#include "mmfuse/data/video/video_field.h"
 
 namespace mmfuse::data {
 
@@ -161,7 +162,11 @@ Sample sample_from_json(const json& obj, const ManifestSchema& schema, const std
     auto it = obj.find(key);
     if (it == obj.end() || it->is_null()) continue;  // absent modality: data, not an error
     try {
-      s.fields[index_of(m)] = field_from_json(m, *it, base_dir);
+      if (!schema.video_field.empty() && key == schema.video_field) {
+        s.fields[index_of(m)] = video::video_field_from_json(m, *it, base_dir);
+      } else {
+        s.fields[index_of(m)] = field_from_json(m, *it, base_dir);
+      }
     } catch (const InputError& e) {
       throw e.at(manifest, line_no, key);
     }

@@ -38,6 +38,9 @@ struct ManifestSchema {
   std::array<std::string, kNumModalities> fields;
   std::vector<TargetSpec> targets;
   std::string id_field = "id";
+  /// A manifest key holding a video clip (data/video/video_field.h): a modality whose field is
+  /// this key takes the clip's part (image: frames, audio: sound track, text: subtitles).
+  std::string video_field;
 
   /// Every modality under its own name, and an optional class target `label` from `label`.
   static ManifestSchema all_modalities();

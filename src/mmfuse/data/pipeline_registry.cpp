@@ -5,6 +5,7 @@
 #include "mmfuse/data/image/image_pipeline.h"
 #include "mmfuse/data/tabular/tabular_pipeline.h"
 #include "mmfuse/data/text/text_pipeline.h"
+#include "mmfuse/data/video/video_frames_pipeline.h"
 
 namespace mmfuse::data {
 
@@ -13,6 +14,7 @@ void register_builtin_pipelines(PipelineRegistry& r) {
   r.add<audio::AudioPipeline>();
   r.add<text::TextPipeline>();
   r.add<tabular::TabularPipeline>();
+  r.add<video::VideoFramesPipeline>();
 }
 
 const PipelineRegistry& pipeline_registry() {

@@ -9,6 +9,7 @@
 
 #include "mmfuse/core/error.h"
 #include "mmfuse/core/fs.h"
+#include "mmfuse/data/video/video_reader.h"
 
 namespace mmfuse::data::audio {
 
@@ -124,6 +125,8 @@ std::string resample_quality_names() {
 }
 
 Waveform read_audio(const std::string& path) {
+  // A video clip's sound track (data/video): FFmpeg decodes the container, at the track's rate.
+  if (video::has_video_extension(path)) return video::VideoReader(path).read_audio(0);
   return decode_audio(read_file(path), path);  // InputError naming the file when missing
 }
 
