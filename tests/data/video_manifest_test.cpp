@@ -49,7 +49,7 @@ class VideoManifest : public ::testing::Test {
                       "modalities:\n"
                       "  image: {field: video, pipeline: video_frames, frames: 4, size: [12, 16]}\n"
                       "  audio: {field: video, features: waveform, sample_rate: 8000, "
-                      "max_samples: 8000}\n"
+                      "max_seconds: 1.0}\n"
                       "  text: {field: video}\n"
                       "targets: {label: {type: class}}\n"
                       "cache: {dir: cache, ram_mb: 16, dtype: float32}\n"
@@ -63,7 +63,7 @@ TEST_F(VideoManifest, OneLineGivesFramesAudioAndSubtitlesAndBadClipsAreListed) {
   auto train = ds->train_samples();
   ASSERT_EQ(train->samples.size(), 3u);
   ASSERT_EQ(train->bad.size(), 1u);
-  EXPECT_EQ(train->bad[0].id, "bad");
+  EXPECT_EQ(train->bad[0].line, 4);  // found when its subtitles were looked for
   EXPECT_EQ(train->bad[0].field, "video");
   EXPECT_EQ(train->bad[0].file, dir_.file("bad.mp4"));
   EXPECT_NE(train->bad[0].reason.find("cannot open the video"), std::string::npos);
@@ -85,13 +85,14 @@ TEST_F(VideoManifest, OneLineGivesFramesAudioAndSubtitlesAndBadClipsAreListed) {
   image::ImageOptions img;
   img.height = 12;
   img.width = 16;
-  const torch::Tensor direct = frames_to_tensor(reader.read_frames({4, 0.0, 0.0}), 4, img);
+  const torch::Tensor direct =
+      frames_to_tensor(reader.read_frames(FrameSampling{4, 0.0, 0.0}), 4, img);
   EXPECT_TRUE(torch::allclose(fa, direct, 0, 1e-6));
   EXPECT_GT((fa[0] - fa[3]).abs().max().item<float>(), 0.05f);  // the test pattern moves
   // b at 5 fps: frames at 0, 0.2, 0.4, 0.6 s, the first two differ from a's first two.
   const torch::Tensor fb = ds->features(b, Modality::image);
-  const torch::Tensor b_direct =
-      frames_to_tensor(VideoReader(dir_.file("b.mp4")).read_frames({4, 5.0, 0.0}), 4, img);
+  const torch::Tensor b_direct = frames_to_tensor(
+      VideoReader(dir_.file("b.mp4")).read_frames(FrameSampling{4, 5.0, 0.0}), 4, img);
   EXPECT_TRUE(torch::allclose(fb, b_direct, 0, 1e-6));
 
   // Audio: the 1000 Hz sine of c at 8 kHz, 8000 samples (0.8 s + zero padding).

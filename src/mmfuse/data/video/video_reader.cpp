@@ -280,14 +280,14 @@ cv::Mat frame_to_rgb(VideoReader::State& s, const AVFrame* f) {
 
 }  // namespace
 
-std::vector<VideoFrame> VideoReader::read_frames(const std::vector<double>& times) {
+std::vector<VideoFrame> VideoReader::read_frames_at(const std::vector<double>& times) {
   State& s = *s_;
   std::vector<VideoFrame> out;
   out.reserve(times.size());
   const double frame_s = s.info.fps > 0 ? 1.0 / s.info.fps : 0.04;
   for (std::size_t i = 0; i < times.size(); ++i) {
     const double t = times[i];
-    if (i > 0 && t < times[i - 1]) throw Error("read_frames expects ascending times");
+    if (i > 0 && t < times[i - 1]) throw Error("read_frames_at expects ascending times");
     const AVFrame* f = video_frame_at(s, t);
     if (!f) s.fail(s.vst->index, "no frame could be decoded (the file is corrupt or truncated)");
     const double ft = f == s.prev.get() ? s.prev_t : s.cur_t;

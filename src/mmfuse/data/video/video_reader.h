@@ -73,9 +73,9 @@ class VideoReader {
   /// for earlier times). Requires: `times` ascending. Seeks (to the keyframe before a time) when
   /// that skips decoding; otherwise decodes forward. Throws InputError naming the file and stream
   /// for corrupt data or a clip that ends well before a requested time inside its duration.
-  std::vector<VideoFrame> read_frames(const std::vector<double>& times);
+  std::vector<VideoFrame> read_frames_at(const std::vector<double>& times);
   std::vector<VideoFrame> read_frames(const FrameSampling& s) {
-    return read_frames(sample_times(s));
+    return read_frames_at(sample_times(s));
   }
   /// Every frame in order (for tests and tools; decodes the whole stream).
   std::vector<VideoFrame> read_all_frames();
