@@ -32,6 +32,9 @@ struct VideoWriter::State {
       const int r = avcodec_receive_packet(enc, pkt.get());
       if (r == AVERROR(EAGAIN) || r == AVERROR_EOF) return;
       check(r, "encoding failed");
+      // A video packet lasts one frame (1 in 1/fps units); without it the muxer's edit list
+      // ends at the last frame's start and demuxers drop that frame.
+      if (enc->codec_type == AVMEDIA_TYPE_VIDEO && pkt->duration == 0) pkt->duration = 1;
       av_packet_rescale_ts(pkt.get(), enc->time_base, st->time_base);
       pkt->stream_index = st->index;
       check(av_interleaved_write_frame(out, pkt.get()), "cannot write a packet");
@@ -103,6 +106,7 @@ VideoWriter::VideoWriter(std::string path, VideoWriterOptions options)
       s.opt.fps <= 0) {
     throw Error("video writer: expected even positive sizes and fps > 0");
   }
+  if (av_log_get_level() > AV_LOG_ERROR) av_log_set_level(AV_LOG_ERROR);  // no encoder chatter
   s.check(avformat_alloc_output_context2(&s.out, nullptr, "mp4", s.tmp.c_str()),
           "cannot create an MP4 muxer");
   s.venc = open_video_encoder(s);
