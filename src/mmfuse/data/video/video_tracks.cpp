@@ -37,7 +37,7 @@ void convert_audio_frame(SwrContext* swr, const AVFrame* frame, int channels, in
 }
 
 SwrPtr make_resampler(const AVFrame* f, int out_rate, VideoReader::State& s, int stream) {
-  AVChannelLayout layout;
+  AVChannelLayout layout = {};  // zeroed: av_channel_layout_copy() frees what it overwrites
   if (f->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC || f->ch_layout.nb_channels == 0) {
     av_channel_layout_default(&layout, std::max(1, f->ch_layout.nb_channels));
   } else {
