@@ -271,11 +271,14 @@ cv::Mat frame_to_rgb(VideoReader::State& s, const AVFrame* f) {
                            AV_PIX_FMT_RGB24, SWS_BILINEAR, nullptr, nullptr, nullptr);
   s.sws.reset(ctx);
   if (!ctx) s.fail(s.vst->index, "cannot convert its pixel format to RGB");
-  cv::Mat rgb(f->height, f->width, CV_8UC3);
-  uint8_t* dst[4] = {rgb.data, nullptr, nullptr, nullptr};
-  int stride[4] = {static_cast<int>(rgb.step[0]), 0, 0, 0};
-  sws_scale(ctx, f->data, f->linesize, 0, f->height, dst, stride);
-  return rgb;
+  // swscale's SIMD writers may store a few bytes past a line's end: give it 64-byte aligned
+  // lines and a spare row, and return the H x W x 3 view of that buffer.
+  const int stride = (f->width * 3 + 63) & ~63;
+  cv::Mat buffer(f->height + 1, stride, CV_8UC1);
+  uint8_t* dst[4] = {buffer.data, nullptr, nullptr, nullptr};
+  int strides[4] = {stride, 0, 0, 0};
+  sws_scale(ctx, f->data, f->linesize, 0, f->height, dst, strides);
+  return buffer(cv::Rect(0, 0, f->width * 3, f->height)).reshape(3);
 }
 
 }  // namespace
