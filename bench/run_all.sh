@@ -19,3 +19,5 @@ echo "== data-parallel lf training: 1 process x 2 threads vs 2 processes x 1 thr
 cmake --build "$BUILD" --target mmfuse
 echo "== mmfuse serve vs FastAPI + uvicorn (serve_peer.py --workers 2): AV-MNIST lf, wrk at concurrency 1, 8, 64"
 "$here/serve_compare.sh" --build "$BUILD" --duration 30s
+echo "== video: sampled frames/s and clips/s of the FFmpeg reader vs the ffmpeg CLI extracting the same frames"
+"$here/video_decode.sh" --build "$BUILD"

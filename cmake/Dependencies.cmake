@@ -14,6 +14,9 @@ pkg_check_modules(SQLITE3 REQUIRED IMPORTED_TARGET sqlite3)
 pkg_check_modules(UCHARDET REQUIRED IMPORTED_TARGET uchardet)  # text charset detection
 # ICU (libicu-dev): Unicode normalization, case mapping and categories for the WordPiece tokenizer.
 find_package(ICU REQUIRED COMPONENTS uc)
+# Video (data/video): FFmpeg's demuxers, decoders/encoders, scaler and resampler.
+pkg_check_modules(FFMPEG REQUIRED IMPORTED_TARGET libavformat libavcodec libswscale libswresample
+                  libavutil)
 find_path(XXHASH_INCLUDE_DIR xxhash.h REQUIRED)
 find_library(XXHASH_LIBRARY xxhash REQUIRED)
 # FAISS (libfaiss-dev: a static library built with OpenMP over BLAS/LAPACK) for the retrieval indexes.

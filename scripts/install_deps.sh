@@ -9,6 +9,10 @@ PKGS=(
   libsqlite3-dev libuchardet-dev libicu-dev libgtest-dev libgmock-dev libbenchmark-dev
   python3-torch python3-torchvision python3-scipy python3-pil python3-sklearn python3-numpy
   espeak-ng sox chromium wordnet-base
+  # video (issue 17): FFmpeg libraries for the reader, the CLI for the benchmark and fixtures,
+  # real sample videos for the decode tests
+  libavformat-dev libavcodec-dev libswscale-dev libswresample-dev libavutil-dev ffmpeg
+  opencv-doc python3-imageio
 )
 # `--fuzz` (make fuzz): clang and its libFuzzer/sanitizer runtimes, only for the fuzz build.
 if [ "${1:-}" = "--fuzz" ]; then PKGS=(clang libclang-rt-14-dev); fi

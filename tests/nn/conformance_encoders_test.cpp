@@ -37,6 +37,13 @@ std::function<data::ModalityBatch(int64_t)> images(int64_t c, int64_t h, int64_t
   };
 }
 
+std::function<data::ModalityBatch(int64_t)> video_clips(int64_t k, int64_t c, int64_t h,
+                                                        int64_t w) {
+  return [=](int64_t b) {
+    return data::ModalityBatch{torch::rand({b, k, c, h, w}), torch::ones({b}, torch::kBool), {}};
+  };
+}
+
 std::function<data::ModalityBatch(int64_t)> frames(int64_t t, int64_t f) {
   return [=](int64_t b) {
     auto lengths = varied_lengths(b, t);
@@ -123,6 +130,21 @@ const std::map<std::string, std::vector<Recipe>>& recipes() {
          "hidden: 4\nlayers: 1\nheads: 1\nintermediate: 8\nmax_positions: 5\npooling: cls\n"
          "dropout: 0.0",
          token_ids(5, 11)}}},
+      {"frame_sequence",
+       {{"lenet_mean", context(Modality::image, {3, 1, 12, 12}),
+         "frame: {type: lenet, channels: 2, extra_blocks: 1}\ntemporal: mean",
+         video_clips(3, 1, 12, 12)},
+        {"lenet_max", context(Modality::image, {2, 3, 8, 8}),
+         "frame: {type: lenet, channels: 2, extra_blocks: 0}\ntemporal: max",
+         video_clips(2, 3, 8, 8)},
+        {"lenet_gru", context(Modality::image, {3, 1, 8, 8}),
+         "frame: {type: lenet, channels: 2, extra_blocks: 0}\n"
+         "temporal: {type: gru, hidden_size: 5}",
+         video_clips(3, 1, 8, 8)},
+        {"lenet_transformer", context(Modality::image, {4, 1, 8, 8}),
+         "frame: {type: lenet, channels: 2, extra_blocks: 0}\n"
+         "temporal: {type: transformer, d_model: 8, heads: 2, layers: 1, ff_dim: 16}",
+         video_clips(4, 1, 8, 8)}}},
       {"embedding",
        {{"mean", context(Modality::text, {-1}, 9), "dim: 5", token_ids(6, 9)},
         {"max", context(Modality::text, {-1}, 9), "dim: 5\npooling: max", token_ids(6, 9)}}},

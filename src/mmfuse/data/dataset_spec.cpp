@@ -95,7 +95,8 @@ DatasetSpec DatasetSpec::parse(const std::string& yaml_text, const std::string& 
                                const std::string& base_dir) {
   ConfigNode root = ConfigNode::parse(yaml_text, source);
   root.check_keys(
-      {"splits", "modalities", "targets", "cache", "skip_bad", "id_field", "limits", "data_root"});
+      {"splits", "modalities", "targets", "cache", "skip_bad", "id_field", "limits", "data_root",
+       "video_field"});
   DatasetSpec spec;
   spec.path = source;
   spec.base_dir = base_dir;
@@ -147,6 +148,7 @@ DatasetSpec DatasetSpec::parse(const std::string& yaml_text, const std::string& 
   spec.limits = InputLimits::parse(root["limits"]);
   if (root.has("data_root"))
     spec.data_root = resolve_path(base_dir, root.get<std::string>("data_root"));
+  spec.video_field = root.get<std::string>("video_field", "");
   return spec;
 }
 
@@ -167,6 +169,7 @@ ManifestSchema DatasetSpec::schema() const {
   s.id_field = id_field;
   s.limits = limits;
   s.data_root = data_root;
+  s.video_field = video_field;
   return s;
 }
 

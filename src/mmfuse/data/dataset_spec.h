@@ -11,6 +11,8 @@
 //   cache: {dir: cache/avmnist, ram_mb: 2048, dtype: float16}   # all optional
 //   skip_bad: true                # skip and list bad samples (false: the first one throws)
 //   id_field: id
+//   video_field: video            # a key holding a clip: modalities with `field: video` take its
+//                                 # frames (image, pipeline video_frames), sound track, subtitles
 //
 // A pipeline receives its modality's node minus `field` and `pipeline` (paths in it resolve
 // against the spec's folder, PipelineContext::base_dir).
@@ -61,6 +63,8 @@ struct DatasetSpec {
   InputLimits limits;  ///< `limits:` (core/limits.h); defaults when absent
   /// `data_root:` (resolved): every manifest path must resolve inside it; "" = unconfined.
   std::string data_root;
+  /// Manifest key of a video clip that expands into frames/audio/subtitles ("" = none).
+  std::string video_field;
 
   static DatasetSpec load(const std::string& path);
   /// `source` names the text in messages; `base_dir` is where relative paths resolve.

@@ -144,6 +144,11 @@ json field_to_json(const Field& field) {
     json operator()(const ImageRef& r) const {
       json j{{"file", r.path}, {"index", r.index}};
       if (r.bytes) j["bytes"] = r.bytes->size();
+      if (r.video) {
+        j["video"] = {{"frames", r.video->frames},
+                      {"fps", r.video->fps ? json(*r.video->fps) : json()},
+                      {"start_s", r.video->start_s ? json(*r.video->start_s) : json()}};
+      }
       return j;
     }
     json operator()(const AudioRef& r) const {

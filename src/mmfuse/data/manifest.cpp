@@ -11,6 +11,7 @@
 #include "mmfuse/data/data_root.h"
 #include "mmfuse/data/field.h"
 #include "mmfuse/data/manifest_csv.h"
+#include "mmfuse/data/video/video_field.h"
 
 namespace mmfuse::data {
 
@@ -171,7 +172,11 @@ Sample sample_from_json(const json& obj, const ManifestSchema& schema, const std
     if (it == obj.end() || it->is_null()) continue;  // absent modality: data, not an error
     try {
       if (!schema.data_root.empty()) check_field_paths_in_root(m, *it, base_dir, schema.data_root);
-      s.fields[index_of(m)] = field_from_json(m, *it, base_dir);
+      if (!schema.video_field.empty() && key == schema.video_field) {
+        s.fields[index_of(m)] = video::video_field_from_json(m, *it, base_dir);
+      } else {
+        s.fields[index_of(m)] = field_from_json(m, *it, base_dir);
+      }
       check_text_size(*s.fields[index_of(m)], schema.limits.max_text_bytes);
     } catch (const InputError& e) {
       throw e.at(manifest, line_no, key);

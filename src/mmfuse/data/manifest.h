@@ -43,6 +43,9 @@ struct ManifestSchema {
   InputLimits limits;
   /// When set, every file a line names must resolve (symlinks followed) inside this folder.
   std::string data_root;
+  /// A manifest key holding a video clip (data/video/video_field.h): a modality whose field is
+  /// this key takes the clip's part (image: frames, audio: sound track, text: subtitles).
+  std::string video_field;
 
   /// Every modality under its own name, and an optional class target `label` from `label`.
   static ManifestSchema all_modalities();

@@ -6,6 +6,7 @@
 #include "mmfuse/data/tabular/tabular_pipeline.h"
 #include "mmfuse/data/text/text_pipeline.h"
 #include "mmfuse/data/text/wordpiece_pipeline.h"
+#include "mmfuse/data/video/video_frames_pipeline.h"
 
 namespace mmfuse::data {
 
@@ -15,6 +16,7 @@ void register_builtin_pipelines(PipelineRegistry& r) {
   r.add<text::TextPipeline>();
   r.add<text::WordPiecePipeline>();
   r.add<tabular::TabularPipeline>();
+  r.add<video::VideoFramesPipeline>();
 }
 
 const PipelineRegistry& pipeline_registry() {

@@ -17,12 +17,22 @@ namespace mmfuse::data {
 
 /// An image: a whole file (PNG/JPEG/BMP/...) when `index < 0`, else item `index` of an IDX file
 /// (gzipped or not). `path` is already resolved against the manifest's folder.
+/// Frames of a video clip (data/video): how the manifest asked to sample it. Unset values take
+/// the `video_frames` pipeline's settings.
+struct VideoSampling {
+  int frames = 0;                 ///< K; 0: the pipeline's
+  std::optional<double> fps;      ///< frames per second; 0: K spread uniformly
+  std::optional<double> start_s;  ///< seconds skipped at the start
+};
+
 struct ImageRef {
   std::string path;
   int64_t index = -1;
   /// The encoded file itself when it is already in memory (a request body, an upload); `path`
   /// then only names it in messages, and the feature cache is not used.
   std::shared_ptr<const std::string> bytes;
+  /// Set when `path` is a video clip whose frames are the image input (pipeline `video_frames`).
+  std::optional<VideoSampling> video;
 };
 
 /// Background noise mixed into speech (see ../shared/data/README.md, AV-MNIST): read `path` from

@@ -49,6 +49,7 @@ int run_cli(int argc, char** argv) {
   add_summary_commands(app);
   add_parity_commands(app);
   add_make_default_command(app);
+  add_make_video_command(app);
   add_train_commands(app);
   add_compare_commands(app);
   add_eval_commands(app);

@@ -18,6 +18,7 @@ void add_data_commands(CLI::App& app);
 void add_summary_commands(CLI::App& app);
 void add_parity_commands(CLI::App& app);
 void add_make_default_command(CLI::App& app);
+void add_make_video_command(CLI::App& app);  ///< data make-video (cmd_make_video.cpp)
 void add_train_commands(CLI::App& app);
 void add_compare_commands(CLI::App& app);
 void add_ensemble_commands(CLI::App& app);              ///< ensemble

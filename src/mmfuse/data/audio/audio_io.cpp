@@ -11,6 +11,7 @@
 
 #include "mmfuse/core/error.h"
 #include "mmfuse/core/fs.h"
+#include "mmfuse/data/video/video_reader.h"
 
 namespace mmfuse::data::audio {
 
@@ -133,6 +134,8 @@ Waveform read_audio(const std::string& path, const AudioLimits& limits) {
                          limit_hint(limits.max_bytes, "max_audio_bytes"),
                      path);
   }
+  // A video clip's sound track (data/video): FFmpeg decodes the container, at the track's rate.
+  if (video::has_video_extension(path)) return video::VideoReader(path).read_audio(0);
   return decode_audio(read_file(path), path, limits);  // InputError naming the file when missing
 }
 

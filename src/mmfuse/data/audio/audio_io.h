@@ -36,7 +36,8 @@ struct AudioLimits {
   int64_t max_bytes = InputLimits{}.max_audio_bytes;
 };
 
-/// Decodes a WAV/FLAC/OGG file (anything libsndfile reads) to mono by averaging the channels.
+/// Decodes a WAV/FLAC/OGG file (anything libsndfile reads) to mono by averaging the channels;
+/// a video file (.mp4 .mkv .webm .avi .mov, data/video) gives its sound track, decoded by FFmpeg.
 /// PCM is scaled to [-1, 1) as libsndfile does (int16 / 32768).
 /// Throws InputError naming `path` for a missing/unreadable file, a corrupt one (libsndfile's
 /// reason), a truncated one (fewer frames than its header declares), a zero-length one, and one

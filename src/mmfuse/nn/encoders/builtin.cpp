@@ -3,6 +3,7 @@
 #include "mmfuse/nn/encoders/embedding.h"
 #include "mmfuse/nn/encoders/embedding_bag.h"
 #include "mmfuse/nn/encoders/encoder.h"
+#include "mmfuse/nn/encoders/frame_sequence.h"
 #include "mmfuse/nn/encoders/identity.h"
 #include "mmfuse/nn/encoders/lenet.h"
 #include "mmfuse/nn/encoders/mlp.h"
@@ -27,6 +28,7 @@ void register_builtin_encoders(EncoderRegistry& r) {
   r.add<EmbeddingBagEncoderImpl>();
   r.add<MlpEncoderImpl>();
   r.add<IdentityEncoderImpl>();
+  r.add<FrameSequenceEncoderImpl>();
 }
 
 const EncoderRegistry& encoder_registry() {
