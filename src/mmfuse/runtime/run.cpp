@@ -47,12 +47,14 @@ std::shared_ptr<const Run> load_run(const std::string& dir, const RunLoadOptions
   if (options.onednn_gemm) run->gemm = nn::acquire_dnnl_gemm();
   run->config = ConfigNode::load_file((fs::path(dir) / "config.yaml").string());
   run->task = models::TaskSpec::from_config(run->config);
-  auto dataset = data::Dataset::load((fs::path(dir) / "dataset.json").string());
+  data::DatasetOptions dataset_options;
+  dataset_options.ram_cache_cap_bytes = options.ram_cache_cap_bytes;
+  auto dataset = data::Dataset::load((fs::path(dir) / "dataset.json").string(), dataset_options);
   run->dataset = dataset;
   run->class_target = models::first_class_target(*dataset);
   // The run's own weights replace everything: pretrained files are not read again.
-  run->model = models::build_task_model(run->task, run->config, *dataset,
-                                        models::PretrainedWeights::skip);
+  run->model =
+      models::build_task_model(run->task, run->config, *dataset, models::PretrainedWeights::skip);
   run->weights_file = (fs::path(dir) / options.weights).string();
   auto module = run->model.module();
   load_module(*module, run->weights_file);
