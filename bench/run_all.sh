@@ -19,3 +19,5 @@ echo "== data-parallel lf training: 1 process x 2 threads vs 2 processes x 1 thr
 cmake --build "$BUILD" --target mmfuse
 echo "== mmfuse serve vs FastAPI + uvicorn (serve_peer.py --workers 2): AV-MNIST lf, wrk at concurrency 1, 8, 64"
 "$here/serve_compare.sh" --build "$BUILD" --duration 30s
+echo "== peak memory (RSS) of training, evaluation and index build vs the peer, at 5,500 and 55,000 samples"
+"$here/memory.sh" --build "$BUILD" --threads 2
