@@ -4,7 +4,8 @@
 # bench/serve_body.py), loaded by wrk (bench/serve_post.lua) at each concurrency. Prints a
 # markdown table of requests/s, p50/p99 latency, non-2xx answers and their ratios, then mmfuse's
 # RSS after the first 1,000 requests and after --rss-requests (both loaded at the largest
-# concurrency, so the figures compare the same number of threads and buffers).
+# concurrency, so the figures compare the same number of threads and buffers), with where that
+# memory is (bench/rss_breakdown.py: main heap, malloc arenas, stacks, other).
 #
 #   bench/serve_compare.sh [--build DIR] [--duration 10s] [--conns "1 8 64"] [--threads 1]
 #                          [--run RUN_DIR] [--rss-requests 100000] [--out DIR]
@@ -88,6 +89,7 @@ load_until() { # requests: load mmfuse at the largest concurrency until it has s
 load_until 1000
 requests_first=$(served)
 rss_first=$(rss_kb "$mpid")
+"$py" "$here/rss_breakdown.py" "$mpid" >"$out/rss_first.txt"
 
 measure() { # side url conns -> "rps p50_ms p99_ms non2xx"
   local threads_wrk=$(( $3 < 4 ? $3 : 4 ))
@@ -120,7 +122,12 @@ done
 load_until "$rss_requests"
 total=$(served)
 rss_last=$(rss_kb "$mpid")
+"$py" "$here/rss_breakdown.py" "$mpid" >"$out/rss_last.txt"
 echo
 bad=$(curl -s "http://127.0.0.1:$mport/metrics" | awk '/^mmfuse_requests_total\{route="v1_predict",status="[^2]/ {s += $2} END {print s + 0}')
 echo "mmfuse RSS: $rss_first kB after $requests_first requests, $rss_last kB after $total requests ($("$py" -c "print(f'{$rss_last / $rss_first:.3f}')")x); non-2xx answers of mmfuse in all: $bad"
 curl -s "http://127.0.0.1:$mport/metrics" | grep -E '^mmfuse_batch_size_(sum|count)' || true
+echo "where the resident memory is (bench/rss_breakdown.py), after the first requests:"
+cat "$out/rss_first.txt"
+echo "after all of them:"
+cat "$out/rss_last.txt"

@@ -6,7 +6,7 @@ PKGS=(
   libtorch-dev libgloo-dev libdnnl-dev
   libopencv-dev libsndfile1-dev libsamplerate0-dev zlib1g-dev libxxhash-dev
   libfaiss-dev libcpp-httplib-dev nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libspdlog-dev
-  libsqlite3-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libsqlite3-dev libuchardet-dev libgtest-dev libgmock-dev libbenchmark-dev
   python3-torch python3-torchvision python3-scipy python3-pil python3-sklearn python3-numpy
   espeak-ng sox chromium wordnet-base
 )

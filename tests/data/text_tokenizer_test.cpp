@@ -17,6 +17,28 @@ TEST(Tokenizer, MixedEnglishChineseFrench) {
             (Tokens{"Hello", ",", "世", "界", "!", "Ça", "va", "?", "七", "seven"}));
 }
 
+TEST(Tokenizer, TweetsKeepUrlsMentionsHashtagsAndEmoji) {
+  const std::string tweet = "RT @Kim_99: 太好了 #LoveIt 😍😍 http://t.co/AbC1 (a@b.c)";
+  // Default: every piece split, emoji dropped with the punctuation.
+  EXPECT_EQ(tokenize(tweet), (Tokens{"rt", "kim", "99", "太", "好", "了", "loveit", "http", "t",
+                                     "co", "abc1", "a", "b", "c"}));
+  TokenizerOptions o;
+  o.urls = TokenizerOptions::Special::keep;
+  o.mentions = TokenizerOptions::Special::keep;
+  o.keep_hashtags = true;
+  o.keep_emoji = true;
+  EXPECT_EQ(tokenize(tweet, o), (Tokens{"rt", "@kim_99", "太", "好", "了", "#loveit", "😍", "😍",
+                                        "http://t.co/abc1", "a", "b", "c"}));
+  o.urls = o.mentions = TokenizerOptions::Special::placeholder;
+  o.lowercase = false;
+  EXPECT_EQ(tokenize("@x_1 see www.Example.com/P ☀ #中文标签!", o),
+            (Tokens{"<user>", "see", "<url>", "☀", "#中文标签"}));
+  TokenizerOptions::Special mode{};
+  EXPECT_TRUE(special_from_string("placeholder", mode));
+  EXPECT_EQ(mode, TokenizerOptions::Special::placeholder);
+  EXPECT_FALSE(special_from_string("drop", mode));
+}
+
 TEST(Tokenizer, LowerCasesLatinGreekCyrillic) {
   EXPECT_EQ(tokenize("ÉCOLE Ÿ İSTANBUL ŁÓDŹ ŒUVRE ΑΘΉΝΑ МОСКВА Ёж ÀÞ×"),
             (Tokens{"école", "ÿ", "istanbul", "łódź", "œuvre", "αθήνα", "москва", "ёж", "àþ"}));

@@ -34,37 +34,57 @@ extern char** environ;
 
 namespace mmfuse::testing {
 
+/// The folder the serve tests share per build of mmfuse: <build>/tests/serve-fixture-<binary
+/// time> (older ones are removed by shared_tiny_run).
+inline std::filesystem::path serve_fixture_dir() {
+  namespace fs = std::filesystem;
+  const fs::path bin(MMFUSE_BINARY);
+  const std::string stamp = std::to_string(fs::last_write_time(bin).time_since_epoch().count());
+  return bin.parent_path() / "tests" / ("serve-fixture-" + stamp);
+}
+
+/// Runs `make` once per fixture folder, whichever test process comes first: the others wait on
+/// the lock file `name`.lock and then find the `name`.ok marker (written when make returns "").
+/// Returns make's error, or "" when the fixture is there.
+template <typename Make>
+std::string make_serve_fixture_once(const std::string& name, Make make) {
+  namespace fs = std::filesystem;
+  const fs::path dir = serve_fixture_dir();
+  fs::create_directories(dir);
+  const int lock = ::open((dir / (name + ".lock")).c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+  ::flock(lock, LOCK_EX);
+  std::string error;
+  if (!fs::exists(dir / (name + ".ok"))) {
+    error = make(dir.string());
+    if (error.empty()) std::ofstream((dir / (name + ".ok")).string()) << "made\n";
+  }
+  ::flock(lock, LOCK_UN);
+  ::close(lock);
+  return error;
+}
+
 /// The tiny run (tools/tiny_run.h) made once per build of mmfuse and shared by the processes
-/// ctest starts (one per test), under <build>/tests/serve-fixture-<binary time>; a lock file
-/// makes concurrent test processes wait for the first one. Older fixtures are removed.
+/// ctest starts (one per test), under serve_fixture_dir(); a lock file makes concurrent test
+/// processes wait for the first one. Older fixtures are removed.
 inline const TinyRun& shared_tiny_run() {
   namespace fs = std::filesystem;
   static TinyRun run;
   static bool made = false;
   if (made) return run;
   made = true;
-  const fs::path bin(MMFUSE_BINARY);
-  const std::string stamp = std::to_string(fs::last_write_time(bin).time_since_epoch().count());
-  const fs::path base = bin.parent_path() / "tests";
-  const fs::path dir = base / ("serve-fixture-" + stamp);
-  fs::create_directories(dir);
-  const int lock = ::open((dir / "lock").c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
-  ::flock(lock, LOCK_EX);
-  if (fs::exists(dir / "ok")) {
-    run = {(dir / "data").string(), (dir / "tiny.yaml").string(), (dir / "run").string(), ""};
-  } else {
-    fs::remove_all(dir / "data");
-    fs::remove_all(dir / "run");
-    run = make_tiny_run_in(dir.string());
-    if (run.error.empty()) std::ofstream((dir / "ok").string()) << "made\n";
-  }
+  const fs::path dir = serve_fixture_dir();
+  const fs::path base = dir.parent_path();
+  run = {(dir / "data").string(), (dir / "tiny.yaml").string(), (dir / "run").string(), ""};
+  run.error = make_serve_fixture_once("tiny", [](const std::string& d) {
+    fs::remove_all(d + "/data");
+    fs::remove_all(d + "/run");
+    return make_tiny_run_in(d).error;
+  });
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(base, ec)) {
     const std::string name = e.path().filename().string();
     if (name.rfind("serve-fixture-", 0) == 0 && e.path() != dir) fs::remove_all(e.path(), ec);
   }
-  ::flock(lock, LOCK_UN);
-  ::close(lock);
   return run;
 }
 

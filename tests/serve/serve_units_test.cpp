@@ -198,6 +198,74 @@ TEST(Errors, ExceptionsMapToStatuses) {
   EXPECT_EQ(json::parse(error_body("caf\xc3\xa9 \xff"))["error"], "caf\xc3\xa9 \xef\xbf\xbd");
 }
 
+TEST(JsonInput, FormPartsGiveTheSameRequestAsJsonAndNameBadParts) {
+  Limits limits;
+  const std::string png = png_claiming(28, 28);
+  json options;
+  const runtime::Request form = form_request({{"image", "d.png", png},
+                                              {"text", "", "sieben"},
+                                              {"tabular", "", "1,2.5,-3"},
+                                              {"k", "", "5"},
+                                              {"thumbnails", "", "true"},
+                                              {"id", "", "q1"}},
+                                             limits, {"k", "thumbnails"}, &options);
+  const runtime::Request body = simple_request(json{{"image", base64_encode(png)},
+                                                    {"text", "sieben"},
+                                                    {"tabular", {1, 2.5, -3}},
+                                                    {"k", 5},
+                                                    {"id", "q1"}},
+                                               limits, {"k", "thumbnails"});
+  ASSERT_TRUE(form.image.has_value());
+  EXPECT_EQ(*form.image->bytes, *body.image->bytes);
+  EXPECT_EQ(form.image->name, "d.png");
+  EXPECT_EQ(form.text, body.text);
+  EXPECT_EQ(form.tabular, body.tabular);
+  EXPECT_EQ(form.id, "q1");
+  EXPECT_EQ(options, json({{"k", 5}, {"thumbnails", true}}));
+  // A JSON array is numbers too; an option that is not JSON stays text.
+  options = json::object();
+  EXPECT_EQ(*form_request({{"tabular", "", "[4, 5]"}, {"k", "", "many"}}, limits, {"k"}, &options)
+                 .tabular,
+            (std::vector<float>{4, 5}));
+  EXPECT_EQ(options["k"], "many");
+  auto form_error = [&](std::vector<FormPart> parts) {
+    return error_of([&] { form_request(parts, limits, {"k"}, &options); });
+  };
+  EXPECT_NE(form_error({{"picture", "p.png", png}}).find("field 'picture'"), std::string::npos);
+  EXPECT_NE(form_error({{"picture", "p.png", png}}).find("and id, k"), std::string::npos);
+  EXPECT_NE(form_error({{"text", "", "a"}, {"text", "", "b"}}).find("given twice"),
+            std::string::npos);
+  EXPECT_NE(form_error({{"image", "p.png", png_claiming(100000, 100000)}}).find("pixels"),
+            std::string::npos);
+  EXPECT_NE(form_error({{"tabular", "", "1,x"}}).find("field 'tabular'"), std::string::npos);
+  EXPECT_NE(form_error({{"k", "", std::string(100, '[')}}).find("nested deeper"),
+            std::string::npos);
+  EXPECT_NE(form_error({{"k", "", "3"}}).find("no input"), std::string::npos);
+  // Option keys are only accepted where the route takes them.
+  EXPECT_NE(error_of([&] {
+              simple_request(json{{"text", "a"}, {"k", 3}}, limits);
+            }).find("'k'"),
+            std::string::npos);
+}
+
+TEST(Options, IndexesAttachToTheirModelByName) {
+  std::vector<ModelSource> models = {parse_model_source("ret=runs/r"),
+                                     parse_model_source("lf=runs/lf")};
+  attach_index(models, "ret=indexes/images");
+  EXPECT_EQ(models[0].index_dir, "indexes/images");
+  EXPECT_EQ(models[1].index_dir, "");
+  auto index_error = [&](const std::string& text) {
+    return error_of([&] { attach_index(models, text); });
+  };
+  EXPECT_NE(index_error("ret=indexes/texts").find("two indexes"), std::string::npos);
+  EXPECT_NE(index_error("nope=x").find("the --run names are: ret, lf"), std::string::npos);
+  EXPECT_NE(index_error("indexes/x").find("2 models are served"), std::string::npos);
+  EXPECT_NE(index_error("lf=").find("no index folder"), std::string::npos);
+  std::vector<ModelSource> one = {parse_model_source("runs/r")};
+  attach_index(one, "indexes/r");  // one model: the name may be left out
+  EXPECT_EQ(one[0].index_dir, "indexes/r");
+}
+
 TEST(Options, ModelSourcesAreNamed) {
   EXPECT_EQ(parse_model_source("runs/lf").name, "lf");
   EXPECT_EQ(parse_model_source("runs/lf/").name, "lf");

@@ -16,6 +16,19 @@ std::string raw_request(const std::string& path, const std::string& body,
          "Content-Length: " + std::to_string(body.size()) + "\r\n" + headers + "\r\n" + body;
 }
 
+/// A multipart/form-data POST of `body` (parts separated by --XB) to `path`.
+std::string raw_form_request(const std::string& path, const std::string& body,
+                             const std::string& content_type = "multipart/form-data; boundary=XB") {
+  return "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: " + content_type +
+         "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+/// One multipart part named `name` holding `content`.
+std::string form_part(const std::string& name, const std::string& content) {
+  return "--XB\r\nContent-Disposition: form-data; name=\"" + name + "\"; filename=\"f\"\r\n\r\n" +
+         content + "\r\n";
+}
+
 /// One answer read from `fd`: headers, then Content-Length bytes of body (or until closed).
 std::string read_response(int fd) {
   std::string out;
@@ -143,6 +156,25 @@ std::vector<Case> corpus(const Sample& s) {
   c.push_back({"100 KB header",
                "GET /v2 HTTP/1.1\r\nX-Big: " + std::string(100000, 'x') + "\r\n\r\n", 0, ""});
   c.push_back({"no route", "GET /etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n", 404, "no route"});
+  c.push_back(
+      {"multipart without boundary",
+       raw_form_request(kPredict, form_part("text", "a") + "--XB--\r\n", "multipart/form-data"),
+       400, ""});
+  c.push_back({"truncated multipart",
+               raw_form_request(kPredict, "--XB\r\nContent-Disposition: form-data; name=\"te"), 400,
+               ""});
+  c.push_back({"multipart garbage image",
+               raw_form_request(kPredict, form_part("image", "garbage") + "--XB--\r\n"), 400,
+               "field 'image'"});
+  c.push_back(
+      {"multipart PNG claiming 100000 x 100000",
+       raw_form_request(kPredict, form_part("image", png_claiming(100000, 100000)) + "--XB--\r\n"),
+       413, "100000 x 100000"});
+  c.push_back({"multipart unknown part",
+               raw_form_request(kPredict, form_part("picture", "x") + "--XB--\r\n"), 400,
+               "picture"});
+  c.push_back({"search without a query", raw_request("/v1/models/tiny:search", R"({"k": 3})"), 400,
+               "no input"});
   return c;
 }
 

@@ -39,7 +39,39 @@ TEST(TextFiles, DecodesUtf8Latin1AndAuto) {
   // replace: the one invalid byte becomes U+FFFD (EF BF BD).
   EXPECT_EQ(decode_text(kLatin1, TextEncoding::utf8, InvalidBytes::replace, "f").text,
             "caf\xEF\xBF\xBD #mvsa");
-  EXPECT_THROW(text_encoding_from_string("cp1252"), InputError);
+  EXPECT_THROW(text_encoding_from_string("no-such-charset"), InputError);
+  EXPECT_EQ(text_encoding_from_string("gb18030"), TextEncoding::named);
+}
+
+// "今天很好" (today is fine) in GB18030 and "Привет, как дела? Сегодня хорошая погода." in
+// Windows-1251: not UTF-8, detected by uchardet and converted by iconv.
+const std::string kGb18030 =
+    "\xBD\xF1\xCC\xEC\xCC\xEC\xC6\xF8\xBA\xDC\xBA\xC3\xA3\xAC\xCE\xD2\xC3\xC7\xC8\xA5\xB9"
+    "\xAB\xD4\xB0\xC9\xA2\xB2\xBD\xB0\xC9\xA1\xA3";  // 今天天气很好，我们去公园散步吧。
+
+TEST(TextFiles, AutoDetectsTheCharsetOfNonUtf8Bytes) {
+  const auto zh = decode_text(kGb18030, TextEncoding::automatic, InvalidBytes::error, "f");
+  EXPECT_TRUE(zh.fallback);
+  EXPECT_EQ(zh.charset, "GB18030");
+  EXPECT_EQ(zh.text, "今天天气很好，我们去公园散步吧。");
+  const std::string ru =
+      "\xCF\xF0\xE8\xE2\xE5\xF2, \xEA\xE0\xEA \xE4\xE5\xEB\xE0? \xD1\xE5\xE3\xEE\xE4\xED\xFF "
+      "\xF5\xEE\xF0\xEE\xF8\xE0\xFF \xEF\xEE\xE3\xEE\xE4\xE0.";
+  const auto r = decode_text(ru, TextEncoding::automatic, InvalidBytes::error, "f");
+  EXPECT_EQ(r.charset, "WINDOWS-1251");
+  EXPECT_EQ(r.text, "Привет, как дела? Сегодня хорошая погода.");
+  // A named charset is strict: an invalid sequence names the file and the byte offset.
+  EXPECT_EQ(decode_text(kGb18030, TextEncoding::named, InvalidBytes::error, "f", "gb18030").text,
+            zh.text);
+  try {
+    decode_text("ok \x81", TextEncoding::named, InvalidBytes::error, "t/9.txt", "gb18030");
+    FAIL() << "expected InputError";
+  } catch (const InputError& e) {
+    EXPECT_THAT(std::string(e.what()), HasSubstr("t/9.txt: invalid gb18030 at byte 3"));
+  }
+  const auto before = text_fallback_counts()["GB18030"];
+  decode_text(kGb18030, TextEncoding::automatic, InvalidBytes::error, "f");
+  EXPECT_EQ(text_fallback_counts()["GB18030"], before + 1);
 }
 
 TEST(TextFiles, InvalidUtf8IsAnErrorNamingFileAndByteOffset) {
@@ -64,6 +96,8 @@ TEST(TextFiles, DataCheckReadsTextFilesAndNamesInvalidOnes) {
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_THAT(r.output, HasSubstr("2 valid samples of 3"));
   EXPECT_THAT(r.output, HasSubstr(dir.file("b.txt") + ": invalid UTF-8 at byte 3"));
+  // b.txt read once under auto (line 2): one text needed the detected charset.
+  EXPECT_THAT(r.output, HasSubstr("texts not in UTF-8 (decoded by the detected charset): 1"));
 }
 
 }  // namespace

@@ -81,9 +81,10 @@ Field text_from_file(const json& v, const std::string& base_dir) {
     if (!v[key].is_string()) throw InputError(std::string(key) + ": expected a string");
     return v[key].get<std::string>();
   };
-  const TextEncoding encoding = text_encoding_from_string(option("encoding", "auto"));
+  const std::string name = option("encoding", "auto");
+  const TextEncoding encoding = text_encoding_from_string(name);
   const InvalidBytes invalid = invalid_bytes_from_string(option("invalid", "error"));
-  return decode_text(read_file(path), encoding, invalid, path).text;
+  return decode_text(read_file(path), encoding, invalid, path, name).text;
 }
 
 Field text_from_json(const json& v, const std::string& base_dir) {

@@ -5,6 +5,7 @@
 #include <limits>
 #include <tuple>
 
+#include "mmfuse/data/precomputed.h"
 #include "mmfuse/data/sampling.h"
 
 namespace mmfuse::data {
@@ -180,6 +181,8 @@ std::optional<Batch> Loader::make_batch(int64_t epoch, int64_t b) const {
   const int64_t end = std::min<int64_t>(begin + opt_.batch_size, size());
   const auto& mods = ds_->modalities();
 
+  std::array<std::shared_ptr<const PrecomputedEncodings>, kNumModalities> pre;
+  for (Modality m : mods) pre[index_of(m)] = precomputed_for(*ds_, m);
   std::vector<const Sample*> kept;
   std::array<std::vector<torch::Tensor>, kNumModalities> items;
   for (int64_t k = begin; k < end; ++k) {
@@ -195,6 +198,10 @@ std::optional<Batch> Loader::make_batch(int64_t epoch, int64_t b) const {
         if (!use[index_of(m)]) continue;
         Rng* aug = opt_.train ? &rng : nullptr;
         torch::Tensor x;
+        if (pre[index_of(m)]) {
+          row[index_of(m)] = pre[index_of(m)]->row(s);  // [D], a frozen encoder's output
+          continue;
+        }
         if (opt_.features_override) {
           x = ds_->item_from(
               s, m,
@@ -225,7 +232,10 @@ std::optional<Batch> Loader::make_batch(int64_t epoch, int64_t b) const {
   Batch batch;
   const auto n = static_cast<int64_t>(kept.size());
   for (const Sample* s : kept) batch.ids.push_back(s->id);
-  for (Modality m : mods) batch.inputs[index_of(m)] = ds_->pipeline(m).collate(items[index_of(m)]);
+  for (Modality m : mods) {
+    batch.inputs[index_of(m)] = pre[index_of(m)] ? collate_precomputed(items[index_of(m)])
+                                                 : ds_->pipeline(m).collate(items[index_of(m)]);
+  }
   for (const auto& t : ds_->targets()) {
     if (t.kind == TargetKind::class_label) {
       const LabelMap& map = ds_->label_map(t.name);

@@ -1,5 +1,7 @@
 #include "mmfuse/data/manifest_check.h"
 
+#include "mmfuse/data/text/text_decode.h"
+
 #include <algorithm>
 #include <filesystem>
 #include <memory>
@@ -85,7 +87,13 @@ CheckReport check_manifest(const std::string& manifest, const CheckOptions& opti
     checks[i] = std::move(mc);
   }
 
+  const auto fallbacks_before = text_fallback_counts();
   ManifestData data = read_manifest(manifest, schema, /*skip_bad=*/true);
+  for (const auto& [charset, n] : text_fallback_counts()) {
+    const auto it = fallbacks_before.find(charset);
+    const int64_t added = n - (it == fallbacks_before.end() ? 0 : it->second);
+    if (added > 0) r.text_fallbacks[charset] = added;
+  }
   r.problems = std::move(data.bad);
   // Pipelines whose decoding needs fitted statistics (a text vocabulary) are fitted on the
   // manifest being checked; one that cannot be fitted falls back to checking files only.
@@ -169,6 +177,9 @@ nlohmann::json CheckReport::to_json() const {
   j["targets"] = targets;
   j["regression"] = regression;
   j["notes"] = notes;
+  int64_t fallback_total = 0;
+  for (const auto& [charset, n] : text_fallbacks) fallback_total += n;
+  j["text_fallbacks"] = {{"total", fallback_total}, {"by_charset", text_fallbacks}};
   j["problems"] = nlohmann::json::array();
   for (const auto& p : problems) {
     j["problems"].push_back({{"id", p.id},
@@ -196,6 +207,16 @@ std::string CheckReport::to_text() const {
     out << "\n";
   }
   for (const auto& [name, n] : regression) out << "  target " << name << ": " << n << " values\n";
+  if (!text_fallbacks.empty()) {
+    int64_t total = 0;
+    std::string by;
+    for (const auto& [charset, n] : text_fallbacks) {
+      total += n;
+      by += (by.empty() ? "" : ", ") + charset + " " + std::to_string(n);
+    }
+    out << "  texts not in UTF-8 (decoded by the detected charset): " << total << " (" << by
+        << ")\n";
+  }
   for (const auto& n : notes) out << "note: " << n << "\n";
   if (!problems.empty()) out << problems.size() << " problem(s):\n";
   for (const auto& p : problems) out << p.message() << "\n";

@@ -35,7 +35,9 @@ struct CheckReport {
   std::map<std::string, std::map<std::string, int64_t>> targets;
   /// Regression target -> valid samples having it.
   std::map<std::string, int64_t> regression;
-  std::vector<std::string> notes;   ///< e.g. modalities checked only for file existence
+  std::vector<std::string> notes;  ///< e.g. modalities checked only for file existence
+  /// Text files that were not UTF-8, by the charset they were read as (encoding: auto).
+  std::map<std::string, int64_t> text_fallbacks;
   std::vector<BadSample> problems;  ///< in manifest order
 
   nlohmann::json to_json() const;

@@ -57,7 +57,16 @@ const Tower& TwoTowerImpl::tower(Modality m) const {
 
 torch::Tensor TwoTowerImpl::embed(Modality m, const data::ModalityBatch& input) {
   const Tower& t = tower(m);
-  return t.projection->predict(t.encoder->encode(input).pooled);  // [B, D], unit rows
+  // The encoder as registered now: the trainer may swap a frozen one for one serving its
+  // precomputed outputs (train/frozen_features.h).
+  encoders::EncoderBlock encoder = t.encoder;
+  for (const auto& c : named_children()) {
+    if (c.key() != "encoders") continue;
+    const auto& dict = *c.value()->as<torch::nn::ModuleDict>();
+    const std::string name(to_string(m));
+    if (dict.contains(name)) encoder = encoders::EncoderBlock(dict[name]);
+  }
+  return t.projection->predict(encoder->encode(input).pooled);  // [B, D], unit rows
 }
 
 std::pair<torch::Tensor, torch::Tensor> TwoTowerImpl::forward(const data::Batch& batch) {

@@ -48,6 +48,8 @@ std::string route_of(const std::string& method, const std::string& path) {
     return "model_metadata";
   }
   if (starts_with(path, "/v1/models/") && ends_with(path, ":predict")) return "v1_predict";
+  if (starts_with(path, "/v1/models/") && ends_with(path, ":search")) return "v1_search";
+  if (starts_with(path, "/v1/models/") && ends_with(path, ":translate")) return "v1_translate";
   return "other";
 }
 
@@ -57,7 +59,7 @@ std::string status_message(int status, const std::string& method, const std::str
       return "malformed HTTP request";
     case 404:
       return "no route " + method + " " + printable(path) +
-             "; see GET /v2 (KServe v2) and POST /v1/models/{name}:predict";
+             "; see GET /v2 (KServe v2) and POST /v1/models/{name}:predict (:search, :translate)";
     case 405:
       return "method " + method + " not allowed on " + printable(path);
     case 413:

@@ -14,7 +14,8 @@ bool key_matches(const std::string& authorization, const std::string& x_api_key,
                  const std::string& key);
 
 /// The route a request reached, for metrics labels: "health_live", "health_ready",
-/// "server_metadata", "model_metadata", "model_ready", "v2_infer", "v1_predict", "model_list",
+/// "server_metadata", "model_metadata", "model_ready", "v2_infer", "v1_predict", "v1_search",
+/// "v1_translate", "model_list",
 /// "metrics", "page" or "other".
 std::string route_of(const std::string& method, const std::string& path);
 

@@ -1,8 +1,10 @@
 #include "mmfuse/serve/handlers.h"
 
 #include "mmfuse/core/error.h"
+#include "mmfuse/serve/base64.h"
 #include "mmfuse/serve/errors.h"
 #include "mmfuse/serve/json_input.h"
+#include "mmfuse/translate/convert.h"
 
 namespace mmfuse::serve {
 
@@ -37,6 +39,39 @@ json v2_labels(const runtime::OutputSignature& o, const std::vector<runtime::Pre
           {"datatype", "BYTES"},
           {"shape", {static_cast<int64_t>(preds.size())}},
           {"data", data}};
+}
+
+/// The request a /v1 POST carries (JSON or form) and its route options (`option_keys` only).
+runtime::Request v1_request(const PostInput& in, const Limits& limits,
+                            const std::vector<std::string>& option_keys, json* options) {
+  *options = json::object();
+  if (in.is_form) return form_request(in.form, limits, option_keys, options);
+  const json body = parse_body(in.body);
+  for (const auto& key : option_keys) {
+    if (body.contains(key)) (*options)[key] = body[key];
+  }
+  return simple_request(body, limits, option_keys);
+}
+
+/// Option `key` as an integer in [lo, hi] (`fallback` when absent); InputError naming it otherwise.
+int64_t int_option(const json& options, const std::string& key, int64_t lo, int64_t hi,
+                   int64_t fallback) {
+  if (!options.contains(key)) return fallback;
+  const json& v = options[key];
+  if (!v.is_number_integer() || v.get<int64_t>() < lo || v.get<int64_t>() > hi) {
+    throw InputError("expected an integer from " + std::to_string(lo) + " to " +
+                     std::to_string(hi) + ", got " + v.dump())
+        .at("", 0, key);
+  }
+  return v.get<int64_t>();
+}
+
+bool bool_option(const json& options, const std::string& key) {
+  if (!options.contains(key)) return false;
+  if (!options[key].is_boolean()) {
+    throw InputError("expected true or false, got " + options[key].dump()).at("", 0, key);
+  }
+  return options[key].get<bool>();
 }
 
 }  // namespace
@@ -128,10 +163,53 @@ Reply v2_infer(const ServeState& state, const std::string& name, const std::stri
   return json_reply(answer);
 }
 
-Reply v1_predict(const ServeState& state, const std::string& name, const std::string& body) {
+Reply v1_predict(const ServeState& state, const std::string& name, const PostInput& in) {
   const ServedModel& model = state.model(name);
-  const runtime::Request request = simple_request(parse_body(body), state.options().limits);
+  json options;
+  const runtime::Request request = v1_request(in, state.options().limits, {}, &options);
   return json_reply(model.predict({request}).front().to_json());
+}
+
+Reply v1_search(const ServeState& state, const std::string& name, const PostInput& in) {
+  const ServedModel& model = state.model(name);
+  json options;
+  const runtime::Request query =
+      v1_request(in, state.options().limits, {"k", "thumbnails"}, &options);
+  if (query.modalities().size() != 1 || query.tabular) {
+    throw InputError("a search takes exactly one query: image, audio or text").at("", 0, "body");
+  }
+  const int64_t k = int_option(options, "k", 1, kMaxSearchK, 10);
+  return json_reply(model.search(query, k, bool_option(options, "thumbnails")));
+}
+
+Reply v1_translate(const ServeState& state, const std::string& name, const PostInput& in) {
+  const ServedModel& model = state.model(name);
+  json options;
+  const runtime::Request input = v1_request(in, state.options().limits, {"scale"}, &options);
+  const int scale = static_cast<int>(int_option(options, "scale", 1, kMaxTranslateScale, 1));
+  const torch::Tensor generated = model.translate(input);  // [C, H, W]
+  const auto& cfg = model.run().translator()->config();
+  const bool sound = cfg.target == Modality::audio;
+  std::size_t png_at = in.accept.find("image/png"), wav_at = std::string::npos;
+  for (const char* type : {"audio/wav", "audio/x-wav", "audio/wave"}) {
+    wav_at = std::min(wav_at, in.accept.find(type));
+  }
+  if (wav_at < png_at) {
+    if (!sound) {
+      throw UsageError("Accept: audio/wav, but model '" + name +
+                       "' generates images; ask for image/png or application/json");
+    }
+    return {200, "audio/wav", translate::generated_wav(generated)};
+  }
+  if (png_at != std::string::npos) {
+    return {200, "image/png", translate::generated_png(generated, scale)};
+  }
+  json answer = {{"source", std::string(to_string(cfg.source))},
+                 {"target", std::string(to_string(cfg.target))},
+                 {"shape", generated.sizes().vec()},
+                 {"png", base64_encode(translate::generated_png(generated, scale))}};
+  if (sound) answer["wav"] = base64_encode(translate::generated_wav(generated));
+  return json_reply(answer);
 }
 
 Reply metrics_text(const ServeState& state) {

@@ -1,5 +1,6 @@
 #include "mmfuse/serve/json_input.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "mmfuse/core/error.h"
@@ -52,6 +53,13 @@ int json_depth(std::string_view body) {
     }
   }
   return deepest;
+}
+
+/// ", k, thumbnails" for the option keys of a route ("" without any).
+std::string known_options_text(const std::vector<std::string>& option_keys) {
+  std::string out;
+  for (const auto& k : option_keys) out += ", " + k;
+  return out;
 }
 
 const std::string& string_field(const json& v, const std::string& field) {
@@ -144,6 +152,14 @@ V2Input v2_input(const json& in, std::size_t index, const Limits& limits) {
   return out;
 }
 
+/// A form field's value as JSON (discarded when it does not parse), nesting bounded as a body's.
+json form_value_json(const std::string& text, const std::string& field) {
+  if (json_depth(text) > kMaxJsonDepth) {
+    bad(field, "value nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+  }
+  return json::parse(text, nullptr, false);
+}
+
 }  // namespace
 
 json parse_body(std::string_view body) {
@@ -169,20 +185,58 @@ runtime::EncodedFile checked_file(std::string bytes, Modality m, const Limits& l
   return runtime::EncodedFile::of(std::move(bytes), "upload");
 }
 
-runtime::Request simple_request(const json& body, const Limits& limits) {
+runtime::Request simple_request(const json& body, const Limits& limits,
+                                const std::vector<std::string>& option_keys) {
   runtime::Request r;
   for (const auto& [key, value] : body.items()) {
     Modality m;
     if (key == "id") {
       r.id = value.is_string() ? value.get<std::string>() : value.dump();
+    } else if (std::find(option_keys.begin(), option_keys.end(), key) != option_keys.end()) {
+      continue;
     } else if (!modality_from_string(key, &m)) {
-      bad(key, "unknown field; send any of image, audio, text, tabular (and id)");
+      bad(key, "unknown field; send any of image, audio, text, tabular (and id" +
+                   known_options_text(option_keys) + ")");
     } else if (m == Modality::image || m == Modality::audio) {
       set_file(r, m, string_field(value, key), limits);
     } else if (m == Modality::text) {
       set_text(r, string_field(value, key), key, limits);
     } else {
       r.tabular = numbers(value, key);
+    }
+  }
+  if (r.modalities().empty())
+    bad("body", "no input; send at least one of image, audio, text, tabular");
+  return r;
+}
+
+runtime::Request form_request(const std::vector<FormPart>& parts, const Limits& limits,
+                              const std::vector<std::string>& option_keys, json* options) {
+  runtime::Request r;
+  std::vector<std::string> seen;
+  for (const FormPart& p : parts) {
+    if (std::find(seen.begin(), seen.end(), p.name) != seen.end()) bad(p.name, "part given twice");
+    seen.push_back(p.name);
+    Modality m;
+    if (p.name == "id") {
+      r.id = p.content;
+    } else if (std::find(option_keys.begin(), option_keys.end(), p.name) != option_keys.end()) {
+      const json v = form_value_json(p.content, p.name);
+      (*options)[p.name] = v.is_discarded() ? json(p.content) : v;
+    } else if (!modality_from_string(p.name, &m)) {
+      bad(p.name, "unknown form part; send any of image, audio, text, tabular (and id" +
+                      known_options_text(option_keys) + ")");
+    } else if (m == Modality::image || m == Modality::audio) {
+      runtime::EncodedFile f = checked_file(p.content, m, limits);
+      if (!p.filename.empty()) f.name = p.filename;
+      (m == Modality::image ? r.image : r.audio) = std::move(f);
+    } else if (m == Modality::text) {
+      set_text(r, p.content, p.name, limits);
+    } else {
+      json v = form_value_json(p.content, p.name);
+      if (!v.is_array()) v = form_value_json("[" + p.content + "]", p.name);
+      if (v.is_discarded()) bad(p.name, "expected numbers as \"1,2.5,-3\" or a JSON array");
+      r.tabular = numbers(v, p.name);
     }
   }
   if (r.modalities().empty())

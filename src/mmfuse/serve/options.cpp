@@ -40,4 +40,31 @@ ModelSource parse_model_source(const std::string& text) {
   return s;
 }
 
+void attach_index(std::vector<ModelSource>& models, const std::string& text) {
+  const auto eq = text.find('=');
+  std::string name = eq == std::string::npos ? "" : text.substr(0, eq);
+  const std::string dir = eq == std::string::npos ? text : text.substr(eq + 1);
+  if (dir.empty()) throw UsageError("--index '" + text + "': no index folder; give NAME=INDEX_DIR");
+  if (name.empty()) {
+    if (models.size() != 1) {
+      throw UsageError("--index '" + text + "': " + std::to_string(models.size()) +
+                       " models are served; say which as NAME=INDEX_DIR");
+    }
+    name = models.front().name;
+  }
+  std::string known;
+  for (ModelSource& m : models) {
+    known += (known.empty() ? "" : ", ") + m.name;
+    if (m.name != name) continue;
+    if (!m.index_dir.empty()) {
+      throw UsageError("--index: model '" + name + "' is given two indexes (" + m.index_dir +
+                       " and " + dir + "); serve the run twice under two names to search both");
+    }
+    m.index_dir = dir;
+    return;
+  }
+  throw UsageError("--index '" + text + "': no model '" + name +
+                   "'; the --run names are: " + known);
+}
+
 }  // namespace mmfuse::serve

@@ -8,15 +8,23 @@
 
 namespace mmfuse::serve {
 
-/// One model to serve: a run directory under a name (the {name} of the routes).
+/// One model to serve: a run directory under a name (the {name} of the routes) and, for a
+/// retrieval run, the index its :search route looks up.
 struct ModelSource {
   std::string name;
   std::string dir;
+  /// Index folder written by `mmfuse index build` with this run ("": no :search).
+  std::string index_dir;
 };
 
 /// "NAME=RUN_DIR" or "RUN_DIR" (named by the folder's last component). Throws UsageError for an
 /// empty part or a name outside [A-Za-z0-9_.-].
 ModelSource parse_model_source(const std::string& text);
+
+/// `--index NAME=INDEX_DIR` (or `--index INDEX_DIR` when one model is served): sets the index of
+/// the model called NAME. Throws UsageError for an unknown name (listing the served ones), a model
+/// given two indexes, or a bare INDEX_DIR with several models.
+void attach_index(std::vector<ModelSource>& models, const std::string& text);
 
 /// Caps on what one request may carry, all checked before anything is decoded.
 struct Limits {

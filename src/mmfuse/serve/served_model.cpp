@@ -4,7 +4,10 @@
 #include <thread>
 
 #include "mmfuse/core/error.h"
+#include "mmfuse/retrieval/search.h"
 #include "mmfuse/serve/errors.h"
+#include "mmfuse/serve/thumbnails.h"
+#include "mmfuse/translate/convert.h"
 
 namespace mmfuse::serve {
 
@@ -29,15 +32,26 @@ json v2_tensor(const std::string& name, const std::string& datatype, std::vector
 }  // namespace
 
 ServedModel::ServedModel(std::string name, std::shared_ptr<const runtime::Run> run,
-                         const ServerOptions& options, Metrics& metrics)
+                         const ServerOptions& options, Metrics& metrics,
+                         const std::string& index_dir)
     : name_(std::move(name)),
       predictor_(std::move(run)),
       signature_(runtime::signature(predictor_.run())),
       timeout_(static_cast<int64_t>(options.timeout_seconds * 1000)),
       preprocess_slots_(options.preprocess_threads > 0
                             ? options.preprocess_threads
-                            : std::max(1, static_cast<int>(std::thread::hardware_concurrency()))) {
-  if (predictor_.run().task.kind != models::TaskKind::supervised) return;
+                            : std::max(1, static_cast<int>(std::thread::hardware_concurrency()))),
+      index_dir_(index_dir) {
+  const models::TaskKind kind = predictor_.run().task.kind;
+  if (!index_dir.empty()) {
+    if (kind != models::TaskKind::retrieval) {
+      throw UsageError("--index " + name_ + "=" + index_dir + ": '" + name_ + "' is a " +
+                       models::to_string(kind) + " run; indexes belong to retrieval runs");
+    }
+    index_ = std::make_unique<retrieval::VectorIndex>(retrieval::VectorIndex::load(index_dir));
+    retrieval::check_index_fits(*index_, index_dir, predictor_.run());
+  }
+  if (kind != models::TaskKind::supervised) return;
   const std::string model = name_;
   batcher_ = std::make_unique<runtime::Batcher<runtime::Prediction>>(
       batcher_options(options),
@@ -49,10 +63,7 @@ ServedModel::ServedModel(std::string name, std::shared_ptr<const runtime::Run> r
 
 std::vector<runtime::Prediction> ServedModel::predict(
     const std::vector<runtime::Request>& requests) const {
-  if (!batcher_) {
-    throw UsageError("model '" + name_ + "' is a " + models::to_string(run().task.kind) +
-                     " run; :predict serves supervised runs");
-  }
+  require_task(models::TaskKind::supervised, ":predict");
   std::vector<std::future<runtime::Prediction>> futures;
   futures.reserve(requests.size());
   for (std::size_t i = 0; i < requests.size(); ++i) {
@@ -80,6 +91,54 @@ std::vector<runtime::Prediction> ServedModel::predict(
     out.push_back(f.get());
   }
   return out;
+}
+
+void ServedModel::require_task(models::TaskKind kind, const std::string& route) const {
+  const models::TaskKind have = run().task.kind;
+  if (have == kind) return;
+  const char* serves = have == models::TaskKind::supervised  ? ":predict (and /v2/.../infer)"
+                       : have == models::TaskKind::retrieval ? ":search"
+                                                             : ":translate";
+  throw UsageError("model '" + name_ + "' is a " + models::to_string(have) + " run; " + route +
+                   " serves " + models::to_string(kind) + " runs, this one answers " + serves);
+}
+
+json ServedModel::search(const runtime::Request& query, int64_t k, bool thumbnails) const {
+  require_task(models::TaskKind::retrieval, ":search");
+  if (!index_) {
+    throw UsageError("model '" + name_ +
+                     "' has no index to search; start the server with --index " + name_ +
+                     "=INDEX_DIR (built by `mmfuse index build --run RUN_DIR ...`)");
+  }
+  json answer;
+  acquire_slot();
+  try {
+    answer = retrieval::search(predictor_, *index_, index_dir_, query, k);
+  } catch (...) {
+    release_slot();
+    throw;
+  }
+  release_slot();
+  if (thumbnails) {
+    for (json& hit : answer["results"]) {
+      const std::string uri = thumbnail_data_uri(hit, thumbnail_items_);
+      if (!uri.empty()) hit["thumbnail"] = uri;
+    }
+  }
+  return answer;
+}
+
+torch::Tensor ServedModel::translate(const runtime::Request& input) const {
+  require_task(models::TaskKind::translate, ":translate");
+  acquire_slot();
+  try {
+    torch::Tensor out = translate::generate(predictor_, input);
+    release_slot();
+    return out;
+  } catch (...) {
+    release_slot();
+    throw;
+  }
 }
 
 void ServedModel::acquire_slot() const {

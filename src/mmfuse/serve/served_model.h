@@ -1,7 +1,8 @@
 // One model being served: the loaded run (read-only, shared by every thread), its signature and,
 // for supervised runs, the dynamic batcher that runs one forward per batch (Triton's split of
 // model state and scheduler: handler threads preprocess their own request, the batcher thread
-// runs the forwards one at a time).
+// runs the forwards one at a time). Retrieval runs hold the index their :search looks up;
+// translation runs generate on the handler thread (one query, one forward: nothing to batch).
 #pragma once
 
 #include <chrono>
@@ -13,6 +14,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "mmfuse/data/image/idx.h"
+#include "mmfuse/retrieval/index.h"
 #include "mmfuse/runtime/batcher.h"
 #include "mmfuse/runtime/predictor.h"
 #include "mmfuse/runtime/signature.h"
@@ -23,9 +26,11 @@ namespace mmfuse::serve {
 
 class ServedModel {
  public:
-  /// Requires: `metrics` outlives the model. Starts the batcher of a supervised run.
+  /// Requires: `metrics` outlives the model. Starts the batcher of a supervised run; opens
+  /// `index_dir` (retrieval runs only) and checks it was built with this run. Throws Error naming
+  /// the index file and the fix otherwise.
   ServedModel(std::string name, std::shared_ptr<const runtime::Run> run,
-              const ServerOptions& options, Metrics& metrics);
+              const ServerOptions& options, Metrics& metrics, const std::string& index_dir = "");
 
   const std::string& name() const { return name_; }
   const runtime::Run& run() const { return predictor_.run(); }
@@ -37,6 +42,20 @@ class ServedModel {
   /// timeout) and Error for a run of another task.
   std::vector<runtime::Prediction> predict(const std::vector<runtime::Request>& requests) const;
 
+  /// Retrieval runs: the top `k` of the index for one text, image or audio query, as
+  /// `mmfuse search` prints it (retrieval/search.h); with `thumbnails`, each image hit also carries
+  /// "thumbnail": a data: URI of a PNG at most kThumbnailSide pixels a side. Throws UsageError for
+  /// another task or a run served without --index, InputError for a bad query.
+  nlohmann::json search(const runtime::Request& query, int64_t k, bool thumbnails) const;
+
+  /// Translation runs: the generated features [C, H, W] in [0, 1] of one input
+  /// (translate/convert.h). Throws UsageError for another task or an input that is not the run's
+  /// source modality.
+  torch::Tensor translate(const runtime::Request& input) const;
+
+  /// The index of a retrieval run served with one (null otherwise).
+  const retrieval::VectorIndex* index() const { return index_.get(); }
+
   /// KServe v2 model metadata: {"name", "versions", "platform", "inputs", "outputs",
   /// "parameters": {"task", "signature", "model_hash"}}.
   nlohmann::json v2_metadata() const;
@@ -45,6 +64,8 @@ class ServedModel {
   /// Blocks while `preprocess_slots_` requests are being preprocessed.
   void acquire_slot() const;
   void release_slot() const;
+  /// Throws UsageError unless the run's task is `kind`, naming the route that serves its task.
+  void require_task(models::TaskKind kind, const std::string& route) const;
 
   std::string name_;
   runtime::Predictor predictor_;
@@ -55,6 +76,9 @@ class ServedModel {
   mutable std::condition_variable slots_cv_;
   mutable int slots_used_ = 0;
   std::unique_ptr<runtime::Batcher<runtime::Prediction>> batcher_;  // supervised runs only
+  std::unique_ptr<retrieval::VectorIndex> index_;                   // retrieval runs only
+  std::string index_dir_;
+  mutable data::image::IdxCache thumbnail_items_;  // IDX files the thumbnails come from
 };
 
 }  // namespace mmfuse::serve

@@ -76,6 +76,19 @@ void check_body_headers(const httplib::Request& req, const ServerOptions& o) {
   }
 }
 
+/// A /v1 POST as the handlers take it: the JSON body, or the multipart/form-data parts.
+PostInput post_input_of(const httplib::Request& req) {
+  PostInput in;
+  in.accept = req.get_header_value("Accept");
+  in.is_form = req.is_multipart_form_data();
+  if (!in.is_form) {
+    in.body = req.body;
+    return in;
+  }
+  for (const auto& [name, part] : req.files) in.form.push_back({name, part.filename, part.content});
+  return in;
+}
+
 }  // namespace
 
 Server::Server(ServerOptions options)
@@ -115,8 +128,15 @@ void Server::add_routes() {
         wrap([&s](const httplib::Request& r) { return model_ready(s, r.matches[1]); }));
   h.Post("/v2/models/" + name + "/infer",
          wrap([&s](const httplib::Request& r) { return v2_infer(s, r.matches[1], r.body); }));
-  h.Post("/v1/models/" + name + ":predict",
-         wrap([&s](const httplib::Request& r) { return v1_predict(s, r.matches[1], r.body); }));
+  h.Post("/v1/models/" + name + ":predict", wrap([&s](const httplib::Request& r) {
+           return v1_predict(s, r.matches[1], post_input_of(r));
+         }));
+  h.Post("/v1/models/" + name + ":search", wrap([&s](const httplib::Request& r) {
+           return v1_search(s, r.matches[1], post_input_of(r));
+         }));
+  h.Post("/v1/models/" + name + ":translate", wrap([&s](const httplib::Request& r) {
+           return v1_translate(s, r.matches[1], post_input_of(r));
+         }));
   h.Get("/v1/models", wrap([&s](const httplib::Request&) { return model_list(s); }));
   h.Get("/metrics", wrap([&s](const httplib::Request&) { return metrics_text(s); }));
   h.Get("/", wrap([](const httplib::Request&) { return web_page(); }));
@@ -191,14 +211,18 @@ void Server::load_models() {
     std::shared_ptr<const runtime::Run> run;
     try {
       run = runtime::load_run(src.dir);
+      (*models)[src.name] =
+          std::make_unique<ServedModel>(src.name, run, options_, metrics_, src.index_dir);
+    } catch (const UsageError& e) {
+      throw UsageError("model '" + src.name + "': " + e.what());
     } catch (const std::exception& e) {
       throw Error("model '" + src.name + "': " + e.what());
     }
-    (*models)[src.name] = std::make_unique<ServedModel>(src.name, run, options_, metrics_);
     const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     metrics_.set_model_load_seconds(src.name, seconds);
-    spdlog::info("model '{}' loaded from {} in {:.2f} s ({} run)", src.name, src.dir, seconds,
-                 models::to_string(run->task.kind));
+    spdlog::info("model '{}' loaded from {} in {:.2f} s ({} run{})", src.name, src.dir, seconds,
+                 models::to_string(run->task.kind),
+                 src.index_dir.empty() ? "" : ", index " + src.index_dir);
   }
   state_.set_models(std::move(models));
   spdlog::info("ready: {} model(s)", options_.models.size());

@@ -5,7 +5,10 @@ namespace mmfuse::serve {
 namespace {
 
 // One self-contained page: no external script, style or font (the machine may be offline).
-// Prefill for scripted use: /#model=NAME&image=<base64>&audio=<base64>&text=...&run=1
+// What the page does follows the chosen model's task: supervised runs -> :predict (bars per head
+// and each modality left out), retrieval runs -> :search (nearest neighbours with thumbnails),
+// translation runs -> :translate (the generated image, and the sound of a spectrogram).
+// Prefill for scripted use: /#model=NAME&image=<base64>&audio=<base64>&text=...&k=5&run=1
 constexpr const char* kPage = R"HTML(<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>mmfuse serve</title>
 <style>
@@ -14,6 +17,7 @@ fieldset{border:1px solid #ccc;margin:.8em 0;padding:.6em 1em}
 #drop{border:2px dashed #999;padding:1em;text-align:center;cursor:pointer}
 .bar{background:#1f77b4;height:14px;display:inline-block;vertical-align:middle}
 table{border-collapse:collapse}td{padding:2px 8px}.err{color:#b00}
+.thumb{height:48px;image-rendering:pixelated}#generated{height:224px;image-rendering:pixelated}
 </style></head>
 <body>
 <h1>mmfuse serve</h1>
@@ -26,12 +30,15 @@ table{border-collapse:collapse}td{padding:2px 8px}.err{color:#b00}
 <p>Audio: <input id="audio" type="file" accept=".wav,.flac,audio/wav">
 <button id="record" type="button">Record 2 s</button> <span id="audio-state"></span></p>
 <p>Text: <input id="text" size="50"></p>
+<p id="k-row" hidden>Neighbours: <input id="k" type="number" min="1" max="100" value="8" size="4"></p>
 <button id="predict" type="button">Predict</button></fieldset>
 <div id="error" class="err"></div>
 <div id="result" data-state="idle"></div>
 <h3>API</h3>
 <p><code>POST /v1/models/{name}:predict</code> with <code>{"image": base64, "audio": base64,
-"text": "..."}</code>; KServe v2 under <code>/v2</code>; metrics at <code>/metrics</code>.</p>
+"text": "..."}</code> (or the same fields as multipart/form-data); retrieval runs:
+<code>:search</code> (one query, <code>"k"</code>); translation runs: <code>:translate</code>;
+KServe v2 under <code>/v2</code>; metrics at <code>/metrics</code>.</p>
 <script>
 "use strict";
 const $ = (id) => document.getElementById(id);
@@ -54,11 +61,18 @@ async function loadModels() {
   for (const m of j.models) {
     const o = document.createElement("option"); o.value = m.name;
     o.textContent = m.name + " (" + m.task + ")"; o.dataset.inputs = m.signature.inputs.map(i => i.name).join(", ");
+    o.dataset.task = m.task;
     $("model").appendChild(o);
   }
   showSignature();
 }
-function showSignature() { const o = $("model").selectedOptions[0]; $("signature").textContent = o ? "inputs: " + o.dataset.inputs : ""; }
+const task = () => { const o = $("model").selectedOptions[0]; return o ? o.dataset.task : ""; };
+function showSignature() {
+  const o = $("model").selectedOptions[0]; $("signature").textContent = o ? "inputs: " + o.dataset.inputs : "";
+  $("k-row").hidden = task() !== "retrieval";
+  $("predict").textContent = {retrieval: "Search", translate: "Translate"}[task()] || "Predict";
+}
+const esc = (v) => String(v).replace(/[&<>"]/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}[c]));
 async function readFile(kind, file) { inputs[kind] = b64(await file.arrayBuffer());
   if (kind === "image") $("preview").src = "data:image/png;base64," + inputs.image;
   else $("audio-state").textContent = file.name || "recorded"; }
@@ -76,10 +90,34 @@ function bars(target, p) {
     ? `<b data-target="${target}" class="prediction">${p["class"]}</b>` : `<b data-target="${target}">${JSON.stringify(p.value)}</b>`;
   return `<h3>${target}: ${head}</h3><table>${rows}</table>`;
 }
+async function search(name) {
+  const b = body(null); b.k = Number($("k").value) || 8; b.thumbnails = true;
+  const j = await call("/v1/models/" + encodeURIComponent(name) + ":search", b);
+  const rows = j.results.map((r) => {
+    const shown = r.thumbnail ? `<img class="thumb" alt="" src="${r.thumbnail}">`
+      : esc(typeof r.text === "string" ? r.text : "");
+    return `<tr class="hit" data-id="${esc(r.id)}"><td>${r.rank}</td><td>${shown}</td><td>${esc(r.id)}</td>` +
+      `<td><span class="bar" style="width:${Math.round(Math.max(0, r.score) * 200)}px"></span> ${r.score.toFixed(4)}</td></tr>`;
+  }).join("");
+  return `<h3>Nearest ${j.results.length} (${j.query.modality} query)</h3>` +
+    `<table><tr><th>rank</th><th></th><th>id</th><th>cosine</th></tr>${rows}</table>`;
+}
+async function translate(name) {
+  const j = await call("/v1/models/" + encodeURIComponent(name) + ":translate", body(null));
+  let html = `<h3>Generated ${esc(j.target)} from ${esc(j.source)}</h3>` +
+    `<img id="generated" alt="generated" src="data:image/png;base64,${j.png}">`;
+  if (j.wav) html += `<p><audio id="generated-sound" controls src="data:audio/wav;base64,${j.wav}"></audio></p>`;
+  return html;
+}
 async function predict() {
   $("error").textContent = ""; $("result").dataset.state = "running";
   try {
     const name = $("model").value, path = "/v1/models/" + encodeURIComponent(name) + ":predict";
+    if (task() === "retrieval" || task() === "translate") {
+      $("result").innerHTML = await (task() === "retrieval" ? search(name) : translate(name));
+      $("result").dataset.state = "done";
+      return;
+    }
     const full = await call(path, body(null));
     let html = `<p>modalities: ${full.modalities.join(", ")}</p>`;
     for (const [t, p] of Object.entries(full.targets)) html += bars(t, p);
@@ -125,7 +163,8 @@ $("model").onchange = showSignature;
   const pre = new URLSearchParams(location.hash.slice(1));
   if (pre.get("key")) $("key").value = pre.get("key");
   try { await loadModels(); } catch (e) { $("error").textContent = e.message; }
-  if (pre.get("model")) $("model").value = pre.get("model");
+  if (pre.get("model")) { $("model").value = pre.get("model"); showSignature(); }
+  if (pre.get("k")) $("k").value = pre.get("k");
   if (pre.get("image")) { inputs.image = pre.get("image"); $("preview").src = "data:image/png;base64," + inputs.image; }
   if (pre.get("audio")) { inputs.audio = pre.get("audio"); $("audio-state").textContent = "given"; }
   if (pre.get("text")) $("text").value = pre.get("text");

@@ -3,10 +3,13 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <fstream>
+#include <thread>
 
 #include "mmfuse/core/error.h"
 #include "mmfuse/core/fs.h"
+#include "mmfuse/serve/malloc_tuning.h"
 #include "mmfuse/serve/server.h"
 #include "mmfuse/serve/signals.h"
 #include "mmfuse/tools/cli.h"
@@ -18,6 +21,7 @@ namespace {
 struct ServeArgs {
   serve::ServerOptions options;
   std::vector<std::string> runs;
+  std::vector<std::string> indexes;
   std::string api_key_file;
   double max_body_mb = 16, max_image_mp = 16.7, max_text_kb = 64;
   int threads = 1;
@@ -37,6 +41,9 @@ void add_flags(CLI::App* cmd, ServeArgs& a) {
   serve::ServerOptions& o = a.options;
   cmd->add_option("--run", a.runs, "Run directory to serve, as RUN_DIR or NAME=RUN_DIR (repeat)")
       ->required();
+  cmd->add_option("--index", a.indexes,
+                  "Index folder a retrieval run's :search looks up (`mmfuse index build`), as "
+                  "NAME=INDEX_DIR, or INDEX_DIR with one --run (repeat)");
   cmd->add_option("--host", o.host, "Address to bind")->capture_default_str();
   cmd->add_option("--port", o.port, "TCP port (0: pick a free one)")
       ->check(CLI::Range(0, 65535))
@@ -91,6 +98,7 @@ serve::ServerOptions resolve(const ServeArgs& a) {
       }
     }
   }
+  for (const auto& i : a.indexes) serve::attach_index(o.models, i);
   if (!a.api_key_file.empty()) o.api_key = read_api_key(a.api_key_file);
   o.limits.max_body_bytes = static_cast<int64_t>(a.max_body_mb * (1 << 20));
   o.limits.max_image_pixels = static_cast<int64_t>(a.max_image_mp * 1e6);
@@ -103,15 +111,23 @@ serve::ServerOptions resolve(const ServeArgs& a) {
 
 void add_serve_commands(CLI::App& app) {
   auto args = std::make_shared<ServeArgs>();
-  auto* cmd = app.add_subcommand(
-      "serve",
-      "HTTP inference server: KServe v2 (/v2/...) and a simple JSON API "
-      "(POST /v1/models/NAME:predict), dynamic batching, Prometheus /metrics; SIGTERM drains "
-      "and exits 0");
+  auto* cmd = app.add_subcommand("serve",
+                                 "HTTP inference server: KServe v2 (/v2/...) and a simple JSON API "
+                                 "(POST /v1/models/NAME:predict, :search, :translate), dynamic "
+                                 "batching, Prometheus /metrics; SIGTERM drains "
+                                 "and exits 0");
   add_flags(cmd, *args);
   cmd->callback([args] {
     const serve::ServerOptions options = resolve(*args);
     at::set_num_threads(args->threads);
+    const int decoders = options.preprocess_threads > 0
+                             ? options.preprocess_threads
+                             : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    // one arena per thread that decodes at once, and one for the batcher's forwards
+    if (serve::tune_allocator_for_serving(decoders + 1)) {
+      spdlog::info("malloc: at most {} arenas, freed memory above {} MiB returned", decoders + 1,
+                   serve::kServeTrimThresholdBytes >> 20);
+    }
     serve::Server server(options);
     serve::StopOnSignals on_signal([&server](int signo) {
       spdlog::info("signal {}: draining the requests in flight, then exiting", signo);

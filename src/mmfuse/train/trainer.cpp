@@ -10,6 +10,7 @@
 #include "mmfuse/core/memory.h"
 #include "mmfuse/core/safetensors.h"
 #include "mmfuse/data/loader.h"
+#include "mmfuse/train/frozen_features.h"
 #include "mmfuse/train/progress.h"
 #include "mmfuse/train/session.h"
 
@@ -33,13 +34,14 @@ struct Loop {
   std::optional<MetricsLog> log;  // process 0 only
   Progress progress;
 
-  Loop(Session& session, const TrainRequest& request)
+  Loop(Session& session, const TrainRequest& request, FrozenFeatureServing& frozen)
       : s(session),
         req(request),
         loader(s.dataset, s.train, train_loader_options()),
         schedule(s.config.train.schedule, s.config.train.optimizer.lr, loader.batches_per_epoch(),
                  s.config.train.epochs),
-        progress(request.progress && s.dp->is_main() ? stderr : nullptr) {
+        progress(request.progress && s.dp->is_main() ? stderr : nullptr),
+        frozen_features(frozen) {
     if (loader.batches_per_epoch() < 1) {
       throw ConfigError("train.batch_size: " + std::to_string(s.config.train.batch_size) +
                         " leaves no full batch of the " + std::to_string(s.train->samples.size()) +
@@ -64,6 +66,8 @@ struct Loop {
   void write(const json& line) {
     if (log) log->write(line);
   }
+
+  FrozenFeatureServing& frozen_features;
 
   void step(const data::Batch& batch, int64_t epoch, int64_t batch_index);
   void epoch();
@@ -122,12 +126,13 @@ void Loop::epoch() {
   const int64_t epoch = st.position.epoch;
   const bool from_start = st.position.batch == 0;
   if (from_start) st.epoch_loss_sum = 0.0, st.epoch_batches = 0;
-  loader.seek(st.position);
   s.module->train();
   const int64_t frozen = apply_freeze(*s.module, s.config.train.transfer, epoch);
   if (frozen > 0 && from_start) {
     spdlog::info("epoch {}: {} parameters frozen (train.transfer.freeze)", epoch + 1, frozen);
   }
+  frozen_features.update(epoch);  // after the freeze, before the workers start
+  loader.seek(st.position);       // (re)starts the workers: they see the frozen features as set
   s.task->start_epoch(from_start);
   progress.start_epoch(epoch + 1, s.config.train.epochs, loader.batches_per_epoch());
   const auto t_epoch = Clock::now();
@@ -179,8 +184,9 @@ void Loop::end_epoch(int64_t epoch, double epoch_seconds) {
 TrainResult run_training(const TrainRequest& req) {
   auto session = open_session(req);
   const auto t_start = Clock::now();
+  FrozenFeatureServing frozen(*session);  // kept through the final evaluation
   {
-    Loop loop(*session, req);
+    Loop loop(*session, req, frozen);
     while (session->state.position.epoch < session->config.train.epochs &&
            !session->state.stopped_early) {
       loop.epoch();

@@ -37,7 +37,9 @@ void check_matches(const torch::nn::Module& module, const std::string& prefix,
 TransferOptions TransferOptions::from_config(const ConfigNode& cfg) {
   TransferOptions o;
   if (cfg.is_null()) return o;
-  cfg.check_keys({"freeze", "freeze_epochs", "lr_mult"});
+  // cache_features and feature_cache are read by FrozenFeatureConfig (frozen_features.h).
+  cfg.check_keys({"freeze", "freeze_epochs", "lr_mult", "cache_features", "feature_cache"});
+  cfg.get<bool>("cache_features", true);  // fails here, at the edge, when not a boolean
   o.freeze = cfg.get<std::vector<std::string>>("freeze", {});
   o.freeze_epochs = cfg.get<int64_t>("freeze_epochs", 0);
   if (o.freeze_epochs < 0) cfg["freeze_epochs"].fail("expected epochs >= 0 (0: the whole run)");

@@ -7,6 +7,8 @@
 //       freeze: [encoders.image.]     # parameter-name prefixes (see `mmfuse summary`)
 //       freeze_epochs: 2              # 0: frozen for the whole run; N: trained from epoch N + 1
 //       lr_mult: {encoders.image.: 0.1}   # lr x multiplier (the longest matching prefix wins)
+//       cache_features: true          # a wholly frozen encoder's outputs computed once and
+//       feature_cache: DIR            # served (train/frozen_features.h, which reads these two)
 //
 // Names are those of the task model's parameters: `encoders.<modality>.…`, `fusion.…`,
 // `high_level.…`, `heads.<target>.…`.

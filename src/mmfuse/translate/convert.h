@@ -19,6 +19,20 @@ struct ConvertRequest {
   int scale = 1;                                  ///< PNG pixel repetition
 };
 
+/// One input through the translator -> the generated features [C, H, W] in [0, 1]. Throws
+/// UsageError unless `input` holds exactly the run's source modality (naming both).
+torch::Tensor generate(const runtime::Predictor& predictor, const runtime::Request& input);
+
+/// Generated features as the PNG `mmfuse translate --out X.png` writes (each pixel `scale` times).
+std::string generated_png(const torch::Tensor& generated, int scale = 1);
+
+/// A generated spectrogram [1, F, T] as the WAV `mmfuse translate --out X.wav` writes (Griffin-Lim
+/// with the default GriffinLimOptions, 8 kHz, 16-bit mono).
+std::string generated_wav(const torch::Tensor& generated);
+
+/// Sample rate of generated WAVs.
+inline constexpr int kGeneratedWavRate = 8000;
+
 /// {"source", "target", "out": [files written], "shape": [C, H, W]}. Throws UsageError when the
 /// given input is not the run's source modality, InputError naming an unreadable file.
 nlohmann::json convert(const runtime::Predictor& predictor, const ConvertRequest& request);

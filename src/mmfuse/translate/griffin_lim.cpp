@@ -2,12 +2,12 @@
 
 #include <sndfile.h>
 
+#include <algorithm>
 #include <cstdio>
-#include <filesystem>
-
-#include <unistd.h>
+#include <cstring>
 
 #include "mmfuse/core/error.h"
+#include "mmfuse/core/fs.h"
 
 namespace mmfuse::translate {
 
@@ -46,26 +46,74 @@ torch::Tensor griffin_lim(const torch::Tensor& magnitude, const GriffinLimOption
   return peak > 0 ? x * (0.9 / peak) : x;
 }
 
-void write_wav(const std::string& path, const torch::Tensor& waveform, int sample_rate) {
+namespace {
+
+/// libsndfile's virtual I/O over a std::string (a WAV written in memory).
+struct WavBuffer {
+  std::string bytes;
+  sf_count_t pos = 0;
+};
+
+sf_count_t wav_buffer_length(void* user) {
+  return static_cast<sf_count_t>(static_cast<WavBuffer*>(user)->bytes.size());
+}
+
+sf_count_t wav_buffer_seek(sf_count_t offset, int whence, void* user) {
+  auto* b = static_cast<WavBuffer*>(user);
+  const sf_count_t base = whence == SEEK_CUR   ? b->pos
+                          : whence == SEEK_END ? static_cast<sf_count_t>(b->bytes.size())
+                                               : 0;
+  b->pos = std::max<sf_count_t>(0, base + offset);
+  return b->pos;
+}
+
+sf_count_t wav_buffer_read(void* out, sf_count_t n, void* user) {
+  auto* b = static_cast<WavBuffer*>(user);
+  const sf_count_t size = static_cast<sf_count_t>(b->bytes.size());
+  const sf_count_t take = std::max<sf_count_t>(0, std::min(n, size - b->pos));
+  std::memcpy(out, b->bytes.data() + b->pos, static_cast<std::size_t>(take));
+  b->pos += take;
+  return take;
+}
+
+sf_count_t wav_buffer_write(const void* in, sf_count_t n, void* user) {
+  auto* b = static_cast<WavBuffer*>(user);
+  const auto end = static_cast<std::size_t>(b->pos + n);
+  if (b->bytes.size() < end) b->bytes.resize(end);
+  std::memcpy(&b->bytes[static_cast<std::size_t>(b->pos)], in, static_cast<std::size_t>(n));
+  b->pos += n;
+  return n;
+}
+
+sf_count_t wav_buffer_tell(void* user) {
+  return static_cast<WavBuffer*>(user)->pos;
+}
+
+}  // namespace
+
+std::string encode_wav(const torch::Tensor& waveform, int sample_rate) {
   const auto w = waveform.detach().to(torch::kCPU, torch::kFloat).contiguous();
-  const auto parent = std::filesystem::path(path).parent_path();
-  if (!parent.empty()) std::filesystem::create_directories(parent);
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  SF_VIRTUAL_IO io{wav_buffer_length, wav_buffer_seek, wav_buffer_read, wav_buffer_write,
+                   wav_buffer_tell};
+  WavBuffer buffer;
   SF_INFO info{};
   info.samplerate = sample_rate;
   info.channels = 1;
   info.format = SF_FORMAT_WAV | SF_FORMAT_PCM_16;
-  SNDFILE* f = sf_open(tmp.c_str(), SFM_WRITE, &info);
-  if (!f) throw Error(path + ": cannot write WAV (" + sf_strerror(nullptr) + ")");
+  SNDFILE* f = sf_open_virtual(&io, SFM_WRITE, &info, &buffer);
+  if (!f) throw Error(std::string("cannot encode a WAV (") + sf_strerror(nullptr) + ")");
   const sf_count_t n = w.numel();
   const sf_count_t wrote = sf_write_float(f, w.data_ptr<float>(), n);
   sf_close(f);
   if (wrote != n) {
-    std::remove(tmp.c_str());
-    throw Error(path + ": short write (" + std::to_string(wrote) + " of " + std::to_string(n) +
-                " samples)");
+    throw Error("WAV encoding stopped after " + std::to_string(wrote) + " of " + std::to_string(n) +
+                " samples");
   }
-  std::filesystem::rename(tmp, path);
+  return std::move(buffer.bytes);
+}
+
+void write_wav(const std::string& path, const torch::Tensor& waveform, int sample_rate) {
+  write_file_atomic(path, encode_wav(waveform, sample_rate));
 }
 
 }  // namespace mmfuse::translate

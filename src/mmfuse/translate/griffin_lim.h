@@ -27,7 +27,10 @@ torch::Tensor features_to_magnitude(const torch::Tensor& features, const Griffin
 /// magnitudes [n_fft/2 + 1, frames] -> waveform [samples], peak-normalised to 0.9.
 torch::Tensor griffin_lim(const torch::Tensor& magnitude, const GriffinLimOptions& o);
 
-/// Writes a mono 16-bit PCM WAV atomically; throws Error naming the file on failure.
+/// waveform [samples] -> the bytes of a mono 16-bit PCM WAV file (libsndfile, in memory).
+std::string encode_wav(const torch::Tensor& waveform, int sample_rate);
+
+/// Writes encode_wav atomically; throws Error naming the file on failure.
 void write_wav(const std::string& path, const torch::Tensor& waveform, int sample_rate);
 
 }  // namespace mmfuse::translate

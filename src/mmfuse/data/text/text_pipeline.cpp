@@ -56,7 +56,7 @@ TextOptions TextOptions::parse(const ConfigNode& cfg) {
   TextOptions o;
   if (cfg.is_null()) return o;
   cfg.check_keys({"output", "max_len", "min_freq", "max_size", "lowercase", "keep_punctuation",
-                  "augment", "gloss"});
+                  "augment", "gloss", "urls", "mentions", "hashtags", "emoji", "ngrams"});
   o.output = text_output_from_string(cfg.get<std::string>("output", "ids"), cfg["output"]);
   o.max_len = cfg.get<int64_t>("max_len", 0);
   if (o.max_len < 0) cfg["max_len"].fail("expected a length >= 0 (0: variable length)");
@@ -71,6 +71,18 @@ TextOptions TextOptions::parse(const ConfigNode& cfg) {
                          std::to_string(o.max_size));
   o.tokenizer.lowercase = cfg.get<bool>("lowercase", true);
   o.tokenizer.keep_punctuation = cfg.get<bool>("keep_punctuation", false);
+  for (const char* key : {"urls", "mentions"}) {
+    auto& mode = std::string(key) == "urls" ? o.tokenizer.urls : o.tokenizer.mentions;
+    if (cfg.has(key) && !special_from_string(cfg.get<std::string>(key), mode)) {
+      cfg[key].fail("expected split, keep or placeholder");
+    }
+  }
+  o.tokenizer.keep_hashtags = cfg.get<bool>("hashtags", false);
+  o.tokenizer.keep_emoji = cfg.get<bool>("emoji", false);
+  o.ngrams = cfg.get<int64_t>("ngrams", 1);
+  if (o.ngrams < 1 || o.ngrams > 3) cfg["ngrams"].fail("expected 1, 2 or 3");
+  if (o.ngrams > 1 && o.output == TextOutput::ids)
+    cfg["ngrams"].fail("word n-grams apply to `output: bow` or `tfidf` only");
   if (auto aug = cfg["augment"]; !aug.is_null()) {
     if (!aug.is_map()) aug.fail("expected a map {token_dropout, token_swap}");
     aug.check_keys({"token_dropout", "token_swap"});
@@ -94,14 +106,21 @@ TextOptions TextOptions::parse(const ConfigNode& cfg) {
 
 std::vector<std::string> text_tokens(const std::string& text, const TextOptions& options) {
   std::vector<std::string> tokens = tokenize(text, options.tokenizer);
+  const std::size_t words = tokens.size();
+  for (int64_t n = 2; n <= options.ngrams; ++n) {  // "a b" (and "a b c") after the words
+    for (std::size_t i = 0; i + static_cast<std::size_t>(n) <= words; ++i) {
+      std::string gram = tokens[i];
+      for (int64_t k = 1; k < n; ++k) gram += " " + tokens[i + static_cast<std::size_t>(k)];
+      tokens.push_back(std::move(gram));
+    }
+  }
   if (options.gloss_wordnet.empty()) return tokens;
   static const std::unordered_set<std::string> stop = {
       "a",  "an",   "the",  "of",   "and",  "or",     "in",  "on",    "to",   "for",   "with",
       "by", "as",   "at",   "from", "its",  "that",   "is",  "which", "one",  "be",    "being",
       "it", "into", "used", "has",  "have", "having", "are", "was",   "this", "their", "who"};
   const WordNet& wordnet = WordNet::shared(options.gloss_wordnet);
-  const std::size_t own = tokens.size();
-  for (std::size_t i = 0; i < own; ++i) {
+  for (std::size_t i = 0; i < words; ++i) {
     std::string word = tokens[i];
     for (auto& c : word) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     for (auto& g : tokenize(wordnet.gloss(word, options.gloss_senses), options.tokenizer)) {
@@ -121,6 +140,10 @@ TextPipeline::TextPipeline(TextOptions options) : opt_(std::move(options)) {}
 std::string TextPipeline::cache_key() const {
   return "text/v1;lowercase=" + std::to_string(opt_.tokenizer.lowercase) +
          ";punct=" + std::to_string(opt_.tokenizer.keep_punctuation) +
+         ";tweet=" + std::to_string(static_cast<int>(opt_.tokenizer.urls)) +
+         std::to_string(static_cast<int>(opt_.tokenizer.mentions)) +
+         std::to_string(opt_.tokenizer.keep_hashtags) + std::to_string(opt_.tokenizer.keep_emoji) +
+         ";ngrams=" + std::to_string(opt_.ngrams) +
          (opt_.gloss_wordnet.empty()
               ? std::string()
               : ";gloss=" + opt_.gloss_wordnet + "/" + std::to_string(opt_.gloss_senses));

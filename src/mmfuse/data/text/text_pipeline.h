@@ -10,6 +10,11 @@
 //   max_size: 0               # cap on the vocabulary size, specials included (0: no cap)
 //   lowercase: true
 //   keep_punctuation: false
+//   urls: split               # split | keep (one token) | placeholder ("<url>"); tokenizer.h
+//   mentions: split           # split | keep ("@name") | placeholder ("<user>")
+//   hashtags: false           # true: "#tag" one token
+//   emoji: false              # true: emoji are tokens even without keep_punctuation
+//   ngrams: 1                 # bow/tfidf: also word bigrams (2) or trigrams (3), "a b"
 //   augment: {token_dropout: 0.1, token_swap: 0.1}   # probabilities per token
 //   gloss: {wordnet: /usr/share/wordnet, senses: 2}  # append each token's WordNet synonyms and
 //                             # definitions (stop words dropped) to the tokens; see wordnet.h
@@ -50,6 +55,7 @@ struct TextOptions {
   double token_swap = 0.0;     ///< probability of swapping each token with the next one
   std::string gloss_wordnet;   ///< WordNet folder; "" = no gloss expansion
   int gloss_senses = 1;        ///< senses per word whose glosses are appended
+  int64_t ngrams = 1;          ///< bow/tfidf: word n-grams up to this n appended to the tokens
 
   static TextOptions parse(const ConfigNode& cfg);
 };

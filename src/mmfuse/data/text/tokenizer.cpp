@@ -1,5 +1,7 @@
 #include "mmfuse/data/text/tokenizer.h"
 
+#include <cctype>
+
 #include "mmfuse/core/error.h"
 #include "mmfuse/core/utf8.h"
 
@@ -85,6 +87,57 @@ char32_t to_lower(char32_t cp) {
   return cp;
 }
 
+bool special_from_string(const std::string& name, TokenizerOptions::Special& out) {
+  if (name == "split") return out = TokenizerOptions::Special::split, true;
+  if (name == "keep") return out = TokenizerOptions::Special::keep, true;
+  if (name == "placeholder") return out = TokenizerOptions::Special::placeholder, true;
+  return false;
+}
+
+namespace {
+
+bool tweet_starts_with(const std::vector<char32_t>& cps, std::size_t i, std::u32string_view p) {
+  if (i + p.size() > cps.size()) return false;
+  for (std::size_t k = 0; k < p.size(); ++k) {
+    if (to_lower(cps[i + k]) != p[k]) return false;
+  }
+  return true;
+}
+
+bool tweet_is_emoji(char32_t cp) {
+  return (cp >= 0x1F000 && cp <= 0x1FBFF) || (cp >= 0x2600 && cp <= 0x27BF);
+}
+
+bool tweet_name_char(char32_t cp) {
+  return cp == U'_' || (cp < 0x80 && std::isalnum(static_cast<int>(cp)));
+}
+
+// The length of the social-media token (URL, mention, hashtag) starting at cps[i], or 0.
+std::size_t tweet_special_length(const std::vector<char32_t>& cps, std::size_t i,
+                                 const TokenizerOptions& opt) {
+  std::size_t j = i;
+  if (opt.urls != TokenizerOptions::Special::split &&
+      (tweet_starts_with(cps, i, U"http://") || tweet_starts_with(cps, i, U"https://") ||
+       tweet_starts_with(cps, i, U"www."))) {
+    while (j < cps.size() && classify(cps[j]) != CharClass::space) ++j;
+    return j - i;
+  }
+  if (opt.mentions != TokenizerOptions::Special::split && cps[i] == U'@') {
+    for (j = i + 1; j < cps.size() && tweet_name_char(cps[j]);) ++j;
+    return j > i + 1 ? j - i : 0;
+  }
+  if (opt.keep_hashtags && cps[i] == U'#') {
+    for (j = i + 1; j < cps.size(); ++j) {
+      const CharClass c = classify(cps[j]);
+      if (cps[j] != U'_' && c != CharClass::word && c != CharClass::cjk) break;
+    }
+    return j > i + 1 ? j - i : 0;
+  }
+  return 0;
+}
+
+}  // namespace
+
 std::vector<std::string> tokenize(std::string_view text, const TokenizerOptions& opt) {
   if (auto bad = utf8::find_invalid(text)) {
     throw InputError("invalid UTF-8 at byte " + std::to_string(*bad) +
@@ -96,7 +149,27 @@ std::vector<std::string> tokenize(std::string_view text, const TokenizerOptions&
     if (!word.empty()) tokens.push_back(std::move(word));
     word.clear();
   };
-  for (char32_t cp : utf8::decode(text)) {
+  const std::vector<char32_t> cps = utf8::decode(text);
+  for (std::size_t i = 0; i < cps.size(); ++i) {
+    char32_t cp = cps[i];
+    // A URL, mention or hashtag starts a token (not in the middle of a word: "a@b.c").
+    if (word.empty()) {
+      if (const std::size_t n = tweet_special_length(cps, i, opt)) {
+        const bool url = cp != U'@' && cp != U'#';
+        const auto mode = url          ? opt.urls
+                          : cp == U'@' ? opt.mentions
+                                       : TokenizerOptions::Special::keep;
+        if (mode == TokenizerOptions::Special::placeholder) {
+          tokens.emplace_back(url ? "<url>" : "<user>");
+        } else {
+          std::string& t = tokens.emplace_back();
+          for (std::size_t k = i; k < i + n; ++k)
+            utf8::append(t, opt.lowercase ? to_lower(cps[k]) : cps[k]);
+        }
+        i += n - 1;
+        continue;
+      }
+    }
     if (opt.lowercase) cp = to_lower(cp);
     switch (classify(cp)) {
       case CharClass::space:
@@ -107,7 +180,9 @@ std::vector<std::string> tokenize(std::string_view text, const TokenizerOptions&
         break;
       case CharClass::punctuation:
         flush();
-        if (opt.keep_punctuation) utf8::append(tokens.emplace_back(), cp);
+        if (opt.keep_punctuation || (opt.keep_emoji && tweet_is_emoji(cp))) {
+          utf8::append(tokens.emplace_back(), cp);
+        }
         break;
       case CharClass::cjk:
         flush();

@@ -26,7 +26,19 @@ struct TokenizerOptions {
   bool lowercase = true;
   /// Emit punctuation and symbols as tokens (otherwise they only separate words).
   bool keep_punctuation = false;
+  /// Social-media text. A URL (from "http://", "https://" or "www." to the next space) is one
+  /// token, or the placeholder "<url>"; an @mention ("@" + letters, digits, "_") one token
+  /// "@name" or "<user>"; a #hashtag ("#" + word characters) one token "#tag". Emoji (U+1F000 to
+  /// U+1FBFF, U+2600 to U+27BF) are tokens even when other punctuation is dropped.
+  enum class Special { split, keep, placeholder };
+  Special urls = Special::split;
+  Special mentions = Special::split;
+  bool keep_hashtags = false;
+  bool keep_emoji = false;
 };
+
+/// "split", "keep", "placeholder"; false for other names.
+bool special_from_string(const std::string& name, TokenizerOptions::Special& out);
 
 enum class CharClass { space, punctuation, cjk, word };
 
