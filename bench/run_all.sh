@@ -21,3 +21,5 @@ echo "== mmfuse serve vs FastAPI + uvicorn (serve_peer.py --workers 2): AV-MNIST
 "$here/serve_compare.sh" --build "$BUILD" --duration 30s
 echo "== video: sampled frames/s and clips/s of the FFmpeg reader vs the ffmpeg CLI extracting the same frames"
 "$here/video_decode.sh" --build "$BUILD"
+echo "== peak memory (RSS) of training, evaluation and index build vs the peer, at 5,500 and 55,000 samples"
+"$here/memory.sh" --build "$BUILD" --threads 2

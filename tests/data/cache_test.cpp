@@ -123,7 +123,10 @@ TEST(FeatureCache, Float16StorageErrorOnUnitValuesIsBelowQuarterMilli) {
   FeatureCache ram16({"", /*ram_bytes=*/1 << 20, CacheDtype::float16});
   auto a = ram16.get_or_compute("k", [&] { return x; });
   auto b = ram16.get_or_compute("k", [] { return torch::Tensor(); });
-  EXPECT_EQ(ram16.stats().ram_bytes, 112 * 112 * 2);
+  // 25,088 bytes of storage (already 64-byte aligned), the key and the per-entry overhead.
+  EXPECT_EQ(ram16.stats().ram_bytes, 112 * 112 * 2 +
+                                         static_cast<int64_t>(std::string("k").capacity()) +
+                                         FeatureCache::kRamEntryOverhead);
   EXPECT_EQ(ram16.stats().ram_hits, 1);
   EXPECT_EQ(b.scalar_type(), torch::kFloat);
   EXPECT_TRUE(torch::equal(a, b));
@@ -133,20 +136,67 @@ TEST(FeatureCache, Float16StorageErrorOnUnitValuesIsBelowQuarterMilli) {
 
 TEST(FeatureCache, RamBudgetServesRepeatsWithoutDisk) {
   TempDir dir;
-  FeatureCache cache({dir.file("c"), /*ram_bytes=*/3 * 4 * 10, CacheDtype::float32});
+  // Room for three entries of 10 floats, as entry_bytes() counts them (64-byte aligned storage,
+  // the key and the per-entry overhead), not for four.
+  const int64_t per_entry = FeatureCache::entry_bytes("key0", torch::zeros({10}));
+  EXPECT_EQ(per_entry, 64 + static_cast<int64_t>(std::string("key0").capacity()) +
+                           FeatureCache::kRamEntryOverhead);
+  FeatureCache cache({dir.file("c"), /*ram_bytes=*/3 * per_entry + 10, CacheDtype::float32});
   int computed = 0;
-  for (int i = 0; i < 2; ++i) {
-    for (int k = 0; k < 12; ++k) {
-      (void)cache.get_or_compute("key" + std::to_string(k), [&] {
-        ++computed;
-        return torch::full({10}, static_cast<float>(k));
-      });
-    }
-  }
-  EXPECT_EQ(computed, 12);
-  EXPECT_EQ(cache.stats().ram_bytes, 3 * 4 * 10);  // three entries fit
+  auto get = [&](int k) {
+    return cache.get_or_compute("key" + std::to_string(k), [&] {
+      ++computed;
+      return torch::full({10}, static_cast<float>(k));
+    });
+  };
+  for (int k = 0; k < 12; ++k) (void)get(k);
+  EXPECT_EQ(cache.stats().ram_entries, 3);  // the last three: 9, 10, 11
+  EXPECT_EQ(cache.stats().ram_bytes, 3 * per_entry);
+  EXPECT_EQ(cache.stats().ram_evictions, 9);
+  for (int k : {11, 10, 9}) EXPECT_EQ(get(k)[0].item<float>(), static_cast<float>(k));
   EXPECT_EQ(cache.stats().ram_hits, 3);
-  EXPECT_EQ(cache.stats().disk_hits, 9);
+  // Least recently used goes first: touching 11 again, then reading 0 from disk, evicts 10.
+  (void)get(11);
+  (void)get(0);
+  EXPECT_EQ(cache.stats().disk_hits, 1);
+  (void)get(11);
+  (void)get(9);
+  EXPECT_EQ(cache.stats().ram_hits, 3 + 3);
+  (void)get(10);
+  EXPECT_EQ(cache.stats().disk_hits, 2);
+  EXPECT_EQ(computed, 12);
+}
+
+// A budget of B bytes holds: filling the cache far past it keeps the bytes it holds (storage
+// bytes as allocated, key and overhead) at or under B after every insertion, and evicts.
+TEST(FeatureCache, FilledPastItsBudgetHoldsAtMostTheBudget) {
+  const int64_t budget = 1 << 20;  // 1 MiB
+  FeatureCache cache({"", budget, CacheDtype::float16});
+  for (int k = 0; k < 200; ++k) {  // 200 x 16 KiB of float16 = 3.1 MiB offered
+    auto t = cache.get_or_compute("k" + std::to_string(k), [] { return torch::rand({64, 128}); });
+    ASSERT_TRUE(t.defined());
+    ASSERT_LE(cache.stats().ram_bytes, budget) << "after entry " << k;
+  }
+  const auto s = cache.stats();
+  EXPECT_GT(s.ram_evictions, 100);
+  // 64 x 128 float16 = 16,384 bytes of storage plus key and overhead per entry.
+  const int64_t per_entry =
+      FeatureCache::entry_bytes("k100", torch::zeros({64, 128}, torch::kHalf));
+  EXPECT_EQ(s.ram_entries, budget / per_entry);
+  EXPECT_EQ(s.ram_bytes, s.ram_entries * per_entry);
+
+  // A view never pins its base: the cache keeps a compact copy and counts that.
+  FeatureCache small({"", 64 * 1024, CacheDtype::float32});
+  auto base = torch::rand({1000, 100});  // 400 KB, above the budget
+  c10::weak_intrusive_ptr<c10::StorageImpl> base_storage(base.storage().getWeakStorageImpl());
+  auto row = small.get_or_compute("row", [&] { return base[3]; });
+  base = torch::Tensor();
+  row = torch::Tensor();
+  EXPECT_TRUE(base_storage.expired());  // the 400 KB block is gone although row 3 is cached
+  EXPECT_EQ(small.stats().ram_entries, 1);
+  EXPECT_EQ(small.stats().ram_bytes, FeatureCache::entry_bytes("row", torch::zeros({100})));
+  EXPECT_TRUE(torch::equal(small.get_or_compute("row", [] { return torch::Tensor(); }),
+                           small.get_or_compute("row", [] { return torch::Tensor(); })));
 }
 
 }  // namespace

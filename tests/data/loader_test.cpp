@@ -2,7 +2,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
+#include <thread>
 
 #include "data/dataset_fixture.h"
 #include "mmfuse/data/loader.h"
@@ -107,6 +109,34 @@ TEST_F(LoaderTest, AugmentationIsDeterministicAcrossThreadCounts) {
             .item<int64_t>();
   }
   EXPECT_GT(dropped, 0);
+}
+
+// The prefetch queue counts the bytes of the batches it holds and stays within its byte budget
+// (plus the one batch the consumer waits for), however many batches `prefetch` would allow.
+TEST_F(LoaderTest, PrefetchQueueHoldsItsByteBudget) {
+  LoaderOptions o;
+  o.batch_size = 2;
+  o.shuffle = false;
+  o.drop_last = true;
+  o.threads = 2;
+  o.prefetch = 8;
+  int64_t biggest = 0;
+  for (const auto& b : run(o)) biggest = std::max(biggest, b.nbytes());
+  ASSERT_GT(biggest, 0);
+  for (int64_t budget : {int64_t{0}, 2 * biggest}) {
+    o.prefetch_bytes = budget;
+    Loader loader(ds_, ds_->train_samples(), o);
+    int64_t batches = 0;
+    while (auto b = loader.next()) {
+      ++batches;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));  // a slow consumer: queue fills
+    }
+    EXPECT_EQ(batches, 11);
+    const auto q = loader.queue_stats();
+    EXPECT_GT(q.peak_bytes, 0);
+    EXPECT_LE(q.peak_batches, o.prefetch);
+    if (budget > 0) EXPECT_LE(q.peak_bytes, budget + biggest) << "budget " << budget;
+  }
 }
 
 TEST_F(LoaderTest, ResumeGivesTheIdenticalRemainingBatches) {

@@ -4,6 +4,7 @@
 #include "mmfuse/train/trainer.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <cmath>
@@ -16,6 +17,8 @@
 
 #include "mmfuse/core/fs.h"
 #include "mmfuse/core/safetensors.h"
+#include "mmfuse/data/loader.h"
+#include "mmfuse/eval/evaluator.h"
 #include "mmfuse/runtime/run.h"
 #include "mmfuse/train/checkpoint.h"
 #include "test_util.h"
@@ -94,6 +97,57 @@ TEST(Trainer, LearnsAndWritesTheRunDirectory) {
   // The saved run reloads for inference with the selected weights.
   auto run = runtime::load_run(f.dir.file("run"));
   EXPECT_EQ(run->dataset->num_classes("label"), 3);
+
+  // Memory: the reported peak is the process's (VmHWM, getrusage within 10%: the peak only grows
+  // after the report), with the known parts (sizes: memory_report_test).
+  rusage usage{};
+  ASSERT_EQ(getrusage(RUSAGE_SELF, &usage), 0);
+  const double kernel_peak_mb = static_cast<double>(usage.ru_maxrss) / 1024.0;
+  const auto& mem = s["memory"];
+  EXPECT_NEAR(mem["peak_rss_mb"].get<double>(), kernel_peak_mb, 0.1 * kernel_peak_mb);
+  const auto& parts = mem["components_mb"];
+  for (const char* part :
+       {"parameters", "gradients", "optimizer_state", "feature_cache", "loader_queue_peak"}) {
+    EXPECT_TRUE(parts.contains(part)) << part;
+  }
+  EXPECT_GT(s["history"][0]["peak_rss_mb"].get<int64_t>(), 0);
+}
+
+// Evaluation streams: while the pass runs, no earlier batch's features are still alive (only
+// outputs and targets are kept for the metrics), so its memory does not grow with the split.
+TEST(Trainer, EvaluationHoldsOneBatchOfFeaturesAtATime) {
+  Fixture f;
+  TrainRequest req;
+  req.config = RunConfig::load(f.config, {"train.epochs=0"});
+  req.run_dir = f.dir.file("run");
+  req.progress = false;
+  req.evaluate_test = false;
+  (void)run_training(req);
+  auto run = runtime::load_run(f.dir.file("run"));
+  const auto test = run->dataset->read_split(data::Split::test);
+  for (std::size_t n : {std::size_t{12}, test->samples.size()}) {
+    auto part = std::make_shared<data::SampleSet>(*test);
+    part->samples.resize(n);
+    data::LoaderOptions lo;
+    lo.batch_size = 4;
+    lo.shuffle = false;
+    lo.threads = 2;
+    data::Loader loader(run->dataset, part, lo);
+    std::vector<c10::weak_intrusive_ptr<c10::StorageImpl>> seen;
+    int64_t most_alive_before = -1;
+    eval::EvalOptions eo;
+    eo.transform = [&](data::Batch& b) {
+      int64_t alive = 0;
+      for (const auto& w : seen) alive += w.expired() ? 0 : 1;
+      most_alive_before = std::max(most_alive_before, alive);
+      seen.emplace_back(b.at(Modality::tabular).data.storage().getWeakStorageImpl());
+    };
+    models::MultimodalModel model = run->heads();
+    const auto result = eval::evaluate(model, loader, eo);
+    EXPECT_EQ(result.samples, static_cast<int64_t>(n));
+    EXPECT_EQ(seen.size(), (n + 3) / 4);
+    EXPECT_EQ(most_alive_before, 0) << n << " samples";
+  }
 }
 
 // ------------------------------------------------------------------- kill and resume

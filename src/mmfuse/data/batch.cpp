@@ -33,4 +33,19 @@ Batch Batch::to(const torch::Device& device) const {
   return out;
 }
 
+int64_t Batch::nbytes() const {
+  int64_t n = 0;
+  auto add = [&n](const torch::Tensor& t) {
+    if (t.defined()) n += static_cast<int64_t>(t.storage().nbytes());
+  };
+  for (const auto& in : inputs) {
+    if (!in) continue;
+    add(in->data);
+    add(in->present);
+    add(in->lengths);
+  }
+  for (const auto& [name, t] : targets) add(t);
+  return n;
+}
+
 }  // namespace mmfuse::data

@@ -38,6 +38,8 @@ struct Batch {
   bool has(Modality m) const { return inputs[index_of(m)].has_value(); }
   const ModalityBatch& at(Modality m) const;
   Batch to(const torch::Device& device) const;
+  /// Bytes of the tensors' storages (features, presence, lengths, targets).
+  int64_t nbytes() const;
 };
 
 }  // namespace mmfuse::data

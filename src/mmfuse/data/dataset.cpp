@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "mmfuse/data/parallel.h"
 
 namespace mmfuse::data {
@@ -30,6 +32,9 @@ Dataset::Dataset(DatasetSpec spec, const DatasetOptions& options)
   FeatureCacheOptions cache;
   cache.dir = options.cache_dir.value_or(spec_.cache.enabled ? spec_.cache.dir : std::string());
   cache.ram_bytes = spec_.cache.ram_mb * 1024 * 1024;
+  if (options.ram_cache_cap_bytes) {
+    cache.ram_bytes = std::min(cache.ram_bytes, std::max<int64_t>(0, *options.ram_cache_cap_bytes));
+  }
   cache.dtype = spec_.cache.dtype;
   cache_ = std::make_unique<FeatureCache>(cache);
 }

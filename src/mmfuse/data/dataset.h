@@ -31,6 +31,9 @@ struct DatasetOptions {
   const PipelineRegistry* registry = nullptr;
   /// Overrides the spec's cache folder ("" = no disk cache).
   std::optional<std::string> cache_dir;
+  /// Caps the RAM feature cache below the spec's cache.ram_mb (bytes; from a global memory
+  /// budget). The smaller of the two applies.
+  std::optional<int64_t> ram_cache_cap_bytes;
   /// Overrides the spec's skip_bad.
   std::optional<bool> skip_bad;
   /// Threads of the extraction pass over the training split before fitting.

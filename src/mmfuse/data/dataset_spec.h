@@ -8,7 +8,7 @@
 //     audio: {pipeline: audio, features: avmnist_spectrogram} # default: the modality name)
 //   targets:                      # type: class | regression; required (default true)
 //     digit: {field: label, type: class}   # classes: FILE fixes the class names and order
-//   cache: {dir: cache/avmnist, ram_mb: 2048, dtype: float16}   # all optional
+//   cache: {dir: cache/avmnist, ram_mb: 0, dtype: float16}   # all optional
 //   skip_bad: true                # skip and list bad samples (false: the first one throws)
 //   id_field: id
 //   video_field: video            # a key holding a clip: modalities with `field: video` take its
@@ -37,8 +37,10 @@ Split split_from_string(std::string_view name);
 enum class CacheDtype { float16, float32 };
 
 struct CacheSpec {
-  std::string dir;        ///< resolved; default `<spec folder>/.mmfuse-cache/<spec name>`
-  int64_t ram_mb = 1024;  ///< features kept in RAM up to this size (0: none)
+  std::string dir;  ///< resolved; default `<spec folder>/.mmfuse-cache/<spec name>`
+  /// Features also kept in RAM (LRU), at most this many MB (0: none, the default: the disk cache
+  /// and the OS page cache serve features as fast; see feature_cache.h).
+  int64_t ram_mb = 0;
   CacheDtype dtype = CacheDtype::float16;  ///< on-disk precision of float features
   bool enabled = true;                     ///< false: no disk cache (RAM budget still applies)
 };

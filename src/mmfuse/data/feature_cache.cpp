@@ -72,6 +72,7 @@ torch::Tensor FeatureCache::get_or_compute(const std::string& key,
     auto it = ram_.find(key);
     if (it != ram_.end()) {
       ++ram_hits_;
+      lru_.splice(lru_.begin(), lru_, it->second.lru);
       return it->second.widen ? it->second.tensor.to(torch::kFloat) : it->second.tensor;
     }
   }
@@ -104,18 +105,44 @@ torch::Tensor FeatureCache::get_or_compute(const std::string& key,
   return t;
 }
 
+int64_t FeatureCache::entry_bytes(const std::string& key, const torch::Tensor& held) {
+  constexpr int64_t kAlign = 64;  // c10's CPU allocator alignment
+  const auto storage = static_cast<int64_t>(held.storage().nbytes());
+  return (storage + kAlign - 1) / kAlign * kAlign + static_cast<int64_t>(key.capacity()) +
+         kRamEntryOverhead;
+}
+
+void FeatureCache::evict_for(int64_t incoming) {
+  while (!lru_.empty() && ram_used_ + incoming > options_.ram_bytes) {
+    auto it = ram_.find(lru_.back());
+    ram_used_ -= it->second.bytes;
+    ram_.erase(it);
+    lru_.pop_back();
+    ++ram_evictions_;
+  }
+}
+
 void FeatureCache::keep_in_ram(const std::string& key, const torch::Tensor& t) {
-  if (!t.defined()) return;
+  if (!t.defined() || options_.ram_bytes <= 0) return;
   const bool widen = options_.dtype == CacheDtype::float16 && t.scalar_type() == torch::kFloat;
-  const int64_t bytes = static_cast<int64_t>(t.numel() * (widen ? 2 : t.element_size()));
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (ram_used_ + bytes > options_.ram_bytes || ram_.count(key)) return;
-    ram_used_ += bytes;  // reserved; the entry follows
+    if (ram_.count(key)) return;
   }
-  RamEntry e{widen ? t.to(torch::kHalf) : t, widen};
+  // A compact copy: a view must not pin the larger storage it points into.
+  torch::Tensor held = widen ? t.to(torch::kHalf) : t;
+  if (!held.is_contiguous() || held.storage().nbytes() != held.nbytes() ||
+      held.storage_offset() != 0) {
+    held = held.clone(at::MemoryFormat::Contiguous);
+  }
+  const int64_t bytes = entry_bytes(key, held);
+  if (bytes > options_.ram_bytes) return;  // would not fit even alone
   std::lock_guard<std::mutex> lock(mu_);
-  if (!ram_.emplace(key, std::move(e)).second) ram_used_ -= bytes;
+  if (ram_.count(key)) return;  // another thread kept it meanwhile
+  evict_for(bytes);
+  lru_.push_front(key);
+  ram_.emplace(key, RamEntry{std::move(held), widen, bytes, lru_.begin()});
+  ram_used_ += bytes;
 }
 
 torch::Tensor FeatureCache::read_entry(const std::string& path) {
@@ -193,6 +220,8 @@ FeatureCacheStats FeatureCache::stats() const {
   s.corrupt = corrupt_;
   std::lock_guard<std::mutex> lock(mu_);
   s.ram_bytes = ram_used_;
+  s.ram_entries = static_cast<int64_t>(ram_.size());
+  s.ram_evictions = ram_evictions_;
   return s;
 }
 

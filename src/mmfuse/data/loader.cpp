@@ -65,6 +65,8 @@ void Loader::start() {
   stopping_ = false;
   claim_ = pos_.batch;
   ready_.clear();
+  ready_bytes_ = 0;
+  decoding_ = 0;
   for (int t = 0; t < opt_.threads; ++t) workers_.emplace_back([this] { worker(); });
 }
 
@@ -77,6 +79,8 @@ void Loader::stop() {
   for (auto& t : workers_) t.join();
   workers_.clear();
   ready_.clear();
+  ready_bytes_ = 0;
+  decoding_ = 0;
   running_ = false;
 }
 
@@ -88,10 +92,10 @@ void Loader::worker() {
     int64_t b;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock,
-               [&] { return stopping_ || claim_ >= total || claim_ < pos_.batch + opt_.prefetch; });
+      cv_.wait(lock, [&] { return stopping_ || claim_ >= total || may_claim(total); });
       if (stopping_ || claim_ >= total) return;
       b = claim_++;
+      ++decoding_;
     }
     Result r;
     try {
@@ -99,12 +103,34 @@ void Loader::worker() {
     } catch (...) {
       r.error = std::current_exception();
     }
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      ready_[b] = std::move(r);
-    }
+    store_ready(b, std::move(r));
     cv_.notify_all();
   }
+}
+
+bool Loader::may_claim(int64_t total) const {
+  if (claim_ >= total || claim_ >= pos_.batch + opt_.prefetch) return false;
+  if (claim_ == pos_.batch || opt_.prefetch_bytes <= 0) return true;  // the one the consumer needs
+  if (last_bytes_ < 0) return false;  // size unknown until the first batch is decoded
+  return ready_bytes_ + (decoding_ + 1) * last_bytes_ <= opt_.prefetch_bytes;
+}
+
+void Loader::store_ready(int64_t b, Result r) {
+  const int64_t bytes = r.batch ? r.batch->nbytes() : 0;
+  std::lock_guard<std::mutex> lock(mu_);
+  ready_[b] = std::move(r);
+  ready_bytes_ += bytes;
+  --decoding_;
+  if (bytes > 0) last_bytes_ = bytes;
+  queue_.peak_bytes = std::max(queue_.peak_bytes, ready_bytes_);
+  queue_.peak_batches = std::max(queue_.peak_batches, static_cast<int64_t>(ready_.size()));
+}
+
+LoaderQueueStats Loader::queue_stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  LoaderQueueStats s = queue_;
+  s.bytes = ready_bytes_;
+  return s;
 }
 
 std::optional<Batch> Loader::next() {
@@ -127,6 +153,7 @@ std::optional<Batch> Loader::next() {
       cv_.wait(lock, [&] { return ready_.count(pos_.batch) > 0; });
       r = std::move(ready_[pos_.batch]);
       ready_.erase(pos_.batch);
+      if (r.batch) ready_bytes_ -= r.batch->nbytes();
     }
     if (r.error) {
       stop();  // the position stays at the failing batch

@@ -53,6 +53,12 @@ struct LoaderOptions {
   int threads = 2;
   /// Batches decoded ahead of the consumer (bounded queue).
   int prefetch = 4;
+  /// Byte budget of the decoded batches waiting in the queue (Batch::nbytes(); 0: bounded by
+  /// `prefetch` only). A worker starts a batch ahead only when the queue, the batches being
+  /// decoded and this one (each sized as the last decoded batch) fit; the batch the consumer
+  /// waits for is always decoded. So with batches of equal size the queue holds at most the
+  /// budget plus that one batch, and a budget below one batch means no read-ahead.
+  int64_t prefetch_bytes = 0;
   /// Training only: drop each modality of a sample with this probability (never all of them).
   double modality_dropout = 0.0;
   /// Training only: std of Gaussian noise added to float features, by index_of(Modality).
@@ -66,6 +72,13 @@ struct LoaderOptions {
   int shard_rank = 0;
   /// Data parallel: the number of ranks sharing each global batch of batch_size * shard_count.
   int shard_count = 1;
+};
+
+/// What the prefetch queue held (for memory reports and tests).
+struct LoaderQueueStats {
+  int64_t bytes = 0;         ///< decoded batches waiting now
+  int64_t peak_bytes = 0;    ///< most bytes waiting at once
+  int64_t peak_batches = 0;  ///< most batches waiting at once
 };
 
 /// Where a loader stands: the next batch next() returns is batch `batch` of epoch `epoch`.
@@ -96,6 +109,7 @@ class Loader {
   /// next global batch, possibly of size() 0, never skipped.
   std::optional<Batch> next();
   LoaderPosition position() const { return pos_; }
+  LoaderQueueStats queue_stats() const;
   /// Bad samples met so far, each listed once.
   std::vector<BadSample> bad() const;
 
@@ -122,12 +136,19 @@ class Loader {
   int64_t order_epoch_ = -1;
 
   // Worker pool state (guarded by mu_).
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable cv_;
   std::vector<std::thread> workers_;
   bool running_ = false, stopping_ = false;
   int64_t claim_ = 0;  ///< next batch index a worker takes
   std::map<int64_t, Result> ready_;
+  int64_t ready_bytes_ = 0;  ///< Batch::nbytes() summed over ready_
+  int64_t decoding_ = 0;     ///< batches being decoded by workers
+  int64_t last_bytes_ = -1;  ///< Batch::nbytes() of the last decoded batch (-1: none yet)
+  LoaderQueueStats queue_;   ///< peaks (bytes is ready_bytes_)
+  /// Whether a worker may start batch claim_ now. Requires: mu_ held.
+  bool may_claim(int64_t total) const;
+  void store_ready(int64_t b, Result r);
 
   mutable std::mutex bad_mu_;
   mutable std::vector<BadSample> bad_;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "mmfuse/core/memory.h"
 #include "mmfuse/data/loader.h"
 #include "mmfuse/models/summary.h"
 
@@ -27,6 +28,9 @@ double median(std::vector<double> v) {
 }
 
 double peak_rss_mb() {
+  if (const ProcessMemory m = process_memory(); m.known) {
+    return static_cast<double>(m.peak_bytes) / static_cast<double>(kMiB);  // VmHWM
+  }
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
   return static_cast<double>(u.ru_maxrss) / 1024.0;  // Linux: kilobytes

@@ -31,7 +31,7 @@ struct Complexity {
 /// Median of `v` (upper median for even sizes); 0 when empty.
 double median(std::vector<double> v);
 
-/// This process's peak resident set size in MiB (getrusage ru_maxrss).
+/// This process's peak resident set size in MiB (VmHWM, core/memory.h; else getrusage).
 double peak_rss_mb();
 
 /// Measures `model` on `samples` (at least one). Requires: samples read through `dataset`.

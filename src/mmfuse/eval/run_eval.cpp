@@ -41,6 +41,13 @@ void update_run(const std::string& run_dir, const json& result) {
   write_run_report(run_dir);
 }
 
+int64_t parameter_storage_bytes(const torch::nn::Module& module) {
+  int64_t n = 0;
+  for (const auto& p : module.parameters()) n += static_cast<int64_t>(p.nbytes());
+  for (const auto& b : module.buffers()) n += static_cast<int64_t>(b.nbytes());
+  return n;
+}
+
 json evaluate_supervised(const runtime::Run& run, const RunEvalRequest& req,
                          const std::shared_ptr<const data::SampleSet>& samples) {
   models::MultimodalModel model = run.heads();
@@ -48,6 +55,7 @@ json evaluate_supervised(const runtime::Run& run, const RunEvalRequest& req,
   lo.batch_size = req.batch_size;
   lo.shuffle = false;
   lo.threads = req.threads;
+  lo.prefetch_bytes = req.memory.queue_cap_bytes();
   data::Loader loader(run.dataset, samples, lo);
   EvalOptions eo;
   eo.top_k = req.top_k;
@@ -104,6 +112,7 @@ json evaluate_translation_run(const runtime::Run& run, const RunEvalRequest& req
   lo.batch_size = req.batch_size;
   lo.shuffle = false;
   lo.threads = req.threads;
+  lo.prefetch_bytes = req.memory.queue_cap_bytes();
   data::Loader loader(run.dataset, samples, lo);
   models::Translator translator = run.translator();
   ReconOptions ro;
@@ -118,7 +127,9 @@ json evaluate_translation_run(const runtime::Run& run, const RunEvalRequest& req
 }  // namespace
 
 json evaluate_run(const RunEvalRequest& req) {
-  const auto loaded = runtime::load_run(req.run_dir);
+  runtime::RunLoadOptions load_options;
+  if (req.memory.set()) load_options.ram_cache_cap_bytes = req.memory.cache_cap_bytes();
+  const auto loaded = runtime::load_run(req.run_dir, load_options);
   const runtime::Run& run = *loaded;
   if (req.robustness && run.task.kind != models::TaskKind::supervised) {
     throw UsageError("--robustness is available for supervised runs only; " + req.run_dir +
@@ -141,6 +152,10 @@ json evaluate_run(const RunEvalRequest& req) {
   out["run_dir"] = req.run_dir;
   out["manifest"] = req.manifest;
   out["task"] = models::to_string(run.task.kind);
+  MemoryReport memory = MemoryReport::measure(req.memory);
+  memory.add("parameters", parameter_storage_bytes(*run.model.module()));
+  memory.add("feature_cache", run.dataset->cache().stats().ram_bytes);
+  out["memory"] = memory.to_json();
   return out;
 }
 

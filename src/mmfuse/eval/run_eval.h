@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "mmfuse/core/memory.h"
 #include "mmfuse/eval/robustness.h"
 
 namespace mmfuse::eval {
@@ -30,13 +31,15 @@ struct RunEvalRequest {
   bool complexity = true;
   /// With robustness: write it into run_dir/summary.json and re-render report.html.
   bool update_run = true;
+  /// `--memory-budget`: caps the RAM feature cache and the prefetch queue (core/memory.h).
+  MemoryBudget memory;
 };
 
-/// {"run_dir", "manifest", "task", "metrics": ...} with, for supervised runs, EvalResult::to_json
-/// as "metrics", "complexity", and with robustness "robustness" and "ablation". A sample that
-/// cannot be decoded fails the evaluation (Error naming its manifest line, field and file).
-/// Throws InputError (file, line, field) for a bad manifest line or a label unseen in training,
-/// UsageError for robustness on a run that is not supervised.
+/// {"run_dir", "manifest", "task", "memory" (MemoryReport::to_json), "metrics": ...} with, for
+/// supervised runs, EvalResult::to_json as "metrics", "complexity", and with robustness
+/// "robustness" and "ablation". A sample that cannot be decoded fails the evaluation (Error naming
+/// its manifest line, field and file). Throws InputError (file, line, field) for a bad manifest
+/// line or a label unseen in training, UsageError for robustness on a run that is not supervised.
 nlohmann::json evaluate_run(const RunEvalRequest& request);
 
 /// The noise folder used when none is given: `<dataset folder>/noise`, else `../shared/data/noise`

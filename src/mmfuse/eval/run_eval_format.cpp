@@ -175,9 +175,13 @@ std::string format_translation(const json& r) {
 
 std::string format_run_eval(const json& result) {
   const std::string task = result.value("task", std::string("supervised"));
-  if (task == "retrieval") return format_retrieval(result);
-  if (task == "translate") return format_translation(result);
-  return format_supervised(result);
+  std::string out = task == "retrieval"   ? format_retrieval(result)
+                    : task == "translate" ? format_translation(result)
+                                          : format_supervised(result);
+  if (result.contains("memory") && result["memory"].contains("peak_rss_mb")) {
+    out += "peak memory: " + result["memory"]["peak_rss_mb"].dump() + " MB (VmHWM)\n";
+  }
+  return out;
 }
 
 }  // namespace mmfuse::eval

@@ -52,6 +52,9 @@ json run_report_json(const json& summary, const std::string& run_name,
   json complexity = {{"params", params},
                      {"train_seconds", summary.value("train_seconds", 0.0)},
                      {"train_samples_per_s", summary.value("train_samples_per_s", 0.0)}};
+  if (summary.contains("memory") && summary["memory"].contains("peak_rss_mb")) {
+    complexity["peak_rss_mb"] = summary["memory"]["peak_rss_mb"];
+  }
   if (summary.contains("complexity")) complexity.update(summary["complexity"]);
   report["complexity"] = complexity;
   report["config"] = config_yaml;

@@ -48,7 +48,9 @@ std::shared_ptr<const Run> load_run(const std::string& dir, const RunLoadOptions
   if (options.onednn_gemm) run->gemm = nn::acquire_dnnl_gemm();
   run->config = ConfigNode::load_file((fs::path(dir) / "config.yaml").string());
   run->task = models::TaskSpec::from_config(run->config);
-  auto dataset = data::Dataset::load((fs::path(dir) / "dataset.json").string());
+  data::DatasetOptions dataset_options;
+  dataset_options.ram_cache_cap_bytes = options.ram_cache_cap_bytes;
+  auto dataset = data::Dataset::load((fs::path(dir) / "dataset.json").string(), dataset_options);
   run->dataset = dataset;
   run->class_target = models::first_class_target(*dataset);
   if (run->config.has("ensemble")) {  // `mmfuse ensemble`'s runs (ensemble.h)

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <torch/torch.h>
@@ -31,6 +32,8 @@ struct RunLoadOptions {
   /// command line does: LibTorch's aten::mm/addmm CPU kernels are replaced process-wide (results
   /// equal within float rounding) until the last holder is gone. false: keep LibTorch's.
   bool onednn_gemm = true;
+  /// Caps the dataset's RAM feature cache (bytes; from a memory budget). Unset: the spec's own.
+  std::optional<int64_t> ram_cache_cap_bytes;
 };
 
 /// A loaded run. Everything in it is read-only after load_run: several threads may use one Run

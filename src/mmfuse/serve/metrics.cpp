@@ -3,6 +3,8 @@
 #include <cmath>
 #include <sstream>
 
+#include "mmfuse/core/memory.h"
+
 namespace mmfuse::serve {
 
 namespace {
@@ -124,6 +126,12 @@ std::string Metrics::render() const {
   }
   family(out, "mmfuse_ready", "gauge", "1 once every model is loaded.");
   out << "mmfuse_ready " << (ready_ ? 1 : 0) << "\n";
+  if (const ProcessMemory mem = process_memory(); mem.known) {
+    family(out, "mmfuse_memory_rss_bytes", "gauge", "Resident memory now (VmRSS).");
+    out << "mmfuse_memory_rss_bytes " << mem.rss_bytes << "\n";
+    family(out, "mmfuse_memory_peak_rss_bytes", "gauge", "Peak resident memory (VmHWM).");
+    out << "mmfuse_memory_peak_rss_bytes " << mem.peak_bytes << "\n";
+  }
   return out.str();
 }
 

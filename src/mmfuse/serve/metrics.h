@@ -8,6 +8,8 @@
 //   mmfuse_in_flight_requests                     gauge
 //   mmfuse_model_load_seconds{model}              gauge
 //   mmfuse_ready                                  gauge (1 once every model is loaded)
+//   mmfuse_memory_rss_bytes                       gauge (VmRSS, core/memory.h)
+//   mmfuse_memory_peak_rss_bytes                  gauge (VmHWM: the process peak so far)
 #pragma once
 
 #include <atomic>

@@ -21,6 +21,7 @@ void add_bench_commands(CLI::App& app) {
     bool gemm = false, json = false;
     int64_t size = 1024;
     int repeats = 5;
+    std::string memory_budget;
   };
   auto args = std::make_shared<Args>();
   auto* cmd = app.add_subcommand(
@@ -34,6 +35,8 @@ void add_bench_commands(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("--threads", args->options.threads, "Intra-op threads (0: torch's default)")
       ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--memory-budget", args->memory_budget,
+                  "Memory budget in MiB (0: none): the result says whether the peak held");
   cmd->add_flag("--gemm", args->gemm, "Measure the GEMM peak instead of a model");
   cmd->add_option("--size", args->size, "--gemm: square matrix size")->check(CLI::PositiveNumber);
   cmd->add_option("--repeats", args->repeats, "--gemm: timed products per path (best is kept)")
@@ -55,6 +58,9 @@ void add_bench_commands(CLI::App& app) {
     ConfigNode root = ConfigNode::load_file(args->config);
     for (const auto& o : args->overrides) root.set_override(o);
     train::BenchOptions options = args->options;
+    if (!args->memory_budget.empty()) {
+      options.memory.total_mb = parse_memory_mb(args->memory_budget, "--memory-budget");
+    }
     options.distributed = distributed_from_environment();
     auto r = train::bench_model(root, options);
     if (options.distributed.rank != 0) return;
@@ -65,10 +71,11 @@ void add_bench_commands(CLI::App& app) {
     std::printf(
         "%s: %d process(es) x %d threads, batch %lld\n  training  %.1f samples/s (%.2f GFLOP/s)\n"
         "  inference batch 1 p50 %.3f ms, batch %lld p50 %.3f ms\n  params %lld, "
-        "forward %.3g FLOPs per sample\n",
+        "forward %.3g FLOPs per sample\n  memory %s\n",
         args->config.c_str(), r.processes, r.threads, static_cast<long long>(r.batch),
         r.train_samples_per_s, r.gflops_achieved, r.batch1_p50_ms, static_cast<long long>(r.batch),
-        r.batch_p50_ms, static_cast<long long>(r.params), r.forward_flops_per_sample);
+        r.batch_p50_ms, static_cast<long long>(r.params), r.forward_flops_per_sample,
+        r.memory.summary().c_str());
   });
 }
 

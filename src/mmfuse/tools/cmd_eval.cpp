@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "mmfuse/core/error.h"
+#include "mmfuse/core/memory.h"
 #include "mmfuse/eval/run_eval.h"
 #include "mmfuse/runtime/predictor.h"
 #include "mmfuse/tools/cli.h"
@@ -46,8 +47,15 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--levels", *levels,
                   "Noise levels in [0, 1], increasing (default 0,0.1,...,0.9)");
   cmd->add_option("--seed", req->seed, "Seed of the noise")->capture_default_str();
+  auto memory_budget = std::make_shared<std::string>();
+  cmd->add_option("--memory-budget", *memory_budget,
+                  "Memory budget in MiB (0: none): caps the RAM feature cache and the prefetch "
+                  "queue; the result says whether the peak held");
   cmd->callback([=] {
     eval::RunEvalRequest r = *req;
+    if (!memory_budget->empty()) {
+      r.memory.total_mb = parse_memory_mb(*memory_budget, "--memory-budget");
+    }
     if (*threads > 0) {
       at::set_num_threads(*threads);
       r.threads = std::min(*threads, 2);

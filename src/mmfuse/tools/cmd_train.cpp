@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "mmfuse/core/error.h"
+#include "mmfuse/core/memory.h"
 #include "mmfuse/tools/cli.h"
 #include "mmfuse/train/trainer.h"
 
@@ -14,6 +15,7 @@ struct TrainArgs {
   std::string config, run_dir, resume_dir, device;
   std::vector<std::string> overrides;
   int threads = 0;
+  std::string memory_budget;
   bool quiet = false;
 };
 
@@ -25,6 +27,9 @@ void add_train_options(CLI::App* cmd, TrainArgs& a) {
   cmd->add_option("--out,-o", a.run_dir, "Run directory (default: runs/<config name>)");
   cmd->add_option("--threads", a.threads, "Intra-op threads (overrides train.threads)");
   cmd->add_option("--device", a.device, "cpu, cuda or cuda:N (overrides train.device)");
+  cmd->add_option("--memory-budget", a.memory_budget,
+                  "Memory budget in MiB (overrides train.memory_budget_mb; 0: none): caps the RAM "
+                  "feature cache and the prefetch queue, and the summary says if the peak held");
   cmd->add_flag("--no-progress", a.quiet, "No progress bar or lines on stderr");
 }
 
@@ -43,6 +48,8 @@ train::TrainRequest train_request(const TrainArgs& a) {
   }
   if (a.threads > 0) r.threads = a.threads;
   if (!a.device.empty()) r.device = a.device;
+  if (!a.memory_budget.empty())
+    r.memory_budget_mb = parse_memory_mb(a.memory_budget, "--memory-budget");
   r.progress = !a.quiet;
   r.distributed = distributed_from_environment();
   return r;

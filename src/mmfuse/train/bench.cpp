@@ -9,6 +9,7 @@
 #include "mmfuse/nn/dnnl_gemm.h"
 #include "mmfuse/train/data_parallel.h"
 #include "mmfuse/train/losses.h"
+#include "mmfuse/train/memory_report.h"
 #include "mmfuse/train/optimizer.h"
 #include "mmfuse/train/train_config.h"
 
@@ -65,7 +66,9 @@ nlohmann::json BenchResult::to_json() const {
           {"processes", processes},
           {"forward_flops_per_sample", forward_flops_per_sample},
           {"flops_per_sample", flops_per_sample},
-          {"gflops_achieved", gflops_achieved}};
+          {"gflops_achieved", gflops_achieved},
+          {"peak_rss_mb", memory.process.peak_bytes / kMiB},
+          {"memory", memory.to_json()}};
 }
 
 BenchResult bench_model(const ConfigNode& root, const BenchOptions& o) {
@@ -118,12 +121,22 @@ BenchResult bench_model(const ConfigNode& root, const BenchOptions& o) {
   r.train_samples_per_s =
       static_cast<double>(o.batch * o.steps * dp.world_size()) / bench_seconds_since(t0);
   r.gflops_achieved = r.train_samples_per_s * r.flops_per_sample / 1e9;
-  if (dp.world_size() > 1) return r;  // latency is a one-process figure
+  auto measure_memory = [&] {
+    r.memory = MemoryReport::measure(o.memory);
+    r.memory.add("parameters", parameter_bytes(*model.ptr()));
+    r.memory.add("gradients", gradient_bytes(*model.ptr()));
+    r.memory.add("optimizer_state", optimizer_state_bytes(*optimizer));
+  };
+  if (dp.world_size() > 1) {
+    measure_memory();
+    return r;  // latency is a one-process figure
+  }
 
   model->eval();
   c10::InferenceMode no_autograd;
   r.batch1_p50_ms = p50_forward_ms(model, head_of(batch, 1), o.warmup_infer, o.steps);
   r.batch_p50_ms = p50_forward_ms(model, batch, o.warmup_infer, o.steps);
+  measure_memory();
   return r;
 }
 

@@ -22,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "mmfuse/core/config.h"
+#include "mmfuse/core/memory.h"
 #include "mmfuse/train/distributed_options.h"
 
 namespace mmfuse::train {
@@ -38,6 +39,8 @@ struct BenchOptions {
   uint64_t seed = 0;
   /// The processes of a data-parallel bench (torchrun's environment); one by default.
   DistributedOptions distributed;
+  /// `--memory-budget`: the report says whether the peak stayed within it.
+  MemoryBudget memory;
 };
 
 struct BenchResult {
@@ -51,9 +54,12 @@ struct BenchResult {
   double forward_flops_per_sample = 0;
   double flops_per_sample = 0;  ///< one training step: 3 x forward
   double gflops_achieved = 0;   ///< training
+  /// The process peak at the end, with parameters, gradients and optimizer state.
+  MemoryReport memory;
 
   /// The peer's keys (train_samples_per_s, batch1_p50_ms, batch<B>_p50_ms, params, threads)
-  /// plus flops_per_sample, forward_flops_per_sample and gflops_achieved.
+  /// plus flops_per_sample, forward_flops_per_sample, gflops_achieved, peak_rss_mb and "memory"
+  /// (MemoryReport::to_json).
   nlohmann::json to_json() const;
 };
 

@@ -9,6 +9,7 @@
 #include "mmfuse/core/safetensors.h"
 #include "mmfuse/eval/run_report.h"
 #include "mmfuse/nn/pretrained.h"
+#include "mmfuse/train/memory_report.h"
 #include "mmfuse/train/step.h"
 
 namespace mmfuse::train {
@@ -48,6 +49,8 @@ std::shared_ptr<data::Dataset> open_dataset(Session& s) {
   const std::string state_file = (fs::path(s.dir) / "dataset.json").string();
   data::DatasetOptions dopt;
   dopt.threads = std::max(1, s.config.train.loader_threads);
+  if (s.config.train.memory.set())
+    dopt.ram_cache_cap_bytes = s.config.train.memory.cache_cap_bytes();
   std::shared_ptr<data::Dataset> ds;
   if (s.resumed && fs::exists(state_file)) return data::Dataset::load(state_file, dopt);
   if (s.dp->is_main()) {
@@ -97,6 +100,7 @@ std::unique_ptr<Session> open_session(const TrainRequest& req) {
   TrainConfig& tc = s->config.train;
   if (req.threads) tc.threads = *req.threads;
   if (req.device) tc.device = *req.device;
+  if (req.memory_budget_mb) tc.memory.total_mb = *req.memory_budget_mb;
   s->device = torch::Device(tc.device);
   DistributedOptions dist = req.distributed;
   dist.timeout = std::chrono::milliseconds(static_cast<int64_t>(tc.timeout_s * 1000));
@@ -172,6 +176,10 @@ TrainResult finish_session(Session& s, const TrainRequest& req, double wall_seco
     summary["test"] = s.task->evaluate(s.test_shard, s.ctx);
   }
   s.task->summarize(summary, st.best_entry);
+  const MemoryReport memory =
+      training_memory(*s.module, *s.optimizer, *s.dataset, s.loader_queue_peak_bytes, tc.memory);
+  summary["memory"] = memory.to_json();
+  if (s.dp->is_main()) spdlog::info("memory: {}", memory.summary());
   if (s.dp->is_main()) {
     save_module(
         *s.module, (fs::path(s.dir) / "model.safetensors").string(),

@@ -30,6 +30,7 @@ struct Session {
   std::vector<double> lr_multipliers;  ///< per optimizer parameter group (train.transfer)
   TaskContext ctx;
   RunState state;
+  int64_t loader_queue_peak_bytes = 0;  ///< the training loader's prefetch queue, at its fullest
 
   CheckpointParts parts();
   /// Writes checkpoints/last (process 0; every process takes part in gathering RNG states).

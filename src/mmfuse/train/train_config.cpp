@@ -13,7 +13,7 @@ TrainConfig TrainConfig::from_config(const ConfigNode& t) {
                 "select",          "early_stopping",   "checkpoint_every_steps",
                 "log_every_steps", "modality_dropout", "feature_noise",
                 "losses",          "kill_after_steps", "kill_rank",
-                "distributed"});
+                "distributed",     "memory_budget_mb"});
   c.epochs = t.get<int64_t>("epochs", c.epochs);
   if (c.epochs < 0) t["epochs"].fail("expected epochs >= 0 (0: the initial weights, evaluated)");
   c.batch_size = t.get<int64_t>("batch_size", c.batch_size);
@@ -63,6 +63,10 @@ TrainConfig TrainConfig::from_config(const ConfigNode& t) {
   c.losses = t["losses"];
   c.kill_after_steps = t.get<int64_t>("kill_after_steps", 0);
   c.kill_rank = t.get<int>("kill_rank", 0);
+  c.memory.total_mb = t.get<int64_t>("memory_budget_mb", 0);
+  if (c.memory.total_mb < 0) {
+    t["memory_budget_mb"].fail("expected a budget in MiB >= 0 (0: none)");
+  }
   if (auto d = t["distributed"]; !d.is_null()) {
     d.check_keys({"bucket_mb", "overlap", "timeout_s"});
     c.bucket_mb = d.get<double>("bucket_mb", c.bucket_mb);
@@ -106,6 +110,7 @@ data::LoaderOptions loader_options(const TrainConfig& tc, bool train) {
   o.train = train;
   o.seed = tc.seed;
   o.threads = tc.loader_threads;
+  o.prefetch_bytes = tc.memory.queue_cap_bytes();
   if (train) {
     o.modality_dropout = tc.modality_dropout;
     o.feature_noise = tc.feature_noise;

@@ -23,6 +23,8 @@
 //     kill_after_steps: 0                # crash tests: SIGKILL itself after step N (not on resume)
 //     kill_rank: 0                       # ... in this process of a data-parallel run
 //     distributed: {bucket_mb: 25, overlap: true, timeout_s: 1800}   # several processes only
+//     memory_budget_mb: 0                # whole-process budget in MiB (0: none; core/memory.h):
+//                                        # caps the RAM feature cache and the prefetch queue
 #pragma once
 
 #include <array>
@@ -30,6 +32,7 @@
 #include <string>
 
 #include "mmfuse/core/config.h"
+#include "mmfuse/core/memory.h"
 #include "mmfuse/core/modality.h"
 #include "mmfuse/data/loader.h"
 #include "mmfuse/models/task.h"
@@ -64,6 +67,7 @@ struct TrainConfig {
   double bucket_mb = 25.0;       ///< data parallel: gradient bucket size (c10d's default)
   bool overlap = true;           ///< data parallel: all-reduce buckets during backward
   double timeout_s = 1800.0;     ///< data parallel: how long any wait for the others may take
+  MemoryBudget memory;           ///< train.memory_budget_mb (or --memory-budget)
 
   /// Throws ConfigError naming `train.<key>` for bad values or unknown keys.
   static TrainConfig from_config(const ConfigNode& train);

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "mmfuse/core/error.h"
+#include "mmfuse/core/memory.h"
 #include "mmfuse/core/safetensors.h"
 #include "mmfuse/data/loader.h"
 #include "mmfuse/train/frozen_features.h"
@@ -146,6 +147,8 @@ void Loop::end_epoch(int64_t epoch, double epoch_seconds) {
   const TrainConfig& tc = s.config.train;
   st.train_seconds += epoch_seconds;
   const Validation val = s.task->validate(s.val_shard, s.ctx);
+  s.loader_queue_peak_bytes = loader.queue_stats().peak_bytes;
+  const ProcessMemory mem = process_memory();
   schedule.on_epoch_end(val.metric);
   const bool improved = !st.has_best || val.metric > st.best_metric + tc.min_delta;
   json entry = {{"type", "epoch"},
@@ -155,6 +158,7 @@ void Loop::end_epoch(int64_t epoch, double epoch_seconds) {
                 {"val_metric", val.metric},
                 {"val_metric_name", val.metric_name},
                 {"epoch_seconds", epoch_seconds}};
+  if (mem.known) entry["peak_rss_mb"] = mem.peak_bytes / kMiB;
   entry.update(val.fields);
   entry.update(s.task->epoch_fields());
   write(entry);

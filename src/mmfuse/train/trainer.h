@@ -32,10 +32,11 @@ struct TrainRequest {
   /// Continue run_dir from checkpoints/last.safetensors. Also implied when a torchrun restart
   /// (distributed.restart_count > 0) finds a checkpoint in run_dir.
   bool resume = false;
-  std::optional<int> threads;         ///< overrides train.threads
-  std::optional<std::string> device;  ///< overrides train.device
-  bool progress = true;               ///< progress bar / lines on stderr (process 0)
-  bool evaluate_test = true;          ///< evaluate the test split at the end when it exists
+  std::optional<int> threads;               ///< overrides train.threads
+  std::optional<std::string> device;        ///< overrides train.device
+  std::optional<int64_t> memory_budget_mb;  ///< overrides train.memory_budget_mb (MiB, 0: none)
+  bool progress = true;                     ///< progress bar / lines on stderr (process 0)
+  bool evaluate_test = true;                ///< evaluate the test split at the end when it exists
   /// The processes of a data-parallel run (torchrun's environment, read by the CLI).
   DistributedOptions distributed;
 };
