@@ -85,11 +85,15 @@ std::map<std::string, torch::Tensor> optimizer_values(const torch::Tensor& bytes
   return out;
 }
 
-// A JSON value without its wall-clock fields ("seconds", "epoch_seconds"), at any depth.
+// A JSON value without its measured fields (wall clock: "seconds", "epoch_seconds"; the process's
+// peak memory: "peak_rss_mb"), at any depth: they differ between two runs of the same computation.
 json without_timings(json j) {
+  if (j.is_array()) {
+    for (auto& v : j) v = without_timings(v);
+    return j;
+  }
   if (!j.is_object()) return j;
-  j.erase("seconds");
-  j.erase("epoch_seconds");
+  for (const char* key : {"seconds", "epoch_seconds", "peak_rss_mb"}) j.erase(key);
   for (auto& [k, v] : j.items()) v = without_timings(v);
   return j;
 }

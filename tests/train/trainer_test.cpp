@@ -232,8 +232,15 @@ FinalState final_state(const std::string& run_dir) {
   s.trainer = nlohmann::json::parse(data.metadata.at("mmfuse_state"));
   // Wall-clock fields differ between any two runs (and so does the metrics size, through them).
   for (const char* key : {"train_seconds", "metrics_bytes"}) s.trainer.erase(key);
-  for (auto& e : s.trainer["history"]) e.erase("epoch_seconds");
-  if (s.trainer.contains("best_entry")) s.trainer["best_entry"].erase("epoch_seconds");
+  // Measured, not computed: wall clock and the process's peak memory.
+  for (auto& e : s.trainer["history"]) {
+    e.erase("epoch_seconds");
+    e.erase("peak_rss_mb");
+  }
+  if (s.trainer.contains("best_entry")) {
+    s.trainer["best_entry"].erase("epoch_seconds");
+    s.trainer["best_entry"].erase("peak_rss_mb");
+  }
   return s;
 }
 
@@ -294,6 +301,7 @@ std::vector<nlohmann::json> run_metric_lines(const std::string& run_dir) {
   for (std::string l; std::getline(in, l);) {
     lines.push_back(nlohmann::json::parse(l));
     lines.back().erase("epoch_seconds");
+    lines.back().erase("peak_rss_mb");
   }
   return lines;
 }
