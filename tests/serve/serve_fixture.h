@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 
+#include <cctype>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -246,6 +247,36 @@ inline std::string shell_quote(const std::string& text) {
   std::string out = "'";
   for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
   return out + "'";
+}
+
+/// `s` percent-encoded for a URL fragment (letters, digits and -_. kept).
+inline std::string url_fragment_encode(const std::string& s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+/// The DOM headless Chromium renders for `url` once its scripts have run, or
+/// "chromium failed: <command>".
+inline std::string rendered_dom(const std::string& url) {
+  TempDir dir;
+  const std::string cmd = std::string(kChromium) +
+                          " --headless --no-sandbox --disable-gpu --no-first-run"
+                          " --disable-background-networking --disable-component-update"
+                          " --user-data-dir=" +
+                          dir.file("profile") + " --virtual-time-budget=20000 --dump-dom '" + url +
+                          "' > " + dir.file("dom.html") + " 2>/dev/null";
+  if (std::system(cmd.c_str()) != 0) return "chromium failed: " + cmd;
+  return read_file(dir.file("dom.html"));
 }
 
 /// One test sample of the tiny run: its files and text, and the body of :predict.

@@ -178,34 +178,9 @@ TEST(ServeHttp, MultipartPredictAnswersAsTheJsonBody) {
   EXPECT_EQ(garbage->status, 400) << garbage->body;
 }
 
-/// `s` percent-encoded for a URL fragment.
-std::string fragment_encode(const std::string& s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
-
 /// The DOM headless Chromium renders for the page at `fragment` once its scripts have run.
 std::string rendered_page(const ServeProcess& server, const std::string& fragment) {
-  TempDir dir;
-  const std::string url = "http://127.0.0.1:" + std::to_string(server.port()) + "/#" + fragment;
-  const std::string cmd = std::string(kChromium) +
-                          " --headless --no-sandbox --disable-gpu --no-first-run"
-                          " --disable-background-networking --disable-component-update"
-                          " --user-data-dir=" +
-                          dir.file("profile") + " --virtual-time-budget=20000 --dump-dom '" + url +
-                          "' > " + dir.file("dom.html") + " 2>/dev/null";
-  if (std::system(cmd.c_str()) != 0) return "chromium failed: " + cmd;
-  return read_file(dir.file("dom.html"));
+  return rendered_dom("http://127.0.0.1:" + std::to_string(server.port()) + "/#" + fragment);
 }
 
 TEST(ServeHttp, WebPageShowsNeighboursAndTheGeneratedImageInChromium) {
@@ -219,7 +194,8 @@ TEST(ServeHttp, WebPageShowsNeighboursAndTheGeneratedImageInChromium) {
   const json api =
       post_task_json(server, "/v1/models/ret:search", {{"text", s.text}, {"k", 4}}, &status);
   ASSERT_EQ(status, 200) << api;
-  std::string dom = rendered_page(server, "model=ret&k=4&run=1&text=" + fragment_encode(s.text));
+  std::string dom =
+      rendered_page(server, "model=ret&k=4&run=1&text=" + url_fragment_encode(s.text));
   ASSERT_NE(dom.find("data-state=\"done\""), std::string::npos) << dom.substr(0, 4000);
   // Only the rendered results count (the page's script, further down, spells the markup too).
   const std::string results = dom.substr(0, dom.find("<script"));
@@ -238,7 +214,7 @@ TEST(ServeHttp, WebPageShowsNeighboursAndTheGeneratedImageInChromium) {
       post_task_json(server, "/v1/models/gen:translate", {{"image", s.body()["image"]}}, &status);
   ASSERT_EQ(status, 200) << gen;
   dom = rendered_page(
-      server, "model=gen&run=1&image=" + fragment_encode(s.body()["image"].get<std::string>()));
+      server, "model=gen&run=1&image=" + url_fragment_encode(s.body()["image"].get<std::string>()));
   std::smatch img;
   ASSERT_TRUE(std::regex_search(
       dom, img,
