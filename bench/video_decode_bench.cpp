@@ -2,7 +2,8 @@
 // (0: spread uniformly) from each clip, as RGB, one clip at a time on one thread. Prints one JSON
 // line. bench/video_decode.sh compares it with the ffmpeg CLI extracting the same frames.
 //
-//   build/bench/bench_video_decode --frames 8 [--fps 8] [--repeat 3] CLIP...
+//   build/bench/bench_video_decode --frames 8 [--fps 8] [--repeat 3] [--no-skip] CLIP...
+// --no-skip decodes every frame on the way (VideoReader::set_frame_skipping(false)), for A/B.
 #include <chrono>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -13,6 +14,7 @@
 
 int main(int argc, char** argv) {
   int frames = 8, repeat = 1;
+  bool skip = true;
   double fps = 0;
   std::vector<std::string> clips;
   for (int i = 1; i < argc; ++i) {
@@ -21,6 +23,8 @@ int main(int argc, char** argv) {
       frames = std::stoi(argv[++i]);
     } else if (a == "--fps" && i + 1 < argc) {
       fps = std::stod(argv[++i]);
+    } else if (a == "--no-skip") {
+      skip = false;
     } else if (a == "--repeat" && i + 1 < argc) {
       repeat = std::stoi(argv[++i]);
     } else {
@@ -28,7 +32,8 @@ int main(int argc, char** argv) {
     }
   }
   if (clips.empty() || frames < 1 || repeat < 1) {
-    std::cerr << "usage: bench_video_decode --frames K [--fps F] [--repeat N] CLIP...\n";
+    std::cerr
+        << "usage: bench_video_decode --frames K [--fps F] [--repeat N] [--no-skip] CLIP...\n";
     return 2;
   }
   using Clock = std::chrono::steady_clock;
@@ -37,6 +42,7 @@ int main(int argc, char** argv) {
   for (int r = 0; r < repeat; ++r) {
     for (const auto& clip : clips) {
       mmfuse::data::video::VideoReader reader(clip);
+      reader.set_frame_skipping(skip);
       const auto out = reader.read_frames(mmfuse::data::video::FrameSampling{frames, fps, 0.0});
       returned += static_cast<int64_t>(out.size());
       decoded += reader.frames_decoded();
@@ -46,6 +52,7 @@ int main(int argc, char** argv) {
   const double s = std::chrono::duration<double>(Clock::now() - t0).count();
   const double n = static_cast<double>(clips.size()) * repeat;
   std::cout << nlohmann::json{{"tool", "mmfuse_reader"},
+                              {"frame_skipping", skip},
                               {"clips", n},
                               {"frames", returned},
                               {"frames_decoded", decoded},
