@@ -213,6 +213,17 @@ TEST(VideoReader, BrokenFilesFailNamingFileAndStream) {
   const std::string sound = mmfuse::testing::ffmpeg_fixture(
       "-f lavfi -i sine=frequency=440:duration=0.3 -c:a aac", dir.file("sound.mp4"));
   expect_error(sound, "no video stream (streams: 0 audio (aac))");
+  // An AVI whose video fourcc no decoder knows (MPEG-4 part 2 relabelled 'ZZZZ').
+  const std::string avi = read_file(mmfuse::testing::ffmpeg_fixture(
+      "-f lavfi -i testsrc=size=32x32:rate=10:duration=0.5 -c:v mpeg4 -f avi", dir.file("m4.avi")));
+  std::string relabelled = avi;
+  for (const char* tag : {"FMP4", "fmp4"}) {
+    for (auto at = relabelled.find(tag); at != std::string::npos; at = relabelled.find(tag, at))
+      relabelled.replace(at, 4, "ZZZZ");
+  }
+  ASSERT_NE(relabelled, avi);
+  write_file_atomic(dir.file("unknown_codec.avi"), relabelled);
+  expect_error(dir.file("unknown_codec.avi"), "unsupported codec in video stream 0");
 }
 
 TEST(Subtitles, SrtAndVttParseWithMarkupStripped) {
