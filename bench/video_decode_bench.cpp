@@ -5,6 +5,7 @@
 //   build/bench/bench_video_decode --frames 8 [--fps 8] [--repeat 3] [--no-skip] CLIP...
 // --no-skip decodes every frame on the way (VideoReader::set_frame_skipping(false)), for A/B.
 #include <chrono>
+#include <ctime>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -38,6 +39,7 @@ int main(int argc, char** argv) {
   }
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
+  const std::clock_t c0 = std::clock();  // process CPU time: comparable on a loaded machine
   int64_t decoded = 0, returned = 0, bytes = 0;
   for (int r = 0; r < repeat; ++r) {
     for (const auto& clip : clips) {
@@ -50,6 +52,7 @@ int main(int argc, char** argv) {
     }
   }
   const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+  const double cpu = static_cast<double>(std::clock() - c0) / CLOCKS_PER_SEC;
   const double n = static_cast<double>(clips.size()) * repeat;
   std::cout << nlohmann::json{{"tool", "mmfuse_reader"},
                               {"frame_skipping", skip},
@@ -59,7 +62,9 @@ int main(int argc, char** argv) {
                               {"rgb_bytes", bytes},
                               {"seconds", s},
                               {"clips_per_s", n / s},
-                              {"frames_per_s", returned / s}}
+                              {"frames_per_s", returned / s},
+                              {"cpu_seconds", cpu},
+                              {"cpu_s_per_clip", cpu / n}}
                    .dump()
             << "\n";
   return 0;
