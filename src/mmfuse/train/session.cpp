@@ -128,7 +128,6 @@ std::unique_ptr<Session> open_session(const TrainRequest& req) {
   if (s->dp->rank() > 0) torch::manual_seed(tc.seed + 7919 * static_cast<uint64_t>(s->dp->rank()));
   s->module = s->task->model().module();
   s->module->to(s->device);
-  if (!s->resumed && req.on_model_built) req.on_model_built(*s->module);
   ParamGroups groups = param_groups(*s->module, tc.transfer);
   std::vector<torch::optim::OptimizerParamGroup> optimizer_groups;
   for (auto& g : groups.params) optimizer_groups.emplace_back(std::move(g));
@@ -147,6 +146,7 @@ std::unique_ptr<Session> open_session(const TrainRequest& req) {
                  s->state.position.batch, s->state.step);
   } else {
     s->task->prepare(s->ctx);
+    if (req.on_model_built) req.on_model_built(*s->module);
   }
   s->dp->broadcast(*s->module);
   for (auto& c : s->task->companions()) s->dp->broadcast(*c.module);

@@ -45,8 +45,8 @@ struct TrainRequest {
   /// A fitted dataset.json to use instead of fitting the preprocessing again (a run derived from
   /// another one, e.g. a pruned run; it is copied into the run directory). Empty: fit it.
   std::string fitted_dataset;
-  /// Called once on a fresh (not resumed) run when the model is built, before the optimizer
-  /// exists: e.g. loads the weights of a pruned run.
+  /// Called once on a fresh (not resumed) run when the model is built and the task prepared,
+  /// before the first step: e.g. loads the weights of a pruned run in place.
   std::function<void(torch::nn::Module&)> on_model_built;
   /// Called after every optimizer step (under NoGradGuard): e.g. re-applies pruning masks.
   std::function<void(torch::nn::Module&)> after_step;
