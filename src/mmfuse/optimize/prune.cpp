@@ -41,7 +41,7 @@ void check_prune_request(const PruneOptions& o) {
 }
 
 // The pruned run's config: the source's, without `pretrained:` files (the weights come from the
-// pruned state), training for `epochs`.
+// pruned state), training for `epochs`, without fault injection.
 ConfigNode finetune_config(const ConfigNode& config, int64_t epochs) {
   ConfigNode copy = ConfigNode::parse(config.dump() + "\n", config.source());
   for (const char* family : {"encoders", "heads"}) {
@@ -53,6 +53,7 @@ ConfigNode finetune_config(const ConfigNode& config, int64_t epochs) {
     }
   }
   copy.set_override("train.epochs=" + std::to_string(epochs));
+  copy.set_override("train.kill_after_steps=0");  // a crash test's fault injection stays behind
   return copy;
 }
 

@@ -17,6 +17,12 @@ namespace mmfuse::encoders {
 struct LeNetOptions {
   LeNetOptions(int64_t in_channels, std::vector<int64_t> input_hw)
       : in_channels_(in_channels), input_hw_(std::move(input_hw)) {}
+
+  /// Output channels of block `i` (0 .. extra_blocks).
+  int64_t width(int64_t i) const {
+    return widths_.empty() ? channels_ << i : widths_[static_cast<std::size_t>(i)];
+  }
+
   /// Channels of the input image (1 for MNIST and spectrograms).
   TORCH_ARG(int64_t, in_channels);
   /// {H, W} of the input in pixels; fixes the size of the flattened output.
@@ -28,11 +34,6 @@ struct LeNetOptions {
   /// Output channels of each block (extra_blocks + 1 values, e.g. from structured pruning);
   /// empty: `channels` doubling per block.
   TORCH_ARG(std::vector<int64_t>, widths) = {};
-
-  /// Output channels of block `i` (0 .. extra_blocks).
-  int64_t width(int64_t i) const {
-    return widths_.empty() ? channels_ << i : widths_[static_cast<std::size_t>(i)];
-  }
 };
 
 class LeNetImpl : public torch::nn::Cloneable<LeNetImpl>, public Encoder {
