@@ -97,6 +97,7 @@ Int8Linear::Int8Linear(torch::Tensor weight_int8, torch::Tensor weight_scale,
                        std::optional<ActivationQuant> input)
     : weight_(weight_int8.contiguous()),
       scale_(weight_scale.to(torch::kFloat).contiguous()),
+      weight_sum_(weight_.to(torch::kFloat).sum(1).contiguous()),
       input_(input) {
   TORCH_CHECK(weight_.dim() == 2 && weight_.scalar_type() == torch::kChar,
               "Int8Linear expected int8 weights [N, K], got ", weight_.sizes(), " ",
@@ -111,23 +112,30 @@ torch::Tensor Int8Linear::forward(const torch::Tensor& x_in, const torch::Tensor
   auto x = x_in.to(torch::kFloat).contiguous();
   const int64_t m = x.size(0), k = x.size(1), n = weight_.size(0);
   const ActivationQuant q = input_ ? *input_ : dynamic_quant(x);
+  // Signed inputs run as u8 shifted by kSignedShift (oneDNN's own s8 x s8 path on AVX2 gave wrong
+  // sums for small K here); the shift comes off through the bias: -shift * sum_k w[n, k].
   auto qx = torch::empty({m, k},
                          torch::TensorOptions().dtype(q.is_unsigned ? torch::kByte : torch::kChar));
   quantize_values(x.data_ptr<float>(), m * k, q, qx.data_ptr());
-  auto [scales, bias] = scales_and_bias(
-      scale_, bias_in.defined() ? bias_in.to(torch::kFloat).reshape({-1}) : bias_in, q.scale);
+  if (!q.is_unsigned) qx = (qx.to(torch::kShort) + kSignedShift).to(torch::kByte);
+  auto bias_f = bias_in.defined() ? bias_in.to(torch::kFloat).reshape({-1}) : bias_in;
+  auto [scales, bias] = scales_and_bias(scale_, bias_f, q.scale);
+  if (!q.is_unsigned) {
+    auto shift = weight_sum_ * (-kSignedShift);
+    bias = bias.defined() ? (bias + shift).contiguous() : shift.contiguous();
+  }
 
-  memory::desc a(memory::dims{m, k}, act_type(q), memory::dims{k, 1});
+  memory::desc a(memory::dims{m, k}, memory::data_type::u8, memory::dims{k, 1});
   memory::desc b(memory::dims{k, n}, memory::data_type::s8, memory::dims{1, k});
   memory::desc c(memory::dims{m, n}, memory::data_type::f32, memory::dims{n, 1});
   memory::desc bias_md(memory::dims{1, n}, memory::data_type::f32, memory::dims{n, 1});
   dnnl::primitive_attr attr;
   attr.set_output_scales(1 << 1, {DNNL_RUNTIME_F32_VAL});
-  // Primitives by (M, signedness, bias): built once per shape (thread-local: they are cheap to
-  // execute from any thread but the cache map is not shared).
-  using Key = std::tuple<const void*, int64_t, bool, bool>;
+  // Primitives by shape and bias (thread-local: cheap to execute from any thread, but the cache
+  // map is not shared).
+  using Key = std::tuple<int64_t, int64_t, int64_t, bool>;
   thread_local std::map<Key, dnnl::matmul> cache;
-  Key key{this, m, q.is_unsigned, bias.defined()};
+  Key key{m, k, n, bias.defined()};
   auto it = cache.find(key);
   if (it == cache.end()) {
     if (cache.size() >= 1024) cache.clear();

@@ -22,6 +22,8 @@ namespace mmfuse::nn::quant {
 /// shifted to u8 (+128) inside oneDNN, hence 6 bits for them (measured: 7 bits overflow).
 inline constexpr float kUnsignedMax = 127.0F;
 inline constexpr float kSignedMax = 63.0F;
+/// Int8Linear runs s8 codes as u8 codes + this shift (then at most 126: within 7 bits).
+inline constexpr int64_t kSignedShift = 64;
 
 /// Per-tensor activation quantization: q = clamp(round(x / scale), qmin, qmax) with qmin/qmax
 /// 0/kUnsignedMax (is_unsigned) or -kSignedMax/kSignedMax.
@@ -61,6 +63,7 @@ class Int8Linear {
 
  private:
   torch::Tensor weight_, scale_;
+  torch::Tensor weight_sum_;  ///< [N]: sum_k weight_int8[n, k] (the signed inputs' shift)
   std::optional<ActivationQuant> input_;
 };
 
