@@ -59,6 +59,7 @@ int run_cli(int argc, char** argv) {
   add_index_commands(app);
   add_serve_commands(app);
   add_prune_commands(app);
+  add_optimize_commands(app);
 
   try {
     app.parse(argc, argv);
