@@ -6,6 +6,8 @@
 // pooling before ReLU exactly (max and ReLU commute).
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include <algorithm>
+
 #include "mmfuse/core/error.h"
 #include "mmfuse/nn/encoders/lenet.h"
 #include "mmfuse/runtime/plan_compilers.h"
@@ -18,6 +20,8 @@ namespace {
 using dnnl::memory;
 using LenetTag = memory::format_tag;
 constexpr auto kLenetF32 = memory::data_type::f32;
+// Cache budget of one program run's largest activation map (see LenetPlan's constructor).
+constexpr int64_t kLenetChunkBytes = int64_t{1} << 20;
 
 struct LenetStage {
   torch::Tensor weight;  // [O, I, k, k], BatchNorm folded in
@@ -42,7 +46,19 @@ class LenetPlan : public CompiledEncoder {
   LenetPlan(std::shared_ptr<encoders::LeNetImpl> lenet, std::vector<LenetStage> stages)
       : lenet_(std::move(lenet)),
         stages_(std::move(stages)),
-        programs_([this](int64_t batch) { return build(batch); }) {}
+        programs_([this](int64_t batch) { return build(batch); }) {
+    // Samples per program run: a chunk's largest map (channels padded to oneDNN's blocks of 8)
+    // stays within kLenetChunkBytes, so a batch streams through the layers in cache instead of
+    // every layer sweeping the whole batch's maps through memory.
+    const auto& o = lenet_->options;
+    int64_t h = o.input_hw()[0], w = o.input_hw()[1], largest = o.in_channels() * h * w;
+    for (const auto& s : stages_) {
+      largest = std::max(largest, (s.weight.size(0) + 7) / 8 * 8 * h * w);
+      h /= 2;
+      w /= 2;
+    }
+    chunk_ = std::max<int64_t>(1, kLenetChunkBytes / (largest * int64_t{sizeof(float)}));
+  }
 
   nn::Encoded encode(const data::ModalityBatch& input) const override {
     const torch::Tensor& x = input.data;
@@ -57,10 +73,16 @@ class LenetPlan : public CompiledEncoder {
                 o.input_hw()[1], "], got ", x.sizes(),
                 "; the encoder was built for the pipeline's image size");
     const torch::Tensor src = x.contiguous();
-    const DnnlProgram& program = programs_.get(x.size(0));
-    const auto dims = program.output.dims();
-    torch::Tensor map = torch::empty({dims[0], dims[1], dims[2], dims[3]});  // [B, C', H', W']
-    program.run(src.data_ptr<float>(), map.data_ptr<float>());
+    const int64_t batch = x.size(0), chunk = std::min(batch, chunk_);
+    const int64_t levels = o.extra_blocks() + 1;
+    torch::Tensor map = torch::empty({batch, o.channels() << o.extra_blocks(),
+                                      o.input_hw()[0] >> levels, o.input_hw()[1] >> levels});
+    const int64_t in_step = src[0].numel(), out_step = map[0].numel();
+    for (int64_t b0 = 0; b0 < batch; b0 += chunk) {  // [B, C', H', W'], `chunk` samples a time
+      const int64_t n = std::min(chunk, batch - b0);
+      programs_.get(n).run(src.data_ptr<float>() + b0 * in_step,
+                           map.data_ptr<float>() + b0 * out_step);
+    }
     nn::Encoded out;
     out.pooled = map.flatten(1);
     out.tokens = map.flatten(2).transpose(1, 2);
@@ -130,6 +152,7 @@ class LenetPlan : public CompiledEncoder {
   std::shared_ptr<encoders::LeNetImpl> lenet_;
   std::vector<LenetStage> stages_;
   DnnlProgramCache programs_;
+  int64_t chunk_ = 1;
 };
 
 }  // namespace
