@@ -8,6 +8,8 @@
 
 #include <algorithm>
 
+#include <ATen/Parallel.h>
+
 #include "mmfuse/core/error.h"
 #include "mmfuse/nn/encoders/lenet.h"
 #include "mmfuse/runtime/plan_compilers.h"
@@ -78,11 +80,17 @@ class LenetPlan : public CompiledEncoder {
     torch::Tensor map = torch::empty({batch, o.channels() << o.extra_blocks(),
                                       o.input_hw()[0] >> levels, o.input_hw()[1] >> levels});
     const int64_t in_step = src[0].numel(), out_step = map[0].numel();
-    for (int64_t b0 = 0; b0 < batch; b0 += chunk) {  // [B, C', H', W'], `chunk` samples a time
-      const int64_t n = std::min(chunk, batch - b0);
-      programs_.get(n).run(src.data_ptr<float>() + b0 * in_step,
-                           map.data_ptr<float>() + b0 * out_step);
-    }
+    // Chunks in parallel over LibTorch's intra-op threads, each running its primitives on one
+    // thread (oneDNN does not nest OpenMP): one fork per forward instead of one per primitive.
+    // A single chunk (batch 1) runs on the calling thread with oneDNN's own threads.
+    const float* in = src.data_ptr<float>();
+    float* dst = map.data_ptr<float>();
+    at::parallel_for(0, (batch + chunk - 1) / chunk, 1, [&](int64_t c0, int64_t c1) {
+      for (int64_t c = c0; c < c1; ++c) {  // [B, C', H', W'], `chunk` samples a time
+        const int64_t b0 = c * chunk, n = std::min(chunk, batch - b0);
+        programs_.get(n).run(in + b0 * in_step, dst + b0 * out_step);
+      }
+    });
     nn::Encoded out;
     out.pooled = map.flatten(1);
     out.tokens = map.flatten(2).transpose(1, 2);
