@@ -3,7 +3,8 @@
 // in the layout the convolution chose (format_tag::any: nChw8c on AVX2), so the map stays
 // blocked from the encoder's entry to its exit: one reorder in (when the first convolution
 // wants another layout than NCHW) and one out. ReLU before the pooling equals the module path's
-// pooling before ReLU exactly (max and ReLU commute).
+// pooling before ReLU exactly (max and ReLU commute). A batch runs in chunks small enough for
+// their maps to stay in cache (kLenetChunkBytes), chunks spread over the intra-op threads.
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <algorithm>
