@@ -48,9 +48,11 @@ TEST(PlanLenet, EqualsTheModulePathOnOddShapesAndBatches) {
                                         {2, 7, 0, 9, 11},
                                         {1, 4, 2, 23, 19}};
   for (const auto& c : cases) {
-    encoders::LeNet lenet(encoders::LeNetOptions(c.in_channels, {c.h, c.w})
-                              .channels(c.channels)
-                              .extra_blocks(c.extra_blocks));
+    auto options = encoders::LeNetOptions(c.in_channels, {c.h, c.w})
+                       .channels(c.channels)
+                       .extra_blocks(c.extra_blocks);
+    if (c.extra_blocks == 2) options.widths({5, 9, 3});  // pruned, uneven widths
+    encoders::LeNet lenet(options);
     randomize_batch_norms(*lenet, 7);
     lenet->eval();
     auto compiled = compile_lenet_plan(encoders::EncoderBlock(lenet.ptr()));

@@ -78,7 +78,7 @@ class LenetPlan : public CompiledEncoder {
     const torch::Tensor src = x.contiguous();
     const int64_t batch = x.size(0), chunk = std::min(batch, chunk_);
     const int64_t levels = o.extra_blocks() + 1;
-    torch::Tensor map = torch::empty({batch, o.channels() << o.extra_blocks(),
+    torch::Tensor map = torch::empty({batch, stages_.back().weight.size(0),  // widths may vary
                                       o.input_hw()[0] >> levels, o.input_hw()[1] >> levels});
     const int64_t in_step = src[0].numel(), out_step = map[0].numel();
     // Chunks in parallel over LibTorch's intra-op threads, each running its primitives on one
