@@ -53,6 +53,37 @@ TEST(Bench, ReportsThePeersKeysAndConsistentFlops) {
   EXPECT_GT(j["batch1_p50_ms"].get<double>(), 0);
 }
 
+TEST(Bench, NamesOneDnnsDispatchAndThePlanItTimed) {
+  auto root = ConfigNode::parse(kTinyConfig);
+  BenchOptions o;
+  o.batch = 3;
+  o.steps = 1;
+  o.warmup_infer = 1;
+  o.threads = 1;
+  o.train = false;
+  const auto planned = bench_model(root, o).to_json()["dispatch"];
+  EXPECT_FALSE(planned["cpu_isa"].get<std::string>().empty());
+  EXPECT_EQ(planned["onednn_runtime"], "OpenMP");  // Debian's build, LibTorch's runtime
+  EXPECT_TRUE(planned["inference_plan"].get<bool>());
+  EXPECT_EQ(planned["plan_blocks"],
+            nlohmann::json({"encoders.image: lenet", "encoders.audio: lenet", "fusion: module",
+                            "heads.digit: mlp"}));
+  bool convolution_kernel = false;  // jit:avx2, brg:avx512_core, ...: an ISA-specific kernel
+  for (const auto& impl : planned["implementations"]) {
+    const std::string name = impl.get<std::string>();
+    convolution_kernel |= name.rfind("jit:", 0) == 0 || name.rfind("brg", 0) == 0;
+  }
+  EXPECT_TRUE(convolution_kernel) << planned.dump();
+
+  o.inference_plan = false;
+  const auto r = bench_model(root, o);
+  EXPECT_EQ(r.train_samples_per_s, 0.0);  // train = false
+  EXPECT_GT(r.batch_p50_ms, 0.0);
+  const auto plain = r.to_json()["dispatch"];
+  EXPECT_FALSE(plain["inference_plan"].get<bool>());
+  EXPECT_TRUE(plain["implementations"].empty());
+}
+
 TEST(Bench, GemmReportsBothPathsAndTheBetterAsPeak) {
   auto r = bench_gemm(64, 1, 1);
   EXPECT_EQ(r.n, 64);

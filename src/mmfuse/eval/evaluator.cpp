@@ -61,7 +61,7 @@ EvalResult evaluate(models::MultimodalModel& model, data::Loader& loader,
   while (auto batch = loader.next()) {
     if (options.transform) options.transform(*batch);
     auto b = batch->to(options.device);
-    auto out = model->forward(b);
+    auto out = options.forward ? options.forward(b) : model->forward(b);
     result.samples += b.size();
     for (const auto& h : heads) {
       auto t = b.targets.find(h.target);

@@ -43,6 +43,9 @@ struct EvalOptions {
   std::function<void(data::Batch&)> transform;
   torch::Device device = torch::kCPU;
   int64_t top_k = 5;
+  /// The forward pass of the model given to evaluate (a loaded run's inference plan,
+  /// runtime/plan.h); empty: model->forward.
+  std::function<models::ModelOutput(const data::Batch&)> forward;
   /// Data-parallel runs: the loader reads this process's shard; outputs and targets are gathered
   /// from every process before the metrics, so every process gets the metrics of the whole set.
   const Collective* collective = nullptr;

@@ -59,6 +59,7 @@ json evaluate_supervised(const runtime::Run& run, const RunEvalRequest& req,
   data::Loader loader(run.dataset, samples, lo);
   EvalOptions eo;
   eo.top_k = req.top_k;
+  if (run.plan) eo.forward = [&run](const data::Batch& b) { return run.plan->forward(b); };
   auto metrics = evaluate(model, loader, eo);
   json out = {{"metrics", metrics.to_json(run.dataset.get())}};
   if (const auto bad = loader.bad(); !bad.empty()) {  // metrics over fewer samples would mislead

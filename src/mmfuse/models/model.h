@@ -74,7 +74,8 @@ class MultimodalModelImpl : public torch::nn::Cloneable<MultimodalModelImpl> {
   std::map<std::string, double> loss_weights() const;
 
   encoders::EncoderBlock encoder(Modality m) const;
-  fusion::FusionBlock fusion() const;  ///< empty for a single-modality model
+  fusion::FusionBlock fusion() const;                      ///< empty for a single-modality model
+  HighLevelMlp high_level() const { return high_level_; }  ///< empty without one
   heads::HeadBlock head(const std::string& target) const;
 
  private:

@@ -136,7 +136,8 @@ std::vector<Prediction> Predictor::predict(const std::vector<Prepared>& prepared
   std::vector<Prediction> out(prepared.size());
   if (prepared.empty()) return out;
   torch::NoGradGuard no_grad;
-  const auto y = model->forward(collate(prepared));
+  const data::Batch batch = collate(prepared);
+  const auto y = run_->plan ? run_->plan->forward(batch) : model->forward(batch);
   for (const auto& h : model->heads()) {
     const torch::Tensor outputs = y.outputs.at(h.target);  // [N, K]
     for (std::size_t i = 0; i < prepared.size(); ++i) {

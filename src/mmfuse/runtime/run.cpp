@@ -77,6 +77,12 @@ std::shared_ptr<const Run> load_run(const std::string& dir, const RunLoadOptions
   module->to(options.device);
   module->eval();
   run->device = options.device;
+  // The plan compiles float kernels of its own: an int8 run keeps the module path, where its
+  // quantized layers are hooked in.
+  if (options.inference_plan && run->task.kind == models::TaskKind::supervised &&
+      options.device.is_cpu() && !run->config.has("ensemble") && !run->quantized) {
+    run->plan = std::make_shared<const InferencePlan>(run->model.heads);
+  }
   run->model_hash = hash_file(run->weights_file);
   const auto summary = fs::path(dir) / "summary.json";
   run->summary = fs::exists(summary) ? nlohmann::json::parse(read_file(summary.string()))

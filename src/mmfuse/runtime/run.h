@@ -23,6 +23,7 @@
 #include "mmfuse/models/task.h"
 #include "mmfuse/nn/dnnl_gemm.h"
 #include "mmfuse/nn/quant/quantize.h"
+#include "mmfuse/runtime/plan.h"
 
 namespace mmfuse::runtime {
 
@@ -35,6 +36,9 @@ struct RunLoadOptions {
   /// command line does: LibTorch's aten::mm/addmm CPU kernels are replaced process-wide (results
   /// equal within float rounding) until the last holder is gone. false: keep LibTorch's.
   bool onednn_gemm = true;
+  /// Compile a supervised run's model into an inference plan (runtime/plan.h: fused oneDNN
+  /// primitives, same outputs within 1e-5) that the Predictor runs; false: the module path (A/B).
+  bool inference_plan = true;
   /// Caps the dataset's RAM feature cache (bytes; from a memory budget). Unset: the spec's own.
   std::optional<int64_t> ram_cache_cap_bytes;
 };
@@ -55,6 +59,8 @@ struct Run {
   std::shared_ptr<const nn::DnnlGemm> gemm;  ///< held while the run lives (onednn_gemm)
   /// The int8 layers of a quantized run (null for float runs), hooked while the run lives.
   std::shared_ptr<const nn::quant::QuantizedModel> quantized;
+  /// The compiled model of a supervised run on the CPU (RunLoadOptions::inference_plan), or null.
+  std::shared_ptr<const InferencePlan> plan;
 
   /// The model of a supervised run; throws Error naming the run's task otherwise.
   models::MultimodalModel heads() const;

@@ -1,6 +1,8 @@
 // `mmfuse bench --config C [--batch 40] [--steps 50] [--threads T] [--json]`: training throughput
 // and inference latency of a config's model on synthetic inputs, measured as the Python peer's
 // `bench` does (see src/mmfuse/train/bench.h).
+// `--inference-only` skips the training steps; `--no-plan` times inference on the module path
+// instead of the compiled plan (runtime/plan.h). The output names oneDNN's CPU dispatch.
 // `mmfuse bench --gemm [--size 1024]`: the machine's float matrix-product peak, LibTorch's
 // torch::mm beside the oneDNN path mmfuse uses.
 #include <cstdio>
@@ -18,7 +20,7 @@ void add_bench_commands(CLI::App& app) {
     std::string config;
     std::vector<std::string> overrides;
     train::BenchOptions options;
-    bool gemm = false, json = false;
+    bool gemm = false, json = false, no_plan = false, inference_only = false;
     int64_t size = 1024;
     int repeats = 5;
     std::string memory_budget;
@@ -37,6 +39,10 @@ void add_bench_commands(CLI::App& app) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--memory-budget", args->memory_budget,
                   "Memory budget in MiB (0: none): the result says whether the peak held");
+  cmd->add_flag("--no-plan", args->no_plan,
+                "Time inference on the module path instead of the compiled plan (A/B)");
+  cmd->add_flag("--inference-only", args->inference_only,
+                "Measure inference latency only (no training steps)");
   cmd->add_flag("--gemm", args->gemm, "Measure the GEMM peak instead of a model");
   cmd->add_option("--size", args->size, "--gemm: square matrix size")->check(CLI::PositiveNumber);
   cmd->add_option("--repeats", args->repeats, "--gemm: timed products per path (best is kept)")
@@ -61,6 +67,8 @@ void add_bench_commands(CLI::App& app) {
     if (!args->memory_budget.empty()) {
       options.memory.total_mb = parse_memory_mb(args->memory_budget, "--memory-budget");
     }
+    options.inference_plan = !args->no_plan;
+    options.train = !args->inference_only;
     options.distributed = distributed_from_environment();
     auto r = train::bench_model(root, options);
     if (options.distributed.rank != 0) return;
@@ -76,6 +84,12 @@ void add_bench_commands(CLI::App& app) {
         r.train_samples_per_s, r.gflops_achieved, r.batch1_p50_ms, static_cast<long long>(r.batch),
         r.batch_p50_ms, static_cast<long long>(r.params), r.forward_flops_per_sample,
         r.memory.summary().c_str());
+    std::string impls;
+    for (const auto& i : r.implementations) impls += (impls.empty() ? "" : ", ") + i;
+    std::printf("  dispatch oneDNN %s, %s, cpu isa %s, inference %s%s%s\n",
+                r.onednn_version.c_str(), r.onednn_runtime.c_str(), r.cpu_isa.c_str(),
+                r.inference_plan ? "plan" : "module path", impls.empty() ? "" : ": ",
+                impls.c_str());
   });
 }
 

@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <vector>
 
 #include "mmfuse/models/build.h"
 #include "mmfuse/models/summary.h"
 #include "mmfuse/nn/dnnl_gemm.h"
+#include "mmfuse/runtime/plan.h"
 #include "mmfuse/train/data_parallel.h"
 #include "mmfuse/train/losses.h"
 #include "mmfuse/train/memory_report.h"
@@ -40,14 +42,14 @@ data::Batch head_of(const data::Batch& b, int64_t n) {
 }
 
 /// Median of `steps` timed forwards (after `warmup` untimed ones), in milliseconds.
-double p50_forward_ms(models::MultimodalModel& model, const data::Batch& batch, int64_t warmup,
-                      int64_t steps) {
-  for (int64_t i = 0; i < warmup; ++i) model->forward(batch);
+double p50_forward_ms(const std::function<void(const data::Batch&)>& forward,
+                      const data::Batch& batch, int64_t warmup, int64_t steps) {
+  for (int64_t i = 0; i < warmup; ++i) forward(batch);
   std::vector<double> ms;
   ms.reserve(static_cast<std::size_t>(steps));
   for (int64_t i = 0; i < steps; ++i) {
     auto t0 = BenchClock::now();
-    model->forward(batch);
+    forward(batch);
     ms.push_back(1000.0 * bench_seconds_since(t0));
   }
   std::sort(ms.begin(), ms.end());
@@ -68,7 +70,14 @@ nlohmann::json BenchResult::to_json() const {
           {"flops_per_sample", flops_per_sample},
           {"gflops_achieved", gflops_achieved},
           {"peak_rss_mb", memory.process.peak_bytes / kMiB},
-          {"memory", memory.to_json()}};
+          {"memory", memory.to_json()},
+          {"dispatch",
+           {{"cpu_isa", cpu_isa},
+            {"onednn_version", onednn_version},
+            {"onednn_runtime", onednn_runtime},
+            {"inference_plan", inference_plan},
+            {"plan_blocks", plan_blocks},
+            {"implementations", implementations}}}};
 }
 
 BenchResult bench_model(const ConfigNode& root, const BenchOptions& o) {
@@ -113,14 +122,16 @@ BenchResult bench_model(const ConfigNode& root, const BenchOptions& o) {
     dp.end_backward(o.batch * dp.world_size());
     optimizer->step();
   };
-  model->train();
-  for (int64_t i = 0; i < o.warmup_train; ++i) step();
-  dp.barrier();
-  auto t0 = BenchClock::now();
-  for (int64_t i = 0; i < o.steps; ++i) step();
-  r.train_samples_per_s =
-      static_cast<double>(o.batch * o.steps * dp.world_size()) / bench_seconds_since(t0);
-  r.gflops_achieved = r.train_samples_per_s * r.flops_per_sample / 1e9;
+  if (o.train || dp.world_size() > 1) {
+    model->train();
+    for (int64_t i = 0; i < o.warmup_train; ++i) step();
+    dp.barrier();
+    auto t0 = BenchClock::now();
+    for (int64_t i = 0; i < o.steps; ++i) step();
+    r.train_samples_per_s =
+        static_cast<double>(o.batch * o.steps * dp.world_size()) / bench_seconds_since(t0);
+    r.gflops_achieved = r.train_samples_per_s * r.flops_per_sample / 1e9;
+  }
   auto measure_memory = [&] {
     r.memory = MemoryReport::measure(o.memory);
     r.memory.add("parameters", parameter_bytes(*model.ptr()));
@@ -134,8 +145,26 @@ BenchResult bench_model(const ConfigNode& root, const BenchOptions& o) {
 
   model->eval();
   c10::InferenceMode no_autograd;
-  r.batch1_p50_ms = p50_forward_ms(model, head_of(batch, 1), o.warmup_infer, o.steps);
-  r.batch_p50_ms = p50_forward_ms(model, batch, o.warmup_infer, o.steps);
+  r.cpu_isa = runtime::onednn_cpu_isa();
+  r.onednn_version = runtime::onednn_version();
+  r.onednn_runtime = runtime::onednn_runtime();
+  std::function<void(const data::Batch&)> forward = [&](const data::Batch& b) {
+    (void)model->forward(b);
+  };
+  std::shared_ptr<const runtime::InferencePlan> plan;
+  if (o.inference_plan) {
+    plan = std::make_shared<const runtime::InferencePlan>(model);
+    forward = [&plan](const data::Batch& b) { (void)plan->forward(b); };
+  }
+  r.batch1_p50_ms = p50_forward_ms(forward, head_of(batch, 1), o.warmup_infer, o.steps);
+  r.batch_p50_ms = p50_forward_ms(forward, batch, o.warmup_infer, o.steps);
+  if (plan) {
+    r.inference_plan = true;
+    for (const auto& b : plan->blocks()) {
+      r.plan_blocks.push_back(b.block + ": " + (b.compiler.empty() ? "module" : b.compiler));
+    }
+    r.implementations = plan->implementations();
+  }
   measure_memory();
   return r;
 }

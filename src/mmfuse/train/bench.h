@@ -6,7 +6,10 @@
 //   - train_samples_per_s: `warmup_train` untimed SGD steps, then `steps` timed steps of
 //     forward, loss, zero_grad, backward, update (the peer's bench does not clip gradients);
 //   - batch1_p50_ms, batch<B>_p50_ms: eval mode without autograd, `warmup_infer` untimed
-//     forwards, then the median of `steps` timed forwards on the first 1 and B samples.
+//     forwards, then the median of `steps` timed forwards on the first 1 and B samples; through
+//     the inference plan (runtime/plan.h) as a loaded run predicts, unless `inference_plan` is
+//     false (the module path, for A/B). The result names what oneDNN chose at run time: the CPU
+//     instruction set and the plan's primitive implementations ("jit:avx2", "brg:avx2").
 // Under torchrun (several processes), only training is measured: each process steps on its own
 // batch of `batch` samples with gradients averaged through the data-parallel loop's reducer, and
 // train_samples_per_s is the global rate (per-process rate x processes), as the peer's DDP bench
@@ -18,6 +21,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -37,6 +41,10 @@ struct BenchOptions {
   int64_t warmup_train = 5;
   int64_t warmup_infer = 10;
   uint64_t seed = 0;
+  /// Measure training (false: inference latency only; train_samples_per_s stays 0).
+  bool train = true;
+  /// Time inference through the compiled plan (false: the module path).
+  bool inference_plan = true;
   /// The processes of a data-parallel bench (torchrun's environment); one by default.
   DistributedOptions distributed;
   /// `--memory-budget`: the report says whether the peak stayed within it.
@@ -54,12 +62,18 @@ struct BenchResult {
   double forward_flops_per_sample = 0;
   double flops_per_sample = 0;  ///< one training step: 3 x forward
   double gflops_achieved = 0;   ///< training
+  /// CPU dispatch: oneDNN's effective instruction set, version and threading runtime.
+  std::string cpu_isa, onednn_version, onednn_runtime;
+  bool inference_plan = false;               ///< whether latency was timed through the plan
+  std::vector<std::string> plan_blocks;      ///< "encoders.image: lenet", "fusion: module", ...
+  std::vector<std::string> implementations;  ///< the plan's oneDNN implementation names
   /// The process peak at the end, with parameters, gradients and optimizer state.
   MemoryReport memory;
 
   /// The peer's keys (train_samples_per_s, batch1_p50_ms, batch<B>_p50_ms, params, threads)
-  /// plus flops_per_sample, forward_flops_per_sample, gflops_achieved, peak_rss_mb and "memory"
-  /// (MemoryReport::to_json).
+  /// plus flops_per_sample, forward_flops_per_sample, gflops_achieved, peak_rss_mb, "memory"
+  /// (MemoryReport::to_json) and "dispatch" {cpu_isa, onednn_version, onednn_runtime,
+  /// inference_plan, plan_blocks, implementations}.
   nlohmann::json to_json() const;
 };
 

@@ -1,0 +1,55 @@
+#include "mmfuse/runtime/plan_compilers.h"
+
+namespace mmfuse::runtime {
+
+void PlanCompilers::add_encoder(std::string name, EncoderPlanCompiler compile) {
+  encoders_.emplace_back(std::move(name), std::move(compile));
+}
+
+void PlanCompilers::add_head(std::string name, HeadPlanCompiler compile) {
+  heads_.emplace_back(std::move(name), std::move(compile));
+}
+
+std::pair<std::unique_ptr<CompiledEncoder>, std::string> PlanCompilers::compile(
+    const encoders::EncoderBlock& block) const {
+  for (const auto& [name, compile] : encoders_) {
+    if (auto compiled = compile(block)) return {std::move(compiled), name};
+  }
+  return {nullptr, ""};
+}
+
+std::pair<std::unique_ptr<CompiledHead>, std::string> PlanCompilers::compile(
+    const heads::HeadBlock& block) const {
+  for (const auto& [name, compile] : heads_) {
+    if (auto compiled = compile(block)) return {std::move(compiled), name};
+  }
+  return {nullptr, ""};
+}
+
+std::vector<std::string> PlanCompilers::encoder_names() const {
+  std::vector<std::string> out;
+  for (const auto& e : encoders_) out.push_back(e.first);
+  return out;
+}
+
+std::vector<std::string> PlanCompilers::head_names() const {
+  std::vector<std::string> out;
+  for (const auto& h : heads_) out.push_back(h.first);
+  return out;
+}
+
+void register_builtin_plan_compilers(PlanCompilers& r) {
+  r.add_encoder("lenet", compile_lenet_plan);
+  r.add_head("mlp", compile_mlp_head_plan);
+}
+
+const PlanCompilers& plan_compilers() {
+  static const PlanCompilers compilers = [] {
+    PlanCompilers r;
+    register_builtin_plan_compilers(r);
+    return r;
+  }();
+  return compilers;
+}
+
+}  // namespace mmfuse::runtime

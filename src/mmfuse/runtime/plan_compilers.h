@@ -1,0 +1,79 @@
+// Compilers of the inference plan (plan.h): one per supported block, registered by the block's
+// registered name ("lenet", "mlp"), each turning one block of a loaded model into a compiled
+// form that runs oneDNN primitives in place of the module. A compiler returns nullptr for a
+// block it does not handle (another type, an option it does not cover); the block then keeps the
+// module path.
+//
+// Adding one: a file plan_<block>.cpp with a compile function, one line in
+// register_builtin_plan_compilers (plan_compilers.cpp), and the block in
+// tests/runtime/plan_test.cpp.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "mmfuse/data/batch.h"
+#include "mmfuse/nn/encoded.h"
+#include "mmfuse/nn/encoders/encoder.h"
+#include "mmfuse/nn/heads/head.h"
+
+namespace mmfuse::runtime {
+
+/// A compiled block: primitives built per batch size, thread-safe calls.
+class CompiledBlock {
+ public:
+  virtual ~CompiledBlock() = default;
+  /// Batch sizes primitives were built for so far (each built once).
+  virtual int64_t compiled_shapes() const = 0;
+  /// oneDNN's implementation names of its primitives ("jit:avx2", "brg:avx2", ...).
+  virtual std::vector<std::string> implementations() const = 0;
+};
+
+class CompiledEncoder : public CompiledBlock {
+ public:
+  /// input.data [B, ...] -> as the module's Encoder::encode in eval mode without autograd.
+  virtual nn::Encoded encode(const data::ModalityBatch& input) const = 0;
+};
+
+class CompiledHead : public CompiledBlock {
+ public:
+  /// z [B, D] -> as the module's Head::predict in eval mode without autograd.
+  virtual torch::Tensor predict(const torch::Tensor& z) const = 0;
+};
+
+using EncoderPlanCompiler =
+    std::function<std::unique_ptr<CompiledEncoder>(const encoders::EncoderBlock&)>;
+using HeadPlanCompiler = std::function<std::unique_ptr<CompiledHead>(const heads::HeadBlock&)>;
+
+class PlanCompilers {
+ public:
+  void add_encoder(std::string name, EncoderPlanCompiler compile);
+  void add_head(std::string name, HeadPlanCompiler compile);
+
+  /// The first registered compiler that accepts `block`, with its name; {nullptr, ""} if none.
+  std::pair<std::unique_ptr<CompiledEncoder>, std::string> compile(
+      const encoders::EncoderBlock& block) const;
+  std::pair<std::unique_ptr<CompiledHead>, std::string> compile(
+      const heads::HeadBlock& block) const;
+
+  std::vector<std::string> encoder_names() const;
+  std::vector<std::string> head_names() const;
+
+ private:
+  std::vector<std::pair<std::string, EncoderPlanCompiler>> encoders_;
+  std::vector<std::pair<std::string, HeadPlanCompiler>> heads_;
+};
+
+/// The built-in compilers (filled once by register_builtin_plan_compilers).
+const PlanCompilers& plan_compilers();
+void register_builtin_plan_compilers(PlanCompilers& r);
+
+/// The built-in compilers, one file each.
+std::unique_ptr<CompiledEncoder> compile_lenet_plan(const encoders::EncoderBlock& block);
+std::unique_ptr<CompiledHead> compile_mlp_head_plan(const heads::HeadBlock& block);
+
+}  // namespace mmfuse::runtime

@@ -1,0 +1,111 @@
+#include "mmfuse/runtime/plan_dnnl.h"
+
+#include <algorithm>
+#include <unordered_map>
+
+#include <ATen/Parallel.h>
+
+namespace mmfuse::runtime {
+
+dnnl::engine& plan_engine() {
+  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
+dnnl::memory plan_constant(const torch::Tensor& t, const dnnl::memory::desc& plain,
+                           const dnnl::memory::desc& md) {
+  const torch::Tensor src = t.to(torch::kFloat).contiguous();
+  dnnl::memory from(plain, plan_engine(), const_cast<float*>(src.data_ptr<float>()));
+  dnnl::memory to(md, plan_engine());
+  dnnl::stream stream(plan_engine());
+  dnnl::reorder(from, to).execute(stream, from, to);
+  stream.wait();
+  return to;
+}
+
+int DnnlProgram::add_buffer(const dnnl::memory::desc& md) {
+  buffers.push_back(md);
+  return kPlanBuffer + static_cast<int>(buffers.size()) - 1;
+}
+
+DnnlStep& DnnlProgram::add_step(dnnl::primitive primitive, const dnnl::primitive_desc_base& pd) {
+  const std::string impl = pd.impl_info_str();
+  if (std::find(implementations.begin(), implementations.end(), impl) == implementations.end()) {
+    implementations.push_back(impl);
+  }
+  steps.push_back(DnnlStep{std::move(primitive), {}, {}});
+  return steps.back();
+}
+
+std::vector<dnnl::memory> DnnlProgram::lease() const {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!free_.empty()) {
+      auto set = std::move(free_.back());
+      free_.pop_back();
+      return set;
+    }
+  }
+  std::vector<dnnl::memory> set;  // first call of this batch size on this many threads at once
+  set.reserve(buffers.size());
+  for (const auto& md : buffers) set.emplace_back(md, plan_engine());
+  return set;
+}
+
+void DnnlProgram::give_back(std::vector<dnnl::memory> set) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  free_.push_back(std::move(set));
+}
+
+void DnnlProgram::run(const void* in, void* out) const {
+  // oneDNN (OpenMP build, as LibTorch's) forks omp_get_max_threads() of the calling thread:
+  // make it LibTorch's intra-op count in threads that have not run a LibTorch parallel op yet.
+  at::internal::lazy_init_num_threads();
+  std::vector<dnnl::memory> set = lease();
+  dnnl::memory in_mem(input, plan_engine(), const_cast<void*>(in));
+  dnnl::memory out_mem(output, plan_engine(), out);
+  auto slot = [&](int s) -> const dnnl::memory& {
+    if (s == kPlanInput) return in_mem;
+    if (s == kPlanOutput) return out_mem;
+    return set[static_cast<std::size_t>(s - kPlanBuffer)];
+  };
+  dnnl::stream stream(plan_engine());
+  try {
+    for (const auto& step : steps) {
+      std::unordered_map<int, dnnl::memory> args;
+      for (const auto& [arg, s] : step.slots) args.emplace(arg, slot(s));
+      for (const auto& [arg, m] : step.constants) args.emplace(arg, m);
+      step.primitive.execute(stream, args);
+    }
+    stream.wait();
+  } catch (...) {
+    give_back(std::move(set));
+    throw;
+  }
+  give_back(std::move(set));
+}
+
+const DnnlProgram& DnnlProgramCache::get(int64_t batch) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = programs_.find(batch);
+  if (it == programs_.end()) it = programs_.emplace(batch, build_(batch)).first;
+  return *it->second;
+}
+
+int64_t DnnlProgramCache::size() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return static_cast<int64_t>(programs_.size());
+}
+
+std::vector<std::string> DnnlProgramCache::implementations() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<std::string> out;
+  for (const auto& [batch, p] : programs_) {
+    for (const auto& impl : p->implementations) {
+      if (std::find(out.begin(), out.end(), impl) == out.end()) out.push_back(impl);
+    }
+  }
+  return out;
+}
+
+}  // namespace mmfuse::runtime

@@ -1,0 +1,83 @@
+// What the inference plan's compilers (plan_compilers.h) share: oneDNN's CPU engine, a program of
+// primitives over numbered buffers, and the per-batch-size cache of programs.
+//
+// A DnnlProgram is one block at one batch size: a list of primitives whose arguments are slots
+// (kPlanInput: the caller's input, kPlanOutput: the caller's output, kPlanBuffer + i: the i-th
+// intermediate buffer) or constant memories (reordered weights). Buffers are allocated once per
+// concurrent caller and reused; a call allocates nothing but oneDNN's memory handles.
+#pragma once
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+namespace mmfuse::runtime {
+
+constexpr int kPlanInput = -1;
+constexpr int kPlanOutput = -2;
+constexpr int kPlanBuffer = 0;
+
+/// oneDNN's CPU engine (one per process).
+dnnl::engine& plan_engine();
+
+/// A float32 oneDNN memory holding a copy of `t` (contiguous, any shape) in `md`'s layout,
+/// reordered from the plain layout `plain`.
+dnnl::memory plan_constant(const torch::Tensor& t, const dnnl::memory::desc& plain,
+                           const dnnl::memory::desc& md);
+
+struct DnnlStep {
+  dnnl::primitive primitive;
+  std::map<int, int> slots;               ///< DNNL_ARG_* -> slot
+  std::map<int, dnnl::memory> constants;  ///< DNNL_ARG_* -> constant (weights, bias)
+};
+
+class DnnlProgram {
+ public:
+  dnnl::memory::desc input;   ///< the caller's input layout
+  dnnl::memory::desc output;  ///< the caller's output layout
+  std::vector<dnnl::memory::desc> buffers;
+  std::vector<DnnlStep> steps;
+  std::vector<std::string> implementations;
+
+  /// Slot of a new intermediate buffer of layout `md`.
+  int add_buffer(const dnnl::memory::desc& md);
+  /// Appends `primitive` and records its implementation name (pd.impl_info_str()).
+  DnnlStep& add_step(dnnl::primitive primitive, const dnnl::primitive_desc_base& pd);
+
+  /// Runs every step on the caller's input and output data (layouts `input` and `output`).
+  void run(const void* in, void* out) const;
+
+ private:
+  std::vector<dnnl::memory> lease() const;
+  void give_back(std::vector<dnnl::memory> set) const;
+
+  mutable std::mutex mutex_;
+  mutable std::vector<std::vector<dnnl::memory>> free_;
+};
+
+/// Programs per batch size, each built once on first use. Thread-safe.
+class DnnlProgramCache {
+ public:
+  using Build = std::function<std::unique_ptr<DnnlProgram>(int64_t batch)>;
+  explicit DnnlProgramCache(Build build) : build_(std::move(build)) {}
+
+  const DnnlProgram& get(int64_t batch) const;
+  int64_t size() const;
+  /// Distinct implementation names over the programs built.
+  std::vector<std::string> implementations() const;
+
+ private:
+  Build build_;
+  mutable std::mutex mutex_;
+  mutable std::map<int64_t, std::unique_ptr<DnnlProgram>> programs_;
+};
+
+}  // namespace mmfuse::runtime

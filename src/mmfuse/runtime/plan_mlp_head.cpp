@@ -1,0 +1,103 @@
+// Plan compiler of the `mlp` head (nn/heads/mlp.h): Linear -> ReLU -> [Dropout] -> Linear as two
+// oneDNN inner products, ReLU a post-op of the first, the hidden layer in a buffer allocated once
+// (Dropout is the identity in eval mode).
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include "mmfuse/nn/heads/mlp.h"
+#include "mmfuse/runtime/plan_compilers.h"
+#include "mmfuse/runtime/plan_dnnl.h"
+
+namespace mmfuse::runtime {
+
+namespace {
+
+using dnnl::memory;
+using MlpTag = memory::format_tag;
+constexpr auto kMlpF32 = memory::data_type::f32;
+
+class MlpHeadPlan : public CompiledHead {
+ public:
+  explicit MlpHeadPlan(std::shared_ptr<heads::MlpHeadImpl> head)
+      : head_(std::move(head)), programs_([this](int64_t batch) { return build(batch); }) {
+    torch::NoGradGuard no_grad;
+    for (const auto& m : head_->net->children()) {
+      if (auto* linear = m->as<torch::nn::Linear>()) {
+        weights_.push_back(linear->weight.contiguous().clone());  // [out, in]
+        biases_.push_back(linear->bias.contiguous().clone());     // [out]
+      }
+    }
+  }
+
+  bool usable() const {
+    return weights_.size() == 2 && biases_[0].defined() && biases_[1].defined();
+  }
+
+  torch::Tensor predict(const torch::Tensor& z) const override {
+    if (z.dim() != 2 || z.size(0) == 0 || z.size(1) != head_->options.in_dim() ||
+        !z.device().is_cpu() || z.scalar_type() != torch::kFloat) {
+      return head_->predict(z);  // the module's own checks and paths
+    }
+    const torch::Tensor src = z.contiguous();
+    const DnnlProgram& program = programs_.get(z.size(0));
+    torch::Tensor y = torch::empty({z.size(0), head_->options.out_dim()});  // [B, K]
+    program.run(src.data_ptr<float>(), y.data_ptr<float>());
+    return y;
+  }
+
+  int64_t compiled_shapes() const override { return programs_.size(); }
+  std::vector<std::string> implementations() const override { return programs_.implementations(); }
+
+ private:
+  std::unique_ptr<DnnlProgram> build(int64_t batch) const {
+    auto p = std::make_unique<DnnlProgram>();
+    const int64_t in = weights_[0].size(1), hidden = weights_[0].size(0);
+    const int64_t out = weights_[1].size(0);
+    p->input = memory::desc({batch, in}, kMlpF32, MlpTag::nc);
+    p->output = memory::desc({batch, out}, kMlpF32, MlpTag::nc);
+    int slot = kPlanInput;
+    for (int layer = 0; layer < 2; ++layer) {
+      const int64_t n_in = layer == 0 ? in : hidden, n_out = layer == 0 ? hidden : out;
+      const memory::desc bias_md({n_out}, kMlpF32, MlpTag::x);
+      const memory::desc dst_md({batch, n_out}, kMlpF32, MlpTag::nc);
+      dnnl::inner_product_forward::desc d(
+          dnnl::prop_kind::forward_inference, memory::desc({batch, n_in}, kMlpF32, MlpTag::nc),
+          memory::desc({n_out, n_in}, kMlpF32, MlpTag::any), bias_md, dst_md);
+      dnnl::primitive_attr attr;
+      if (layer == 0) {
+        dnnl::post_ops relu;
+        relu.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+        attr.set_post_ops(relu);
+      }
+      dnnl::inner_product_forward::primitive_desc pd(d, attr, plan_engine());
+      const int dst = layer == 0 ? p->add_buffer(pd.dst_desc()) : kPlanOutput;
+      DnnlStep& s = p->add_step(dnnl::inner_product_forward(pd), pd);
+      s.slots = {{DNNL_ARG_SRC, slot}, {DNNL_ARG_DST, dst}};
+      s.constants = {
+          {DNNL_ARG_WEIGHTS,
+           plan_constant(weights_[layer], memory::desc({n_out, n_in}, kMlpF32, MlpTag::oi),
+                         pd.weights_desc())},
+          {DNNL_ARG_BIAS, plan_constant(biases_[layer], bias_md, pd.bias_desc())}};
+      slot = dst;
+    }
+    return p;
+  }
+
+  std::shared_ptr<heads::MlpHeadImpl> head_;
+  std::vector<torch::Tensor> weights_, biases_;
+  DnnlProgramCache programs_;
+};
+
+}  // namespace
+
+std::unique_ptr<CompiledHead> compile_mlp_head_plan(const heads::HeadBlock& block) {
+  auto head = std::dynamic_pointer_cast<heads::MlpHeadImpl>(block.module());
+  if (!head || !head->net) return nullptr;
+  for (const auto& p : head->parameters()) {
+    if (p.scalar_type() != torch::kFloat || !p.device().is_cpu()) return nullptr;
+  }
+  auto plan = std::make_unique<MlpHeadPlan>(std::move(head));
+  if (!plan->usable()) return nullptr;
+  return plan;
+}
+
+}  // namespace mmfuse::runtime

@@ -1,0 +1,240 @@
+// The inference plan (runtime/plan.h) against the module path: each block with a plan compiler
+// on random shapes (odd sizes, batch 1 and 40) with non-trivial BatchNorm statistics, whole
+// models (the six AV-MNIST recipes and the default config), primitives reused across calls and
+// batch sizes, blocks without a compiler on the module path, concurrent callers.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "mmfuse/core/error.h"
+#include "mmfuse/models/build.h"
+#include "mmfuse/nn/encoders/lenet.h"
+#include "mmfuse/nn/heads/mlp.h"
+#include "mmfuse/runtime/plan.h"
+
+namespace mmfuse::runtime {
+namespace {
+
+// Largest |a - b| relative to max(1, max |b|): the plan's tolerance is 1e-5 on that scale.
+double plan_rel_diff(const torch::Tensor& a, const torch::Tensor& b) {
+  EXPECT_EQ(a.sizes(), b.sizes());
+  const double scale = std::max(1.0, b.abs().max().item<double>());
+  return (a - b).abs().max().item<double>() / scale;
+}
+
+// Trained-looking BatchNorm layers: running statistics and affine parameters away from the
+// identity, so a wrong fold shows.
+void randomize_batch_norms(torch::nn::Module& module, uint64_t seed) {
+  torch::NoGradGuard no_grad;
+  torch::manual_seed(seed);
+  for (const auto& m : module.modules()) {
+    if (auto* bn = m->as<torch::nn::BatchNorm2d>()) {
+      bn->running_mean.uniform_(-0.5, 0.5);
+      bn->running_var.uniform_(0.3, 2.0);
+      bn->weight.uniform_(0.5, 1.5);
+      bn->bias.uniform_(-0.3, 0.3);
+    }
+  }
+}
+
+struct LenetCase {
+  int64_t in_channels, channels, extra_blocks, h, w;
+};
+
+TEST(PlanLenet, EqualsTheModulePathOnOddShapesAndBatches) {
+  const std::vector<LenetCase> cases = {{1, 6, 3, 28, 28},
+                                        {1, 3, 5, 112, 112},
+                                        {3, 5, 1, 13, 17},
+                                        {2, 7, 0, 9, 11},
+                                        {1, 4, 2, 23, 19}};
+  for (const auto& c : cases) {
+    auto options = encoders::LeNetOptions(c.in_channels, {c.h, c.w})
+                       .channels(c.channels)
+                       .extra_blocks(c.extra_blocks);
+    if (c.extra_blocks == 2) options.widths({5, 9, 3});  // pruned, uneven widths
+    encoders::LeNet lenet(options);
+    randomize_batch_norms(*lenet, 7);
+    lenet->eval();
+    auto compiled = compile_lenet_plan(encoders::EncoderBlock(lenet.ptr()));
+    ASSERT_TRUE(compiled);
+    for (int64_t batch : {1, 3, 40}) {
+      if (c.h >= 100 && batch == 40) batch = 8;  // keep the big audio map fast
+      data::ModalityBatch in;
+      in.data = torch::rand({batch, c.in_channels, c.h, c.w}) * 2 - 0.5;
+      in.present = torch::ones({batch}, torch::kBool);
+      torch::NoGradGuard no_grad;
+      const nn::Encoded ref = lenet->encode(in);
+      const nn::Encoded got = compiled->encode(in);
+      const std::string where = "lenet " + std::to_string(c.channels) + "x" +
+                                std::to_string(c.extra_blocks) + " on " + std::to_string(c.h) +
+                                "x" + std::to_string(c.w) + ", batch " + std::to_string(batch);
+      EXPECT_LE(plan_rel_diff(got.pooled, ref.pooled), 1e-5) << where;
+      EXPECT_LE(plan_rel_diff(got.tokens, ref.tokens), 1e-5) << where;
+      EXPECT_GT(ref.pooled.abs().max().item<double>(), 0.0) << where;  // not all zero
+      EXPECT_TRUE(got.present.equal(in.present));
+    }
+  }
+}
+
+TEST(PlanMlpHead, EqualsTheModulePath) {
+  for (auto [in, hidden, out, dropout] : std::vector<std::tuple<int64_t, int64_t, int64_t, double>>{
+           {240, 100, 10, 0.0}, {7, 13, 3, 0.1}, {1, 1, 1, 0.0}}) {
+    heads::MlpHead head(heads::MlpHeadOptions(in, out).hidden(hidden).dropout(dropout));
+    head->eval();
+    auto compiled = compile_mlp_head_plan(heads::HeadBlock(head.ptr()));
+    ASSERT_TRUE(compiled);
+    for (int64_t batch : {1, 5, 40}) {
+      torch::NoGradGuard no_grad;
+      const torch::Tensor z = torch::randn({batch, in});
+      const torch::Tensor ref = head->predict(z);
+      EXPECT_LE(plan_rel_diff(compiled->predict(z), ref), 1e-5)
+          << in << "->" << hidden << "->" << out << ", batch " << batch;
+    }
+    EXPECT_EQ(compiled->compiled_shapes(), 3);
+  }
+}
+
+// A config's inputs; configs/default.yaml takes them from the built-in dataset, so its test
+// gives shapes of that kind (an odd number of audio frames).
+models::ModelInputs plan_test_inputs(const ConfigNode& root) {
+  if (root.has("inputs")) return models::ModelInputs::from_config(root["inputs"], root["targets"]);
+  return models::ModelInputs::from_config(
+      ConfigNode::parse(
+          "{image: [1, 28, 28], audio: [1, 40, 61], text: {shape: [-1], vocab: 300}}"),
+      ConfigNode::parse("{digit: {type: class, classes: 10}, value: {type: regression, size: 1}}"));
+}
+
+ConfigNode plan_test_config(const std::string& config) {
+  return ConfigNode::load_file(std::string(MMFUSE_SOURCE_DIR) + "/configs/" + config);
+}
+
+models::MultimodalModel plan_test_model(const std::string& config) {
+  const ConfigNode root = plan_test_config(config);
+  torch::manual_seed(3);
+  models::MultimodalModel model = models::build_model(root["model"], plan_test_inputs(root));
+  randomize_batch_norms(*model, 11);
+  model->eval();
+  return model;
+}
+
+data::Batch plan_test_batch(const std::string& config, int64_t batch) {
+  torch::manual_seed(5 + batch);
+  return models::example_batch(plan_test_inputs(plan_test_config(config)), batch, 9);
+}
+
+void expect_plan_equals_module(const InferencePlan& plan, const data::Batch& batch,
+                               const std::string& where) {
+  torch::NoGradGuard no_grad;
+  models::MultimodalModel model = plan.model();
+  const models::ModelOutput ref = model->forward(batch);
+  const models::ModelOutput got = plan.forward(batch);
+  ASSERT_EQ(got.outputs.size(), ref.outputs.size()) << where;
+  for (const auto& [target, y] : ref.outputs) {
+    EXPECT_LE(plan_rel_diff(got.outputs.at(target), y), 1e-5) << where << " " << target;
+  }
+}
+
+class PlanWholeModel : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(PlanWholeModel, EqualsTheModulePathAtBatch1And40) {
+  const std::string config = GetParam();
+  const InferencePlan plan(plan_test_model(config));
+  // Every LeNet encoder and MLP head of these configs is compiled.
+  for (const auto& b : plan.blocks()) {
+    if (b.block.rfind("encoders.text", 0) == 0 || b.block == "heads.value") {
+      EXPECT_EQ(b.compiler, "") << b.block;  // gru, linear: no compiler yet
+    } else if (b.block.rfind("encoders.", 0) == 0) {
+      EXPECT_EQ(b.compiler, "lenet") << b.block;
+    } else if (b.block.rfind("heads.", 0) == 0) {
+      EXPECT_EQ(b.compiler, "mlp") << b.block;
+    }
+  }
+  EXPECT_GE(plan.compiled_blocks(), 2);
+  for (int64_t batch : {1, 40}) {
+    expect_plan_equals_module(plan, plan_test_batch(config, batch),
+                              config + " batch " + std::to_string(batch));
+  }
+  EXPECT_EQ(plan.compiled_shapes(), 2 * plan.compiled_blocks());
+}
+
+INSTANTIATE_TEST_SUITE_P(Configs, PlanWholeModel,
+                         ::testing::Values("avmnist/image.yaml", "avmnist/audio.yaml",
+                                           "avmnist/lf.yaml", "avmnist/tf.yaml",
+                                           "avmnist/lrtf.yaml", "avmnist/xattn.yaml",
+                                           "default.yaml"),
+                         [](const auto& info) {
+                           std::string n = info.param.substr(info.param.find('/') + 1);
+                           return n.substr(0, n.find('.'));
+                         });
+
+TEST(InferencePlan, BuildsPrimitivesOncePerBatchSize) {
+  const InferencePlan plan(plan_test_model("avmnist/lf.yaml"));
+  ASSERT_EQ(plan.compiled_blocks(), 3);  // image, audio, head
+  EXPECT_EQ(plan.compiled_shapes(), 0);  // nothing built before the first call
+  const data::Batch b1 = plan_test_batch("avmnist/lf.yaml", 1);
+  const data::Batch b4 = plan_test_batch("avmnist/lf.yaml", 4);
+  const torch::Tensor first = plan.forward(b1).outputs.at("digit");
+  EXPECT_EQ(plan.compiled_shapes(), 3);
+  for (int i = 0; i < 3; ++i) (void)plan.forward(b1);
+  EXPECT_EQ(plan.compiled_shapes(), 3);  // reused
+  (void)plan.forward(b4);
+  EXPECT_EQ(plan.compiled_shapes(), 6);  // one more batch size
+  // Back to batch 1 after batch 4: the same primitives and buffers give the same logits.
+  EXPECT_TRUE(plan.forward(b1).outputs.at("digit").equal(first));
+  EXPECT_EQ(plan.compiled_shapes(), 6);
+  std::vector<std::string> impls = plan.implementations();
+  EXPECT_FALSE(impls.empty());
+}
+
+TEST(InferencePlan, BlocksWithoutACompilerKeepTheModulePath) {
+  const PlanCompilers none;
+  const InferencePlan bare(plan_test_model("avmnist/lf.yaml"), none);
+  EXPECT_EQ(bare.compiled_blocks(), 0);
+  for (const auto& b : bare.blocks()) EXPECT_EQ(b.compiler, "") << b.block;
+  const data::Batch batch = plan_test_batch("avmnist/lf.yaml", 3);
+  torch::NoGradGuard no_grad;
+  // Entirely on the module path: exactly the module's outputs.
+  models::MultimodalModel model = bare.model();
+  EXPECT_TRUE(
+      bare.forward(batch).outputs.at("digit").equal(model->forward(batch).outputs.at("digit")));
+
+  PlanCompilers encoders_only;
+  encoders_only.add_encoder("lenet", compile_lenet_plan);
+  const InferencePlan partial(plan_test_model("avmnist/lf.yaml"), encoders_only);
+  EXPECT_EQ(partial.compiled_blocks(), 2);
+  EXPECT_EQ(partial.blocks().back().block, "heads.digit");
+  EXPECT_EQ(partial.blocks().back().compiler, "");
+  expect_plan_equals_module(partial, batch, "lf, encoders compiled only");
+}
+
+TEST(InferencePlan, RefusesAModelInTrainingMode) {
+  models::MultimodalModel model = plan_test_model("avmnist/image.yaml");
+  model->train();
+  EXPECT_THROW(InferencePlan{model}, Error);
+}
+
+TEST(InferencePlan, ConcurrentCallersGetTheirOwnBuffers) {
+  const InferencePlan plan(plan_test_model("avmnist/tf.yaml"));
+  std::vector<data::Batch> batches;
+  std::vector<torch::Tensor> expected;
+  for (int i = 0; i < 4; ++i) {
+    batches.push_back(plan_test_batch("avmnist/tf.yaml", 2));
+    torch::manual_seed(100 + i);
+    for (auto& in : batches.back().inputs) {
+      if (in) in->data = torch::rand_like(in->data);
+    }
+    expected.push_back(plan.forward(batches.back()).outputs.at("digit"));
+  }
+  std::vector<torch::Tensor> got(4);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&, i] {
+      for (int k = 0; k < 10; ++k) got[i] = plan.forward(batches[i]).outputs.at("digit");
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int i = 0; i < 4; ++i) EXPECT_TRUE(got[i].equal(expected[i])) << "caller " << i;
+}
+
+}  // namespace
+}  // namespace mmfuse::runtime
