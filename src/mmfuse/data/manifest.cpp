@@ -83,7 +83,7 @@ json parse_json_line(std::string line, const std::string& manifest, int64_t line
     std::string reason;
     try {
       json ignored = json::parse(line);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
       reason = e.what();
       auto close = reason.find("] ");
       if (close != std::string::npos) reason = reason.substr(close + 2);

@@ -172,6 +172,8 @@ json parse_body(std::string_view body) {
     j = json::parse(body);
   } catch (const json::parse_error& e) {
     bad("body", "malformed JSON at byte " + std::to_string(e.byte) + "; send a JSON object");
+  } catch (const json::out_of_range&) {
+    bad("body", "a number in the JSON is out of range (beyond double precision, e.g. 1e999)");
   }
   if (!j.is_object()) bad("body", "expected a JSON object, got " + type_name(j));
   return j;
