@@ -28,6 +28,7 @@ void add_translate_train_command(CLI::App& translate);  ///< translate train (cm
 void add_bench_commands(CLI::App& app);
 void add_index_commands(CLI::App& app);  ///< index build, search
 void add_serve_commands(CLI::App& app);  ///< serve (cmd_serve.cpp)
+void add_export_commands(CLI::App& app);  ///< export --onnx (cmd_export.cpp)
 
 /// torchrun's launch contract (RANK, WORLD_SIZE, MASTER_ADDR, ...) read from the environment:
 /// the one place the program reads it. One process when WORLD_SIZE is unset.
