@@ -5,6 +5,7 @@
 #include "mmfuse/core/error.h"
 #include "mmfuse/core/fs.h"
 #include "mmfuse/export/exporters.h"
+#include "mmfuse/models/build.h"
 #include "mmfuse/runtime/run.h"
 
 namespace mmfuse::onnx_export {
@@ -106,6 +107,19 @@ OnnxExport export_run(const std::string& run_dir, const std::string& out_path,
   auto model = run->heads();
   auto result =
       export_model(*model, run->config["model"], models::model_inputs(*run->dataset), options);
+  write_file_atomic(out_path, result.bytes);
+  return result;
+}
+
+OnnxExport export_config(const std::string& config_path, const std::string& out_path,
+                         const OnnxExportOptions& options) {
+  require_output_folder(out_path);
+  ConfigNode root = ConfigNode::load_file(config_path);
+  models::ModelInputs inputs;
+  torch::manual_seed(0);
+  auto model = models::build_model_from_config(root, {}, &inputs);
+  model->eval();
+  auto result = export_model(*model, root["model"], inputs, options);
   write_file_atomic(out_path, result.bytes);
   return result;
 }

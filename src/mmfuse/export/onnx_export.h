@@ -52,6 +52,12 @@ OnnxExport export_model(models::MultimodalModelImpl& model, const ConfigNode& mo
 OnnxExport export_run(const std::string& run_dir, const std::string& out_path,
                       const OnnxExportOptions& options = {});
 
+/// Builds the model of a config with `inputs:`, `targets:` and `model:` sections (seeded
+/// initial weights, as `mmfuse bench --config` and `summary` do), exports it and writes
+/// `out_path` atomically: the graph of an untrained model, for latency comparisons.
+OnnxExport export_config(const std::string& config_path, const std::string& out_path,
+                         const OnnxExportOptions& options = {});
+
 /// "image float32 [batch, 1, 28, 28]" for messages and the CLI.
 std::string describe(const OnnxValueInfo& v);
 
