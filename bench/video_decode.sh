@@ -24,11 +24,21 @@ if [ -z "$CLIPS" ]; then
 fi
 mapfile -t files < <(find "$CLIPS" -name '*.mp4' | sort | head -n "$N")
 
-# One clip at a time through the CLI; prints clips/s and frames/s as JSON.
+# CPU seconds (user + system) of this shell's finished children so far (bash's `times`).
+# `times` runs in this shell (a pipe or $(...) would fork a subshell with no children).
+children_cpu() {  # variable name
+  times >"$tmp/times"
+  printf -v "$1" '%s' "$(tail -1 "$tmp/times" | awk '{ s = 0; for (i = 1; i <= 2; i++) {
+    split($i, p, /[ms]/); s += p[1] * 60 + p[2] } print s }')"
+}
+
+# One clip at a time through the CLI; prints clips/s, frames/s and CPU seconds as JSON (CPU time
+# is what to compare on a loaded machine: the wall clock then measures the other jobs too).
 cli_run() {  # name fps repeat files...
   local name=$1 fps=$2 repeat=$3; shift 3
-  local t0 t1 frames=0 bytes
+  local t0 t1 c0 c1 frames=0 bytes
   t0=$(date +%s.%N)
+  children_cpu c0
   for ((r = 0; r < repeat; r++)); do
     for f in "$@"; do
       bytes=$(taskset -c 0 ffmpeg -v error -threads 1 -i "$f" -vf "fps=$fps" -frames:v "$K" \
@@ -37,7 +47,8 @@ cli_run() {  # name fps repeat files...
     done
   done
   t1=$(date +%s.%N)
-  python3 -c "import json,sys; n=$# * $repeat; s=$t1-$t0; print(json.dumps({'tool': 'ffmpeg_cli', 'case': '$name', 'clips': n, 'rgb_bytes': $frames, 'seconds': round(s, 3), 'clips_per_s': round(n / s, 1)}))" "$@"
+  children_cpu c1
+  python3 -c "import json,sys; n=$# * $repeat; s=$t1-$t0; c=$c1-$c0; print(json.dumps({'tool': 'ffmpeg_cli', 'case': '$name', 'clips': n, 'rgb_bytes': $frames, 'seconds': round(s, 3), 'clips_per_s': round(n / s, 1), 'cpu_seconds': round(c, 3), 'cpu_s_per_clip': round(c / n, 4)}))" "$@"
 }
 
 echo "== (a) ${#files[@]} generated clips, K=$K frames at $K fps"

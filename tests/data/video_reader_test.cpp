@@ -56,8 +56,9 @@ TEST(VideoReader, CockatooMp4InfoSampledFramesAndAudio) {
   }
   // Keyframes at 0, 3.8 and 7.25 s: decode 0..1.8 (37 frames, the last one the lookahead past
   // 1.75), seek to 3.8 and decode to 5.3 (31), seek to 7.25 and decode to 8.8 (32), then go on
-  // to 12.3 without seeking (70, no keyframe in between): 170 of 280.
-  EXPECT_EQ(r.frames_decoded(), 170);
+  // to 12.3 without seeking (70, no keyframe in between): 170 of 280, less the 19 non-reference
+  // B-frames that lie more than 5 frames before a sampled time and are skipped: 151.
+  EXPECT_EQ(r.frames_decoded(), 151);
 
   // The MP3 track: 13.898 s at 16 kHz, and half as many samples at 8 kHz.
   const audio::Waveform native = r.read_audio();
@@ -68,6 +69,25 @@ TEST(VideoReader, CockatooMp4InfoSampledFramesAndAudio) {
   EXPECT_NEAR(static_cast<double>(half.samples.size()), native.samples.size() / 2.0, 64);
   // Frames still read after the audio pass (the reader seeks back).
   EXPECT_NEAR(r.read_frames_at({2.0})[0].time_s, 2.0, 1e-6);
+}
+
+TEST(VideoReader, SkippingNonReferenceFramesReturnsTheSamePixels) {
+  MMFUSE_REQUIRE(mmfuse::testing::missing_file(mmfuse::testing::kCockatooMp4, "python3-imageio"));
+  // 12.25 s lies 5 s after the last keyframe (7.25 s): the B-frames on the way need not be decoded.
+  const std::vector<double> times = {1.75, 9.0, 12.25};
+  VideoReader skipping(mmfuse::testing::kCockatooMp4);
+  VideoReader every(mmfuse::testing::kCockatooMp4);
+  every.set_frame_skipping(false);
+  const auto a = skipping.read_frames_at(times);
+  const auto b = every.read_frames_at(times);
+  ASSERT_EQ(a.size(), times.size());
+  ASSERT_EQ(b.size(), times.size());
+  for (std::size_t i = 0; i < times.size(); ++i) {
+    EXPECT_NEAR(a[i].time_s, times[i], 1e-6) << i;
+    EXPECT_DOUBLE_EQ(a[i].time_s, b[i].time_s) << i;
+    EXPECT_EQ(cv::norm(a[i].rgb, b[i].rgb, cv::NORM_INF), 0.0) << i;
+  }
+  EXPECT_LT(skipping.frames_decoded(), every.frames_decoded());
 }
 
 TEST(VideoReader, RealshortMp4EveryFrameInOrderAndAudioRate) {
@@ -193,6 +213,17 @@ TEST(VideoReader, BrokenFilesFailNamingFileAndStream) {
   const std::string sound = mmfuse::testing::ffmpeg_fixture(
       "-f lavfi -i sine=frequency=440:duration=0.3 -c:a aac", dir.file("sound.mp4"));
   expect_error(sound, "no video stream (streams: 0 audio (aac))");
+  // An AVI whose video fourcc no decoder knows (MPEG-4 part 2 relabelled 'ZZZZ').
+  const std::string avi = read_file(mmfuse::testing::ffmpeg_fixture(
+      "-f lavfi -i testsrc=size=32x32:rate=10:duration=0.5 -c:v mpeg4 -f avi", dir.file("m4.avi")));
+  std::string relabelled = avi;
+  for (const char* tag : {"FMP4", "fmp4"}) {
+    for (auto at = relabelled.find(tag); at != std::string::npos; at = relabelled.find(tag, at))
+      relabelled.replace(at, 4, "ZZZZ");
+  }
+  ASSERT_NE(relabelled, avi);
+  write_file_atomic(dir.file("unknown_codec.avi"), relabelled);
+  expect_error(dir.file("unknown_codec.avi"), "unsupported codec in video stream 0");
 }
 
 TEST(Subtitles, SrtAndVttParseWithMarkupStripped) {

@@ -154,6 +154,10 @@ const VideoInfo& VideoReader::info() const {
   return s_->info;
 }
 
+void VideoReader::set_frame_skipping(bool on) {
+  s_->skip_nonref = on;
+}
+
 int64_t VideoReader::frames_decoded() const {
   return s_->decoded;
 }
@@ -242,10 +246,23 @@ bool should_seek_video(const VideoReader::State& s, double t) {
   return t - here > 2.0;  // no index: seek only over long gaps
 }
 
+// Far before `t`, frames that no other frame refers to (most B-frames) need not be decoded: the
+// frame shown at `t` comes out the same. The decoder returns frames up to `has_b_frames` behind
+// the packets it is fed, so skipping stops `has_b_frames + 3` frame durations before `t`.
+// Before the first frame after a seek the position is unknown, and nothing is skipped.
+void choose_frame_skipping(VideoReader::State& s, double t) {
+  AVCodecContext* dec = s.vdec.get();
+  const double frame_s = s.info.fps > 0 ? 1.0 / s.info.fps : 0.04;
+  const double margin = (std::max(dec->has_b_frames, 0) + 3) * frame_s;
+  const bool far = s.skip_nonref && s.have_cur && s.cur_t < t - margin;
+  dec->skip_frame = far ? AVDISCARD_NONREF : AVDISCARD_DEFAULT;
+}
+
 // Leaves the frame shown at `t` in s.prev or s.cur and returns it (nullptr: no frame at all).
 const AVFrame* video_frame_at(VideoReader::State& s, double t) {
   if (should_seek_video(s, t)) seek_video(s, t);
   while (!(s.have_cur && s.cur_t > t) && !s.eof) {
+    choose_frame_skipping(s, t);
     if (s.have_cur) {
       av_frame_unref(s.prev.get());
       av_frame_move_ref(s.prev.get(), s.cur.get());
@@ -310,6 +327,7 @@ std::vector<VideoFrame> VideoReader::read_frames_at(const std::vector<double>& t
 std::vector<VideoFrame> VideoReader::read_all_frames() {
   State& s = *s_;
   if (!s.positioned || s.have_prev || s.have_cur || s.decoded > 0) seek_video(s, 0.0);
+  s.vdec->skip_frame = AVDISCARD_DEFAULT;  // every frame, also those sampled reads skip
   std::vector<VideoFrame> out;
   AvFramePtr f = make_av_frame();
   double t = -1.0;

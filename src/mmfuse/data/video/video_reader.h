@@ -91,6 +91,10 @@ class VideoReader {
   /// Video frames decoded so far (to see that seeking skipped work).
   int64_t frames_decoded() const;
 
+  /// Sampled reads skip non-reference frames (most B-frames) far before the next sampled time
+  /// (on by default; the frames returned are the same). Off: every frame on the way is decoded.
+  void set_frame_skipping(bool on);
+
   /// Implementation detail (FFmpeg objects), defined in the .cpp files.
   struct State;
 

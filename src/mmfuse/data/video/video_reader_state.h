@@ -23,6 +23,7 @@ struct VideoReader::State {
   bool flushed = false;    ///< the demuxer hit the end and the decoder was sent the flush packet
   bool eof = false;        ///< the decoder has no more frames
   int64_t decoded = 0;
+  bool skip_nonref = true;  ///< see VideoReader::set_frame_skipping
   SwsPtr sws;
 
   /// `stream <i> (<codec>)` for messages.
