@@ -36,6 +36,14 @@ EncoderInputs declare_inputs(OnnxGraph& g, Modality m, const models::ModalityInp
   return e;
 }
 
+void require_output_folder(const std::string& out_path) {
+  const std::filesystem::path parent = std::filesystem::absolute(out_path).parent_path();
+  if (!std::filesystem::is_directory(parent)) {
+    throw Error(out_path + ": the output folder " + parent.string() +
+                " does not exist; create it first");
+  }
+}
+
 }  // namespace
 
 OnnxExport export_model(models::MultimodalModelImpl& model, const ConfigNode& model_cfg,
@@ -91,11 +99,7 @@ OnnxExport export_run(const std::string& run_dir, const std::string& out_path,
                 ": not a finished run (model.safetensors is missing); train one with "
                 "`mmfuse train` or pass the run's folder");
   }
-  const fs::path parent = fs::absolute(out_path).parent_path();
-  if (!fs::is_directory(parent)) {
-    throw Error(out_path + ": the output folder " + parent.string() +
-                " does not exist; create it first");
-  }
+  require_output_folder(out_path);
   runtime::RunLoadOptions load;
   load.onednn_gemm = false;
   auto run = runtime::load_run(run_dir, load);
