@@ -27,7 +27,9 @@ EncoderInputs declare_inputs(OnnxGraph& g, Modality m, const models::ModalityInp
   g.input(data.name, type_of(data), data.dims);
   out.inputs.push_back(data);
   EncoderInputs e{data.name, ""};
-  if (variable) {
+  // Token ids always come with their lengths: the Predictor pads them, the encoders mask the
+  // padding.
+  if (variable || in.vocab_size > 0) {
     OnnxValueInfo lengths{data.name + "_lengths", true, {-1}};
     g.input(lengths.name, OnnxType::int64, lengths.dims);
     out.inputs.push_back(lengths);

@@ -3,8 +3,9 @@
 // The graph (opset 13..17, dynamic batch dimension "batch"):
 //   inputs   one per modality the model encodes, named like the modality ("image", "audio",
 //            "text", "tabular"), with the item shape the run's Predictor collates after
-//            preprocessing: float32 [batch, ...] features, or int64 [batch, T] token ids plus
-//            "<modality>_lengths" int64 [batch] for variable-length items. Every modality must
+//            preprocessing: float32 [batch, ...] features, or int64 [batch, T] token ids; token
+//            ids and other variable-length items come with "<modality>_lengths" int64 [batch]
+//            (valid steps per row, as the Predictor's batch gives them). Every modality must
 //            be given (the module path's learned placeholders for absent ones are not exported).
 //   outputs  one per head, named like its target: float32 [batch, K] logits (classification,
 //            multilabel), values (regression) or unit-norm embeddings.
