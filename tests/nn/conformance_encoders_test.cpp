@@ -10,6 +10,7 @@
 
 #include "mmfuse/nn/encoders/encoder.h"
 #include "nn/conformance_util.h"
+#include "nn/quant_conformance_util.h"
 
 namespace mmfuse::encoders {
 namespace {
@@ -282,6 +283,14 @@ TEST_P(EncoderConformance, AbsentSamplesGiveFiniteOutputs) {
       if (out.tokens.defined()) EXPECT_TRUE(torch::isfinite(out.tokens).all().item<bool>());
     }
   });
+}
+
+TEST_P(EncoderConformance, Int8CloseToFloat32) {
+  if (mmfuse::testing::int8_stays_float().count(GetParam())) {
+    GTEST_SKIP() << GetParam()
+                 << " stays float: " << mmfuse::testing::int8_stays_float().at(GetParam());
+  }
+  for_each_subject(mmfuse::testing::check_int8_close_to_fp32);
 }
 
 TEST_P(EncoderConformance, BatchOfOne) {

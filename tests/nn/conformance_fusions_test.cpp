@@ -10,6 +10,7 @@
 #include <tuple>
 
 #include "fusion_test_util.h"
+#include "nn/quant_conformance_util.h"
 #include "test_util.h"
 
 namespace mmfuse::testing {
@@ -156,6 +157,18 @@ TEST_P(FusionConformance, CloneIsIndependent) {
   }
   EXPECT_TRUE(torch::equal(run(a, in, false).fused, before));
   EXPECT_FALSE(torch::equal(run(b, in, false).fused, before));
+}
+
+TEST_P(FusionConformance, Int8CloseToFloat32) {
+  if (mmfuse::testing::int8_stays_float().count(name_)) {
+    GTEST_SKIP() << name_ << " stays float: " << mmfuse::testing::int8_stays_float().at(name_);
+  }
+  Subject s;
+  s.build = [&](uint64_t seed) { return build(seed).module(); };
+  s.run = [&](const Subject::ModulePtr& m, int64_t b, uint64_t seed) {
+    return std::vector<torch::Tensor>{FusionBlock(m)->fuse(random_inputs(ctx_, b, seed)).fused};
+  };
+  check_int8_close_to_fp32(s);
 }
 
 TEST_P(FusionConformance, SaveLoadRoundTrip) {

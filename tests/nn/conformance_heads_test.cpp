@@ -10,6 +10,7 @@
 
 #include "mmfuse/nn/heads/head.h"
 #include "nn/conformance_util.h"
+#include "nn/quant_conformance_util.h"
 
 namespace mmfuse::heads {
 namespace {
@@ -113,6 +114,14 @@ TEST_P(HeadConformance, CloneIsIndependent) {
 
 TEST_P(HeadConformance, SaveLoadRoundTrip) {
   for_each_subject(mmfuse::testing::check_save_load_round_trip);
+}
+
+TEST_P(HeadConformance, Int8CloseToFloat32) {
+  if (mmfuse::testing::int8_stays_float().count(GetParam())) {
+    GTEST_SKIP() << GetParam()
+                 << " stays float: " << mmfuse::testing::int8_stays_float().at(GetParam());
+  }
+  for_each_subject(mmfuse::testing::check_int8_close_to_fp32);
 }
 
 TEST_P(HeadConformance, BatchOfOne) {

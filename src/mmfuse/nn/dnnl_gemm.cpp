@@ -107,7 +107,12 @@ bool worth_it(const torch::Tensor& a, const torch::Tensor& b) {
   return usable(a, b) && a.size(0) * a.size(1) * b.size(1) >= kMinMacs;
 }
 
+std::atomic<GemmHook> g_gemm_hook{nullptr};
+
 at::Tensor mm_kernel(const at::Tensor& self, const at::Tensor& mat2) {
+  if (auto hook = g_gemm_hook.load(); hook && usable(self, mat2)) {
+    if (auto r = hook(self, mat2, {}); r.defined()) return r;
+  }
   if (worth_it(self, mat2)) return run(self, mat2, {});
   at::Tensor out = at::empty({0}, self.options());
   return at::mm_out(out, self, mat2);
@@ -115,6 +120,14 @@ at::Tensor mm_kernel(const at::Tensor& self, const at::Tensor& mat2) {
 
 at::Tensor addmm_kernel(const at::Tensor& self, const at::Tensor& mat1, const at::Tensor& mat2,
                         const at::Scalar& beta, const at::Scalar& alpha) {
+  if (auto hook = g_gemm_hook.load(); hook && usable(mat1, mat2) && alpha.equal(1)) {
+    const bool bias_row =
+        self.scalar_type() == torch::kFloat && self.dim() == 1 && self.size(0) == mat2.size(1);
+    torch::Tensor r;
+    if (beta.equal(0)) r = hook(mat1, mat2, {});
+    if (beta.equal(1) && bias_row) r = hook(mat1, mat2, self);
+    if (r.defined()) return r;
+  }
   if (worth_it(mat1, mat2) && alpha.equal(1)) {
     const int64_t n = mat2.size(1);
     const bool row_bias = self.scalar_type() == torch::kFloat &&
@@ -135,6 +148,10 @@ struct SilentWarnings : c10::WarningHandler {
 };
 
 }  // namespace
+
+void set_gemm_hook(GemmHook hook) {
+  g_gemm_hook.store(hook);
+}
 
 torch::Tensor dnnl_mm(const torch::Tensor& a, const torch::Tensor& b) {
   return run(a, b, {});

@@ -31,6 +31,13 @@ torch::Tensor dnnl_mm_bias(const torch::Tensor& a, const torch::Tensor& b,
 
 class DnnlGemm;
 
+/// A hook the int8 layers (nn/quant/hooks.h) install into the replacement kernels: it sees every
+/// float32 product a [M, K] x b [K, N] (+ bias [N] when defined) first and returns its result, or
+/// an undefined tensor to let the product run as usual. Null (the default): no hook.
+using GemmHook = torch::Tensor (*)(const torch::Tensor& a, const torch::Tensor& b,
+                                   const torch::Tensor& bias);
+void set_gemm_hook(GemmHook hook);
+
 /// Shared use of the replacement: the first live handle registers the oneDNN kernels, the last
 /// one released restores LibTorch's. Any number of owners (the CLI, every loaded run of the
 /// runtime layer, a test) may hold one at once; thread-safe. Fails (Error) only while a DnnlGemm

@@ -66,7 +66,14 @@ std::shared_ptr<const Run> load_run(const std::string& dir, const RunLoadOptions
   }
   run->weights_file = (fs::path(dir) / options.weights).string();
   auto module = run->model.module();
-  load_module(*module, run->weights_file);
+  if (run->config.has("quantization")) {  // `mmfuse optimize --int8` (nn/quant/quantize.h)
+    if (!options.device.is_cpu()) {
+      run->config["quantization"].fail("int8 runs run on the CPU; load it without a GPU device");
+    }
+    run->quantized = nn::quant::load_quantized_module(*module, run->weights_file);
+  } else {
+    load_module(*module, run->weights_file);
+  }
   module->to(options.device);
   module->eval();
   run->device = options.device;

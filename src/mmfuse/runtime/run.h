@@ -7,6 +7,8 @@
 //   model.safetensors     the selected weights, loadable from Python
 //   checkpoints/          last.safetensors (resumable state), best.safetensors
 //   metrics.jsonl, summary.json, report.html
+// A run written by `mmfuse optimize --int8` has a `quantization:` section in its config and int8
+// layers in model.safetensors (nn/quant/quantize.h); it loads the same way.
 #pragma once
 
 #include <memory>
@@ -20,6 +22,7 @@
 #include "mmfuse/data/dataset.h"
 #include "mmfuse/models/task.h"
 #include "mmfuse/nn/dnnl_gemm.h"
+#include "mmfuse/nn/quant/quantize.h"
 
 namespace mmfuse::runtime {
 
@@ -50,6 +53,8 @@ struct Run {
   nlohmann::json summary;    ///< summary.json when present, else {}
   std::string class_target;  ///< first class target ("" without one)
   std::shared_ptr<const nn::DnnlGemm> gemm;  ///< held while the run lives (onednn_gemm)
+  /// The int8 layers of a quantized run (null for float runs), hooked while the run lives.
+  std::shared_ptr<const nn::quant::QuantizedModel> quantized;
 
   /// The model of a supervised run; throws Error naming the run's task otherwise.
   models::MultimodalModel heads() const;

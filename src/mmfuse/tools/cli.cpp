@@ -58,6 +58,8 @@ int run_cli(int argc, char** argv) {
   add_translate_commands(app);
   add_index_commands(app);
   add_serve_commands(app);
+  add_prune_commands(app);
+  add_optimize_commands(app);
   add_export_commands(app);
 
   try {

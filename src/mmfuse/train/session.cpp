@@ -45,7 +45,7 @@ RunConfig run_config(const TrainRequest& req, const std::string& dir, bool resum
 }
 
 // Process 0 fits the preprocessing on the training split and saves it; the others load it.
-std::shared_ptr<data::Dataset> open_dataset(Session& s) {
+std::shared_ptr<data::Dataset> open_dataset(Session& s, const std::string& fitted) {
   const std::string state_file = (fs::path(s.dir) / "dataset.json").string();
   data::DatasetOptions dopt;
   dopt.threads = std::max(1, s.config.train.loader_threads);
@@ -53,6 +53,11 @@ std::shared_ptr<data::Dataset> open_dataset(Session& s) {
     dopt.ram_cache_cap_bytes = s.config.train.memory.cache_cap_bytes();
   std::shared_ptr<data::Dataset> ds;
   if (s.resumed && fs::exists(state_file)) return data::Dataset::load(state_file, dopt);
+  if (!fitted.empty()) {
+    if (s.dp->is_main()) write_file_atomic(state_file, read_file(fitted));
+    s.dp->barrier();
+    return data::Dataset::load(state_file, dopt);
+  }
   if (s.dp->is_main()) {
     ds = data::Dataset::create(data::DatasetSpec::load(s.config.data), dopt);
     ds->save(state_file);
@@ -110,7 +115,7 @@ std::unique_ptr<Session> open_session(const TrainRequest& req) {
   s->dp = std::make_unique<DataParallel>(dist, s->device, ro);
   apply_threads(tc);
   torch::manual_seed(tc.seed);
-  s->dataset = open_dataset(*s);
+  s->dataset = open_dataset(*s, req.fitted_dataset);
   s->train = limited(s->dataset->train_samples(), tc.limit_train);
   if (s->train->samples.empty()) throw Error("the training split has no usable samples");
   s->val_shard = s->dp->shard(s->dataset->read_split(data::Split::val));
@@ -141,6 +146,7 @@ std::unique_ptr<Session> open_session(const TrainRequest& req) {
                  s->state.position.batch, s->state.step);
   } else {
     s->task->prepare(s->ctx);
+    if (req.on_model_built) req.on_model_built(*s->module);
   }
   s->dp->broadcast(*s->module);
   for (auto& c : s->task->companions()) s->dp->broadcast(*c.module);

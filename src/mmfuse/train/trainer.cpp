@@ -99,6 +99,10 @@ void Loop::step(const data::Batch& batch, int64_t epoch, int64_t batch_index) {
     torch::nn::utils::clip_grad_norm_(s.module->parameters(), tc.grad_clip_norm);
   }
   s.optimizer->step();
+  if (req.after_step) {
+    torch::NoGradGuard no_grad;
+    req.after_step(*s.module);
+  }
   ++st.step;
   st.samples_seen += t.samples;
   st.epoch_loss_sum += t.loss;

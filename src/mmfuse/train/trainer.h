@@ -13,8 +13,11 @@
 // runtime/run.h loads such a directory for inference, whatever the task.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
+
+#include <torch/torch.h>
 
 #include <nlohmann/json.hpp>
 
@@ -39,6 +42,14 @@ struct TrainRequest {
   bool evaluate_test = true;                ///< evaluate the test split at the end when it exists
   /// The processes of a data-parallel run (torchrun's environment, read by the CLI).
   DistributedOptions distributed;
+  /// A fitted dataset.json to use instead of fitting the preprocessing again (a run derived from
+  /// another one, e.g. a pruned run; it is copied into the run directory). Empty: fit it.
+  std::string fitted_dataset;
+  /// Called once on a fresh (not resumed) run when the model is built and the task prepared,
+  /// before the first step: e.g. loads the weights of a pruned run in place.
+  std::function<void(torch::nn::Module&)> on_model_built;
+  /// Called after every optimizer step (under NoGradGuard): e.g. re-applies pruning masks.
+  std::function<void(torch::nn::Module&)> after_step;
 };
 
 struct TrainResult {

@@ -17,6 +17,12 @@ namespace mmfuse::encoders {
 struct LeNetOptions {
   LeNetOptions(int64_t in_channels, std::vector<int64_t> input_hw)
       : in_channels_(in_channels), input_hw_(std::move(input_hw)) {}
+
+  /// Output channels of block `i` (0 .. extra_blocks).
+  int64_t width(int64_t i) const {
+    return widths_.empty() ? channels_ << i : widths_[static_cast<std::size_t>(i)];
+  }
+
   /// Channels of the input image (1 for MNIST and spectrograms).
   TORCH_ARG(int64_t, in_channels);
   /// {H, W} of the input in pixels; fixes the size of the flattened output.
@@ -25,6 +31,9 @@ struct LeNetOptions {
   TORCH_ARG(int64_t, channels) = 6;
   /// Number of conv3x3 blocks after the first one (each halves H and W).
   TORCH_ARG(int64_t, extra_blocks) = 3;
+  /// Output channels of each block (extra_blocks + 1 values, e.g. from structured pruning);
+  /// empty: `channels` doubling per block.
+  TORCH_ARG(std::vector<int64_t>, widths) = {};
 };
 
 class LeNetImpl : public torch::nn::Cloneable<LeNetImpl>, public Encoder {
@@ -35,9 +44,10 @@ class LeNetImpl : public torch::nn::Cloneable<LeNetImpl>, public Encoder {
 
   explicit LeNetImpl(LeNetOptions options) : options(std::move(options)) { reset(); }
 
-  /// Keys: channels, extra_blocks, in_channels (default: C of the input shape [C, H, W]).
+  /// Keys: channels, extra_blocks, widths (channels per block), in_channels (default: C of the
+  /// input shape [C, H, W]).
   static std::shared_ptr<LeNetImpl> create(const EncoderContext& ctx, const ConfigNode& cfg) {
-    cfg.check_keys({"type", "in_channels", "channels", "extra_blocks"});
+    cfg.check_keys({"type", "in_channels", "channels", "extra_blocks", "widths"});
     if (ctx.input_shape.size() != 3) {
       cfg.fail("lenet expects images with a per-item shape [C, H, W], got rank " +
                std::to_string(ctx.input_shape.size()) + "; use a sequence or mlp encoder");
@@ -53,6 +63,15 @@ class LeNetImpl : public torch::nn::Cloneable<LeNetImpl>, public Encoder {
     o.extra_blocks(cfg.get<int64_t>("extra_blocks", o.extra_blocks()));
     if (o.channels() < 1) cfg["channels"].fail("expected a positive channel count");
     if (o.extra_blocks() < 0) cfg["extra_blocks"].fail("expected 0 or more blocks");
+    o.widths(cfg.get<std::vector<int64_t>>("widths", {}));
+    if (!o.widths().empty() && static_cast<int64_t>(o.widths().size()) != o.extra_blocks() + 1) {
+      cfg["widths"].fail("expected " + std::to_string(o.extra_blocks() + 1) +
+                         " channel counts (one per block: extra_blocks + 1), got " +
+                         std::to_string(o.widths().size()));
+    }
+    for (int64_t w : o.widths()) {
+      if (w < 1) cfg["widths"].fail("expected positive channel counts");
+    }
     if (o.in_channels() != ctx.input_shape[0]) {
       cfg["in_channels"].fail("the data gives " + std::to_string(ctx.input_shape[0]) +
                               " channels, the config says " + std::to_string(o.in_channels()) +
@@ -68,10 +87,10 @@ class LeNetImpl : public torch::nn::Cloneable<LeNetImpl>, public Encoder {
   }
 
   void reset() override {
-    int64_t in = options.in_channels(), ch = options.channels();
+    int64_t in = options.in_channels();
     net_ = torch::nn::Sequential();
     for (int64_t i = 0; i <= options.extra_blocks(); ++i) {
-      int64_t out = ch << i;
+      int64_t out = options.width(i);
       int64_t kernel = i == 0 ? 5 : 3;
       auto conv = torch::nn::Conv2d(
           torch::nn::Conv2dOptions(in, out, kernel).padding(kernel / 2).bias(false));
@@ -114,7 +133,7 @@ class LeNetImpl : public torch::nn::Cloneable<LeNetImpl>, public Encoder {
   }
 
   int64_t out_dim() const override { return token_dim() * map_side(0) * map_side(1); }
-  int64_t token_dim() const override { return options.channels() << options.extra_blocks(); }
+  int64_t token_dim() const override { return options.width(options.extra_blocks()); }
 
   LeNetOptions options;
 

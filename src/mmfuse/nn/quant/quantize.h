@@ -1,0 +1,101 @@
+// Post-training int8 quantization of a torch module tree (any model of the registries): the
+// layers are found by type (torch::nn::Linear; Conv2d that runs through the folded conv+BN path),
+// calibrated by running the model, and replaced in its forward through the hooks of hooks.h.
+//
+// Stored format (model.safetensors of a quantized run, readable from Python); for a quantized
+// layer `<m>` its float `<m>.weight` is left out and these are written instead:
+//   <m>.weight_int8        I8  [out, in] (Linear) or [out, in/groups, kh, kw] (Conv2d, batch norm
+//                              folded in), per output channel symmetric: w ~= weight_int8 * scale
+//   <m>.weight_scale       F32 [out]
+//   <m>.input_scale        F32 [1]   static only: activation step (x ~= q * input_scale)
+//   <m>.input_zero_point   I32 [1]   static only: always 0 (symmetric)
+//   <m>.input_unsigned     U8  [1]   static only: 1 = q in [0, 255] (input never negative),
+//                                    0 = q in [-127, 127]
+//   <m>.folded_bias        F32 [out] Conv2d only: beta + (b - running_mean) * gamma / sqrt(var+eps)
+// The file's "quantization" metadata entry is JSON: {"mode": "static"|"dynamic",
+// "layers": {"<m>": {"kind": "linear"|"conv2d", "bn": "<batch norm module>"}}}.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "mmfuse/nn/quant/hooks.h"
+
+namespace mmfuse::nn::quant {
+
+enum class QuantMode { static_int8, dynamic_int8 };
+
+/// "static" / "dynamic".
+std::string to_string(QuantMode mode);
+/// Parses "static" / "dynamic"; throws UsageError naming the accepted values otherwise.
+QuantMode parse_quant_mode(const std::string& text);
+
+struct QuantizeOptions {
+  QuantMode mode = QuantMode::static_int8;
+  /// Layers (dotted module names) kept in float32.
+  std::vector<std::string> float_layers;
+  /// Activation range from calibration: 100 = min/max; below it, that percentile of |x|
+  /// (e.g. 99.99 clips rare outliers).
+  double percentile = 100.0;
+};
+
+/// A layer the quantizer can handle: "linear" or "conv2d", by dotted module name.
+struct QuantizableLayer {
+  std::string name;
+  std::string kind;
+  torch::nn::Module* module = nullptr;
+};
+
+/// Every Linear and Conv2d of `root`, in module order.
+std::vector<QuantizableLayer> quantizable_layers(torch::nn::Module& root);
+
+/// Observes the inputs of every quantizable layer of `root` while it lives: run the model
+/// (eval mode, no autograd) on calibration batches in between.
+class Calibrator {
+ public:
+  explicit Calibrator(torch::nn::Module& root);
+  /// Observations by layer name (a layer that never ran has calls == 0).
+  std::map<std::string, LayerObservation> observations() const;
+
+ private:
+  LayerHooks hooks_;
+};
+
+/// A model whose layers run in int8 while this lives.
+struct QuantizedModel {
+  QuantMode mode = QuantMode::static_int8;
+  std::unique_ptr<LayerHooks> hooks;
+  /// Layers running in int8.
+  std::vector<std::string> quantized;
+  /// Layers left in float32, with the reason.
+  std::map<std::string, std::string> float_layers;
+  /// Conv2d name -> the batch norm folded into it.
+  std::map<std::string, std::string> folded_bn;
+};
+
+/// Quantizes the layers of `root` (static mode needs `observations` from a Calibrator run on the
+/// same model; dynamic mode ignores them). Layers that cannot be quantized stay float with their
+/// reason in the result. `root` itself is not changed.
+std::shared_ptr<QuantizedModel> quantize_module(
+    torch::nn::Module& root, const std::map<std::string, LayerObservation>& observations,
+    const QuantizeOptions& options);
+
+/// The tensors and metadata of a quantized model's file (format above).
+std::map<std::string, torch::Tensor> quantized_state(torch::nn::Module& root,
+                                                     const QuantizedModel& model);
+std::string quantized_metadata(const QuantizedModel& model);
+
+/// Loads a quantized file written from quantized_state into `root` (built from the same config)
+/// and returns the hooks running it. Throws Error naming the file for a file without the
+/// "quantization" metadata or with missing/mismatched tensors.
+std::shared_ptr<QuantizedModel> load_quantized_module(torch::nn::Module& root,
+                                                      const std::string& path);
+
+/// True when the safetensors file at `path` holds a quantized model.
+bool is_quantized_file(const std::string& path);
+
+}  // namespace mmfuse::nn::quant
