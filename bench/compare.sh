@@ -5,9 +5,15 @@
 # end-to-end training epoch of `lf` on 20,000 samples (--epoch-limit) (data loading and feature extraction
 # included, wall clock of the whole command) on each side. Prints one markdown table of medians
 # and ratios, and the goals of issue 5 met or not.
+# ONNX Runtime (issue 20): each model is also exported twice, by the peer (`avmnist_peer.py export
+# --onnx`) and by mmfuse (`mmfuse export --config`, the same seeded untrained model `mmfuse bench`
+# times), and both files are timed by ../shared/peers/ort_bench.js (fp32, same threads, batch 1 and
+# 40) in every round; a second table gives mmfuse's latency over ONNX Runtime's. onnxruntime-node is
+# installed into BUILD/onnxruntime (scripts/install_onnxruntime.sh); where npm or node is
+# unreachable those columns are skipped with a message. --no-ort skips them too.
 #
 #   bench/compare.sh [--threads 2] [--rounds 3] [--steps 50] [--models "image audio lf tf lrtf xattn"]
-#                    [--epoch-rounds 1] [--epoch-limit 20000] [--build DIR] [--out DIR]
+#                    [--epoch-rounds 1] [--epoch-limit 20000] [--build DIR] [--out DIR] [--no-ort]
 #
 # --epoch-rounds 0 skips the end-to-end epoch; --epoch-limit sets its training samples (both
 # sides always load and evaluate the whole val and test splits). mmfuse's epoch runs with its feature cache off
@@ -18,7 +24,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
-threads=2 rounds=3 steps=50 epoch_rounds=1 epoch_limit=20000 build="$root/build" out=""
+threads=2 rounds=3 steps=50 epoch_rounds=1 epoch_limit=20000 build="$root/build" out="" ort=1
 models="image audio lf tf lrtf xattn"
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -30,6 +36,7 @@ while [[ $# -gt 0 ]]; do
     --epoch-limit) epoch_limit="$2"; shift 2 ;;
     --build) build="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
+    --no-ort) ort=0; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -52,6 +59,24 @@ last_json() { grep '^{' | tail -n 1; }
 now() { date +%s.%N; }
 
 loadavg() { echo "{\"loadavg\": \"$(cut -d' ' -f1-3 /proc/loadavg)\"}"; }
+
+# ONNX Runtime: the package, then both exports of every model (untimed).
+ort_dir="$build/onnxruntime"
+if ((ort)) && ! "$root/scripts/install_onnxruntime.sh" "$ort_dir"; then
+  echo "skipping the ONNX Runtime columns: onnxruntime-node could not be installed" >&2
+  ort=0
+fi
+if ((ort)); then
+  for m in $models; do
+    "$py" "$peer" export --model "$m" --out "$out/onnx_peer_$m" --onnx >/dev/null ||
+      { echo "peer export --onnx failed for $m (python3-onnx installed?)" >&2; exit 1; }
+    "$bin" export --config "$root/configs/avmnist/$m.yaml" --onnx "$out/onnx_mmfuse_$m.onnx" >/dev/null
+  done
+fi
+ort_bench() { # file
+  NODE_PATH="$ort_dir/node_modules" node "$root/../shared/peers/ort_bench.js" "$1" --threads "$threads" \
+    --steps "$steps" --batch 40 | last_json
+}
 record host load before "$(loadavg)"
 for ((r = 1; r <= rounds; r++)); do
   for m in $models; do
@@ -62,6 +87,14 @@ for ((r = 1; r <= rounds; r++)); do
     record peer bench "$m" "$b"
     echo "round $r $m: mmfuse $a" >&2
     echo "round $r $m: peer   $b" >&2
+    if ((ort)); then
+      c="$(ort_bench "$out/onnx_peer_$m/model.onnx")"
+      record ort_peer bench "$m" "$c"
+      d="$(ort_bench "$out/onnx_mmfuse_$m.onnx")"
+      record ort_mmfuse bench "$m" "$d"
+      echo "round $r $m: onnxruntime (peer's export) $c" >&2
+      echo "round $r $m: onnxruntime (mmfuse's export) $d" >&2
+    fi
   done
   g="$("$bin" bench --gemm --size 1024 --threads "$threads" --json | last_json)"
   record mmfuse gemm gemm "$g"

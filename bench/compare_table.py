@@ -6,13 +6,36 @@ issue 5, then the goals met or not.
 """
 import argparse, json, statistics
 
-GOALS = {'train': 2.0, 'b1': 0.33, 'b40': 0.5, 'peak': 0.40, 'epoch': 2.0}
+GOALS = {'train': 2.0, 'b1': 0.33, 'b40': 0.5, 'peak': 0.40, 'epoch': 2.0, 'ort': 1.0}
 CONV_HEAVY = ('audio', 'lf', 'tf', 'lrtf', 'xattn')  # the audio LeNet's convolutions dominate
 
 
 def med(rows, key):
     vals = [r[key] for r in rows if key in r]
     return statistics.median(vals) if vals else float('nan')
+
+
+def ort_table(models, pick, misses):
+    """mmfuse fp32 beside ONNX Runtime fp32 on the peer's export and on mmfuse's own (issue 20)."""
+    if not any(pick('ort_peer', 'bench', m) for m in models):
+        print('\nONNX Runtime: not measured (onnxruntime-node unavailable or --no-ort)')
+        return
+    print('\nONNX Runtime fp32 (onnxruntime-node, ../shared/peers/ort_bench.js), same threads; ratios '
+          'mmfuse / ORT on the peer\'s export (goal <= 1.0):\n')
+    print('| model | batch-1 p50 ms mmfuse | ORT peer export | ORT mmfuse export | mmfuse / ORT '
+          '| batch-40 p50 ms mmfuse | ORT peer export | ORT mmfuse export | mmfuse / ORT |')
+    print('|' + '---|' * 9)
+    for m in models:
+        o, q, e = pick('mmfuse', 'bench', m), pick('ort_peer', 'bench', m), pick('ort_mmfuse', 'bench', m)
+        row, ok = [m], True
+        for key in ('batch1_p50_ms', 'batch40_p50_ms'):
+            ratio = med(o, key) / med(q, key)
+            ok = ok and ratio <= GOALS['ort']
+            row += [f'{med(o, key):.3f}', f'{med(q, key):.3f}', f'{med(e, key):.3f}',
+                    f"{ratio:.2f}{'' if ratio <= GOALS['ort'] else ' ✗'}"]
+            if ratio > GOALS['ort']:
+                misses.append(f"{m}: {key.split('_')[0]} latency {ratio:.2f}x ONNX Runtime's (goal <= 1.0x)")
+        print('| ' + ' | '.join(row) + ' |')
 
 
 def main():
@@ -59,6 +82,7 @@ def main():
         if b40 > GOALS['b40']: misses.append(f'{m}: batch-40 latency {b40:.2f}x (goal <= 0.5x)')
         if m in CONV_HEAVY and frac < GOALS['peak']:
             misses.append(f'{m}: training at {100 * frac:.0f}% of the GEMM peak (goal 40%)')
+    ort_table(models, pick, misses)
     eo, ep = pick('mmfuse', 'epoch', 'lf'), pick('peer', 'epoch', 'lf')
     if eo and ep:
         so, sp = med(eo, 'seconds'), med(ep, 'seconds')

@@ -35,3 +35,8 @@ separate_arguments(MMFUSE_TORCH_FLAGS UNIX_COMMAND "${TORCH_CXX_FLAGS}")
 # matmul directly for dense layers (src/mmfuse/nn/dnnl_gemm.h).
 find_path(DNNL_INCLUDE_DIR oneapi/dnnl/dnnl.hpp REQUIRED)
 find_library(DNNL_LIBRARY dnnl REQUIRED)
+# ONNX export (src/mmfuse/export): the ONNX protobuf classes of Debian's libonnx-dev. Linked as
+# plain libraries: the ONNX targets' compile definitions would disable the shared precompiled
+# header, so graph.cpp (the one file including onnx_pb.h) defines them itself.
+find_library(ONNX_PROTO_LIBRARY onnx_proto REQUIRED)
+find_library(PROTOBUF_LIBRARY protobuf REQUIRED)

@@ -33,6 +33,8 @@ function(mmfuse_layer name)
     # OpenMP only at link time: its -fopenmp compile flag would disable the shared precompiled header.
     list(APPEND deps ${FAISS_LIBRARY} ${OpenMP_CXX_LIBRARIES} ${LAPACK_LIBRARIES} ${BLAS_LIBRARIES})
     target_include_directories(mmfuse_${name} PUBLIC ${FAISS_INCLUDE_DIR})
+  elseif(name STREQUAL "export")
+    list(APPEND deps ${ONNX_PROTO_LIBRARY} ${PROTOBUF_LIBRARY})
   elseif(name STREQUAL "serve")
     list(APPEND deps PkgConfig::HTTPLIB)
   elseif(name STREQUAL "tools")

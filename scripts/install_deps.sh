@@ -4,6 +4,7 @@ set -euo pipefail
 PKGS=(
   cmake ninja-build g++ ccache pkg-config
   libtorch-dev libgloo-dev libdnnl-dev
+  libonnx-dev python3-onnx nodejs  # ONNX export; its checks run the npm package onnxruntime-node
   libopencv-dev libsndfile1-dev libsamplerate0-dev zlib1g-dev libxxhash-dev
   libfaiss-dev libcpp-httplib-dev nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libspdlog-dev
   libsqlite3-dev libuchardet-dev libicu-dev libgtest-dev libgmock-dev libbenchmark-dev

@@ -60,6 +60,7 @@ int run_cli(int argc, char** argv) {
   add_serve_commands(app);
   add_prune_commands(app);
   add_optimize_commands(app);
+  add_export_commands(app);
 
   try {
     app.parse(argc, argv);

@@ -30,6 +30,7 @@ void add_index_commands(CLI::App& app);     ///< index build, search
 void add_serve_commands(CLI::App& app);     ///< serve (cmd_serve.cpp)
 void add_optimize_commands(CLI::App& app);  ///< optimize (cmd_optimize.cpp)
 void add_prune_commands(CLI::App& app);     ///< prune (cmd_prune.cpp)
+void add_export_commands(CLI::App& app);    ///< export --onnx (cmd_export.cpp)
 
 /// torchrun's launch contract (RANK, WORLD_SIZE, MASTER_ADDR, ...) read from the environment:
 /// the one place the program reads it. One process when WORLD_SIZE is unset.
