@@ -214,5 +214,23 @@ TEST_F(PruneRunTest, CommandLineRejectsAnAmountOutsideZeroToOne) {
   EXPECT_NE(r.output.find("[0, 1)"), std::string::npos) << r.output;
 }
 
+TEST_F(PruneRunTest, OptimizePrunesThroughTheSameEntryAndRefusesPruneWithInt8) {
+  testing::TempDir out;
+  // --prune routes to the pruning entry: its own range check answers.
+  auto r =
+      testing::run_mmfuse("optimize --run " + run_ + " --out " + out.file("c") + " --prune 1.5");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("[0, 1)"), std::string::npos) << r.output;
+  r = testing::run_mmfuse("optimize --run " + run_ + " --out " + out.file("d") +
+                          " --prune 0.5 --int8 static");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("prune first"), std::string::npos) << r.output;
+  r = testing::run_mmfuse("optimize --run " + run_ + " --out " + out.file("e"));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("--int8 static|dynamic or --prune"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(out.file("c")));
+  EXPECT_FALSE(std::filesystem::exists(out.file("d")));
+}
+
 }  // namespace
 }  // namespace mmfuse::optimize

@@ -1,11 +1,14 @@
 // `mmfuse optimize --run RUN_DIR --out RUN_DIR2 --int8 static|dynamic [--calib-samples N]
-// [--max-layer-drop P] [--percentile Q] [--float-layers a,b] [--json]`: an optimized copy of a
-// trained run (optimize/optimize.h). Pruning options join OptimizeOptions and this parser.
+// [--max-layer-drop P] [--percentile Q] [--float-layers a,b] [--json]` or `mmfuse optimize --run
+// RUN_DIR --out RUN_DIR2 --prune AMOUNT [--structured] [--finetune-epochs E]`: an optimized copy of
+// a trained run (optimize/optimize.h, optimize/prune.h; `mmfuse prune` has every pruning option).
 #include <torch/torch.h>
 
 #include <iostream>
 
+#include "mmfuse/core/error.h"
 #include "mmfuse/optimize/optimize.h"
+#include "mmfuse/optimize/prune.h"
 #include "mmfuse/tools/cli.h"
 
 namespace mmfuse::tools {
@@ -40,6 +43,29 @@ void add_optimize_int8_options(CLI::App* cmd, const std::shared_ptr<optimize::Op
       ->delimiter(',');
 }
 
+// The pruning options of `mmfuse optimize` (all of them, with --global and --norm: `mmfuse prune`).
+void add_optimize_prune_options(CLI::App* cmd, const std::shared_ptr<optimize::PruneOptions>& p) {
+  cmd->add_option("--prune", p->amount,
+                  "Prune this fraction in [0, 1) of each layer's weights (magnitude), or of its "
+                  "channels/units with --structured");
+  cmd->add_flag("--structured", p->structured,
+                "Pruning removes whole output channels/units so the kernels shrink (lenet, mlp)");
+  cmd->add_option("--finetune-epochs", p->finetune_epochs,
+                  "Epochs of fine-tuning after pruning, with the run's own training settings");
+}
+
+// `--prune` without `--int8`: the pruned run and its report.
+void run_optimize_prune(optimize::PruneOptions p, const optimize::OptimizeOptions& o, int threads,
+                        bool json) {
+  p.run = o.run_dir;
+  p.out = o.out_dir;
+  p.latency_batch = o.batch;
+  if (threads > 0) p.threads = threads;
+  const auto report = optimize::run_prune(p);
+  std::cout << (json ? report.to_json().dump(2) + "\n"
+                     : report.table() + "\npruned run written to " + p.out + "\n");
+}
+
 }  // namespace
 
 void add_optimize_commands(CLI::App& app) {
@@ -56,6 +82,9 @@ void add_optimize_commands(CLI::App& app) {
       ->check(CLI::ExistingDirectory);
   cmd->add_option("--out", o->out_dir, "Folder of the new run (must not hold a run)")->required();
   add_optimize_int8_options(cmd, o, int8);
+  auto prune = std::make_shared<optimize::PruneOptions>();
+  prune->amount = -1.0;  // not asked
+  add_optimize_prune_options(cmd, prune);
   cmd->add_option("--batch", o->batch, "Batch of the batched latency figure")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
@@ -67,7 +96,15 @@ void add_optimize_commands(CLI::App& app) {
   cmd->add_flag("--json", *json_out, "Print the report as JSON");
   cmd->callback([=] {
     if (*threads > 0) at::set_num_threads(*threads);
-    if (!int8->empty()) o->int8 = nn::quant::parse_quant_mode(*int8);
+    const bool pruning = prune->amount >= 0.0;
+    if (pruning && !int8->empty()) {
+      throw UsageError(
+          "--prune and --int8 in one call: prune first (`mmfuse optimize --prune`), "
+          "then quantize the pruned run with `mmfuse optimize --int8`");
+    }
+    if (!pruning && int8->empty()) throw UsageError("give --int8 static|dynamic or --prune AMOUNT");
+    if (pruning) return run_optimize_prune(*prune, *o, *threads, *json_out);
+    o->int8 = nn::quant::parse_quant_mode(*int8);
     auto report = optimize::optimize_run(*o);
     std::cout << (*json_out ? report.to_json().dump(2) + "\n" : report.table());
   });
