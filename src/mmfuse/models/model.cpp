@@ -137,17 +137,21 @@ std::map<std::string, double> MultimodalModelImpl::loss_weights() const {
   return out;
 }
 
+const data::ModalityBatch& encoder_input(const data::Batch& batch, Modality m) {
+  if (!batch.has(m)) {
+    throw Error("the model encodes " + std::string(to_string(m)) +
+                " but the batch has no such input; add it to the dataset or drop "
+                "model.encoders." +
+                std::string(to_string(m)));
+  }
+  return batch.at(m);
+}
+
 ModelOutput MultimodalModelImpl::forward(const data::Batch& batch) {
   std::vector<nn::Encoded> encoded;
   encoded.reserve(modalities_.size());
   for (Modality m : modalities_) {
-    if (!batch.has(m)) {
-      throw Error("the model encodes " + std::string(to_string(m)) +
-                  " but the batch has no such input; add it to the dataset or drop "
-                  "model.encoders." +
-                  std::string(to_string(m)));
-    }
-    const data::ModalityBatch& input = batch.at(m);
+    const data::ModalityBatch& input = encoder_input(batch, m);
     nn::Encoded e = encoder(m)->encode(input);  // pooled [B, D_m]
     if (!e.present.defined()) e.present = input.present;
     encoded.push_back(std::move(e));

@@ -51,6 +51,10 @@ struct ModelParts {
   std::vector<HeadSpec> heads;
 };
 
+/// The batch's input for the encoder of modality `m`; throws naming the config key to change when
+/// the batch has no such input (shared by the module path and the runtime's inference plan).
+const data::ModalityBatch& encoder_input(const data::Batch& batch, Modality m);
+
 class MultimodalModelImpl : public torch::nn::Cloneable<MultimodalModelImpl> {
  public:
   /// Registers the given parts themselves (not copies) as submodules.

@@ -35,13 +35,7 @@ models::ModelOutput InferencePlan::forward(const data::Batch& batch) const {
   encoded.reserve(modalities.size());
   for (std::size_t i = 0; i < modalities.size(); ++i) {
     const Modality m = modalities[i];
-    if (!batch.has(m)) {
-      throw Error("the model encodes " + std::string(to_string(m)) +
-                  " but the batch has no such input; add it to the dataset or drop "
-                  "model.encoders." +
-                  std::string(to_string(m)));
-    }
-    const data::ModalityBatch& input = batch.at(m);
+    const data::ModalityBatch& input = models::encoder_input(batch, m);
     nn::Encoded e = encoders_[i] ? encoders_[i]->encode(input) : model_->encoder(m)->encode(input);
     if (!e.present.defined()) e.present = input.present;
     encoded.push_back(std::move(e));
