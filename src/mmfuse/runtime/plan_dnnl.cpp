@@ -33,7 +33,16 @@ DnnlStep& DnnlProgram::add_step(dnnl::primitive primitive, const dnnl::primitive
   if (std::find(implementations.begin(), implementations.end(), impl) == implementations.end()) {
     implementations.push_back(impl);
   }
-  steps.push_back(DnnlStep{std::move(primitive), {}, {}});
+  steps.push_back(DnnlStep{std::move(primitive), {}, {}, {}});
+  return steps.back();
+}
+
+DnnlStep& DnnlProgram::add_host_step(HostStep host, const std::string& implementation) {
+  if (std::find(implementations.begin(), implementations.end(), implementation) ==
+      implementations.end()) {
+    implementations.push_back(implementation);
+  }
+  steps.push_back(DnnlStep{dnnl::primitive(), {}, {}, std::move(host)});
   return steps.back();
 }
 
@@ -72,6 +81,10 @@ void DnnlProgram::run(const void* in, void* out) const {
   dnnl::stream stream(plan_engine());
   try {
     for (const auto& step : steps) {
+      if (step.host) {  // the CPU stream is in order: earlier primitives have written its source
+        step.host(slot(step.slots.at(DNNL_ARG_SRC)), slot(step.slots.at(DNNL_ARG_DST)));
+        continue;
+      }
       std::unordered_map<int, dnnl::memory> args;
       for (const auto& [arg, s] : step.slots) args.emplace(arg, slot(s));
       for (const auto& [arg, m] : step.constants) args.emplace(arg, m);

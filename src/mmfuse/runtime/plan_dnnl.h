@@ -33,10 +33,14 @@ dnnl::engine& plan_engine();
 dnnl::memory plan_constant(const torch::Tensor& t, const dnnl::memory::desc& plain,
                            const dnnl::memory::desc& md);
 
+/// A step on the host instead of a primitive: reads DNNL_ARG_SRC's slot, writes DNNL_ARG_DST's.
+using HostStep = std::function<void(const dnnl::memory& src, const dnnl::memory& dst)>;
+
 struct DnnlStep {
   dnnl::primitive primitive;
   std::map<int, int> slots;               ///< DNNL_ARG_* -> slot
   std::map<int, dnnl::memory> constants;  ///< DNNL_ARG_* -> constant (weights, bias)
+  HostStep host;                          ///< when set, runs instead of `primitive`
 };
 
 class DnnlProgram {
@@ -51,6 +55,8 @@ class DnnlProgram {
   int add_buffer(const dnnl::memory::desc& md);
   /// Appends `primitive` and records its implementation name (pd.impl_info_str()).
   DnnlStep& add_step(dnnl::primitive primitive, const dnnl::primitive_desc_base& pd);
+  /// Appends a host step named `implementation`; set its DNNL_ARG_SRC and DNNL_ARG_DST slots.
+  DnnlStep& add_host_step(HostStep host, const std::string& implementation);
 
   /// Runs every step on the caller's input and output data (layouts `input` and `output`).
   void run(const void* in, void* out) const;

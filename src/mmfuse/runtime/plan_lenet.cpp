@@ -3,8 +3,9 @@
 // in the layout the convolution chose (format_tag::any: nChw8c on AVX2), so the map stays
 // blocked from the encoder's entry to its exit: one reorder in (when the first convolution
 // wants another layout than NCHW) and one out. ReLU before the pooling equals the module path's
-// pooling before ReLU exactly (max and ReLU commute). A batch runs in chunks small enough for
-// their maps to stay in cache (kLenetChunkBytes), chunks spread over the intra-op threads.
+// pooling before ReLU exactly (max and ReLU commute). On nChw8c maps the pooling is plan_pool.h's
+// loop, not oneDNN's primitive (see there why). A batch runs in chunks small enough for their maps
+// to stay in cache (kLenetChunkBytes), chunks spread over the intra-op threads.
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <algorithm>
@@ -15,6 +16,7 @@
 #include "mmfuse/nn/encoders/lenet.h"
 #include "mmfuse/runtime/plan_compilers.h"
 #include "mmfuse/runtime/plan_dnnl.h"
+#include "mmfuse/runtime/plan_pool.h"
 
 namespace mmfuse::runtime {
 
@@ -140,6 +142,20 @@ class LenetPlan : public CompiledEncoder {
                                            conv.weights_desc())},
           {DNNL_ARG_BIAS, plan_constant(s.bias, bias_md, conv.bias_desc())}};
       cur = {batch, out_c, conv_dims[2] / 2, conv_dims[3] / 2};  // MaxPool2: floor
+      if (conv.dst_desc() == memory::desc(conv_dims, kLenetF32, LenetTag::nChw8c)) {
+        cur_md = memory::desc(cur, kLenetF32, LenetTag::nChw8c);  // plan_pool.h: why not oneDNN's
+        const int pool_out = p->add_buffer(cur_md);
+        const int64_t blocks = batch * ((out_c + 7) / 8), h = conv_dims[2], w = conv_dims[3];
+        p->add_host_step(
+             [blocks, h, w](const memory& src, const memory& dst) {
+               max_pool2x2_nchw8c(static_cast<const float*>(src.get_data_handle()),
+                                  static_cast<float*>(dst.get_data_handle()), blocks, h, w);
+             },
+             "mmfuse:max_pool_2x2:nChw8c")
+            .slots = {{DNNL_ARG_SRC, conv_out}, {DNNL_ARG_DST, pool_out}};
+        cur_slot = pool_out;
+        continue;
+      }
       dnnl::pooling_forward::desc pdsc(
           dnnl::prop_kind::forward_inference, dnnl::algorithm::pooling_max, conv.dst_desc(),
           memory::desc(cur, kLenetF32, LenetTag::any), {2, 2}, {2, 2}, {0, 0},

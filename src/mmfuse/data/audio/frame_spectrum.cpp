@@ -10,13 +10,7 @@
 #include <new>
 
 #include "mmfuse/core/error.h"
-
-// The kernel is compiled twice, for AVX2 and for the baseline, and picked at load time (GCC ifunc).
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define MMFUSE_SIMD_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define MMFUSE_SIMD_CLONES
-#endif
+#include "mmfuse/core/simd.h"  // the kernel is compiled for AVX2 and the baseline
 
 namespace mmfuse::data::audio {
 
