@@ -40,8 +40,12 @@ torch::Tensor pool(const torch::Tensor& x) {  // x: [N, C, H, W]
 
 TEST(PlanPool, EqualsMaxPool2dOnOddSizesAndPaddedChannels) {
   torch::manual_seed(3);
-  for (auto dims : std::vector<std::vector<int64_t>>{
-           {1, 6, 112, 112}, {2, 12, 7, 7}, {3, 8, 5, 9}, {1, 20, 3, 3}, {4, 1, 2, 2}, {2, 96, 7, 6}}) {
+  for (auto dims : std::vector<std::vector<int64_t>>{{1, 6, 112, 112},
+                                                     {2, 12, 7, 7},
+                                                     {3, 8, 5, 9},
+                                                     {1, 20, 3, 3},
+                                                     {4, 1, 2, 2},
+                                                     {2, 96, 7, 6}}) {
     const torch::Tensor x = torch::randn(dims);
     const torch::Tensor want = torch::max_pool2d(x, 2, 2);
     const torch::Tensor got = pool(x);

@@ -11,6 +11,7 @@
 #include "mmfuse/nn/encoders/lenet.h"
 #include "mmfuse/nn/heads/mlp.h"
 #include "mmfuse/runtime/plan.h"
+#include "mmfuse/runtime/plan_dnnl.h"
 
 namespace mmfuse::runtime {
 namespace {
@@ -90,7 +91,25 @@ TEST(PlanMlpHead, EqualsTheModulePath) {
       EXPECT_LE(plan_rel_diff(compiled->predict(z), ref), 1e-5)
           << in << "->" << hidden << "->" << out << ", batch " << batch;
     }
-    EXPECT_EQ(compiled->compiled_shapes(), 3);
+    EXPECT_EQ(compiled->compiled_shapes(), 4);  // pieces of 1; 4 + 1; 32 + 8
+  }
+}
+
+TEST(PlanPieces, PowersOfTwoCoverTheBatchInOrder) {
+  using Pieces = std::vector<std::pair<int64_t, int64_t>>;
+  EXPECT_EQ(plan_pieces(13, 8), (Pieces{{0, 8}, {8, 4}, {12, 1}}));
+  EXPECT_EQ(plan_pieces(40, 41), (Pieces{{0, 32}, {32, 8}}));  // largest rounded down to 32
+  EXPECT_EQ(plan_pieces(5, 2), (Pieces{{0, 2}, {2, 2}, {4, 1}}));
+  EXPECT_EQ(plan_pieces(1, 0), (Pieces{{0, 1}}));
+  for (int64_t batch = 1; batch <= 100; ++batch) {
+    int64_t next = 0;
+    for (const auto& [start, size] : plan_pieces(batch, 24)) {
+      EXPECT_EQ(start, next);
+      EXPECT_EQ(size & (size - 1), 0) << size;  // a power of two
+      EXPECT_LE(size, 16);
+      next += size;
+    }
+    EXPECT_EQ(next, batch);
   }
 }
 
@@ -154,7 +173,11 @@ TEST_P(PlanWholeModel, EqualsTheModulePathAtBatch1And40) {
     expect_plan_equals_module(plan, plan_test_batch(config, batch),
                               config + " batch " + std::to_string(batch));
   }
-  EXPECT_EQ(plan.compiled_shapes(), 2 * plan.compiled_blocks());
+  // Per block at most three piece sizes (batch 1; 40 as 32 + 8, or 20 x 2 for large maps) ...
+  const int64_t built = plan.compiled_shapes();
+  EXPECT_LE(built, 3 * plan.compiled_blocks());
+  for (int64_t batch : {1, 40}) (void)plan.forward(plan_test_batch(config, batch));
+  EXPECT_EQ(plan.compiled_shapes(), built);  // ... built once
 }
 
 INSTANTIATE_TEST_SUITE_P(Configs, PlanWholeModel,
@@ -184,6 +207,15 @@ TEST(InferencePlan, BuildsPrimitivesOncePerBatchSize) {
   EXPECT_EQ(plan.compiled_shapes(), 6);
   std::vector<std::string> impls = plan.implementations();
   EXPECT_FALSE(impls.empty());
+}
+
+TEST(InferencePlan, EveryBatchSizeUpTo32BuildsFewPrograms) {
+  const InferencePlan plan(plan_test_model("avmnist/lf.yaml"));
+  for (int64_t batch = 1; batch <= 32; ++batch)
+    (void)plan.forward(plan_test_batch("avmnist/lf.yaml", batch));
+  // image LeNet (28x28: pieces up to 32) 1, 2, 4, 8, 16, 32; audio LeNet (112x112: pieces of 2) 1,
+  // 2; mlp head 1, 2, 4, 8, 16, 32. One program per batch size would be 32 + 2 + 32.
+  EXPECT_EQ(plan.compiled_shapes(), 6 + 2 + 6);
 }
 
 TEST(InferencePlan, BlocksWithoutACompilerKeepTheModulePath) {

@@ -98,6 +98,21 @@ void DnnlProgram::run(const void* in, void* out) const {
   give_back(std::move(set));
 }
 
+std::vector<std::pair<int64_t, int64_t>> plan_pieces(int64_t batch, int64_t largest) {
+  int64_t piece = 1;
+  while (piece * 2 <= std::max<int64_t>(1, largest)) piece *= 2;
+  std::vector<std::pair<int64_t, int64_t>> out;
+  int64_t start = 0;
+  for (; batch - start >= piece; start += piece) out.emplace_back(start, piece);
+  for (piece /= 2; piece > 0; piece /= 2) {
+    if (batch - start >= piece) {
+      out.emplace_back(start, piece);
+      start += piece;
+    }
+  }
+  return out;
+}
+
 const DnnlProgram& DnnlProgramCache::get(int64_t batch) const {
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = programs_.find(batch);

@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <torch/torch.h>
@@ -68,6 +69,12 @@ class DnnlProgram {
   mutable std::mutex mutex_;
   mutable std::vector<std::vector<dnnl::memory>> free_;
 };
+
+/// A batch of `batch` rows cut into pieces {start, size} whose sizes are powers of two no larger
+/// than `largest` (itself rounded down to one): full pieces first, then the remainder's binary
+/// digits (13 with largest 8: 8, 4, 1). Programs are built per piece size, so a server that sees
+/// every batch size from 1 to 32 compiles and keeps 6 programs per block, not 32.
+std::vector<std::pair<int64_t, int64_t>> plan_pieces(int64_t batch, int64_t largest);
 
 /// Programs per batch size, each built once on first use. Thread-safe.
 class DnnlProgramCache {

@@ -4,8 +4,9 @@
 // blocked from the encoder's entry to its exit: one reorder in (when the first convolution
 // wants another layout than NCHW) and one out. ReLU before the pooling equals the module path's
 // pooling before ReLU exactly (max and ReLU commute). On nChw8c maps the pooling is plan_pool.h's
-// loop, not oneDNN's primitive (see there why). A batch runs in chunks small enough for their maps
-// to stay in cache (kLenetChunkBytes), chunks spread over the intra-op threads.
+// loop, not oneDNN's primitive (see there why). A batch runs in pieces small enough for their maps
+// to stay in cache (kLenetChunkBytes), sized in powers of two (plan_pieces), spread over the
+// intra-op threads.
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <algorithm>
@@ -78,7 +79,8 @@ class LenetPlan : public CompiledEncoder {
                 o.input_hw()[1], "], got ", x.sizes(),
                 "; the encoder was built for the pipeline's image size");
     const torch::Tensor src = x.contiguous();
-    const int64_t batch = x.size(0), chunk = std::min(batch, chunk_);
+    const int64_t batch = x.size(0);
+    const auto pieces = plan_pieces(batch, chunk_);  // powers of two: few programs
     const int64_t levels = o.extra_blocks() + 1;
     torch::Tensor map = torch::empty({batch, stages_.back().weight.size(0),  // widths may vary
                                       o.input_hw()[0] >> levels, o.input_hw()[1] >> levels});
@@ -88,9 +90,9 @@ class LenetPlan : public CompiledEncoder {
     // A single chunk (batch 1) runs on the calling thread with oneDNN's own threads.
     const float* in = src.data_ptr<float>();
     float* dst = map.data_ptr<float>();
-    at::parallel_for(0, (batch + chunk - 1) / chunk, 1, [&](int64_t c0, int64_t c1) {
-      for (int64_t c = c0; c < c1; ++c) {  // [B, C', H', W'], `chunk` samples a time
-        const int64_t b0 = c * chunk, n = std::min(chunk, batch - b0);
+    at::parallel_for(0, static_cast<int64_t>(pieces.size()), 1, [&](int64_t c0, int64_t c1) {
+      for (int64_t c = c0; c < c1; ++c) {  // [B, C', H', W'], one piece of samples a time
+        const auto [b0, n] = pieces[static_cast<std::size_t>(c)];
         programs_.get(n).run(in + b0 * in_step, dst + b0 * out_step);
       }
     });

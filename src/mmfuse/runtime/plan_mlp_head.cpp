@@ -1,6 +1,6 @@
 // Plan compiler of the `mlp` head (nn/heads/mlp.h): Linear -> ReLU -> [Dropout] -> Linear as two
 // oneDNN inner products, ReLU a post-op of the first, the hidden layer in a buffer allocated once
-// (Dropout is the identity in eval mode).
+// (Dropout is the identity in eval mode). A batch runs in power-of-two pieces (plan_pieces).
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "mmfuse/nn/heads/mlp.h"
@@ -14,6 +14,8 @@ namespace {
 using dnnl::memory;
 using MlpTag = memory::format_tag;
 constexpr auto kMlpF32 = memory::data_type::f32;
+// Rows per program run: batches run in power-of-two pieces up to this (plan_pieces).
+constexpr int64_t kMlpLargestPiece = 256;
 
 class MlpHeadPlan : public CompiledHead {
  public:
@@ -38,9 +40,12 @@ class MlpHeadPlan : public CompiledHead {
       return head_->predict(z);  // the module's own checks and paths
     }
     const torch::Tensor src = z.contiguous();
-    const DnnlProgram& program = programs_.get(z.size(0));
     torch::Tensor y = torch::empty({z.size(0), head_->options.out_dim()});  // [B, K]
-    program.run(src.data_ptr<float>(), y.data_ptr<float>());
+    const int64_t in_step = src.size(1), out_step = y.size(1);
+    for (const auto& [b0, n] : plan_pieces(z.size(0), kMlpLargestPiece)) {  // rows independent
+      programs_.get(n).run(src.data_ptr<float>() + b0 * in_step,
+                           y.data_ptr<float>() + b0 * out_step);
+    }
     return y;
   }
 

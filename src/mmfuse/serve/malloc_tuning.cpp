@@ -21,4 +21,38 @@ bool tune_allocator_for_serving(int arenas) {
 #endif
 }
 
+MemoryReleaser::MemoryReleaser(std::chrono::milliseconds interval) {
+#if defined(__GLIBC__)
+  if (interval.count() > 0) thread_ = std::thread([this, interval] { loop(interval); });
+#else
+  (void)interval;
+#endif
+}
+
+MemoryReleaser::~MemoryReleaser() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+int64_t MemoryReleaser::releases() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return releases_;
+}
+
+void MemoryReleaser::loop(std::chrono::milliseconds interval) {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!cv_.wait_for(lock, interval, [this] { return stop_; })) {
+    lock.unlock();
+#if defined(__GLIBC__)
+    malloc_trim(0);
+#endif
+    lock.lock();
+    ++releases_;
+  }
+}
+
 }  // namespace mmfuse::serve

@@ -25,6 +25,7 @@ struct ServeArgs {
   std::string api_key_file;
   double max_body_mb = 16, max_image_mp = 16.7, max_text_kb = 64;
   int threads = 1;
+  double release_memory_s = 1.0;
   bool no_access_log = false;
 };
 
@@ -82,6 +83,10 @@ void add_flags(CLI::App* cmd, ServeArgs& a) {
   cmd->add_option("--max-text-kb", a.max_text_kb, "Longest text (KB)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  cmd->add_option("--release-memory-s", a.release_memory_s,
+                  "Seconds between returns of the allocator's free pages to the OS (0: never)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--timeout-s", o.timeout_seconds, "Seconds a request may wait for its answer")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
@@ -128,6 +133,8 @@ void add_serve_commands(CLI::App& app) {
       spdlog::info("malloc: at most {} arenas, freed memory above {} MiB returned", decoders + 1,
                    serve::kServeTrimThresholdBytes >> 20);
     }
+    const serve::MemoryReleaser releaser(
+        std::chrono::milliseconds(static_cast<int64_t>(args->release_memory_s * 1000)));
     serve::Server server(options);
     serve::StopOnSignals on_signal([&server](int signo) {
       spdlog::info("signal {}: draining the requests in flight, then exiting", signo);
