@@ -218,6 +218,26 @@ TEST(InferencePlan, EveryBatchSizeUpTo32BuildsFewPrograms) {
   EXPECT_EQ(plan.compiled_shapes(), 6 + 2 + 6);
 }
 
+TEST(InferencePlan, ABatchWithoutAnEncodedModalityFailsAsTheModulePathDoes) {
+  const InferencePlan plan(plan_test_model("avmnist/lf.yaml"));
+  data::Batch batch = plan_test_batch("avmnist/lf.yaml", 2);
+  batch.inputs[index_of(Modality::audio)].reset();  // not absent samples: no audio input at all
+  torch::NoGradGuard no_grad;
+  models::MultimodalModel model = plan.model();
+  for (int path = 0; path < 2; ++path) {
+    try {
+      (void)(path == 0 ? model->forward(batch) : plan.forward(batch));
+      ADD_FAILURE() << "path " << path << " accepted a batch without audio";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("the model encodes audio but the batch has no such "
+                                           "input; add it to the dataset or drop "
+                                           "model.encoders.audio"),
+                std::string::npos)
+          << e.what();
+    }
+  }
+}
+
 TEST(InferencePlan, BlocksWithoutACompilerKeepTheModulePath) {
   const PlanCompilers none;
   const InferencePlan bare(plan_test_model("avmnist/lf.yaml"), none);
