@@ -62,15 +62,13 @@ void check_field(const Sample& s, Modality m, const ModalityCheck& mc) {
   }
 }
 
-}  // namespace
+using Checks = std::array<std::optional<ModalityCheck>, kNumModalities>;
+using Notes = std::array<std::string, kNumModalities>;  // reported for modalities the manifest has
 
-CheckReport check_manifest(const std::string& manifest, const CheckOptions& options) {
-  const PipelineRegistry& registry = options.registry ? *options.registry : pipeline_registry();
-  CheckReport r;
-  r.manifest = manifest;
-  ManifestSchema schema = options.spec ? options.spec->schema() : ManifestSchema::all_modalities();
-  std::array<std::optional<ModalityCheck>, kNumModalities> checks;
-  std::array<std::string, kNumModalities> notes;  // reported for modalities the manifest has
+// The check of each modality the schema has: its field and, when one can be built, its pipeline.
+Checks modality_checks(const ManifestSchema& schema, const CheckOptions& options,
+                       const PipelineRegistry& registry, CheckReport& r, Notes& notes) {
+  Checks checks;
   for (Modality m : kAllModalities) {
     const auto i = index_of(m);
     if (schema.fields[i].empty()) continue;
@@ -86,17 +84,12 @@ CheckReport check_manifest(const std::string& manifest, const CheckOptions& opti
     r.decoded[i] = mc.pipeline != nullptr;
     checks[i] = std::move(mc);
   }
+  return checks;
+}
 
-  const auto fallbacks_before = text_fallback_counts();
-  ManifestData data = read_manifest(manifest, schema, /*skip_bad=*/true);
-  for (const auto& [charset, n] : text_fallback_counts()) {
-    const auto it = fallbacks_before.find(charset);
-    const int64_t added = n - (it == fallbacks_before.end() ? 0 : it->second);
-    if (added > 0) r.text_fallbacks[charset] = added;
-  }
-  r.problems = std::move(data.bad);
-  // Pipelines whose decoding needs fitted statistics (a text vocabulary) are fitted on the
-  // manifest being checked; one that cannot be fitted falls back to checking files only.
+// Pipelines whose decoding needs fitted statistics (a text vocabulary) are fitted on the
+// manifest being checked; one that cannot be fitted falls back to checking files only.
+void fit_pipelines(const ManifestData& data, Checks& checks, CheckReport& r, Notes& notes) {
   for (Modality m : kAllModalities) {
     auto& mc = checks[index_of(m)];
     if (!mc || !mc->pipeline) continue;
@@ -118,9 +111,13 @@ CheckReport check_manifest(const std::string& manifest, const CheckOptions& opti
       r.decoded[index_of(m)] = false;
     }
   }
-  r.samples = static_cast<int64_t>(data.samples.size() + r.problems.size());
+}
+
+// Decodes every sample's fields (in parallel); counts the valid ones, their modalities and
+// targets, and adds the others to the problems.
+void check_samples(const ManifestData& data, const Checks& checks, int threads, CheckReport& r) {
   std::vector<std::optional<InputError>> errors(data.samples.size());
-  parallel_for_each(data.samples.size(), options.threads, [&](std::size_t k) {
+  parallel_for_each(data.samples.size(), threads, [&](std::size_t k) {
     torch::NoGradGuard no_grad;
     const Sample& s = data.samples[k];
     for (Modality m : kAllModalities) {
@@ -149,6 +146,29 @@ CheckReport check_manifest(const std::string& manifest, const CheckOptions& opti
       }
     }
   }
+}
+
+}  // namespace
+
+CheckReport check_manifest(const std::string& manifest, const CheckOptions& options) {
+  const PipelineRegistry& registry = options.registry ? *options.registry : pipeline_registry();
+  CheckReport r;
+  r.manifest = manifest;
+  ManifestSchema schema = options.spec ? options.spec->schema() : ManifestSchema::all_modalities();
+  Notes notes;
+  Checks checks = modality_checks(schema, options, registry, r, notes);
+
+  const auto fallbacks_before = text_fallback_counts();
+  ManifestData data = read_manifest(manifest, schema, /*skip_bad=*/true);
+  for (const auto& [charset, n] : text_fallback_counts()) {
+    const auto it = fallbacks_before.find(charset);
+    const int64_t added = n - (it == fallbacks_before.end() ? 0 : it->second);
+    if (added > 0) r.text_fallbacks[charset] = added;
+  }
+  r.problems = std::move(data.bad);
+  fit_pipelines(data, checks, r, notes);
+  r.samples = static_cast<int64_t>(data.samples.size() + r.problems.size());
+  check_samples(data, checks, options.threads, r);
   for (Modality m : kAllModalities) {
     if (r.with[index_of(m)] > 0 && !notes[index_of(m)].empty())
       r.notes.push_back(notes[index_of(m)]);

@@ -9,57 +9,58 @@ using nlohmann::json;
 
 namespace {
 
-std::string format_supervised(const json& r) {
+// One classification target's report: summary line, per-class table, confusion matrix.
+std::string format_classification(const json& rep) {
   std::string out;
   char line[256];
-  const json& m = r["metrics"];
-  out += "samples: " + std::to_string(m.value("samples", 0)) + "   (" +
-         r.value("manifest", std::string()) + ")\n";
-  for (auto it = m["targets"].begin(); it != m["targets"].end(); ++it) {
-    const json& t = it.value();
-    const json& rep = t["report"];
-    out += "\ntarget " + it.key() + " (" + t.value("kind", std::string()) + ")\n";
-    if (t.value("kind", "") == "classification") {
-      std::snprintf(line, sizeof line,
-                    "  accuracy %.4f   top-%d %.4f   macro P/R/F1 %.4f %.4f %.4f   weighted F1 "
-                    "%.4f\n",
-                    rep.value("accuracy", 0.0), rep.value("top_k", 1),
-                    rep.value("top_k_accuracy", 0.0), rep["macro"].value("precision", 0.0),
-                    rep["macro"].value("recall", 0.0), rep["macro"].value("f1", 0.0),
-                    rep["weighted"].value("f1", 0.0));
-      out += line;
-      std::snprintf(line, sizeof line, "  %-14s %9s %9s %9s %8s\n", "class", "precision", "recall",
-                    "F1", "support");
-      out += line;
-      for (const auto& c : rep["per_class"]) {
-        std::snprintf(line, sizeof line, "  %-14s %9.4f %9.4f %9.4f %8lld\n",
-                      c.value("class", "").c_str(), c.value("precision", 0.0),
-                      c.value("recall", 0.0), c.value("f1", 0.0),
-                      static_cast<long long>(c.value("support", 0)));
-        out += line;
-      }
-      out += "  confusion (rows: true, columns: predicted)\n";
-      for (const auto& row : rep["confusion"]) {
-        out += "   ";
-        for (const auto& v : row) {
-          std::snprintf(line, sizeof line, " %5lld", static_cast<long long>(v.get<int64_t>()));
-          out += line;
-        }
-        out += "\n";
-      }
-    } else {
-      for (auto k = rep.begin(); k != rep.end(); ++k) {
-        if (k.value().is_number_integer()) {
-          std::snprintf(line, sizeof line, "  %-22s %lld\n", k.key().c_str(),
-                        static_cast<long long>(k.value().get<int64_t>()));
-        } else {
-          std::snprintf(line, sizeof line, "  %-22s %.4f\n", k.key().c_str(),
-                        k.value().get<double>());
-        }
-        out += line;
-      }
-    }
+  std::snprintf(line, sizeof line,
+                "  accuracy %.4f   top-%d %.4f   macro P/R/F1 %.4f %.4f %.4f   weighted F1 "
+                "%.4f\n",
+                rep.value("accuracy", 0.0), rep.value("top_k", 1), rep.value("top_k_accuracy", 0.0),
+                rep["macro"].value("precision", 0.0), rep["macro"].value("recall", 0.0),
+                rep["macro"].value("f1", 0.0), rep["weighted"].value("f1", 0.0));
+  out += line;
+  std::snprintf(line, sizeof line, "  %-14s %9s %9s %9s %8s\n", "class", "precision", "recall",
+                "F1", "support");
+  out += line;
+  for (const auto& c : rep["per_class"]) {
+    std::snprintf(line, sizeof line, "  %-14s %9.4f %9.4f %9.4f %8lld\n",
+                  c.value("class", "").c_str(), c.value("precision", 0.0), c.value("recall", 0.0),
+                  c.value("f1", 0.0), static_cast<long long>(c.value("support", 0)));
+    out += line;
   }
+  out += "  confusion (rows: true, columns: predicted)\n";
+  for (const auto& row : rep["confusion"]) {
+    out += "   ";
+    for (const auto& v : row) {
+      std::snprintf(line, sizeof line, " %5lld", static_cast<long long>(v.get<int64_t>()));
+      out += line;
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+// A regression target's report: one line per metric.
+std::string format_regression(const json& rep) {
+  std::string out;
+  char line[256];
+  for (auto k = rep.begin(); k != rep.end(); ++k) {
+    if (k.value().is_number_integer()) {
+      std::snprintf(line, sizeof line, "  %-22s %lld\n", k.key().c_str(),
+                    static_cast<long long>(k.value().get<int64_t>()));
+    } else {
+      std::snprintf(line, sizeof line, "  %-22s %.4f\n", k.key().c_str(), k.value().get<double>());
+    }
+    out += line;
+  }
+  return out;
+}
+
+// "name value" lines of a JSON object (complexity) or array of {name, accuracy} (ablation).
+std::string format_complexity_and_ablation(const json& r) {
+  std::string out;
+  char line[256];
   if (r.contains("complexity")) {
     out += "\ncomplexity\n";
     for (auto k = r["complexity"].begin(); k != r["complexity"].end(); ++k) {
@@ -76,41 +77,59 @@ std::string format_supervised(const json& r) {
       out += line;
     }
   }
-  if (r.contains("robustness")) {
-    const json& rb = r["robustness"];
-    std::vector<std::string> mods;  // Modality order, not the JSON object's key order
-    for (Modality m : kAllModalities) {
-      if (rb["curves"].contains(std::string(to_string(m)))) mods.emplace_back(to_string(m));
-    }
-    out += "\naccuracy vs noise level\n  level  ";
+  return out;
+}
+
+// Accuracy per noise level and modality, then the AUC and effective-robustness rows.
+std::string format_robustness(const json& rb) {
+  std::string out;
+  char line[256];
+  std::vector<std::string> mods;  // Modality order, not the JSON object's key order
+  for (Modality m : kAllModalities) {
+    if (rb["curves"].contains(std::string(to_string(m)))) mods.emplace_back(to_string(m));
+  }
+  out += "\naccuracy vs noise level\n  level  ";
+  for (const auto& m : mods) {
+    std::snprintf(line, sizeof line, " %8s", m.c_str());
+    out += line;
+  }
+  out += "\n";
+  const auto levels = rb["levels"].get<std::vector<double>>();
+  for (std::size_t i = 0; i < levels.size(); ++i) {
+    std::snprintf(line, sizeof line, "  %5.2f  ", levels[i]);
+    out += line;
     for (const auto& m : mods) {
-      std::snprintf(line, sizeof line, " %8s", m.c_str());
+      std::snprintf(line, sizeof line, " %8.4f", rb["curves"][m][i].get<double>());
       out += line;
     }
     out += "\n";
-    const auto levels = rb["levels"].get<std::vector<double>>();
-    for (std::size_t i = 0; i < levels.size(); ++i) {
-      std::snprintf(line, sizeof line, "  %5.2f  ", levels[i]);
-      out += line;
-      for (const auto& m : mods) {
-        std::snprintf(line, sizeof line, " %8.4f", rb["curves"][m][i].get<double>());
-        out += line;
-      }
-      out += "\n";
-    }
-    for (const char* row : {"auc", "effective"}) {
-      std::snprintf(line, sizeof line, "  %-7s", row == std::string("auc") ? "AUC" : "eff.");
-      out += line;
-      for (const auto& m : mods) {
-        std::snprintf(line, sizeof line, " %8.4f", rb[row][m].get<double>());
-        out += line;
-      }
-      out += "\n";
-    }
-    std::snprintf(line, sizeof line, "  mean AUC over modalities: %.4f\n",
-                  rb.value("mean_auc", 0.0));
-    out += line;
   }
+  for (const char* row : {"auc", "effective"}) {
+    std::snprintf(line, sizeof line, "  %-7s", row == std::string("auc") ? "AUC" : "eff.");
+    out += line;
+    for (const auto& m : mods) {
+      std::snprintf(line, sizeof line, " %8.4f", rb[row][m].get<double>());
+      out += line;
+    }
+    out += "\n";
+  }
+  std::snprintf(line, sizeof line, "  mean AUC over modalities: %.4f\n", rb.value("mean_auc", 0.0));
+  out += line;
+  return out;
+}
+
+std::string format_supervised(const json& r) {
+  const json& m = r["metrics"];
+  std::string out = "samples: " + std::to_string(m.value("samples", 0)) + "   (" +
+                    r.value("manifest", std::string()) + ")\n";
+  for (auto it = m["targets"].begin(); it != m["targets"].end(); ++it) {
+    const json& t = it.value();
+    out += "\ntarget " + it.key() + " (" + t.value("kind", std::string()) + ")\n";
+    out += t.value("kind", "") == "classification" ? format_classification(t["report"])
+                                                   : format_regression(t["report"]);
+  }
+  out += format_complexity_and_ablation(r);
+  if (r.contains("robustness")) out += format_robustness(r["robustness"]);
   return out;
 }
 
