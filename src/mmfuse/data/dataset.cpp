@@ -81,14 +81,19 @@ void Dataset::fit(int threads) {
       errors[i] = e;
     }
   });
+  // Bad samples out in place, the vector moved as a whole: no second copy of the samples.
+  std::size_t kept = 0;
   for (std::size_t i = 0; i < data.samples.size(); ++i) {
     if (!errors[i]) {
-      train->samples.push_back(std::move(data.samples[i]));
+      if (kept != i) data.samples[kept] = std::move(data.samples[i]);
+      ++kept;
       continue;
     }
     if (!skip_bad_) throw *errors[i];
     train->bad.push_back(BadSample::from(*errors[i], data.samples[i].id));
   }
+  data.samples.resize(kept);
+  train->samples = std::move(data.samples);
   if (train->samples.empty()) {
     throw InputError("no usable training samples (" + std::to_string(train->bad.size()) +
                      " bad); check the manifests with `mmfuse data check`")
@@ -115,17 +120,19 @@ void Dataset::fit(int threads) {
       if (!widths_.count(t.name)) widths_[t.name] = 1;
     }
   }
-  std::vector<Sample> kept;
-  for (auto& s : train->samples) {
+  auto& samples_in = train->samples;
+  std::size_t valid = 0;  // in place, as above
+  for (std::size_t i = 0; i < samples_in.size(); ++i) {
     try {
-      check_targets(s);
-      kept.push_back(std::move(s));
+      check_targets(samples_in[i]);
+      if (valid != i) samples_in[valid] = std::move(samples_in[i]);
+      ++valid;
     } catch (const InputError& e) {
       if (!skip_bad_) throw;
-      train->bad.push_back(BadSample::from(e, s.id));
+      train->bad.push_back(BadSample::from(e, samples_in[i].id));
     }
   }
-  train->samples = std::move(kept);
+  samples_in.resize(valid);
 
   for (Modality m : modalities_) {
     std::vector<std::size_t> with;
@@ -228,15 +235,19 @@ std::shared_ptr<SampleSet> Dataset::checked(ManifestData data, Split split, bool
   auto out = std::make_shared<SampleSet>();
   out->split = split;
   out->bad = std::move(data.bad);
-  for (auto& s : data.samples) {
+  std::size_t kept = 0;  // bad samples out in place: no second copy of the samples
+  for (std::size_t i = 0; i < data.samples.size(); ++i) {
     try {
-      check_targets(s);
-      out->samples.push_back(std::move(s));
+      check_targets(data.samples[i]);
+      if (kept != i) data.samples[kept] = std::move(data.samples[i]);
+      ++kept;
     } catch (const InputError& e) {
       if (!skip_bad) throw;
-      out->bad.push_back(BadSample::from(e, s.id));
+      out->bad.push_back(BadSample::from(e, data.samples[i].id));
     }
   }
+  data.samples.resize(kept);
+  out->samples = std::move(data.samples);
   return out;
 }
 

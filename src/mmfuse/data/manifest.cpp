@@ -1,5 +1,6 @@
 #include "mmfuse/data/manifest.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <unordered_map>
@@ -232,9 +233,15 @@ ManifestData read_manifest(const std::string& path, const ManifestSchema& schema
 ManifestData read_manifests(const std::vector<std::string>& paths, const ManifestSchema& schema,
                             bool skip_bad) {
   ManifestData out;
-  std::unordered_map<std::string, std::string> seen;  // id -> manifest:line
-  for (const auto& path : paths) {
+  // id -> (index in `paths`, line) of its first sample: a few words per sample, not a string
+  std::unordered_map<std::string, std::pair<std::size_t, int64_t>> seen;
+  for (std::size_t p = 0; p < paths.size(); ++p) {
+    const std::string& path = paths[p];
     std::string text = read_file(path);
+    // One sample per line at most: reserving avoids the vector's doublings, whose abandoned
+    // buffers (up to 1.5x the samples' size) the heap would keep after the read.
+    out.samples.reserve(out.samples.size() +
+                        static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')) + 1);
     std::string base_dir = parent_dir(path);
     std::string name = std::filesystem::path(path).filename().string();
     const bool csv = ends_with(name, ".csv") || ends_with(name, ".CSV");
@@ -269,9 +276,10 @@ ManifestData read_manifests(const std::vector<std::string>& paths, const Manifes
         json obj = csv ? csv_row_to_json(*header, line, schema, path, line_no)
                        : parse_json_line(std::move(line), path, line_no);
         Sample s = sample_from_json(obj, schema, path, name, base_dir, line_no);
-        auto [it, fresh] = seen.emplace(s.id, path + ":" + std::to_string(line_no));
+        auto [it, fresh] = seen.emplace(s.id, std::make_pair(p, line_no));
         if (!fresh) {
-          throw InputError("duplicate id '" + s.id + "' (first at " + it->second +
+          throw InputError("duplicate id '" + s.id + "' (first at " + paths[it->second.first] +
+                           ":" + std::to_string(it->second.second) +
                            "); ids must be unique within a split")
               .at(path, line_no, schema.id_field);
         }
