@@ -11,7 +11,7 @@ namespace mmfuse {
 
 bool tune_allocator_for_training() {
   const char* off = std::getenv("MMFUSE_DEFAULT_MALLOC");
-  if (off && std::strcmp(off, "1") == 0) return false;
+  if ((off && std::strcmp(off, "1") == 0) || !glibc_malloc()) return false;
 #if defined(__GLIBC__)
   constexpr int kMmapThreshold = 32 * 1024 * 1024;    // glibc's maximum on 64-bit
   constexpr int kTrimThreshold = 1024 * 1024 * 1024;  // keep up to 1 GiB of freed heap

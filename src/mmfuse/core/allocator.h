@@ -8,10 +8,32 @@
 // in the heap for the next step. Measured in docs/BENCHMARKS.md.
 #pragma once
 
+#include <cstdlib>  // defines __GLIBC__ (through <features.h>) for the test below
+
+// AddressSanitizer replaces malloc (its allocator ignores mallopt): the tunings do not apply there.
+#if defined(__SANITIZE_ADDRESS__)
+#define MMFUSE_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MMFUSE_ASAN 1
+#endif
+#endif
+
 namespace mmfuse {
 
-/// Applies the tuning unless the environment sets MMFUSE_DEFAULT_MALLOC=1 (or the C library is
-/// not glibc). Call once at start-up, before large allocations. Returns whether it applied.
+/// Whether malloc is glibc's own -- not another C library's, nor AddressSanitizer's -- so that
+/// mallopt/malloc_trim tune it.
+constexpr bool glibc_malloc() {
+#if defined(__GLIBC__) && !defined(MMFUSE_ASAN)
+  return true;
+#else
+  return false;
+#endif
+}
+
+/// Applies the tuning unless the environment sets MMFUSE_DEFAULT_MALLOC=1 (or malloc is not
+/// glibc's: glibc_malloc()). Call once at start-up, before large allocations. Returns whether it
+/// applied.
 bool tune_allocator_for_training();
 
 }  // namespace mmfuse

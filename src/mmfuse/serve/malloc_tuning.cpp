@@ -1,5 +1,7 @@
 #include "mmfuse/serve/malloc_tuning.h"
 
+#include "mmfuse/core/allocator.h"
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -12,7 +14,7 @@ namespace mmfuse::serve {
 
 bool tune_allocator_for_serving(int arenas) {
   const char* off = std::getenv("MMFUSE_DEFAULT_MALLOC");
-  if (off && std::strcmp(off, "1") == 0) return false;
+  if ((off && std::strcmp(off, "1") == 0) || !glibc_malloc()) return false;
 #if defined(__GLIBC__)
   return mallopt(M_ARENA_MAX, std::max(1, arenas)) == 1 &&
          mallopt(M_TRIM_THRESHOLD, kServeTrimThresholdBytes) == 1;
