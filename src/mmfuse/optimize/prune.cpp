@@ -48,8 +48,9 @@ ConfigNode finetune_config(const ConfigNode& config, int64_t epochs) {
     YAML::Node blocks = copy.yaml()["model"][family];
     if (!blocks || !blocks.IsMap()) continue;
     for (auto it = blocks.begin(); it != blocks.end(); ++it) {
-      const YAML::Node& block = it->second;
-      if (block.IsMap() && block["pretrained"]) it->second.remove("pretrained");
+      // A copy (Nodes are handles): `it->` returns a proxy that dies with the statement.
+      YAML::Node block = it->second;
+      if (block.IsMap() && block["pretrained"]) block.remove("pretrained");
     }
   }
   copy.set_override("train.epochs=" + std::to_string(epochs));

@@ -43,7 +43,9 @@ class RetrievalTask : public TrainTask {
     o.drop_last = true;  // InfoNCE needs several pairs per batch; a last batch of 1 teaches nothing
   }
 
-  void prepare(const TaskContext& ctx) override { groups(ctx); }
+  void prepare(const TaskContext& ctx) override {
+    if (rc_.positives == models::Positives::same_query) (void)groups(ctx);
+  }
 
   StepLoss loss(const data::Batch& batch, const TaskContext& ctx) override {
     const Collective& group = *ctx.collective;
@@ -96,8 +98,9 @@ class RetrievalTask : public TrainTask {
   }
 
  private:
+  // The training pairs grouped by query (same_query positives only), built on first use.
   const QueryGroups& groups(const TaskContext& ctx) {
-    if (rc_.positives == models::Positives::same_query && !groups_) {
+    if (!groups_) {
       groups_ = std::make_unique<QueryGroups>(*ctx.train_samples, rc_.query);
       spdlog::info("positives: same_query ({} groups among {} training pairs)", groups_->size(),
                    ctx.train_samples->samples.size());
