@@ -9,9 +9,13 @@
 
 namespace mmfuse {
 
-bool tune_allocator_for_training() {
+bool allocator_tuning_allowed() {
   const char* off = std::getenv("MMFUSE_DEFAULT_MALLOC");
-  if ((off && std::strcmp(off, "1") == 0) || !glibc_malloc()) return false;
+  return glibc_malloc() && !(off && std::strcmp(off, "1") == 0);
+}
+
+bool tune_allocator_for_training() {
+  if (!allocator_tuning_allowed()) return false;
 #if defined(__GLIBC__)
   constexpr int kMmapThreshold = 32 * 1024 * 1024;    // glibc's maximum on 64-bit
   constexpr int kTrimThreshold = 1024 * 1024 * 1024;  // keep up to 1 GiB of freed heap

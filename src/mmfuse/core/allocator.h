@@ -31,9 +31,12 @@ constexpr bool glibc_malloc() {
 #endif
 }
 
-/// Applies the tuning unless the environment sets MMFUSE_DEFAULT_MALLOC=1 (or malloc is not
-/// glibc's: glibc_malloc()). Call once at start-up, before large allocations. Returns whether it
-/// applied.
+/// Whether a process may tune malloc: glibc_malloc() and the environment does not set
+/// MMFUSE_DEFAULT_MALLOC=1 (which keeps glibc's defaults for A/B runs).
+bool allocator_tuning_allowed();
+
+/// Applies the tuning when allocator_tuning_allowed(). Call once at start-up, before large
+/// allocations. Returns whether it applied.
 bool tune_allocator_for_training();
 
 }  // namespace mmfuse

@@ -29,21 +29,21 @@ int DnnlProgram::add_buffer(const dnnl::memory::desc& md) {
 }
 
 DnnlStep& DnnlProgram::add_step(dnnl::primitive primitive, const dnnl::primitive_desc_base& pd) {
-  const std::string impl = pd.impl_info_str();
-  if (std::find(implementations.begin(), implementations.end(), impl) == implementations.end()) {
-    implementations.push_back(impl);
-  }
+  note_implementation(pd.impl_info_str());
   steps.push_back(DnnlStep{std::move(primitive), {}, {}, {}});
   return steps.back();
 }
 
 DnnlStep& DnnlProgram::add_host_step(HostStep host, const std::string& implementation) {
-  if (std::find(implementations.begin(), implementations.end(), implementation) ==
-      implementations.end()) {
-    implementations.push_back(implementation);
-  }
+  note_implementation(implementation);
   steps.push_back(DnnlStep{dnnl::primitive(), {}, {}, std::move(host)});
   return steps.back();
+}
+
+void DnnlProgram::note_implementation(const std::string& name) {
+  if (std::find(implementations.begin(), implementations.end(), name) == implementations.end()) {
+    implementations.push_back(name);
+  }
 }
 
 std::vector<dnnl::memory> DnnlProgram::lease() const {

@@ -63,6 +63,7 @@ class DnnlProgram {
   void run(const void* in, void* out) const;
 
  private:
+  void note_implementation(const std::string& name);
   std::vector<dnnl::memory> lease() const;
   void give_back(std::vector<dnnl::memory> set) const;
 
