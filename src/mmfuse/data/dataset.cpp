@@ -293,4 +293,17 @@ std::shared_ptr<const SampleSet> Dataset::read_manifest_file(const std::string& 
   return checked(read_manifest(path, spec_.schema(), skip_bad), Split::test, skip_bad);
 }
 
+ManifestReader Dataset::open_manifest_file(const std::string& path, bool skip_bad) const {
+  return ManifestReader({path}, spec_.schema(), skip_bad);
+}
+
+std::shared_ptr<const SampleSet> Dataset::read_chunk(ManifestReader& reader,
+                                                     std::size_t max_samples,
+                                                     bool skip_bad) const {
+  ManifestData data;
+  data.samples.reserve(std::min<std::size_t>(max_samples, std::size_t{1} << 16));
+  if (!reader.read(data, max_samples)) return nullptr;
+  return checked(std::move(data), Split::test, skip_bad);
+}
+
 }  // namespace mmfuse::data

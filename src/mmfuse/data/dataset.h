@@ -90,6 +90,13 @@ class Dataset {
   /// with true such samples are skipped and listed in `bad`.
   std::shared_ptr<const SampleSet> read_manifest_file(const std::string& path,
                                                       bool skip_bad = false) const;
+  /// A manifest to read a chunk at a time with read_chunk() (a pass that should not hold the
+  /// whole file: evaluation).
+  ManifestReader open_manifest_file(const std::string& path, bool skip_bad = false) const;
+  /// The next at most `max_samples` samples of `reader`, checked as read_manifest_file() checks
+  /// them (bad ones in `bad` with skip_bad, else the first throws); null once it is exhausted.
+  std::shared_ptr<const SampleSet> read_chunk(ManifestReader& reader, std::size_t max_samples,
+                                              bool skip_bad = false) const;
 
   /// extract() through the cache. Throws InputError located at the sample's manifest:line and
   /// field (a c10::Error from the pipeline becomes one too). Requires: s.has(m).

@@ -1,8 +1,13 @@
 #include "mmfuse/data/manifest.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <limits>
+#include <optional>
 #include <unordered_map>
 
 #include <nlohmann/json.hpp>
@@ -230,66 +235,133 @@ ManifestData read_manifest(const std::string& path, const ManifestSchema& schema
   return read_manifests({path}, schema, skip_bad);
 }
 
+namespace {
+
+// Newlines in a file, read in blocks (for reserving the samples before reading them).
+std::size_t count_lines(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return 0;
+  std::vector<char> block(1 << 16);
+  std::size_t n = 0;
+  while (in) {
+    in.read(block.data(), static_cast<std::streamsize>(block.size()));
+    n += static_cast<std::size_t>(std::count(block.data(), block.data() + in.gcount(), '\n'));
+  }
+  return n;
+}
+
+}  // namespace
+
+struct ManifestReader::State {
+  std::vector<std::string> paths;
+  ManifestSchema schema;
+  bool skip_bad = false;
+  std::size_t next_file = 0;  ///< index in `paths` of the next file to open
+  std::ifstream in;           ///< the open file (paths[next_file - 1]), or closed
+  std::string path, base_dir, name;
+  bool csv = false;
+  std::optional<CsvHeader> header;
+  int64_t line_no = 0;
+  // id -> (index in `paths`, line) of its first sample: a few words per sample, not a string
+  std::unordered_map<std::string, std::pair<std::size_t, int64_t>> seen;
+
+  // Opens the next file; false when none is left.
+  bool open_next() {
+    in = std::ifstream();
+    if (next_file >= paths.size()) return false;
+    path = paths[next_file++];
+    in.open(path, std::ios::binary);
+    if (!in) throw InputError(std::string("cannot open file: ") + std::strerror(errno), path);
+    base_dir = parent_dir(path);
+    name = std::filesystem::path(path).filename().string();
+    csv = ends_with(name, ".csv") || ends_with(name, ".CSV");
+    header.reset();
+    line_no = 0;
+    return true;
+  }
+
+  // One line of the open file into `line` (without its '\n'); false at the end of the file.
+  bool next_line(std::string& line) {
+    if (!std::getline(in, line)) {
+      if (in.bad()) throw InputError("read failed", path);
+      return false;
+    }
+    ++line_no;
+    return true;
+  }
+
+  // Parses one line into `out`: a sample, a bad line (skip_bad), or nothing (blank, header).
+  void parse(std::string line, ManifestData& out) {
+    if (static_cast<int64_t>(line.size()) > schema.limits.max_manifest_line_bytes) {
+      InputError e =
+          InputError("line is " + std::to_string(line.size()) + " bytes, " +
+                     limit_hint(schema.limits.max_manifest_line_bytes, "max_manifest_line_bytes"))
+              .at(path, line_no, "");
+      if (!skip_bad || (csv && !header)) throw e;
+      out.bad.push_back(BadSample::from(e));
+      return;
+    }
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.find_first_not_of(" \t") == std::string::npos) return;
+    try {
+      if (csv && !header) {
+        header = parse_csv_header(line, path, line_no);
+        return;
+      }
+      json obj = csv ? csv_row_to_json(*header, line, schema, path, line_no)
+                     : parse_json_line(std::move(line), path, line_no);
+      Sample s = sample_from_json(obj, schema, path, name, base_dir, line_no);
+      auto [it, fresh] = seen.emplace(s.id, std::make_pair(next_file - 1, line_no));
+      if (!fresh) {
+        throw InputError("duplicate id '" + s.id + "' (first at " + paths[it->second.first] +
+                         ":" + std::to_string(it->second.second) +
+                         "); ids must be unique within a split")
+            .at(path, line_no, schema.id_field);
+      }
+      out.samples.push_back(std::move(s));
+    } catch (const InputError& e) {
+      if (!skip_bad || (csv && !header)) throw;
+      out.bad.push_back(BadSample::from(e));
+    }
+  }
+};
+
+ManifestReader::ManifestReader(std::vector<std::string> paths, ManifestSchema schema,
+                               bool skip_bad)
+    : state_(std::make_unique<State>()) {
+  state_->paths = std::move(paths);
+  state_->schema = std::move(schema);
+  state_->skip_bad = skip_bad;
+}
+
+ManifestReader::~ManifestReader() = default;
+ManifestReader::ManifestReader(ManifestReader&&) noexcept = default;
+ManifestReader& ManifestReader::operator=(ManifestReader&&) noexcept = default;
+
+bool ManifestReader::read(ManifestData& out, std::size_t max_samples) {
+  State& st = *state_;
+  const std::size_t first = out.samples.size(), first_bad = out.bad.size();
+  std::string line;
+  while (out.samples.size() - first < max_samples) {
+    if (!st.in.is_open() || !st.next_line(line)) {
+      if (!st.open_next()) break;
+      continue;
+    }
+    st.parse(std::move(line), out);
+  }
+  return out.samples.size() > first || out.bad.size() > first_bad;
+}
+
 ManifestData read_manifests(const std::vector<std::string>& paths, const ManifestSchema& schema,
                             bool skip_bad) {
   ManifestData out;
-  // id -> (index in `paths`, line) of its first sample: a few words per sample, not a string
-  std::unordered_map<std::string, std::pair<std::size_t, int64_t>> seen;
-  for (std::size_t p = 0; p < paths.size(); ++p) {
-    const std::string& path = paths[p];
-    std::string text = read_file(path);
-    // One sample per line at most: reserving avoids the vector's doublings, whose abandoned
-    // buffers (up to 1.5x the samples' size) the heap would keep after the read.
-    out.samples.reserve(out.samples.size() +
-                        static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')) + 1);
-    std::string base_dir = parent_dir(path);
-    std::string name = std::filesystem::path(path).filename().string();
-    const bool csv = ends_with(name, ".csv") || ends_with(name, ".CSV");
-    std::optional<CsvHeader> header;
-    int64_t line_no = 0;
-    std::size_t pos = 0;
-    while (pos < text.size()) {
-      std::size_t end = text.find('\n', pos);
-      if (end == std::string::npos) end = text.size();
-      if (static_cast<int64_t>(end - pos) > schema.limits.max_manifest_line_bytes) {
-        const std::size_t length = end - pos;
-        pos = end + 1;
-        ++line_no;
-        InputError e =
-            InputError("line is " + std::to_string(length) + " bytes, " +
-                       limit_hint(schema.limits.max_manifest_line_bytes, "max_manifest_line_bytes"))
-                .at(path, line_no, "");
-        if (!skip_bad || (csv && !header)) throw e;
-        out.bad.push_back(BadSample::from(e));
-        continue;
-      }
-      std::string line = text.substr(pos, end - pos);
-      pos = end + 1;
-      ++line_no;
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      if (line.find_first_not_of(" \t") == std::string::npos) continue;
-      try {
-        if (csv && !header) {
-          header = parse_csv_header(line, path, line_no);
-          continue;
-        }
-        json obj = csv ? csv_row_to_json(*header, line, schema, path, line_no)
-                       : parse_json_line(std::move(line), path, line_no);
-        Sample s = sample_from_json(obj, schema, path, name, base_dir, line_no);
-        auto [it, fresh] = seen.emplace(s.id, std::make_pair(p, line_no));
-        if (!fresh) {
-          throw InputError("duplicate id '" + s.id + "' (first at " + paths[it->second.first] +
-                           ":" + std::to_string(it->second.second) +
-                           "); ids must be unique within a split")
-              .at(path, line_no, schema.id_field);
-        }
-        out.samples.push_back(std::move(s));
-      } catch (const InputError& e) {
-        if (!skip_bad || (csv && !header)) throw;
-        out.bad.push_back(BadSample::from(e));
-      }
-    }
-  }
+  // One sample per line at most: reserving avoids the vector's doublings, whose abandoned
+  // buffers (up to 1.5x the samples' size) the heap would keep after the read.
+  std::size_t lines = 0;
+  for (const auto& path : paths) lines += count_lines(path) + 1;
+  out.samples.reserve(lines);
+  ManifestReader reader(paths, schema, skip_bad);
+  reader.read(out, std::numeric_limits<std::size_t>::max());
   return out;
 }
 

@@ -11,6 +11,8 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -68,6 +70,30 @@ struct BadSample {
 struct ManifestData {
   std::vector<Sample> samples;
   std::vector<BadSample> bad;  ///< only filled when skip_bad
+};
+
+/// Reads manifests line by line, a chunk of samples at a time: no file is held whole, so a pass
+/// that needs one chunk at a time (evaluation) holds that chunk, not the split. Same samples,
+/// errors and id checks as read_manifests(), which reads through it.
+///
+///   ManifestReader reader({"val.jsonl"}, schema, /*skip_bad=*/false);
+///   ManifestData chunk;
+///   while (reader.read(chunk, 4096)) { use(chunk); chunk = {}; }
+class ManifestReader {
+ public:
+  ManifestReader(std::vector<std::string> paths, ManifestSchema schema, bool skip_bad);
+  ~ManifestReader();
+  ManifestReader(ManifestReader&&) noexcept;
+  ManifestReader& operator=(ManifestReader&&) noexcept;
+
+  /// Appends the next samples, at most `max_samples` of them, to `out.samples` (and the bad
+  /// lines met on the way to `out.bad` with skip_bad; else the first throws). Returns false once
+  /// every manifest is exhausted and nothing was appended. Ids stay unique across calls.
+  bool read(ManifestData& out, std::size_t max_samples);
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
 };
 
 /// Reads one manifest (".csv" -> CSV, anything else -> JSONL). With skip_bad, a bad line is

@@ -50,6 +50,11 @@ struct HeadOutputs {
 
 EvalResult evaluate(models::MultimodalModel& model, data::Loader& loader,
                     const EvalOptions& options) {
+  return evaluate(model, BatchSource([&loader] { return loader.next(); }), options);
+}
+
+EvalResult evaluate(models::MultimodalModel& model, const BatchSource& next_batch,
+                    const EvalOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   const Collective& group = options.collective ? *options.collective : single_process();
   const bool was_training = model->is_training();
@@ -58,7 +63,7 @@ EvalResult evaluate(models::MultimodalModel& model, data::Loader& loader,
   const auto heads = model->heads();
   std::map<std::string, HeadOutputs> collected;
   EvalResult result;
-  while (auto batch = loader.next()) {
+  while (auto batch = next_batch()) {
     if (options.transform) options.transform(*batch);
     auto b = batch->to(options.device);
     auto out = options.forward ? options.forward(b) : model->forward(b);

@@ -3,6 +3,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,13 @@ struct EvalOptions {
   /// from every process before the metrics, so every process gets the metrics of the whole set.
   const Collective* collective = nullptr;
 };
+
+/// Where evaluate() takes its batches from: the next one, or nullopt after the last.
+using BatchSource = std::function<std::optional<data::Batch>()>;
+
+/// Runs the model over every batch of `next_batch` and computes the metrics.
+EvalResult evaluate(models::MultimodalModel& model, const BatchSource& next_batch,
+                    const EvalOptions& options = {});
 
 /// Runs one full epoch of `loader` (which should not shuffle or augment).
 EvalResult evaluate(models::MultimodalModel& model, data::Loader& loader,

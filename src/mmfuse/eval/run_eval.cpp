@@ -7,6 +7,7 @@
 
 #include "mmfuse/core/error.h"
 #include "mmfuse/core/fs.h"
+#include "mmfuse/data/chunked_loader.h"
 #include "mmfuse/eval/complexity.h"
 #include "mmfuse/eval/corruption.h"
 #include "mmfuse/eval/evaluator.h"
@@ -48,25 +49,29 @@ int64_t parameter_storage_bytes(const torch::nn::Module& module) {
   return n;
 }
 
-json evaluate_supervised(const runtime::Run& run, const RunEvalRequest& req,
-                         const std::shared_ptr<const data::SampleSet>& samples) {
+// The metrics stream the manifest a chunk at a time (data/chunked_loader.h): memory does not
+// grow with its length. Complexity and robustness read it whole (they pass over it repeatedly).
+json evaluate_supervised(const runtime::Run& run, const RunEvalRequest& req) {
   models::MultimodalModel model = run.heads();
   data::LoaderOptions lo;
   lo.batch_size = req.batch_size;
   lo.shuffle = false;
   lo.threads = req.threads;
   lo.prefetch_bytes = req.memory.queue_cap_bytes();
-  data::Loader loader(run.dataset, samples, lo);
+  data::ChunkedLoader loader(run.dataset, req.manifest, lo);
   EvalOptions eo;
   eo.top_k = req.top_k;
   if (run.plan) eo.forward = [&run](const data::Batch& b) { return run.plan->forward(b); };
-  auto metrics = evaluate(model, loader, eo);
-  json out = {{"metrics", metrics.to_json(run.dataset.get())}};
+  auto metrics = evaluate(model, BatchSource([&loader] { return loader.next(); }), eo);
   if (const auto bad = loader.bad(); !bad.empty()) {  // metrics over fewer samples would mislead
     throw Error(std::to_string(bad.size()) + " sample(s) of " + req.manifest +
                 " could not be read; first: " + bad.front().message());
   }
+  if (loader.samples_read() == 0) throw InputError("the manifest has no samples", req.manifest);
+  json out = {{"metrics", metrics.to_json(run.dataset.get())}};
+  if (!req.complexity && !req.robustness) return out;
 
+  const auto samples = run.dataset->read_manifest_file(req.manifest);
   if (req.complexity) {
     auto c = measure_complexity(model, run.dataset, samples, req.batch_size);
     const std::string summary = (fs::path(req.run_dir) / "summary.json").string();
@@ -136,19 +141,15 @@ json evaluate_run(const RunEvalRequest& req) {
     throw UsageError("--robustness is available for supervised runs only; " + req.run_dir +
                      " is a " + models::to_string(run.task.kind) + " run");
   }
-  auto samples = run.dataset->read_manifest_file(req.manifest);
-  if (samples->samples.empty()) throw InputError("the manifest has no samples", req.manifest);
   json out;
-  switch (run.task.kind) {
-    case models::TaskKind::supervised:
-      out = evaluate_supervised(run, req, samples);
-      break;
-    case models::TaskKind::retrieval:
-      out = evaluate_retrieval_run(run, req, samples);
-      break;
-    case models::TaskKind::translate:
-      out = evaluate_translation_run(run, req, samples);
-      break;
+  if (run.task.kind == models::TaskKind::supervised) {
+    out = evaluate_supervised(run, req);
+  } else {
+    auto samples = run.dataset->read_manifest_file(req.manifest);
+    if (samples->samples.empty()) throw InputError("the manifest has no samples", req.manifest);
+    out = run.task.kind == models::TaskKind::retrieval
+              ? evaluate_retrieval_run(run, req, samples)
+              : evaluate_translation_run(run, req, samples);
   }
   out["run_dir"] = req.run_dir;
   out["manifest"] = req.manifest;
