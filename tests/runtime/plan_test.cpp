@@ -9,6 +9,7 @@
 #include "mmfuse/core/error.h"
 #include "mmfuse/models/build.h"
 #include "mmfuse/nn/encoders/lenet.h"
+#include "mmfuse/nn/fusion/low_rank.h"
 #include "mmfuse/nn/heads/mlp.h"
 #include "mmfuse/runtime/plan.h"
 #include "mmfuse/runtime/plan_dnnl.h"
@@ -95,6 +96,37 @@ TEST(PlanMlpHead, EqualsTheModulePath) {
   }
 }
 
+TEST(PlanLowRank, EqualsTheModulePathWithAbsentModalities) {
+  for (auto [dims, rank, out] : std::vector<std::tuple<std::vector<int64_t>, int64_t, int64_t>>{
+           {{48, 192}, 40, 120}, {{7, 13, 5}, 3, 11}, {{1}, 1, 1}}) {
+    torch::manual_seed(3);
+    fusion::LowRankFusion module(fusion::LowRankFusionOptions(dims, out).rank(rank));
+    {
+      torch::NoGradGuard no_grad;
+      for (auto& p : module->parameters()) p.normal_(0, 0.5);  // placeholders and bias not zero
+    }
+    module->eval();
+    auto compiled = compile_low_rank_plan(fusion::FusionBlock(module.ptr()));
+    ASSERT_TRUE(compiled);
+    for (int64_t batch : {1, 5, 40}) {
+      std::vector<nn::Encoded> inputs;
+      for (int64_t d : dims) {
+        nn::Encoded e;
+        e.pooled = torch::randn({batch, d});
+        e.present = torch::rand({batch}) > 0.3;  // some samples lack the modality
+        inputs.push_back(e);
+      }
+      torch::NoGradGuard no_grad;
+      const torch::Tensor ref = module->fuse(inputs).fused;
+      const torch::Tensor got = compiled->fuse(inputs).fused;
+      EXPECT_LE(plan_rel_diff(got, ref), 1e-5)
+          << dims.size() << " inputs, rank " << rank << ", batch " << batch;
+      EXPECT_GT(ref.abs().max().item<double>(), 0.0);
+    }
+    EXPECT_EQ(compiled->compiled_shapes(), 4);  // pieces of 1; 4 + 1; 32 + 8
+  }
+}
+
 TEST(PlanPieces, PowersOfTwoCoverTheBatchInOrder) {
   using Pieces = std::vector<std::pair<int64_t, int64_t>>;
   EXPECT_EQ(plan_pieces(13, 8), (Pieces{{0, 8}, {8, 4}, {12, 1}}));
@@ -166,6 +198,8 @@ TEST_P(PlanWholeModel, EqualsTheModulePathAtBatch1And40) {
       EXPECT_EQ(b.compiler, "lenet") << b.block;
     } else if (b.block.rfind("heads.", 0) == 0) {
       EXPECT_EQ(b.compiler, "mlp") << b.block;
+    } else if (b.block == "fusion") {  // the low-rank fusion has a compiler, the others not yet
+      EXPECT_EQ(b.compiler, config == "avmnist/lrtf.yaml" ? "low_rank" : "") << config;
     }
   }
   EXPECT_GE(plan.compiled_blocks(), 2);

@@ -18,7 +18,11 @@ InferencePlan::InferencePlan(models::MultimodalModel model, const PlanCompilers&
     blocks_.push_back({"encoders." + std::string(to_string(m)), name});
     encoders_.push_back(std::move(compiled));
   }
-  if (model_->fusion()) blocks_.push_back({"fusion", ""});
+  if (auto f = model_->fusion()) {
+    auto [compiled, name] = compilers.compile(f);
+    blocks_.push_back({"fusion", name});
+    fusion_ = std::move(compiled);
+  }
   if (model_->high_level()) blocks_.push_back({"high_level", ""});
   head_specs_ = model_->heads();
   for (const auto& spec : head_specs_) {
@@ -42,7 +46,7 @@ models::ModelOutput InferencePlan::forward(const data::Batch& batch) const {
   }
   models::ModelOutput out;
   if (auto fusion = model_->fusion()) {
-    fusion::FusionOutput f = fusion->fuse(encoded);  // [B, D_fused]
+    fusion::FusionOutput f = fusion_ ? fusion_->fuse(encoded) : fusion->fuse(encoded);  // [B, D]
     out.fused = f.fused;
     out.losses = std::move(f.losses);
   } else {
@@ -66,6 +70,7 @@ int64_t InferencePlan::compiled_blocks() const {
 int64_t InferencePlan::compiled_shapes() const {
   int64_t n = 0;
   for (const auto& e : encoders_) n += e ? e->compiled_shapes() : 0;
+  n += fusion_ ? fusion_->compiled_shapes() : 0;
   for (const auto& h : heads_) n += h ? h->compiled_shapes() : 0;
   return n;
 }
@@ -79,6 +84,7 @@ std::vector<std::string> InferencePlan::implementations() const {
     }
   };
   for (const auto& e : encoders_) add(e.get());
+  add(fusion_.get());
   for (const auto& h : heads_) add(h.get());
   return out;
 }

@@ -6,10 +6,10 @@
 //   runtime::InferencePlan plan(model);     // model in eval mode, weights final
 //   models::ModelOutput y = plan.forward(batch);   // equals model->forward(batch) within 1e-5
 //
-// The plan grows block by block: each supported encoder or head has a compiler registered by the
-// block's name (plan_compilers.h); a block without one keeps the module path, so a plan may cover
-// a model partially (compiled encoders, module-path fusion, compiled heads). Fusions and the
-// high-level block always run as modules (small LibTorch ops next to the convolutions).
+// The plan grows block by block: each supported encoder, fusion or head has a compiler registered
+// by the block's name (plan_compilers.h); a block without one keeps the module path, so a plan may
+// cover a model partially (compiled encoders, module-path fusion, compiled heads). The high-level
+// block always runs as a module.
 //
 // Compiled blocks build their primitives per batch size on first use and keep them (compile
 // counts: compiled_shapes()); intermediate buffers are preallocated per batch size and reused,
@@ -59,6 +59,7 @@ class InferencePlan {
  private:
   models::MultimodalModel model_;
   std::vector<std::unique_ptr<CompiledEncoder>> encoders_;  // per modality; null: module path
+  std::unique_ptr<CompiledFusion> fusion_;                  // null: module path (or none)
   std::vector<std::unique_ptr<CompiledHead>> heads_;        // per head spec; null: module path
   std::vector<models::HeadSpec> head_specs_;
   std::vector<PlanBlockInfo> blocks_;

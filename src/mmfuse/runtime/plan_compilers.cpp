@@ -6,6 +6,10 @@ void PlanCompilers::add_encoder(std::string name, EncoderPlanCompiler compile) {
   encoders_.emplace_back(std::move(name), std::move(compile));
 }
 
+void PlanCompilers::add_fusion(std::string name, FusionPlanCompiler compile) {
+  fusions_.emplace_back(std::move(name), std::move(compile));
+}
+
 void PlanCompilers::add_head(std::string name, HeadPlanCompiler compile) {
   heads_.emplace_back(std::move(name), std::move(compile));
 }
@@ -13,6 +17,14 @@ void PlanCompilers::add_head(std::string name, HeadPlanCompiler compile) {
 std::pair<std::unique_ptr<CompiledEncoder>, std::string> PlanCompilers::compile(
     const encoders::EncoderBlock& block) const {
   for (const auto& [name, compile] : encoders_) {
+    if (auto compiled = compile(block)) return {std::move(compiled), name};
+  }
+  return {nullptr, ""};
+}
+
+std::pair<std::unique_ptr<CompiledFusion>, std::string> PlanCompilers::compile(
+    const fusion::FusionBlock& block) const {
+  for (const auto& [name, compile] : fusions_) {
     if (auto compiled = compile(block)) return {std::move(compiled), name};
   }
   return {nullptr, ""};
@@ -32,6 +44,12 @@ std::vector<std::string> PlanCompilers::encoder_names() const {
   return out;
 }
 
+std::vector<std::string> PlanCompilers::fusion_names() const {
+  std::vector<std::string> out;
+  for (const auto& f : fusions_) out.push_back(f.first);
+  return out;
+}
+
 std::vector<std::string> PlanCompilers::head_names() const {
   std::vector<std::string> out;
   for (const auto& h : heads_) out.push_back(h.first);
@@ -40,6 +58,7 @@ std::vector<std::string> PlanCompilers::head_names() const {
 
 void register_builtin_plan_compilers(PlanCompilers& r) {
   r.add_encoder("lenet", compile_lenet_plan);
+  r.add_fusion("low_rank", compile_low_rank_plan);
   r.add_head("mlp", compile_mlp_head_plan);
 }
 

@@ -1,5 +1,5 @@
 // Compilers of the inference plan (plan.h): one per supported block, registered by the block's
-// registered name ("lenet", "mlp"), each turning one block of a loaded model into a compiled
+// registered name ("lenet", "low_rank", "mlp"), each turning one block of a loaded model into a compiled
 // form that runs oneDNN primitives in place of the module. A compiler returns nullptr for a
 // block it does not handle (another type, an option it does not cover); the block then keeps the
 // module path.
@@ -19,6 +19,7 @@
 #include "mmfuse/data/batch.h"
 #include "mmfuse/nn/encoded.h"
 #include "mmfuse/nn/encoders/encoder.h"
+#include "mmfuse/nn/fusion/fusion.h"
 #include "mmfuse/nn/heads/head.h"
 
 namespace mmfuse::runtime {
@@ -45,26 +46,39 @@ class CompiledHead : public CompiledBlock {
   virtual torch::Tensor predict(const torch::Tensor& z) const = 0;
 };
 
+class CompiledFusion : public CompiledBlock {
+ public:
+  /// The encoders' outputs -> as the module's Fusion::fuse in eval mode without autograd.
+  virtual fusion::FusionOutput fuse(const std::vector<nn::Encoded>& inputs) const = 0;
+};
+
 using EncoderPlanCompiler =
     std::function<std::unique_ptr<CompiledEncoder>(const encoders::EncoderBlock&)>;
+using FusionPlanCompiler =
+    std::function<std::unique_ptr<CompiledFusion>(const fusion::FusionBlock&)>;
 using HeadPlanCompiler = std::function<std::unique_ptr<CompiledHead>(const heads::HeadBlock&)>;
 
 class PlanCompilers {
  public:
   void add_encoder(std::string name, EncoderPlanCompiler compile);
+  void add_fusion(std::string name, FusionPlanCompiler compile);
   void add_head(std::string name, HeadPlanCompiler compile);
 
   /// The first registered compiler that accepts `block`, with its name; {nullptr, ""} if none.
   std::pair<std::unique_ptr<CompiledEncoder>, std::string> compile(
       const encoders::EncoderBlock& block) const;
+  std::pair<std::unique_ptr<CompiledFusion>, std::string> compile(
+      const fusion::FusionBlock& block) const;
   std::pair<std::unique_ptr<CompiledHead>, std::string> compile(
       const heads::HeadBlock& block) const;
 
   std::vector<std::string> encoder_names() const;
+  std::vector<std::string> fusion_names() const;
   std::vector<std::string> head_names() const;
 
  private:
   std::vector<std::pair<std::string, EncoderPlanCompiler>> encoders_;
+  std::vector<std::pair<std::string, FusionPlanCompiler>> fusions_;
   std::vector<std::pair<std::string, HeadPlanCompiler>> heads_;
 };
 
@@ -74,6 +88,7 @@ void register_builtin_plan_compilers(PlanCompilers& r);
 
 /// The built-in compilers, one file each.
 std::unique_ptr<CompiledEncoder> compile_lenet_plan(const encoders::EncoderBlock& block);
+std::unique_ptr<CompiledFusion> compile_low_rank_plan(const fusion::FusionBlock& block);
 std::unique_ptr<CompiledHead> compile_mlp_head_plan(const heads::HeadBlock& block);
 
 }  // namespace mmfuse::runtime
