@@ -1,5 +1,6 @@
 #include "mmfuse/core/allocator.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
@@ -24,6 +25,49 @@ bool tune_allocator_for_training() {
 #else
   return false;
 #endif
+}
+
+bool tune_allocator_for_inference(int arenas) {
+  if (!allocator_tuning_allowed()) return false;
+#if defined(__GLIBC__)
+  return mallopt(M_ARENA_MAX, std::max(1, arenas)) == 1 &&
+         mallopt(M_TRIM_THRESHOLD, kInferenceTrimThresholdBytes) == 1;
+#else
+  (void)arenas;
+  return false;
+#endif
+}
+
+MemoryReleaser::MemoryReleaser(std::chrono::milliseconds interval) {
+  if (glibc_malloc() && interval.count() > 0) {
+    thread_ = std::thread([this, interval] { loop(interval); });
+  }
+}
+
+MemoryReleaser::~MemoryReleaser() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+int64_t MemoryReleaser::releases() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return releases_;
+}
+
+void MemoryReleaser::loop(std::chrono::milliseconds interval) {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!cv_.wait_for(lock, interval, [this] { return stop_; })) {
+    lock.unlock();
+#if defined(__GLIBC__)
+    malloc_trim(0);
+#endif
+    lock.lock();
+    ++releases_;
+  }
 }
 
 }  // namespace mmfuse

@@ -1,14 +1,30 @@
-// The C library's allocator tuned for training loops.
+// The C library's allocator tuned for training loops, and for inference (servers, evaluation).
 //
+// Training:
 // A training step allocates and frees the same large activation tensors (MBs each) every step.
 // glibc serves blocks above its mmap threshold with fresh mmap()s and returns freed memory at the
 // top of the heap to the OS, so every step pays page faults on memory it just gave back
 // (15% of a LeNet training step in `perf`, almost all in do_anonymous_page/clear_page). Raising
 // the mmap threshold to its maximum (32 MiB) and the trim threshold to 1 GiB keeps freed blocks
 // in the heap for the next step. Measured in docs/BENCHMARKS.md.
+//
+// Inference: the training tuning makes the resident set follow the peak of every malloc arena:
+// each thread that allocates is given its own arena (up to 8 per core), each arena's heap grows to
+// the largest set of blocks it once held at the same time and never gives it back, so the
+// resident set creeps up over a long run as arenas meet new peaks and their free blocks fragment
+// (a server over hundreds of thousands of requests; `mmfuse eval` over a 55,000-line manifest:
+// 493 MB resident, 228 MB after one malloc_trim, docs/BENCHMARKS.md). Inference caps the arenas
+// and returns freed memory above a few MiB at the top of each heap; freed blocks in the middle
+// of a heap are returned only by malloc_trim(0), which MemoryReleaser calls periodically -- what
+// jemalloc's and tcmalloc's background release do.
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
 #include <cstdlib>  // defines __GLIBC__ (through <features.h>) for the test below
+#include <mutex>
+#include <thread>
 
 // AddressSanitizer replaces malloc (its allocator ignores mallopt): the tunings do not apply there.
 #if defined(__SANITIZE_ADDRESS__)
@@ -38,5 +54,40 @@ bool allocator_tuning_allowed();
 /// Applies the tuning when allocator_tuning_allowed(). Call once at start-up, before large
 /// allocations. Returns whether it applied.
 bool tune_allocator_for_training();
+
+/// At most `arenas` malloc arenas (the threads that allocate at once), a trim threshold of
+/// kInferenceTrimThresholdBytes. No-op unless allocator_tuning_allowed(). Call before the worker
+/// threads start (after tune_allocator_for_training, which the command line applies first).
+/// Returns whether it applied.
+bool tune_allocator_for_inference(int arenas);
+
+/// Freed memory kept at the top of each heap before it is returned to the OS (inference).
+inline constexpr int kInferenceTrimThresholdBytes = 8 << 20;
+
+/// A thread that returns the allocator's free pages to the OS (glibc malloc_trim(0)) every
+/// `interval` until destroyed; an interval of zero (or another C library) starts nothing. A trim
+/// walks each arena under its lock: a few hundred microseconds for a server's heaps, once a
+/// second by default (`mmfuse serve --release-memory-s`, `mmfuse eval`).
+class MemoryReleaser {
+ public:
+  explicit MemoryReleaser(std::chrono::milliseconds interval);
+  ~MemoryReleaser();
+  MemoryReleaser(const MemoryReleaser&) = delete;
+  MemoryReleaser& operator=(const MemoryReleaser&) = delete;
+
+  /// Whether the thread runs (a positive interval on glibc).
+  bool active() const { return thread_.joinable(); }
+  /// Trims done so far.
+  int64_t releases() const;
+
+ private:
+  void loop(std::chrono::milliseconds interval);
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  int64_t releases_ = 0;
+  std::thread thread_;
+};
 
 }  // namespace mmfuse

@@ -49,8 +49,9 @@ int64_t parameter_storage_bytes(const torch::nn::Module& module) {
   return n;
 }
 
-// The metrics stream the manifest a chunk at a time (data/chunked_loader.h): memory does not
-// grow with its length. Complexity and robustness read it whole (they pass over it repeatedly).
+// The metrics stream the manifest a chunk at a time (data/chunked_loader.h) and complexity reads
+// the first batches only: memory does not grow with its length. Robustness (opt-in) reads it
+// whole (it passes over it once per modality and noise level).
 json evaluate_supervised(const runtime::Run& run, const RunEvalRequest& req) {
   models::MultimodalModel model = run.heads();
   data::LoaderOptions lo;
@@ -69,11 +70,12 @@ json evaluate_supervised(const runtime::Run& run, const RunEvalRequest& req) {
   }
   if (loader.samples_read() == 0) throw InputError("the manifest has no samples", req.manifest);
   json out = {{"metrics", metrics.to_json(run.dataset.get())}};
-  if (!req.complexity && !req.robustness) return out;
-
-  const auto samples = run.dataset->read_manifest_file(req.manifest);
-  if (req.complexity) {
-    auto c = measure_complexity(model, run.dataset, samples, req.batch_size);
+  if (req.complexity) {  // times the first batches: reads no more of the manifest than those
+    constexpr int kRepeats = 20;
+    auto reader = run.dataset->open_manifest_file(req.manifest);
+    const auto head = run.dataset->read_chunk(
+        reader, static_cast<std::size_t>(kRepeats) * static_cast<std::size_t>(req.batch_size));
+    auto c = measure_complexity(model, run.dataset, head, req.batch_size, kRepeats);
     const std::string summary = (fs::path(req.run_dir) / "summary.json").string();
     if (fs::exists(summary)) {
       c.train_seconds = json::parse(read_file(summary)).value("train_seconds", -1.0);
@@ -81,6 +83,7 @@ json evaluate_supervised(const runtime::Run& run, const RunEvalRequest& req) {
     out["complexity"] = c.to_json();
   }
   if (req.robustness) {
+    const auto samples = run.dataset->read_manifest_file(req.manifest);
     RobustnessOptions ro;
     ro.levels = req.levels;
     ro.seed = req.seed;

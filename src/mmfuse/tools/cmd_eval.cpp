@@ -3,8 +3,10 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <chrono>
 #include <iostream>
 
+#include "mmfuse/core/allocator.h"
 #include "mmfuse/core/error.h"
 #include "mmfuse/core/memory.h"
 #include "mmfuse/eval/run_eval.h"
@@ -51,6 +53,11 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--memory-budget", *memory_budget,
                   "Memory budget in MiB (0: none): caps the RAM feature cache and the prefetch "
                   "queue; the result says whether the peak held");
+  auto release_s = std::make_shared<double>(1.0);
+  cmd->add_option("--release-memory-s", *release_s,
+                  "Seconds between returns of the allocator's free pages to the OS (0: never)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   cmd->callback([=] {
     eval::RunEvalRequest r = *req;
     if (!memory_budget->empty()) {
@@ -72,6 +79,10 @@ void add_eval_command(CLI::App& app) {
         }
       }
     }
+    // Inference, not training: arenas for the main thread and the decode workers, freed
+    // memory returned (core/allocator.h); a long evaluation then holds what it uses.
+    tune_allocator_for_inference(r.threads + 1);
+    const MemoryReleaser releaser(std::chrono::milliseconds(static_cast<int64_t>(*release_s * 1000)));
     auto result = eval::evaluate_run(r);
     std::cout << (*json_out ? result.dump(2) + "\n" : eval::format_run_eval(result));
   });

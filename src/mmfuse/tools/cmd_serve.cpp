@@ -7,9 +7,9 @@
 #include <fstream>
 #include <thread>
 
+#include "mmfuse/core/allocator.h"
 #include "mmfuse/core/error.h"
 #include "mmfuse/core/fs.h"
-#include "mmfuse/serve/malloc_tuning.h"
 #include "mmfuse/serve/server.h"
 #include "mmfuse/serve/signals.h"
 #include "mmfuse/tools/cli.h"
@@ -129,11 +129,11 @@ void add_serve_commands(CLI::App& app) {
                              ? options.preprocess_threads
                              : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     // one arena per thread that decodes at once, and one for the batcher's forwards
-    if (serve::tune_allocator_for_serving(decoders + 1)) {
+    if (tune_allocator_for_inference(decoders + 1)) {
       spdlog::info("malloc: at most {} arenas, freed memory above {} MiB returned", decoders + 1,
-                   serve::kServeTrimThresholdBytes >> 20);
+                   kInferenceTrimThresholdBytes >> 20);
     }
-    const serve::MemoryReleaser releaser(
+    const MemoryReleaser releaser(
         std::chrono::milliseconds(static_cast<int64_t>(args->release_memory_s * 1000)));
     serve::Server server(options);
     serve::StopOnSignals on_signal([&server](int signo) {

@@ -1,13 +1,13 @@
-// serve::MemoryReleaser (serve/malloc_tuning.h): trims on its interval, stops at once when
+// MemoryReleaser (core/allocator.h): trims on its interval, stops at once when
 // destroyed even with a long interval, and starts nothing with an interval of zero.
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <thread>
 
-#include "mmfuse/serve/malloc_tuning.h"
+#include "mmfuse/core/allocator.h"
 
-namespace mmfuse::serve {
+namespace mmfuse {
 namespace {
 
 using namespace std::chrono_literals;
@@ -43,4 +43,4 @@ TEST(MemoryReleaser, ZeroIntervalStartsNothing) {
 }
 
 }  // namespace
-}  // namespace mmfuse::serve
+}  // namespace mmfuse
