@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 """Markdown table of bench/compare.sh's results (JSON lines): medians per side and the ratios of
-issue 5, then the goals met or not.
+issues 5 and 20 (the peer, ONNX Runtime), then the goals met or not.
 
   compare_table.py RESULTS.jsonl [--threads T] [--rounds R] [--steps N]
 """
 import argparse, json, statistics
 
-GOALS = {'train': 2.0, 'b1': 0.33, 'b40': 0.5, 'peak': 0.40, 'epoch': 2.0, 'ort': 1.0}
-CONV_HEAVY = ('audio', 'lf', 'tf', 'lrtf', 'xattn')  # the audio LeNet's convolutions dominate
+GOALS = {'train': 2.0, 'b1': 0.33, 'b40': 0.5, 'peak': 0.25, 'epoch': 2.0, 'ort': 1.0}
+CONV_HEAVY = ('audio', 'lf', 'lrtf')  # issue 20: the models whose time is the audio LeNet's convolutions
 
 
 def med(rows, key):
@@ -56,7 +56,7 @@ def main():
           f"{med(gemm, 'dnnl_gflops'):.2f} GFLOP/s -> peak {peak:.2f} GFLOP/s\n")
     print('| model | train samples/s mmfuse | peer | ratio (goal >= 2.0) | batch-1 p50 ms mmfuse | peer '
           '| ratio (goal <= 0.33) | batch-40 p50 ms mmfuse | peer | ratio (goal <= 0.5) '
-          '| train GFLOP/s | of GEMM peak (goal >= 40%, conv-heavy) |')
+          '| train GFLOP/s | of GEMM peak (goal >= 25%, conv-heavy) |')
     print('|' + '---|' * 12)
     misses = []
     models = []
@@ -81,7 +81,7 @@ def main():
         if b1 > GOALS['b1']: misses.append(f'{m}: batch-1 latency {b1:.2f}x (goal <= 0.33x)')
         if b40 > GOALS['b40']: misses.append(f'{m}: batch-40 latency {b40:.2f}x (goal <= 0.5x)')
         if m in CONV_HEAVY and frac < GOALS['peak']:
-            misses.append(f'{m}: training at {100 * frac:.0f}% of the GEMM peak (goal 40%)')
+            misses.append(f'{m}: training at {100 * frac:.0f}% of the GEMM peak (goal 25%)')
     ort_table(models, pick, misses)
     eo, ep = pick('mmfuse', 'epoch', 'lf'), pick('peer', 'epoch', 'lf')
     if eo and ep:
