@@ -183,8 +183,8 @@ TEST(PlanCrossAttention, EqualsTheModulePathWithAbsentModalitiesAndPaddedTokens)
         const torch::Tensor ref = module->fuse(inputs).fused;
         const torch::Tensor got = compiled->fuse(inputs).fused;
         EXPECT_LE(plan_rel_diff(got, ref), 1e-5)
-            << c.token_dims.size() << " inputs, d " << c.dim << ", heads " << c.heads
-            << ", batch " << batch << (masks ? ", masked" : "");
+            << c.token_dims.size() << " inputs, d " << c.dim << ", heads " << c.heads << ", batch "
+            << batch << (masks ? ", masked" : "");
         EXPECT_GT(ref.abs().max().item<double>(), 0.0);
       }
     }
