@@ -9,6 +9,7 @@
 #include "mmfuse/core/error.h"
 #include "mmfuse/models/build.h"
 #include "mmfuse/nn/encoders/lenet.h"
+#include "mmfuse/nn/fusion/cross_attention.h"
 #include "mmfuse/nn/fusion/low_rank.h"
 #include "mmfuse/nn/heads/mlp.h"
 #include "mmfuse/runtime/plan.h"
@@ -127,6 +128,77 @@ TEST(PlanLowRank, EqualsTheModulePathWithAbsentModalities) {
   }
 }
 
+struct CrossAttentionCase {
+  std::vector<int64_t> token_dims, token_counts;
+  int64_t dim, heads;
+  fusion::TokenPositions positions;
+  int64_t fewer_tokens;  // the inputs have this many tokens fewer than the position tables
+};
+
+// Inputs of a cross-attention case: some samples lack a modality, some tokens are padding, some
+// rows have no real token at all (with 2 modalities, then the other branch has no key).
+std::vector<nn::Encoded> cross_attention_inputs(const CrossAttentionCase& c, int64_t batch,
+                                                bool masks) {
+  std::vector<nn::Encoded> inputs;
+  for (std::size_t j = 0; j < c.token_dims.size(); ++j) {
+    nn::Encoded e;
+    e.tokens = torch::randn({batch, c.token_counts[j] - c.fewer_tokens, c.token_dims[j]});
+    e.pooled = e.tokens.mean(1);
+    e.present = torch::rand({batch}) > 0.25;
+    if (masks) {
+      e.token_mask = torch::rand({batch, e.tokens.size(1)}) > 0.3;
+      e.token_mask.index_put_({torch::rand({batch}) < 0.15}, false);  // no real token
+    }
+    inputs.push_back(e);
+  }
+  return inputs;
+}
+
+TEST(PlanCrossAttention, EqualsTheModulePathWithAbsentModalitiesAndPaddedTokens) {
+  using fusion::TokenPositions;
+  const std::vector<CrossAttentionCase> cases = {
+      {{12, 48}, {49, 49}, 40, 4, TokenPositions::shared, 0},  // the AV-MNIST xattn config
+      {{7, 5, 9}, {6, 3, 4}, 12, 3, TokenPositions::per_modality, 1},
+      {{5, 8}, {4, 7}, 6, 1, TokenPositions::none, 0},
+      {{3, 4, 6}, {5, 5, 5}, 8, 8, TokenPositions::shared, 2},  // head size 1
+      {{1, 2}, {1, 9}, 4, 2, TokenPositions::per_modality, 0}};
+  for (const auto& c : cases) {
+    torch::manual_seed(3);
+    fusion::CrossAttentionFusion module(fusion::CrossAttentionFusionOptions(c.token_dims)
+                                            .token_counts(c.token_counts)
+                                            .dim(c.dim)
+                                            .heads(c.heads)
+                                            .positions(c.positions));
+    {
+      torch::NoGradGuard no_grad;
+      for (auto& p : module->parameters()) p.normal_(0, 0.5);  // positions, placeholders too
+    }
+    module->eval();
+    auto compiled = compile_cross_attention_plan(fusion::FusionBlock(module.ptr()));
+    ASSERT_TRUE(compiled);
+    for (int64_t batch : {1, 5, 40}) {
+      for (bool masks : {false, true}) {
+        const auto inputs = cross_attention_inputs(c, batch, masks);
+        torch::NoGradGuard no_grad;
+        const torch::Tensor ref = module->fuse(inputs).fused;
+        const torch::Tensor got = compiled->fuse(inputs).fused;
+        EXPECT_LE(plan_rel_diff(got, ref), 1e-5)
+            << c.token_dims.size() << " inputs, d " << c.dim << ", heads " << c.heads << ", batch "
+            << batch << (masks ? ", masked" : "");
+        EXPECT_GT(ref.abs().max().item<double>(), 0.0);
+      }
+    }
+    // Pieces per thread's share: 1; 4 + 1 or 2 + 1, 2; 8 x 5 or 8 + 8 + 4 (two threads).
+    const int64_t built = compiled->compiled_shapes();
+    EXPECT_LE(built, 4);
+    for (int64_t batch : {1, 5, 40}) {
+      torch::NoGradGuard no_grad;
+      (void)compiled->fuse(cross_attention_inputs(c, batch, true));
+    }
+    EXPECT_EQ(compiled->compiled_shapes(), built);  // built once
+  }
+}
+
 TEST(PlanPieces, PowersOfTwoCoverTheBatchInOrder) {
   using Pieces = std::vector<std::pair<int64_t, int64_t>>;
   EXPECT_EQ(plan_pieces(13, 8), (Pieces{{0, 8}, {8, 4}, {12, 1}}));
@@ -198,8 +270,11 @@ TEST_P(PlanWholeModel, EqualsTheModulePathAtBatch1And40) {
       EXPECT_EQ(b.compiler, "lenet") << b.block;
     } else if (b.block.rfind("heads.", 0) == 0) {
       EXPECT_EQ(b.compiler, "mlp") << b.block;
-    } else if (b.block == "fusion") {  // the low-rank fusion has a compiler, the others not yet
-      EXPECT_EQ(b.compiler, config == "avmnist/lrtf.yaml" ? "low_rank" : "") << config;
+    } else if (b.block == "fusion") {  // low-rank and cross attention have compilers
+      EXPECT_EQ(b.compiler, config == "avmnist/lrtf.yaml"    ? "low_rank"
+                            : config == "avmnist/xattn.yaml" ? "cross_attention"
+                                                             : "")
+          << config;
     }
   }
   EXPECT_GE(plan.compiled_blocks(), 2);

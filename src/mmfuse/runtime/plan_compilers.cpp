@@ -59,6 +59,7 @@ std::vector<std::string> PlanCompilers::head_names() const {
 void register_builtin_plan_compilers(PlanCompilers& r) {
   r.add_encoder("lenet", compile_lenet_plan);
   r.add_fusion("low_rank", compile_low_rank_plan);
+  r.add_fusion("cross_attention", compile_cross_attention_plan);
   r.add_head("mlp", compile_mlp_head_plan);
 }
 

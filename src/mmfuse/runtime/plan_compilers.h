@@ -1,8 +1,8 @@
 // Compilers of the inference plan (plan.h): one per supported block, registered by the block's
-// registered name ("lenet", "low_rank", "mlp"), each turning one block of a loaded model into a compiled
-// form that runs oneDNN primitives in place of the module. A compiler returns nullptr for a
-// block it does not handle (another type, an option it does not cover); the block then keeps the
-// module path.
+// registered name ("lenet", "low_rank", "cross_attention", "mlp"), each turning one block of a
+// loaded model into a compiled form that runs oneDNN primitives in place of the module. A
+// compiler returns nullptr for a block it does not handle (another type, an option it does not
+// cover); the block then keeps the module path.
 //
 // Adding one: a file plan_<block>.cpp with a compile function, one line in
 // register_builtin_plan_compilers (plan_compilers.cpp), and the block in
@@ -89,6 +89,7 @@ void register_builtin_plan_compilers(PlanCompilers& r);
 /// The built-in compilers, one file each.
 std::unique_ptr<CompiledEncoder> compile_lenet_plan(const encoders::EncoderBlock& block);
 std::unique_ptr<CompiledFusion> compile_low_rank_plan(const fusion::FusionBlock& block);
+std::unique_ptr<CompiledFusion> compile_cross_attention_plan(const fusion::FusionBlock& block);
 std::unique_ptr<CompiledHead> compile_mlp_head_plan(const heads::HeadBlock& block);
 
 }  // namespace mmfuse::runtime
