@@ -28,9 +28,6 @@ namespace mmfuse::runtime {
 
 namespace {
 
-using dnnl::memory;
-using XaTag = memory::format_tag;
-constexpr auto kXaF32 = memory::data_type::f32;
 // Samples per piece: a piece's intermediates (about 100 KB a sample for AV-MNIST) stay in L2.
 constexpr int64_t kXattnLargestPiece = 8;
 
@@ -40,40 +37,6 @@ struct XattnCall {
   std::vector<torch::Tensor> tokens, masks, present;
   torch::Tensor z, fused;
 };
-
-// Appends the inner product [rows, in] -> [rows, out] of weight w [out, in] and bias b.
-void add_linear(DnnlProgram& p, const torch::Tensor& w, const torch::Tensor& b, int64_t rows,
-                int src, int dst, bool relu) {
-  const int64_t in = w.size(1), out = w.size(0);
-  const memory::desc bias_md({out}, kXaF32, XaTag::x);
-  dnnl::inner_product_forward::desc desc(dnnl::prop_kind::forward_inference,
-                                         memory::desc({rows, in}, kXaF32, XaTag::nc),
-                                         memory::desc({out, in}, kXaF32, XaTag::any), bias_md,
-                                         memory::desc({rows, out}, kXaF32, XaTag::nc));
-  dnnl::primitive_attr attr;
-  if (relu) {
-    dnnl::post_ops ops;
-    ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
-    attr.set_post_ops(ops);
-  }
-  dnnl::inner_product_forward::primitive_desc pd(desc, attr, plan_engine());
-  DnnlStep& s = p.add_step(dnnl::inner_product_forward(pd), pd);
-  s.slots = {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}};
-  s.constants = {{DNNL_ARG_WEIGHTS,
-                  plan_constant(w, memory::desc({out, in}, kXaF32, XaTag::oi), pd.weights_desc())},
-                 {DNNL_ARG_BIAS, plan_constant(b, bias_md, pd.bias_desc())}};
-}
-
-// A cache of one-inner-product programs keyed by rows.
-std::unique_ptr<DnnlProgramCache> linear_programs(torch::Tensor w, torch::Tensor b) {
-  return std::make_unique<DnnlProgramCache>([w, b](int64_t rows) {
-    auto p = std::make_unique<DnnlProgram>();
-    p->input = memory::desc({rows, w.size(1)}, kXaF32, XaTag::nc);
-    p->output = memory::desc({rows, w.size(0)}, kXaF32, XaTag::nc);
-    add_linear(*p, w, b, rows, kPlanInput, kPlanOutput, false);
-    return p;
-  });
-}
 
 class CrossAttentionPlan : public CompiledFusion {
  public:
@@ -89,7 +52,7 @@ class CrossAttentionPlan : public CompiledFusion {
     auto get = [&](const std::string& key) { return params[key].detach().contiguous().clone(); };
     for (int64_t j = 0; j < m; ++j) {
       const std::string n = std::to_string(j), attn = "attn." + n + ".";
-      proj_.push_back(linear_programs(get("proj." + n + ".weight"), get("proj." + n + ".bias")));
+      proj_.push_back(inner_product_programs(get("proj." + n + ".weight"), get("proj." + n + ".bias")));
       // P_j = [queries of branch j (scaled) | for each other branch i: its keys, values]
       std::vector<torch::Tensor> w{get(attn + "in_proj_weight").slice(0, 0, d) * scale};
       std::vector<torch::Tensor> b{get(attn + "in_proj_bias").slice(0, 0, d) * scale};
@@ -99,9 +62,9 @@ class CrossAttentionPlan : public CompiledFusion {
         w.push_back(get(other + "in_proj_weight").slice(0, d, 3 * d));  // [2d, d]
         b.push_back(get(other + "in_proj_bias").slice(0, d, 3 * d));
       }
-      in_proj_.push_back(linear_programs(torch::cat(w).contiguous(), torch::cat(b).contiguous()));
+      in_proj_.push_back(inner_product_programs(torch::cat(w).contiguous(), torch::cat(b).contiguous()));
       out_proj_.push_back(
-          linear_programs(get(attn + "out_proj.weight"), get(attn + "out_proj.bias")));
+          inner_product_programs(get(attn + "out_proj.weight"), get(attn + "out_proj.bias")));
       gamma_.push_back(get("norm." + n + ".weight"));
       beta_.push_back(get("norm." + n + ".bias"));
       missing_.push_back(get("missing_" + n));
@@ -270,13 +233,13 @@ class CrossAttentionPlan : public CompiledFusion {
   std::unique_ptr<DnnlProgram> build_ff(int64_t n) const {
     auto p = std::make_unique<DnnlProgram>();
     const int64_t md = ff_w_[1].size(0), hidden = ff_w_[0].size(0);
-    p->input = memory::desc({n, md}, kXaF32, XaTag::nc);
-    p->output = memory::desc({n, md}, kXaF32, XaTag::nc);
-    const int h = p->add_buffer(memory::desc({n, hidden}, kXaF32, XaTag::nc));
-    add_linear(*p, ff_w_[0], ff_b_[0], n, kPlanInput, h, true);
-    add_linear(*p, ff_w_[1], ff_b_[1], n, h, kPlanOutput, false);
+    p->input = plan_rows_desc(n, md);
+    p->output = plan_rows_desc(n, md);
+    const int h = p->add_buffer(plan_rows_desc(n, hidden));
+    add_inner_product(*p, ff_w_[0], ff_b_[0], n, kPlanInput, h, true);
+    add_inner_product(*p, ff_w_[1], ff_b_[1], n, h, kPlanOutput, false);
     DnnlStep& s = p->add_host_step(
-        [size = n * md](const memory& src, const memory& dst) {
+        [size = n * md](const dnnl::memory& src, const dnnl::memory& dst) {
           const float* z = static_cast<const float*>(src.get_data_handle());
           float* y = static_cast<float*>(dst.get_data_handle());
           for (int64_t k = 0; k < size; ++k) y[k] = z[k] + y[k];

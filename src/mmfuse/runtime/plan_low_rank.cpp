@@ -18,9 +18,6 @@ namespace mmfuse::runtime {
 
 namespace {
 
-using dnnl::memory;
-using LrTag = memory::format_tag;
-constexpr auto kLrF32 = memory::data_type::f32;
 // Rows per program run: batches run in power-of-two pieces up to this (plan_pieces).
 constexpr int64_t kLowRankLargestPiece = 64;
 
@@ -40,11 +37,10 @@ class LowRankPlan : public CompiledFusion {
       if (i == 0) f = f * w.view({rank, 1, 1});
       // row r * out + o of m is F[r, :, o]
       const torch::Tensor m = f.permute({0, 2, 1}).reshape({rank * out, d + 1});
-      weights_.push_back(m.slice(1, 0, d).contiguous().clone());  // [rank * out, D]
-      biases_.push_back(m.select(1, d).contiguous().clone());     // [rank * out]
+      programs_.push_back(
+          inner_product_programs(m.slice(1, 0, d).contiguous().clone(),  // [rank * out, D]
+                                 m.select(1, d).contiguous().clone()));  // [rank * out]
       placeholders_.push_back(params["placeholder_" + std::to_string(i)].detach());
-      programs_.push_back(std::make_unique<DnnlProgramCache>(
-          [this, i](int64_t batch) { return build(i, batch); }));
     }
   }
 
@@ -88,28 +84,8 @@ class LowRankPlan : public CompiledFusion {
   }
 
  private:
-  // Modality i's projection at `batch` rows: one inner product with bias.
-  std::unique_ptr<DnnlProgram> build(std::size_t i, int64_t batch) const {
-    auto p = std::make_unique<DnnlProgram>();
-    const int64_t in = weights_[i].size(1), width = weights_[i].size(0);
-    p->input = memory::desc({batch, in}, kLrF32, LrTag::nc);
-    p->output = memory::desc({batch, width}, kLrF32, LrTag::nc);
-    const memory::desc bias_md({width}, kLrF32, LrTag::x);
-    dnnl::inner_product_forward::desc d(dnnl::prop_kind::forward_inference, p->input,
-                                        memory::desc({width, in}, kLrF32, LrTag::any), bias_md,
-                                        p->output);
-    dnnl::inner_product_forward::primitive_desc pd(d, plan_engine());
-    DnnlStep& s = p->add_step(dnnl::inner_product_forward(pd), pd);
-    s.slots = {{DNNL_ARG_SRC, kPlanInput}, {DNNL_ARG_DST, kPlanOutput}};
-    s.constants = {
-        {DNNL_ARG_WEIGHTS, plan_constant(weights_[i], memory::desc({width, in}, kLrF32, LrTag::oi),
-                                         pd.weights_desc())},
-        {DNNL_ARG_BIAS, plan_constant(biases_[i], bias_md, pd.bias_desc())}};
-    return p;
-  }
-
   std::shared_ptr<fusion::LowRankFusionImpl> module_;
-  std::vector<torch::Tensor> weights_, biases_, placeholders_;
+  std::vector<torch::Tensor> placeholders_;
   torch::Tensor bias_;
   std::vector<std::unique_ptr<DnnlProgramCache>> programs_;
 };

@@ -11,9 +11,6 @@ namespace mmfuse::runtime {
 
 namespace {
 
-using dnnl::memory;
-using MlpTag = memory::format_tag;
-constexpr auto kMlpF32 = memory::data_type::f32;
 // Rows per program run: batches run in power-of-two pieces up to this (plan_pieces).
 constexpr int64_t kMlpLargestPiece = 256;
 
@@ -57,33 +54,11 @@ class MlpHeadPlan : public CompiledHead {
     auto p = std::make_unique<DnnlProgram>();
     const int64_t in = weights_[0].size(1), hidden = weights_[0].size(0);
     const int64_t out = weights_[1].size(0);
-    p->input = memory::desc({batch, in}, kMlpF32, MlpTag::nc);
-    p->output = memory::desc({batch, out}, kMlpF32, MlpTag::nc);
-    int slot = kPlanInput;
-    for (int layer = 0; layer < 2; ++layer) {
-      const int64_t n_in = layer == 0 ? in : hidden, n_out = layer == 0 ? hidden : out;
-      const memory::desc bias_md({n_out}, kMlpF32, MlpTag::x);
-      const memory::desc dst_md({batch, n_out}, kMlpF32, MlpTag::nc);
-      dnnl::inner_product_forward::desc d(
-          dnnl::prop_kind::forward_inference, memory::desc({batch, n_in}, kMlpF32, MlpTag::nc),
-          memory::desc({n_out, n_in}, kMlpF32, MlpTag::any), bias_md, dst_md);
-      dnnl::primitive_attr attr;
-      if (layer == 0) {
-        dnnl::post_ops relu;
-        relu.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
-        attr.set_post_ops(relu);
-      }
-      dnnl::inner_product_forward::primitive_desc pd(d, attr, plan_engine());
-      const int dst = layer == 0 ? p->add_buffer(pd.dst_desc()) : kPlanOutput;
-      DnnlStep& s = p->add_step(dnnl::inner_product_forward(pd), pd);
-      s.slots = {{DNNL_ARG_SRC, slot}, {DNNL_ARG_DST, dst}};
-      s.constants = {
-          {DNNL_ARG_WEIGHTS,
-           plan_constant(weights_[layer], memory::desc({n_out, n_in}, kMlpF32, MlpTag::oi),
-                         pd.weights_desc())},
-          {DNNL_ARG_BIAS, plan_constant(biases_[layer], bias_md, pd.bias_desc())}};
-      slot = dst;
-    }
+    p->input = plan_rows_desc(batch, in);
+    p->output = plan_rows_desc(batch, out);
+    const int hidden_slot = p->add_buffer(plan_rows_desc(batch, hidden));
+    add_inner_product(*p, weights_[0], biases_[0], batch, kPlanInput, hidden_slot, /*relu=*/true);
+    add_inner_product(*p, weights_[1], biases_[1], batch, hidden_slot, kPlanOutput, false);
     return p;
   }
 
