@@ -172,13 +172,19 @@ template <int C>
   for (int64_t k = 0; k < d; ++k) z[k] /= static_cast<float>(std::max<int64_t>(count, 1));
 }
 
-// Each kernel for AVX2 + FMA and for the baseline ISA; the CPU is asked once.
-[[gnu::target("avx2,fma")]] void attend_avx2(const XattnLayout& l, const XattnPiece& x, int64_t b,
-                                             int64_t i, XattnScratch& s) {
-  attend_body(l, x, b, i, s);
-}
+// Each kernel for AVX2 + FMA and for the baseline ISA on x86-64 (the CPU is asked once); the
+// baseline only elsewhere.
 void attend_plain(const XattnLayout& l, const XattnPiece& x, int64_t b, int64_t i,
                   XattnScratch& s) {
+  attend_body(l, x, b, i, s);
+}
+void pool_plain(const XattnLayout& l, const XattnPiece& x, int64_t b, int64_t i, const float* g,
+                const float* be, double eps, const float* miss, float* z) {
+  pool_body(l, x, b, i, g, be, eps, miss, z);
+}
+#if defined(__GNUC__) && defined(__x86_64__)
+[[gnu::target("avx2,fma")]] void attend_avx2(const XattnLayout& l, const XattnPiece& x, int64_t b,
+                                             int64_t i, XattnScratch& s) {
   attend_body(l, x, b, i, s);
 }
 [[gnu::target("avx2,fma")]] void pool_avx2(const XattnLayout& l, const XattnPiece& x, int64_t b,
@@ -186,15 +192,15 @@ void attend_plain(const XattnLayout& l, const XattnPiece& x, int64_t b, int64_t 
                                            const float* miss, float* z) {
   pool_body(l, x, b, i, g, be, eps, miss, z);
 }
-void pool_plain(const XattnLayout& l, const XattnPiece& x, int64_t b, int64_t i, const float* g,
-                const float* be, double eps, const float* miss, float* z) {
-  pool_body(l, x, b, i, g, be, eps, miss, z);
-}
-
 bool xattn_avx2() {
   static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   return yes;
 }
+#else
+constexpr auto attend_avx2 = attend_plain;
+constexpr auto pool_avx2 = pool_plain;
+constexpr bool xattn_avx2() { return false; }
+#endif
 
 }  // namespace
 
