@@ -11,6 +11,7 @@
 
 #include "mmfuse/core/fs.h"
 #include "mmfuse/eval/robustness.h"
+#include "mmfuse/eval/run_eval.h"
 #include "mmfuse/runtime/predictor.h"
 #include "test_util.h"
 #include "tiny_run.h"
@@ -102,6 +103,24 @@ TEST(Eval, JsonMetricsEqualThoseOfPredictions) {
   EXPECT_THAT(table.output, HasSubstr("target digit (classification)"));
   EXPECT_THAT(table.output, HasSubstr("confusion (rows: true, columns: predicted)"));
   EXPECT_THAT(table.output, HasSubstr("target value (regression)"));
+}
+
+// The metrics pass reads the manifest a chunk at a time: the figures do not depend on the chunk.
+TEST(Eval, MetricsDoNotDependOnTheChunkOfManifestHeld) {
+  MMFUSE_REQUIRE_TINY_RUN();
+  eval::RunEvalRequest req;
+  req.run_dir = tiny_run().run_dir;
+  req.manifest = tiny_run().data_dir + "/test.jsonl";
+  req.batch_size = 3;
+  req.complexity = false;
+  json whole = eval::evaluate_run(req)["metrics"];
+  req.chunk_samples = 1;  // -> one batch of 3 per chunk: 4 chunks for the 10 samples
+  json chunked = eval::evaluate_run(req)["metrics"];
+  ASSERT_EQ(whole["samples"], 10);
+  whole.erase("seconds");
+  chunked.erase("seconds");
+  EXPECT_EQ(chunked, whole);
+  EXPECT_GT(whole["targets"]["digit"]["report"]["accuracy"].get<double>(), 0.0);
 }
 
 // How many charts Chromium lays out in `page` (-2: Chromium failed, -3: the page did not say).

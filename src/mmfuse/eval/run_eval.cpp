@@ -59,7 +59,7 @@ json evaluate_supervised(const runtime::Run& run, const RunEvalRequest& req) {
   lo.shuffle = false;
   lo.threads = req.threads;
   lo.prefetch_bytes = req.memory.queue_cap_bytes();
-  data::ChunkedLoader loader(run.dataset, req.manifest, lo);
+  data::ChunkedLoader loader(run.dataset, req.manifest, lo, /*skip_bad=*/false, req.chunk_samples);
   EvalOptions eo;
   eo.top_k = req.top_k;
   if (run.plan) eo.forward = [&run](const data::Batch& b) { return run.plan->forward(b); };

@@ -5,6 +5,8 @@
 // reconstruction error (and the class head's accuracy when the translator has one).
 #pragma once
 
+#include <cstddef>
+
 #include <optional>
 #include <string>
 #include <vector>
@@ -29,6 +31,9 @@ struct RunEvalRequest {
   std::vector<double> levels = {0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9};
   uint64_t seed = 0;
   bool complexity = true;
+  /// Manifest lines held at once by the metrics pass (rounded up to whole batches;
+  /// data/chunked_loader.h): its memory does not grow with the manifest.
+  std::size_t chunk_samples = 4096;
   /// With robustness: write it into run_dir/summary.json and re-render report.html.
   bool update_run = true;
   /// `--memory-budget`: caps the RAM feature cache and the prefetch queue (core/memory.h).
