@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <functional>
 
 #include "mmfuse/data/loader.h"
 #include "mmfuse/eval/evaluator.h"
+#include "mmfuse/train/bench.h"
 
 namespace mmfuse::optimize {
 
@@ -21,38 +23,36 @@ std::pair<double, double> split_accuracy_f1(const runtime::Run& run, data::Split
   lo.threads = options.threads;
   data::Loader loader(run.dataset, run.dataset->read_split(split), lo);
   auto model = run.heads();
-  auto r = eval::evaluate(model, loader);
+  eval::EvalOptions eo;
+  if (run.plan) eo.forward = [&run](const data::Batch& b) { return run.plan->forward(b); };
+  auto r = eval::evaluate(model, loader, eo);
   const auto& c = r.targets.at(run.class_target).classification;
   return {100.0 * c.accuracy, 100.0 * c.macro_f1};
 }
 
 }  // namespace
 
-double p50_forward_ms(models::MultimodalModel& model, const data::Batch& batch, int64_t steps) {
-  torch::NoGradGuard no_grad;
-  model->eval();
-  for (int i = 0; i < 10; ++i) model->forward(batch);
-  std::vector<double> ms;
-  for (int64_t i = 0; i < steps; ++i) {
-    auto t0 = std::chrono::steady_clock::now();
-    model->forward(batch);
-    ms.push_back(
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-  }
-  std::nth_element(ms.begin(), ms.begin() + ms.size() / 2, ms.end());
-  return ms[ms.size() / 2];
-}
-
 ModelFigures measure_run(const runtime::Run& run, const OptimizeOptions& options) {
   ModelFigures f;
   std::tie(f.val_accuracy, f.val_macro_f1) = split_accuracy_f1(run, data::Split::val, options);
   std::tie(f.test_accuracy, f.test_macro_f1) = split_accuracy_f1(run, data::Split::test, options);
+  // What eval, predict and serve run: the inference plan when the run has one (a float run), the
+  // module path otherwise (an int8 run's quantized layers are hooked into its modules).
   auto model = run.heads();
+  model->eval();
+  const std::function<void(const data::Batch&)> forward = [&](const data::Batch& b) {
+    torch::NoGradGuard no_grad;
+    if (run.plan) {
+      (void)run.plan->forward(b);
+    } else {
+      (void)model->forward(b);
+    }
+  };
   auto one = split_batches(run, data::Split::val, 1, 1, options.threads);
   auto many = split_batches(run, data::Split::val, options.batch, options.batch, options.threads);
-  f.batch1_p50_ms = p50_forward_ms(model, one.front(), options.latency_steps);
+  f.batch1_p50_ms = train::p50_forward_ms(forward, one.front(), 10, options.latency_steps);
   f.batch = many.front().size();
-  f.batch_p50_ms = p50_forward_ms(model, many.front(), options.latency_steps);
+  f.batch_p50_ms = train::p50_forward_ms(forward, many.front(), 10, options.latency_steps);
   f.weights_bytes = static_cast<int64_t>(std::filesystem::file_size(run.weights_file));
   return f;
 }

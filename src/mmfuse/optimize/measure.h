@@ -1,7 +1,8 @@
 // The figures `mmfuse optimize` reports for a run: accuracy and macro F1 on the validation and
 // test splits (eval::evaluate, as `mmfuse eval` computes them), batch-1 and batch-B forward
 // latency (median of timed forwards in eval mode without autograd, as `mmfuse bench`), and the
-// weights file's size.
+// weights file's size. Both run the model as eval, predict and serve do: through the run's
+// inference plan when it has one (float runs), else the module path (int8 runs).
 #pragma once
 
 #include "mmfuse/optimize/optimize.h"
@@ -9,8 +10,5 @@
 namespace mmfuse::optimize {
 
 ModelFigures measure_run(const runtime::Run& run, const OptimizeOptions& options);
-
-/// Median milliseconds of `steps` forwards of `batch` (after 10 untimed ones).
-double p50_forward_ms(models::MultimodalModel& model, const data::Batch& batch, int64_t steps);
 
 }  // namespace mmfuse::optimize

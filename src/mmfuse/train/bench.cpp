@@ -41,7 +41,8 @@ data::Batch head_of(const data::Batch& b, int64_t n) {
   return out;
 }
 
-/// Median of `steps` timed forwards (after `warmup` untimed ones), in milliseconds.
+}  // namespace
+
 double p50_forward_ms(const std::function<void(const data::Batch&)>& forward,
                       const data::Batch& batch, int64_t warmup, int64_t steps) {
   for (int64_t i = 0; i < warmup; ++i) forward(batch);
@@ -55,8 +56,6 @@ double p50_forward_ms(const std::function<void(const data::Batch&)>& forward,
   std::sort(ms.begin(), ms.end());
   return ms[ms.size() / 2];  // as the peer: times[len(times) // 2]
 }
-
-}  // namespace
 
 nlohmann::json BenchResult::to_json() const {
   return {{"batch", batch},

@@ -20,6 +20,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,7 @@
 
 #include "mmfuse/core/config.h"
 #include "mmfuse/core/memory.h"
+#include "mmfuse/data/batch.h"
 #include "mmfuse/train/distributed_options.h"
 
 namespace mmfuse::train {
@@ -94,5 +96,10 @@ struct GemmResult {
 
 /// Best of `repeats` timings of an [n, n] x [n, n] float product on each path.
 GemmResult bench_gemm(int64_t n, int repeats, int threads);
+
+/// Median of `steps` timed calls of `forward` on `batch` (after `warmup` untimed ones), in
+/// milliseconds (the peer's median: times[len(times) // 2] of the sorted times).
+double p50_forward_ms(const std::function<void(const data::Batch&)>& forward,
+                      const data::Batch& batch, int64_t warmup, int64_t steps);
 
 }  // namespace mmfuse::train
