@@ -13,8 +13,9 @@ ChunkedLoader::ChunkedLoader(std::shared_ptr<const Dataset> dataset, const std::
       skip_bad_(skip_bad),
       reader_(ds_->open_manifest_file(manifest, skip_bad)) {
   if (opt_.shuffle || opt_.train || opt_.shard_count != 1) {
-    throw Error("ChunkedLoader reads a manifest in order for evaluation: set shuffle and train "
-                "false and shard_count 1 (use Loader over read_split() for training)");
+    throw Error(
+        "ChunkedLoader reads a manifest in order for evaluation: set shuffle and train "
+        "false and shard_count 1 (use Loader over read_split() for training)");
   }
   if (opt_.batch_size < 1) throw Error("ChunkedLoader: batch_size must be >= 1");
   const auto batch = static_cast<std::size_t>(opt_.batch_size);

@@ -298,8 +298,7 @@ ManifestReader Dataset::open_manifest_file(const std::string& path, bool skip_ba
 }
 
 std::shared_ptr<const SampleSet> Dataset::read_chunk(ManifestReader& reader,
-                                                     std::size_t max_samples,
-                                                     bool skip_bad) const {
+                                                     std::size_t max_samples, bool skip_bad) const {
   ManifestData data;
   data.samples.reserve(std::min<std::size_t>(max_samples, std::size_t{1} << 16));
   if (!reader.read(data, max_samples)) return nullptr;

@@ -313,9 +313,8 @@ struct ManifestReader::State {
       Sample s = sample_from_json(obj, schema, path, name, base_dir, line_no);
       auto [it, fresh] = seen.emplace(s.id, std::make_pair(next_file - 1, line_no));
       if (!fresh) {
-        throw InputError("duplicate id '" + s.id + "' (first at " + paths[it->second.first] +
-                         ":" + std::to_string(it->second.second) +
-                         "); ids must be unique within a split")
+        throw InputError("duplicate id '" + s.id + "' (first at " + paths[it->second.first] + ":" +
+                         std::to_string(it->second.second) + "); ids must be unique within a split")
             .at(path, line_no, schema.id_field);
       }
       out.samples.push_back(std::move(s));
@@ -326,8 +325,7 @@ struct ManifestReader::State {
   }
 };
 
-ManifestReader::ManifestReader(std::vector<std::string> paths, ManifestSchema schema,
-                               bool skip_bad)
+ManifestReader::ManifestReader(std::vector<std::string> paths, ManifestSchema schema, bool skip_bad)
     : state_(std::make_unique<State>()) {
   state_->paths = std::move(paths);
   state_->schema = std::move(schema);

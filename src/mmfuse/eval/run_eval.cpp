@@ -62,7 +62,7 @@ json evaluate_supervised(const runtime::Run& run, const RunEvalRequest& req) {
   data::ChunkedLoader loader(run.dataset, req.manifest, lo, /*skip_bad=*/false, req.chunk_samples);
   EvalOptions eo;
   eo.top_k = req.top_k;
-  if (run.plan) eo.forward = [&run](const data::Batch& b) { return run.plan->forward(b); };
+  eo.forward = [&run](const data::Batch& b) { return run.forward(b); };
   auto metrics = evaluate(model, BatchSource([&loader] { return loader.next(); }), eo);
   if (const auto bad = loader.bad(); !bad.empty()) {  // metrics over fewer samples would mislead
     throw Error(std::to_string(bad.size()) + " sample(s) of " + req.manifest +

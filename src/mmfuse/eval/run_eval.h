@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "mmfuse/core/memory.h"
+#include "mmfuse/data/chunked_loader.h"
 #include "mmfuse/eval/robustness.h"
 
 namespace mmfuse::eval {
@@ -33,7 +34,7 @@ struct RunEvalRequest {
   bool complexity = true;
   /// Manifest lines held at once by the metrics pass (rounded up to whole batches;
   /// data/chunked_loader.h): its memory does not grow with the manifest.
-  std::size_t chunk_samples = 4096;
+  std::size_t chunk_samples = data::ChunkedLoader::kDefaultChunkSamples;
   /// With robustness: write it into run_dir/summary.json and re-render report.html.
   bool update_run = true;
   /// `--memory-budget`: caps the RAM feature cache and the prefetch queue (core/memory.h).

@@ -1,7 +1,5 @@
 #include "mmfuse/optimize/measure.h"
 
-#include <algorithm>
-#include <chrono>
 #include <filesystem>
 #include <functional>
 
@@ -24,7 +22,7 @@ std::pair<double, double> split_accuracy_f1(const runtime::Run& run, data::Split
   data::Loader loader(run.dataset, run.dataset->read_split(split), lo);
   auto model = run.heads();
   eval::EvalOptions eo;
-  if (run.plan) eo.forward = [&run](const data::Batch& b) { return run.plan->forward(b); };
+  eo.forward = [&run](const data::Batch& b) { return run.forward(b); };
   auto r = eval::evaluate(model, loader, eo);
   const auto& c = r.targets.at(run.class_target).classification;
   return {100.0 * c.accuracy, 100.0 * c.macro_f1};
@@ -36,17 +34,10 @@ ModelFigures measure_run(const runtime::Run& run, const OptimizeOptions& options
   ModelFigures f;
   std::tie(f.val_accuracy, f.val_macro_f1) = split_accuracy_f1(run, data::Split::val, options);
   std::tie(f.test_accuracy, f.test_macro_f1) = split_accuracy_f1(run, data::Split::test, options);
-  // What eval, predict and serve run: the inference plan when the run has one (a float run), the
-  // module path otherwise (an int8 run's quantized layers are hooked into its modules).
-  auto model = run.heads();
-  model->eval();
-  const std::function<void(const data::Batch&)> forward = [&](const data::Batch& b) {
-    torch::NoGradGuard no_grad;
-    if (run.plan) {
-      (void)run.plan->forward(b);
-    } else {
-      (void)model->forward(b);
-    }
+  // What eval, predict and serve run (Run::forward): the inference plan of a float run, the
+  // module path of an int8 run (its quantized layers are hooked into its modules).
+  const std::function<void(const data::Batch&)> forward = [&run](const data::Batch& b) {
+    (void)run.forward(b);
   };
   auto one = split_batches(run, data::Split::val, 1, 1, options.threads);
   auto many = split_batches(run, data::Split::val, options.batch, options.batch, options.threads);

@@ -199,7 +199,9 @@ bool xattn_avx2() {
 #else
 constexpr auto attend_avx2 = attend_plain;
 constexpr auto pool_avx2 = pool_plain;
-constexpr bool xattn_avx2() { return false; }
+constexpr bool xattn_avx2() {
+  return false;
+}
 #endif
 
 }  // namespace

@@ -52,7 +52,8 @@ class CrossAttentionPlan : public CompiledFusion {
     auto get = [&](const std::string& key) { return params[key].detach().contiguous().clone(); };
     for (int64_t j = 0; j < m; ++j) {
       const std::string n = std::to_string(j), attn = "attn." + n + ".";
-      proj_.push_back(inner_product_programs(get("proj." + n + ".weight"), get("proj." + n + ".bias")));
+      proj_.push_back(
+          inner_product_programs(get("proj." + n + ".weight"), get("proj." + n + ".bias")));
       // P_j = [queries of branch j (scaled) | for each other branch i: its keys, values]
       std::vector<torch::Tensor> w{get(attn + "in_proj_weight").slice(0, 0, d) * scale};
       std::vector<torch::Tensor> b{get(attn + "in_proj_bias").slice(0, 0, d) * scale};
@@ -62,7 +63,8 @@ class CrossAttentionPlan : public CompiledFusion {
         w.push_back(get(other + "in_proj_weight").slice(0, d, 3 * d));  // [2d, d]
         b.push_back(get(other + "in_proj_bias").slice(0, d, 3 * d));
       }
-      in_proj_.push_back(inner_product_programs(torch::cat(w).contiguous(), torch::cat(b).contiguous()));
+      in_proj_.push_back(
+          inner_product_programs(torch::cat(w).contiguous(), torch::cat(b).contiguous()));
       out_proj_.push_back(
           inner_product_programs(get(attn + "out_proj.weight"), get(attn + "out_proj.bias")));
       gamma_.push_back(get("norm." + n + ".weight"));
@@ -103,16 +105,12 @@ class CrossAttentionPlan : public CompiledFusion {
   int64_t compiled_shapes() const override { return ff_->size(); }
 
   std::vector<std::string> implementations() const override {
-    std::vector<std::string> out;
-    auto add = [&](const DnnlProgramCache& c) {
-      for (const auto& impl : c.implementations()) {
-        if (std::find(out.begin(), out.end(), impl) == out.end()) out.push_back(impl);
-      }
-    };
+    std::vector<const DnnlProgramCache*> caches;
     for (const auto* list : {&proj_, &in_proj_, &out_proj_}) {
-      for (const auto& c : *list) add(*c);
+      for (const auto& c : *list) caches.push_back(c.get());
     }
-    add(*ff_);
+    caches.push_back(ff_.get());
+    std::vector<std::string> out = plan_implementations(caches);
     out.push_back("host:attention");
     return out;
   }

@@ -103,16 +103,15 @@ dnnl::memory::desc plan_rows_desc(int64_t rows, int64_t cols) {
                             dnnl::memory::format_tag::nc);
 }
 
-void add_inner_product(DnnlProgram& p, const torch::Tensor& w, const torch::Tensor& b,
-                       int64_t rows, int src, int dst, bool relu) {
+void add_inner_product(DnnlProgram& p, const torch::Tensor& w, const torch::Tensor& b, int64_t rows,
+                       int src, int dst, bool relu) {
   using Tag = dnnl::memory::format_tag;
   constexpr auto f32 = dnnl::memory::data_type::f32;
   const int64_t in = w.size(1), out = w.size(0);
   const dnnl::memory::desc bias_md({out}, f32, Tag::x);
-  dnnl::inner_product_forward::desc desc(dnnl::prop_kind::forward_inference,
-                                         plan_rows_desc(rows, in),
-                                         dnnl::memory::desc({out, in}, f32, Tag::any), bias_md,
-                                         plan_rows_desc(rows, out));
+  dnnl::inner_product_forward::desc desc(
+      dnnl::prop_kind::forward_inference, plan_rows_desc(rows, in),
+      dnnl::memory::desc({out, in}, f32, Tag::any), bias_md, plan_rows_desc(rows, out));
   dnnl::primitive_attr attr;
   if (relu) {
     dnnl::post_ops ops;
@@ -122,10 +121,9 @@ void add_inner_product(DnnlProgram& p, const torch::Tensor& w, const torch::Tens
   dnnl::inner_product_forward::primitive_desc pd(desc, attr, plan_engine());
   DnnlStep& s = p.add_step(dnnl::inner_product_forward(pd), pd);
   s.slots = {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}};
-  s.constants = {
-      {DNNL_ARG_WEIGHTS,
-       plan_constant(w, dnnl::memory::desc({out, in}, f32, Tag::oi), pd.weights_desc())},
-      {DNNL_ARG_BIAS, plan_constant(b, bias_md, pd.bias_desc())}};
+  s.constants = {{DNNL_ARG_WEIGHTS,
+                  plan_constant(w, dnnl::memory::desc({out, in}, f32, Tag::oi), pd.weights_desc())},
+                 {DNNL_ARG_BIAS, plan_constant(b, bias_md, pd.bias_desc())}};
 }
 
 std::unique_ptr<DnnlProgramCache> inner_product_programs(torch::Tensor w, torch::Tensor b) {
@@ -136,6 +134,16 @@ std::unique_ptr<DnnlProgramCache> inner_product_programs(torch::Tensor w, torch:
     add_inner_product(*p, w, b, rows, kPlanInput, kPlanOutput, false);
     return p;
   });
+}
+
+std::vector<std::string> plan_implementations(const std::vector<const DnnlProgramCache*>& caches) {
+  std::vector<std::string> out;
+  for (const auto* c : caches) {
+    for (const auto& impl : c->implementations()) {
+      if (std::find(out.begin(), out.end(), impl) == out.end()) out.push_back(impl);
+    }
+  }
+  return out;
 }
 
 std::vector<std::pair<int64_t, int64_t>> plan_pieces(int64_t batch, int64_t largest) {

@@ -78,11 +78,14 @@ dnnl::memory::desc plan_rows_desc(int64_t rows, int64_t cols);
 
 /// Appends the inner product [rows, in] -> [rows, out] of weight `w` [out, in] and bias `b` [out]
 /// (both float32, contiguous), ReLU as a post-op when `relu`, from slot `src` to slot `dst`.
-void add_inner_product(DnnlProgram& p, const torch::Tensor& w, const torch::Tensor& b,
-                       int64_t rows, int src, int dst, bool relu);
+void add_inner_product(DnnlProgram& p, const torch::Tensor& w, const torch::Tensor& b, int64_t rows,
+                       int src, int dst, bool relu);
 
 /// Programs of one inner product (add_inner_product, input to output) per number of rows.
 std::unique_ptr<DnnlProgramCache> inner_product_programs(torch::Tensor w, torch::Tensor b);
+
+/// Distinct implementation names over several programs caches, in order met.
+std::vector<std::string> plan_implementations(const std::vector<const DnnlProgramCache*>& caches);
 
 /// A batch of `batch` rows cut into pieces {start, size} whose sizes are powers of two no larger
 /// than `largest` (itself rounded down to one): full pieces first, then the remainder's binary

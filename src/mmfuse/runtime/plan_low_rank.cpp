@@ -8,8 +8,6 @@
 // the rank. Absent modalities take the module's placeholders (fill_missing), as in the module.
 #include <oneapi/dnnl/dnnl.hpp>
 
-#include <algorithm>
-
 #include "mmfuse/nn/fusion/low_rank.h"
 #include "mmfuse/runtime/plan_compilers.h"
 #include "mmfuse/runtime/plan_dnnl.h"
@@ -74,13 +72,9 @@ class LowRankPlan : public CompiledFusion {
   int64_t compiled_shapes() const override { return programs_.front()->size(); }
 
   std::vector<std::string> implementations() const override {
-    std::vector<std::string> out;
-    for (const auto& p : programs_) {
-      for (const auto& impl : p->implementations()) {
-        if (std::find(out.begin(), out.end(), impl) == out.end()) out.push_back(impl);
-      }
-    }
-    return out;
+    std::vector<const DnnlProgramCache*> caches;
+    for (const auto& p : programs_) caches.push_back(p.get());
+    return plan_implementations(caches);
   }
 
  private:

@@ -137,7 +137,7 @@ std::vector<Prediction> Predictor::predict(const std::vector<Prepared>& prepared
   if (prepared.empty()) return out;
   torch::NoGradGuard no_grad;
   const data::Batch batch = collate(prepared);
-  const auto y = run_->plan ? run_->plan->forward(batch) : model->forward(batch);
+  const auto y = run_->forward(batch);
   for (const auto& h : model->heads()) {
     const torch::Tensor outputs = y.outputs.at(h.target);  // [N, K]
     for (std::size_t i = 0; i < prepared.size(); ++i) {

@@ -26,6 +26,11 @@ models::MultimodalModel Run::heads() const {
   return model.heads;
 }
 
+models::ModelOutput Run::forward(const data::Batch& batch) const {
+  torch::NoGradGuard no_grad;
+  return plan ? plan->forward(batch) : heads()->forward(batch);
+}
+
 models::TwoTower Run::towers() const {
   if (task.kind != models::TaskKind::retrieval) wrong_task(*this, models::TaskKind::retrieval);
   return model.towers;

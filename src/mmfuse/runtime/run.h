@@ -64,6 +64,9 @@ struct Run {
 
   /// The model of a supervised run; throws Error naming the run's task otherwise.
   models::MultimodalModel heads() const;
+  /// A supervised run's outputs for `batch` as inference computes them (eval, predict, serve,
+  /// optimize's figures): through `plan` when there is one, else the model, without autograd.
+  models::ModelOutput forward(const data::Batch& batch) const;
   /// The towers of a retrieval run; throws Error naming the run's task otherwise.
   models::TwoTower towers() const;
   /// The translator of a translation run; throws Error naming the run's task otherwise.

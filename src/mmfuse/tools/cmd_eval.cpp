@@ -82,7 +82,8 @@ void add_eval_command(CLI::App& app) {
     // Inference, not training: arenas for the main thread and the decode workers, freed
     // memory returned (core/allocator.h); a long evaluation then holds what it uses.
     tune_allocator_for_inference(r.threads + 1);
-    const MemoryReleaser releaser(std::chrono::milliseconds(static_cast<int64_t>(*release_s * 1000)));
+    const MemoryReleaser releaser(
+        std::chrono::milliseconds(static_cast<int64_t>(*release_s * 1000)));
     auto result = eval::evaluate_run(r);
     std::cout << (*json_out ? result.dump(2) + "\n" : eval::format_run_eval(result));
   });
