@@ -63,6 +63,14 @@ void register_builtin_plan_compilers(PlanCompilers& r) {
   r.add_head("mlp", compile_mlp_head_plan);
 }
 
+PlanCompilers int8_plan_compilers(std::shared_ptr<const nn::quant::QuantizedModel> model) {
+  PlanCompilers r;
+  r.add_encoder("lenet_int8", [model](const encoders::EncoderBlock& block) {
+    return compile_lenet_int8_plan(block, *model);
+  });
+  return r;
+}
+
 const PlanCompilers& plan_compilers() {
   static const PlanCompilers compilers = [] {
     PlanCompilers r;

@@ -21,6 +21,7 @@
 #include "mmfuse/nn/encoders/encoder.h"
 #include "mmfuse/nn/fusion/fusion.h"
 #include "mmfuse/nn/heads/head.h"
+#include "mmfuse/nn/quant/quantize.h"
 
 namespace mmfuse::runtime {
 
@@ -91,5 +92,14 @@ std::unique_ptr<CompiledEncoder> compile_lenet_plan(const encoders::EncoderBlock
 std::unique_ptr<CompiledFusion> compile_low_rank_plan(const fusion::FusionBlock& block);
 std::unique_ptr<CompiledFusion> compile_cross_attention_plan(const fusion::FusionBlock& block);
 std::unique_ptr<CompiledHead> compile_mlp_head_plan(const heads::HeadBlock& block);
+
+/// A LeNet whose convolutions all run in int8 in `model` (static mode): 8-bit maps between its
+/// blocks (plan_lenet_int8.cpp); nullptr for anything else. The result holds the int8 kernels it
+/// uses.
+std::unique_ptr<CompiledEncoder> compile_lenet_int8_plan(const encoders::EncoderBlock& block,
+                                                         const nn::quant::QuantizedModel& model);
+/// The compilers of an int8 run's plan: its int8 LeNets; every other block keeps the module path,
+/// where the run's int8 layers are hooked in while `model` (its hooks) lives.
+PlanCompilers int8_plan_compilers(std::shared_ptr<const nn::quant::QuantizedModel> model);
 
 }  // namespace mmfuse::runtime

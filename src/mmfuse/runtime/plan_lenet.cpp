@@ -17,6 +17,7 @@
 #include "mmfuse/nn/encoders/lenet.h"
 #include "mmfuse/runtime/plan_compilers.h"
 #include "mmfuse/runtime/plan_dnnl.h"
+#include "mmfuse/runtime/plan_lenet.h"
 #include "mmfuse/runtime/plan_pool.h"
 
 namespace mmfuse::runtime {
@@ -49,21 +50,20 @@ LenetStage fold_lenet_stage(torch::nn::Conv2dImpl& conv, torch::nn::BatchNorm2dI
 
 class LenetPlan : public CompiledEncoder {
  public:
-  LenetPlan(std::shared_ptr<encoders::LeNetImpl> lenet, std::vector<LenetStage> stages)
-      : lenet_(std::move(lenet)),
-        stages_(std::move(stages)),
-        programs_([this](int64_t batch) { return build(batch); }) {
+  LenetPlan(std::shared_ptr<encoders::LeNetImpl> lenet, int64_t value_bytes,
+            DnnlProgramCache::Build build)
+      : lenet_(std::move(lenet)), programs_(std::move(build)) {
     // Samples per program run: a chunk's largest map (channels padded to oneDNN's blocks of 8)
     // stays within kLenetChunkBytes, so a batch streams through the layers in cache instead of
     // every layer sweeping the whole batch's maps through memory.
     const auto& o = lenet_->options;
     int64_t h = o.input_hw()[0], w = o.input_hw()[1], largest = o.in_channels() * h * w;
-    for (const auto& s : stages_) {
-      largest = std::max(largest, (s.weight.size(0) + 7) / 8 * 8 * h * w);
+    for (int64_t i = 0; i <= o.extra_blocks(); ++i) {
+      largest = std::max(largest, (o.width(i) + 7) / 8 * 8 * h * w);
       h /= 2;
       w /= 2;
     }
-    chunk_ = std::max<int64_t>(1, kLenetChunkBytes / (largest * int64_t{sizeof(float)}));
+    chunk_ = std::max<int64_t>(1, kLenetChunkBytes / (largest * value_bytes));
   }
 
   nn::Encoded encode(const data::ModalityBatch& input) const override {
@@ -82,7 +82,7 @@ class LenetPlan : public CompiledEncoder {
     const int64_t batch = x.size(0);
     const auto pieces = plan_pieces(batch, chunk_);  // powers of two: few programs
     const int64_t levels = o.extra_blocks() + 1;
-    torch::Tensor map = torch::empty({batch, stages_.back().weight.size(0),  // widths may vary
+    torch::Tensor map = torch::empty({batch, o.width(o.extra_blocks()),  // widths may vary
                                       o.input_hw()[0] >> levels, o.input_hw()[1] >> levels});
     const int64_t in_step = src[0].numel(), out_step = map[0].numel();
     // Chunks in parallel over LibTorch's intra-op threads, each running its primitives on one
@@ -107,104 +107,125 @@ class LenetPlan : public CompiledEncoder {
   std::vector<std::string> implementations() const override { return programs_.implementations(); }
 
  private:
-  std::unique_ptr<DnnlProgram> build(int64_t batch) const {
-    const auto& o = lenet_->options;
-    auto p = std::make_unique<DnnlProgram>();
-    memory::dims cur = {batch, o.in_channels(), o.input_hw()[0], o.input_hw()[1]};
-    p->input = memory::desc(cur, kLenetF32, LenetTag::nchw);
-    memory::desc cur_md = p->input;
-    int cur_slot = kPlanInput;
-    for (std::size_t i = 0; i < stages_.size(); ++i) {
-      const LenetStage& s = stages_[i];
-      const int64_t out_c = s.weight.size(0), in_c = s.weight.size(1), pad = s.kernel / 2;
-      const memory::dims wdims = {out_c, in_c, s.kernel, s.kernel};
-      const memory::dims conv_dims = {batch, out_c, cur[2], cur[3]};  // stride 1, same padding
-      const memory::desc bias_md({out_c}, kLenetF32, LenetTag::x);
-      dnnl::convolution_forward::desc cd(
-          dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
-          memory::desc(cur, kLenetF32, LenetTag::any),
-          memory::desc(wdims, kLenetF32, LenetTag::any), bias_md,
-          memory::desc(conv_dims, kLenetF32, LenetTag::any), {1, 1}, {pad, pad}, {pad, pad});
-      dnnl::post_ops relu;
-      relu.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
-      dnnl::primitive_attr attr;
-      attr.set_post_ops(relu);
-      dnnl::convolution_forward::primitive_desc conv(cd, attr, plan_engine());
-      if (conv.src_desc() != cur_md) {  // the entry (or a layout change oneDNN asks for)
-        dnnl::reorder::primitive_desc r(plan_engine(), cur_md, plan_engine(), conv.src_desc());
-        const int to = p->add_buffer(conv.src_desc());
-        p->add_step(dnnl::reorder(r), r).slots = {{DNNL_ARG_FROM, cur_slot}, {DNNL_ARG_TO, to}};
-        cur_slot = to;
-      }
-      const int conv_out = p->add_buffer(conv.dst_desc());
-      DnnlStep& cs = p->add_step(dnnl::convolution_forward(conv), conv);
-      cs.slots = {{DNNL_ARG_SRC, cur_slot}, {DNNL_ARG_DST, conv_out}};
-      cs.constants = {
-          {DNNL_ARG_WEIGHTS, plan_constant(s.weight, memory::desc(wdims, kLenetF32, LenetTag::oihw),
-                                           conv.weights_desc())},
-          {DNNL_ARG_BIAS, plan_constant(s.bias, bias_md, conv.bias_desc())}};
-      cur = {batch, out_c, conv_dims[2] / 2, conv_dims[3] / 2};  // MaxPool2: floor
-      if (conv.dst_desc() == memory::desc(conv_dims, kLenetF32, LenetTag::nChw8c)) {
-        cur_md = memory::desc(cur, kLenetF32, LenetTag::nChw8c);  // plan_pool.h: why not oneDNN's
-        const int pool_out = p->add_buffer(cur_md);
-        const int64_t blocks = batch * ((out_c + 7) / 8), h = conv_dims[2], w = conv_dims[3];
-        p->add_host_step(
-             [blocks, h, w](const memory& src, const memory& dst) {
-               max_pool2x2_nchw8c(static_cast<const float*>(src.get_data_handle()),
-                                  static_cast<float*>(dst.get_data_handle()), blocks, h, w);
-             },
-             "mmfuse:max_pool_2x2:nChw8c")
-            .slots = {{DNNL_ARG_SRC, conv_out}, {DNNL_ARG_DST, pool_out}};
-        cur_slot = pool_out;
-        continue;
-      }
-      dnnl::pooling_forward::desc pdsc(
-          dnnl::prop_kind::forward_inference, dnnl::algorithm::pooling_max, conv.dst_desc(),
-          memory::desc(cur, kLenetF32, LenetTag::any), {2, 2}, {2, 2}, {0, 0},
-          {0, 0});  // an odd row or column is left out, as MaxPool2d's floor
-      dnnl::pooling_forward::primitive_desc pool(pdsc, plan_engine());
-      const int pool_out = p->add_buffer(pool.dst_desc());
-      p->add_step(dnnl::pooling_forward(pool), pool).slots = {{DNNL_ARG_SRC, conv_out},
-                                                              {DNNL_ARG_DST, pool_out}};
-      cur_md = pool.dst_desc();
-      cur_slot = pool_out;
-    }
-    p->output = memory::desc(cur, kLenetF32, LenetTag::nchw);  // the exit
-    dnnl::reorder::primitive_desc r(plan_engine(), cur_md, plan_engine(), p->output);
-    p->add_step(dnnl::reorder(r), r).slots = {{DNNL_ARG_FROM, cur_slot},
-                                              {DNNL_ARG_TO, kPlanOutput}};
-    return p;
-  }
-
   std::shared_ptr<encoders::LeNetImpl> lenet_;
-  std::vector<LenetStage> stages_;
   DnnlProgramCache programs_;
   int64_t chunk_ = 1;
 };
 
+// The float32 program of `stages` for `batch` images of `o`'s size.
+std::unique_ptr<DnnlProgram> build_lenet_program(const encoders::LeNetOptions& o,
+                                                 const std::vector<LenetStage>& stages,
+                                                 int64_t batch) {
+  auto p = std::make_unique<DnnlProgram>();
+  memory::dims cur = {batch, o.in_channels(), o.input_hw()[0], o.input_hw()[1]};
+  p->input = memory::desc(cur, kLenetF32, LenetTag::nchw);
+  memory::desc cur_md = p->input;
+  int cur_slot = kPlanInput;
+  for (std::size_t i = 0; i < stages.size(); ++i) {
+    const LenetStage& s = stages[i];
+    const int64_t out_c = s.weight.size(0), in_c = s.weight.size(1), pad = s.kernel / 2;
+    const memory::dims wdims = {out_c, in_c, s.kernel, s.kernel};
+    const memory::dims conv_dims = {batch, out_c, cur[2], cur[3]};  // stride 1, same padding
+    const memory::desc bias_md({out_c}, kLenetF32, LenetTag::x);
+    dnnl::convolution_forward::desc cd(
+        dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+        memory::desc(cur, kLenetF32, LenetTag::any), memory::desc(wdims, kLenetF32, LenetTag::any),
+        bias_md, memory::desc(conv_dims, kLenetF32, LenetTag::any), {1, 1}, {pad, pad}, {pad, pad});
+    dnnl::post_ops relu;
+    relu.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+    dnnl::primitive_attr attr;
+    attr.set_post_ops(relu);
+    dnnl::convolution_forward::primitive_desc conv(cd, attr, plan_engine());
+    if (conv.src_desc() != cur_md) {  // the entry (or a layout change oneDNN asks for)
+      dnnl::reorder::primitive_desc r(plan_engine(), cur_md, plan_engine(), conv.src_desc());
+      const int to = p->add_buffer(conv.src_desc());
+      p->add_step(dnnl::reorder(r), r).slots = {{DNNL_ARG_FROM, cur_slot}, {DNNL_ARG_TO, to}};
+      cur_slot = to;
+    }
+    const int conv_out = p->add_buffer(conv.dst_desc());
+    DnnlStep& cs = p->add_step(dnnl::convolution_forward(conv), conv);
+    cs.slots = {{DNNL_ARG_SRC, cur_slot}, {DNNL_ARG_DST, conv_out}};
+    cs.constants = {
+        {DNNL_ARG_WEIGHTS, plan_constant(s.weight, memory::desc(wdims, kLenetF32, LenetTag::oihw),
+                                         conv.weights_desc())},
+        {DNNL_ARG_BIAS, plan_constant(s.bias, bias_md, conv.bias_desc())}};
+    cur = {batch, out_c, conv_dims[2] / 2, conv_dims[3] / 2};  // MaxPool2: floor
+    if (conv.dst_desc() == memory::desc(conv_dims, kLenetF32, LenetTag::nChw8c)) {
+      cur_md = memory::desc(cur, kLenetF32, LenetTag::nChw8c);  // plan_pool.h: why not oneDNN's
+      const int pool_out = p->add_buffer(cur_md);
+      const int64_t blocks = batch * ((out_c + 7) / 8), h = conv_dims[2], w = conv_dims[3];
+      p->add_host_step(
+           [blocks, h, w](const memory& src, const memory& dst) {
+             max_pool2x2_nchw8c(static_cast<const float*>(src.get_data_handle()),
+                                static_cast<float*>(dst.get_data_handle()), blocks, h, w);
+           },
+           "mmfuse:max_pool_2x2:nChw8c")
+          .slots = {{DNNL_ARG_SRC, conv_out}, {DNNL_ARG_DST, pool_out}};
+      cur_slot = pool_out;
+      continue;
+    }
+    dnnl::pooling_forward::desc pdsc(
+        dnnl::prop_kind::forward_inference, dnnl::algorithm::pooling_max, conv.dst_desc(),
+        memory::desc(cur, kLenetF32, LenetTag::any), {2, 2}, {2, 2}, {0, 0},
+        {0, 0});  // an odd row or column is left out, as MaxPool2d's floor
+    dnnl::pooling_forward::primitive_desc pool(pdsc, plan_engine());
+    const int pool_out = p->add_buffer(pool.dst_desc());
+    p->add_step(dnnl::pooling_forward(pool), pool).slots = {{DNNL_ARG_SRC, conv_out},
+                                                            {DNNL_ARG_DST, pool_out}};
+    cur_md = pool.dst_desc();
+    cur_slot = pool_out;
+  }
+  p->output = memory::desc(cur, kLenetF32, LenetTag::nchw);  // the exit
+  dnnl::reorder::primitive_desc r(plan_engine(), cur_md, plan_engine(), p->output);
+  p->add_step(dnnl::reorder(r), r).slots = {{DNNL_ARG_FROM, cur_slot}, {DNNL_ARG_TO, kPlanOutput}};
+  return p;
+}
+
 }  // namespace
 
-std::unique_ptr<CompiledEncoder> compile_lenet_plan(const encoders::EncoderBlock& block) {
-  auto lenet = std::dynamic_pointer_cast<encoders::LeNetImpl>(block.module());
-  if (!lenet) return nullptr;
+std::vector<std::pair<torch::nn::Conv2dImpl*, torch::nn::BatchNorm2dImpl*>> lenet_conv_bn(
+    encoders::LeNetImpl& lenet) {
   std::shared_ptr<torch::nn::SequentialImpl> net;
-  for (const auto& child : lenet->named_children()) {
+  for (const auto& child : lenet.named_children()) {
     if (child.key() == "net") {
       net = std::dynamic_pointer_cast<torch::nn::SequentialImpl>(child.value());
     }
   }
-  if (!net || net->size() % 4 != 0) return nullptr;
-  std::vector<LenetStage> stages;
+  if (!net || net->size() % 4 != 0) return {};
+  std::vector<std::pair<torch::nn::Conv2dImpl*, torch::nn::BatchNorm2dImpl*>> out;
   for (std::size_t i = 0; i < net->size(); i += 4) {
     auto* conv = net->ptr(i)->as<torch::nn::Conv2d>();
     auto* bn = net->ptr(i + 1)->as<torch::nn::BatchNorm2d>();
-    if (!conv || !bn || !bn->options.track_running_stats() ||
-        conv->weight.scalar_type() != torch::kFloat || !conv->weight.device().is_cpu()) {
+    if (!conv || !bn) return {};
+    out.emplace_back(conv, bn);
+  }
+  return out;
+}
+
+std::unique_ptr<CompiledEncoder> make_lenet_plan(std::shared_ptr<encoders::LeNetImpl> lenet,
+                                                 int64_t value_bytes,
+                                                 DnnlProgramCache::Build build) {
+  return std::make_unique<LenetPlan>(std::move(lenet), value_bytes, std::move(build));
+}
+
+std::unique_ptr<CompiledEncoder> compile_lenet_plan(const encoders::EncoderBlock& block) {
+  auto lenet = std::dynamic_pointer_cast<encoders::LeNetImpl>(block.module());
+  if (!lenet) return nullptr;
+  const auto layers = lenet_conv_bn(*lenet);
+  if (layers.empty()) return nullptr;
+  std::vector<LenetStage> stages;
+  for (const auto& [conv, bn] : layers) {
+    if (!bn->options.track_running_stats() || conv->weight.scalar_type() != torch::kFloat ||
+        !conv->weight.device().is_cpu()) {
       return nullptr;
     }
     stages.push_back(fold_lenet_stage(*conv, *bn));
   }
-  return std::make_unique<LenetPlan>(std::move(lenet), std::move(stages));
+  const encoders::LeNetOptions options = lenet->options;
+  return make_lenet_plan(std::move(lenet), sizeof(float),
+                         [options, stages = std::move(stages)](int64_t batch) {
+                           return build_lenet_program(options, stages, batch);
+                         });
 }
 
 }  // namespace mmfuse::runtime

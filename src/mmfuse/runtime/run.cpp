@@ -82,11 +82,13 @@ std::shared_ptr<const Run> load_run(const std::string& dir, const RunLoadOptions
   module->to(options.device);
   module->eval();
   run->device = options.device;
-  // The plan compiles float kernels of its own: an int8 run keeps the module path, where its
-  // quantized layers are hooked in.
+  // An int8 run's plan compiles its int8 encoders (8-bit maps between layers); its other blocks
+  // keep the module path, where the quantized layers are hooked in.
   if (options.inference_plan && run->task.kind == models::TaskKind::supervised &&
-      options.device.is_cpu() && !run->config.has("ensemble") && !run->quantized) {
-    run->plan = std::make_shared<const InferencePlan>(run->model.heads);
+      options.device.is_cpu() && !run->config.has("ensemble")) {
+    run->plan = run->quantized ? std::make_shared<const InferencePlan>(
+                                     run->model.heads, int8_plan_compilers(run->quantized))
+                               : std::make_shared<const InferencePlan>(run->model.heads);
   }
   run->model_hash = hash_file(run->weights_file);
   const auto summary = fs::path(dir) / "summary.json";

@@ -91,6 +91,13 @@ void LayerHooks::add(HookedLayer layer) {
   layers_.push_back(std::move(layer));
 }
 
+const HookedLayer* LayerHooks::find(const torch::Tensor& weight) const {
+  for (const auto& l : layers_) {
+    if (weight.defined() && l.weight.data_ptr() == weight.data_ptr()) return &l;
+  }
+  return nullptr;
+}
+
 torch::Tensor conv_bn_hook(const torch::Tensor& input, torch::nn::Conv2dImpl& conv,
                            torch::nn::BatchNorm2dImpl& bn) {
   HookedLayer layer;

@@ -54,6 +54,8 @@ class LayerHooks {
   /// Adds a layer. Throws Error when its weight is already registered (by any owner).
   void add(HookedLayer layer);
   const std::vector<HookedLayer>& layers() const { return layers_; }
+  /// This owner's layer keyed by `weight` (the same storage), or null.
+  const HookedLayer* find(const torch::Tensor& weight) const;
 
  private:
   std::vector<HookedLayer> layers_;

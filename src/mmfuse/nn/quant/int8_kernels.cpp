@@ -27,24 +27,6 @@ dnnl::stream& int8_stream() {
   return stream;
 }
 
-// x (contiguous float32) -> q (int8 or uint8 bytes) = clamp(round(x / scale)).
-void quantize_values(const float* x, int64_t n, const ActivationQuant& q, void* out) {
-  const float inv = 1.0F / q.scale;
-  if (q.is_unsigned) {
-    auto* o = static_cast<uint8_t*>(out);
-    for (int64_t i = 0; i < n; ++i) {
-      float v = std::nearbyint(x[i] * inv);
-      o[i] = static_cast<uint8_t>(std::min(kUnsignedMax, std::max(0.0F, v)));
-    }
-  } else {
-    auto* o = static_cast<int8_t*>(out);
-    for (int64_t i = 0; i < n; ++i) {
-      float v = std::nearbyint(x[i] * inv);
-      o[i] = static_cast<int8_t>(std::min(kSignedMax, std::max(-kSignedMax, v)));
-    }
-  }
-}
-
 ActivationQuant dynamic_quant(const torch::Tensor& x) {
   auto mm = torch::aminmax(x);
   return activation_quant(std::get<0>(mm).item<float>(), std::get<1>(mm).item<float>());
@@ -73,6 +55,23 @@ ActivationQuant activation_quant(float min, float max) {
   if (!std::isfinite(range) || range <= 0.0F) range = 1.0F;  // an all-zero input: any scale
   q.scale = range;
   return q;
+}
+
+void quantize_activations(const float* x, int64_t n, const ActivationQuant& q, void* out) {
+  const float inv = 1.0F / q.scale;
+  if (q.is_unsigned) {
+    auto* o = static_cast<uint8_t*>(out);
+    for (int64_t i = 0; i < n; ++i) {
+      float v = std::nearbyint(x[i] * inv);
+      o[i] = static_cast<uint8_t>(std::min(kUnsignedMax, std::max(0.0F, v)));
+    }
+  } else {
+    auto* o = static_cast<int8_t*>(out);
+    for (int64_t i = 0; i < n; ++i) {
+      float v = std::nearbyint(x[i] * inv);
+      o[i] = static_cast<int8_t>(std::min(kSignedMax, std::max(-kSignedMax, v)));
+    }
+  }
 }
 
 ChannelQuantized quantize_per_channel(const torch::Tensor& weight) {
@@ -116,7 +115,7 @@ torch::Tensor Int8Linear::forward(const torch::Tensor& x_in, const torch::Tensor
   // sums for small K here); the shift comes off through the bias: -shift * sum_k w[n, k].
   auto qx = torch::empty({m, k},
                          torch::TensorOptions().dtype(q.is_unsigned ? torch::kByte : torch::kChar));
-  quantize_values(x.data_ptr<float>(), m * k, q, qx.data_ptr());
+  quantize_activations(x.data_ptr<float>(), m * k, q, qx.data_ptr());
   if (!q.is_unsigned) qx = (qx.to(torch::kShort) + kSignedShift).to(torch::kByte);
   auto bias_f = bias_in.defined() ? bias_in.to(torch::kFloat).reshape({-1}) : bias_in;
   auto [scales, bias] = scales_and_bias(scale_, bias_f, q.scale);
@@ -233,7 +232,7 @@ torch::Tensor Int8Conv2d::forward(const torch::Tensor& x_in) const {
   auto qx =
       torch::empty({nb, h, w, c},
                    torch::TensorOptions().dtype(input_.is_unsigned ? torch::kByte : torch::kChar));
-  quantize_values(x.data_ptr<float>(), x.numel(), input_, qx.data_ptr());
+  quantize_activations(x.data_ptr<float>(), x.numel(), input_, qx.data_ptr());
   auto out = torch::empty({nb, oh, ow, o}, x.options());
   std::unordered_map<int, memory> args{
       {DNNL_ARG_SRC, memory(e->src, engine, qx.data_ptr())},

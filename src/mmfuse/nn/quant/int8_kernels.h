@@ -35,6 +35,10 @@ struct ActivationQuant {
 /// The activation parameters covering [min, max] (symmetric; u8 when min >= 0).
 ActivationQuant activation_quant(float min, float max);
 
+/// x[0..n) (float32) -> out (uint8 when q.is_unsigned, else int8) = clamp(round(x / q.scale)),
+/// rounding half to even.
+void quantize_activations(const float* x, int64_t n, const ActivationQuant& q, void* out);
+
 /// weight [out, ...] float -> values int8 [out, ...] and scale float [out] with
 /// weight ~= values * scale (per output channel, symmetric, |values| <= 127).
 struct ChannelQuantized {
