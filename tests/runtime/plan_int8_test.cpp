@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "mmfuse/nn/encoders/lenet.h"
 #include "mmfuse/nn/quant/quantize.h"
@@ -49,55 +50,72 @@ struct Int8LenetCase {
   bool is_signed;
 };
 
+// The compiled LeNet equals the hooked int8 module path at batches 1, 3 and 40, and is off the
+// float32 encoder by quantization's rounding (so it really ran in int8).
+void expect_int8_plan_equals_module(encoders::LeNet& lenet,
+                                    std::shared_ptr<nn::quant::QuantizedModel>& q,
+                                    const Int8LenetCase& c, const std::string& where) {
+  auto compiled = compile_lenet_int8_plan(encoders::EncoderBlock(lenet.ptr()), *q);
+  ASSERT_TRUE(compiled) << where;
+  torch::NoGradGuard no_grad;
+  for (int64_t batch : {1, 3, 40}) {
+    if (c.h >= 100 && batch == 40) batch = 8;  // keep the big audio map fast
+    data::ModalityBatch in;
+    in.data = int8_test_input({batch, c.in_channels, c.h, c.w}, c.is_signed);
+    in.present = torch::ones({batch}, torch::kBool);
+    const nn::Encoded ref = lenet->encode(in);  // the hooked int8 module path
+    const nn::Encoded got = compiled->encode(in);
+    const std::string at = where + ", batch " + std::to_string(batch);
+    EXPECT_LE(plan_rel_diff(got.pooled, ref.pooled), 1e-5) << at;
+    EXPECT_LE(plan_rel_diff(got.tokens, ref.tokens), 1e-5) << at;
+    EXPECT_GT(ref.pooled.abs().max().item<double>(), 0.0) << at;
+    EXPECT_TRUE(got.present.equal(in.present)) << at;
+  }
+  q.reset();  // the module is float32 again; the compiled LeNet holds its int8 kernels
+  data::ModalityBatch in;
+  in.data = int8_test_input({2, c.in_channels, c.h, c.w}, c.is_signed);
+  in.present = torch::ones({2}, torch::kBool);
+  const torch::Tensor fp32 = lenet->encode(in).pooled;
+  const double off = plan_rel_diff(compiled->encode(in).pooled, fp32);
+  EXPECT_GT(off, 1e-4) << where;
+  EXPECT_LT(off, 0.08) << where;  // quant_conformance_util.h's kInt8Tolerance
+}
+
 TEST(PlanLenetInt8, EqualsTheInt8ModulePathOnOddShapesAndBatches) {
   const std::vector<Int8LenetCase> cases = {{1, 6, 3, 28, 28, false},
                                             {1, 3, 5, 112, 112, true},
                                             {3, 5, 1, 13, 17, true},
                                             {2, 7, 0, 9, 11, false},
                                             {1, 4, 2, 23, 19, true}};
+  // Every layer in int8, the first kept in float32 (as the sensitivity pass keeps the audio
+  // encoder's first convolution), a middle one kept in float32.
+  const std::vector<std::vector<std::string>> float_sets = {{}, {"net.0"}, {"net.4"}};
   for (const auto& c : cases) {
-    const std::string where = "lenet " + std::to_string(c.channels) + "x" +
-                              std::to_string(c.extra_blocks) + " on " + std::to_string(c.h) + "x" +
-                              std::to_string(c.w);
-    torch::manual_seed(c.h * 31 + c.w);
-    encoders::LeNet lenet(encoders::LeNetOptions(c.in_channels, {c.h, c.w})
-                              .channels(c.channels)
-                              .extra_blocks(c.extra_blocks));
-    randomize_batch_norms(*lenet, 7);
-    lenet->eval();
-    const auto obs = calibrate_lenet(lenet, {1, c.in_channels, c.h, c.w}, c.is_signed);
-    auto q = nn::quant::quantize_module(*lenet, obs, QuantizeOptions{});
-    ASSERT_EQ(q->quantized.size(), static_cast<std::size_t>(c.extra_blocks + 1)) << where;
-    auto compiled = compile_lenet_int8_plan(encoders::EncoderBlock(lenet.ptr()), *q);
-    ASSERT_TRUE(compiled) << where;
-    for (int64_t batch : {1, 3, 40}) {
-      if (c.h >= 100 && batch == 40) batch = 8;  // keep the big audio map fast
-      data::ModalityBatch in;
-      in.data = int8_test_input({batch, c.in_channels, c.h, c.w}, c.is_signed);
-      in.present = torch::ones({batch}, torch::kBool);
-      torch::NoGradGuard no_grad;
-      const nn::Encoded ref = lenet->encode(in);  // the hooked int8 module path
-      const nn::Encoded got = compiled->encode(in);
-      const std::string at = where + ", batch " + std::to_string(batch);
-      EXPECT_LE(plan_rel_diff(got.pooled, ref.pooled), 1e-5) << at;
-      EXPECT_LE(plan_rel_diff(got.tokens, ref.tokens), 1e-5) << at;
-      EXPECT_GT(ref.pooled.abs().max().item<double>(), 0.0) << at;
-      EXPECT_TRUE(got.present.equal(in.present)) << at;
+    for (const auto& float_layers : float_sets) {
+      if (c.extra_blocks == 0 && !float_layers.empty()) continue;
+      const std::string where = "lenet " + std::to_string(c.channels) + "x" +
+                                std::to_string(c.extra_blocks) + " on " + std::to_string(c.h) +
+                                "x" + std::to_string(c.w) + " float [" +
+                                (float_layers.empty() ? "" : float_layers[0]) + "]";
+      torch::manual_seed(c.h * 31 + c.w);
+      encoders::LeNet lenet(encoders::LeNetOptions(c.in_channels, {c.h, c.w})
+                                .channels(c.channels)
+                                .extra_blocks(c.extra_blocks));
+      randomize_batch_norms(*lenet, 7);
+      lenet->eval();
+      const auto obs = calibrate_lenet(lenet, {1, c.in_channels, c.h, c.w}, c.is_signed);
+      QuantizeOptions o;
+      o.float_layers = float_layers;
+      auto q = nn::quant::quantize_module(*lenet, obs, o);
+      ASSERT_EQ(q->quantized.size() + float_layers.size(),
+                static_cast<std::size_t>(c.extra_blocks + 1))
+          << where;
+      expect_int8_plan_equals_module(lenet, q, c, where);
     }
-    // And it is int8 arithmetic: off the float32 encoder by the quantization's rounding.
-    q.reset();
-    data::ModalityBatch in;
-    in.data = int8_test_input({2, c.in_channels, c.h, c.w}, c.is_signed);
-    in.present = torch::ones({2}, torch::kBool);
-    torch::NoGradGuard no_grad;
-    const torch::Tensor fp32 = lenet->encode(in).pooled;
-    const double off = plan_rel_diff(compiled->encode(in).pooled, fp32);
-    EXPECT_GT(off, 1e-4) << where;
-    EXPECT_LT(off, 0.08) << where;  // quant_conformance_util.h's kInt8Tolerance
   }
 }
 
-TEST(PlanLenetInt8, OnlyAStaticRunWithEveryConvolutionInInt8IsCompiled) {
+TEST(PlanLenetInt8, OnlyAStaticRunWithInt8ConvolutionsIsCompiled) {
   torch::manual_seed(4);
   encoders::LeNet lenet(encoders::LeNetOptions(1, {28, 28}).channels(4).extra_blocks(1));
   lenet->eval();
@@ -105,9 +123,10 @@ TEST(PlanLenetInt8, OnlyAStaticRunWithEveryConvolutionInInt8IsCompiled) {
   const encoders::EncoderBlock block(lenet.ptr());
   {
     QuantizeOptions o;
-    o.float_layers = {"net.4"};  // the second convolution kept in float32
+    o.float_layers = {"net.0", "net.4"};  // nothing in int8: the float32 plan's LeNet
     auto q = nn::quant::quantize_module(*lenet, obs, o);
     EXPECT_FALSE(compile_lenet_int8_plan(block, *q));
+    EXPECT_EQ(int8_plan_compilers(q).compile(block).second, "lenet");
   }
   {
     QuantizeOptions o;
@@ -115,10 +134,14 @@ TEST(PlanLenetInt8, OnlyAStaticRunWithEveryConvolutionInInt8IsCompiled) {
     auto q = nn::quant::quantize_module(*lenet, obs, o);
     EXPECT_FALSE(compile_lenet_int8_plan(block, *q));
   }
-  auto q = nn::quant::quantize_module(*lenet, obs, QuantizeOptions{});
+  std::shared_ptr<const nn::quant::QuantizedModel> q =
+      nn::quant::quantize_module(*lenet, obs, QuantizeOptions{});
   EXPECT_TRUE(compile_lenet_int8_plan(block, *q));
+  EXPECT_EQ(int8_plan_compilers(q).compile(block).second, "lenet_int8");
   encoders::LeNet other(encoders::LeNetOptions(1, {28, 28}).channels(4).extra_blocks(1));
-  EXPECT_FALSE(compile_lenet_int8_plan(encoders::EncoderBlock(other.ptr()), *q));  // not its model
+  const encoders::EncoderBlock unhooked(other.ptr());  // not the quantized model's: float32
+  EXPECT_FALSE(compile_lenet_int8_plan(unhooked, *q));
+  EXPECT_EQ(int8_plan_compilers(q).compile(unhooked).second, "lenet");
 }
 
 class PlanInt8WholeModel : public ::testing::TestWithParam<std::string> {};
@@ -151,6 +174,35 @@ TEST_P(PlanInt8WholeModel, EqualsTheInt8ModulePathAtBatch1And40) {
           << config << " batch " << batch << " " << target;
     }
   }
+}
+
+TEST(PlanInt8, ConcurrentCallersGetTheirOwnBuffersAndScratchpads) {
+  models::MultimodalModel model = plan_test_model("avmnist/lf.yaml");
+  std::map<std::string, LayerObservation> obs;
+  {
+    Calibrator calibrator(*model);
+    torch::NoGradGuard no_grad;
+    (void)model->forward(plan_test_batch("avmnist/lf.yaml", 16));
+    obs = calibrator.observations();
+  }
+  std::shared_ptr<const nn::quant::QuantizedModel> q =
+      nn::quant::quantize_module(*model, obs, QuantizeOptions{});
+  const InferencePlan plan(model, int8_plan_compilers(q));
+  std::vector<data::Batch> batches;
+  std::vector<torch::Tensor> expected;
+  for (int64_t i = 0; i < 4; ++i) {
+    batches.push_back(plan_test_batch("avmnist/lf.yaml", 3 + i));
+    expected.push_back(plan.forward(batches.back()).outputs.at("digit"));
+  }
+  std::vector<torch::Tensor> got(4);
+  std::vector<std::thread> threads;
+  for (std::size_t i = 0; i < 4; ++i) {
+    threads.emplace_back([&, i] {
+      for (int k = 0; k < 10; ++k) got[i] = plan.forward(batches[i]).outputs.at("digit");
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (std::size_t i = 0; i < 4; ++i) EXPECT_TRUE(got[i].equal(expected[i])) << "caller " << i;
 }
 
 INSTANTIATE_TEST_SUITE_P(Configs, PlanInt8WholeModel,

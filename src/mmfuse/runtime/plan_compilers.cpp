@@ -1,5 +1,7 @@
 #include "mmfuse/runtime/plan_compilers.h"
 
+#include "mmfuse/runtime/plan_lenet.h"
+
 namespace mmfuse::runtime {
 
 void PlanCompilers::add_encoder(std::string name, EncoderPlanCompiler compile) {
@@ -68,6 +70,15 @@ PlanCompilers int8_plan_compilers(std::shared_ptr<const nn::quant::QuantizedMode
   r.add_encoder("lenet_int8", [model](const encoders::EncoderBlock& block) {
     return compile_lenet_int8_plan(block, *model);
   });
+  r.add_encoder("lenet",
+                [model](const encoders::EncoderBlock& block) -> std::unique_ptr<CompiledEncoder> {
+                  auto lenet = std::dynamic_pointer_cast<encoders::LeNetImpl>(block.module());
+                  if (!lenet || !model->hooks) return nullptr;
+                  for (const auto& [conv, bn] : lenet_conv_bn(*lenet)) {
+                    if (model->hooks->find(conv->weight)) return nullptr;  // not a float32 LeNet
+                  }
+                  return compile_lenet_plan(block);
+                });
   return r;
 }
 

@@ -93,12 +93,13 @@ std::unique_ptr<CompiledFusion> compile_low_rank_plan(const fusion::FusionBlock&
 std::unique_ptr<CompiledFusion> compile_cross_attention_plan(const fusion::FusionBlock& block);
 std::unique_ptr<CompiledHead> compile_mlp_head_plan(const heads::HeadBlock& block);
 
-/// A LeNet whose convolutions all run in int8 in `model` (static mode): 8-bit maps between its
-/// blocks (plan_lenet_int8.cpp); nullptr for anything else. The result holds the int8 kernels it
-/// uses.
+/// A LeNet with int8 convolutions in `model` (static mode; the others kept in float32): 8-bit
+/// maps between its int8 blocks (plan_lenet_int8.cpp); nullptr for anything else. The result holds
+/// the int8 kernels it uses.
 std::unique_ptr<CompiledEncoder> compile_lenet_int8_plan(const encoders::EncoderBlock& block,
                                                          const nn::quant::QuantizedModel& model);
-/// The compilers of an int8 run's plan: its int8 LeNets; every other block keeps the module path,
+/// The compilers of an int8 run's plan: its LeNets with int8 layers, its float32 LeNets; every
+/// other block keeps the module path,
 /// where the run's int8 layers are hooked in while `model` (its hooks) lives.
 PlanCompilers int8_plan_compilers(std::shared_ptr<const nn::quant::QuantizedModel> model);
 

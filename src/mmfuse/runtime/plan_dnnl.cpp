@@ -1,5 +1,7 @@
 #include "mmfuse/runtime/plan_dnnl.h"
 
+#include "mmfuse/core/error.h"
+
 #include <algorithm>
 #include <unordered_map>
 
@@ -28,9 +30,22 @@ int DnnlProgram::add_buffer(const dnnl::memory::desc& md) {
   return kPlanBuffer + static_cast<int>(buffers.size()) - 1;
 }
 
+dnnl::primitive_attr plan_attr() {
+  dnnl::primitive_attr attr = plan_attr();
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
 DnnlStep& DnnlProgram::add_step(dnnl::primitive primitive, const dnnl::primitive_desc_base& pd) {
+  if (pd.get_primitive_attr().get_scratchpad_mode() != dnnl::scratchpad_mode::user) {
+    throw Error(std::string("a plan primitive (") + pd.impl_info_str() +
+                ") was made without plan_attr(): its library-owned scratchpad would be shared by "
+                "concurrent callers");
+  }
   note_implementation(pd.impl_info_str());
   steps.push_back(DnnlStep{std::move(primitive), {}, {}, {}});
+  const dnnl::memory::desc scratch = pd.scratchpad_desc();
+  if (scratch.get_size() > 0) scratchpads_.emplace_back(steps.size() - 1, add_buffer(scratch));
   return steps.back();
 }
 
@@ -44,6 +59,13 @@ void DnnlProgram::note_implementation(const std::string& name) {
   if (std::find(implementations.begin(), implementations.end(), name) == implementations.end()) {
     implementations.push_back(name);
   }
+}
+
+int DnnlProgram::scratchpad_slot(std::size_t step) const {
+  for (const auto& [index, slot] : scratchpads_) {
+    if (index == step) return slot;
+  }
+  return kPlanInput;
 }
 
 std::vector<dnnl::memory> DnnlProgram::lease() const {
@@ -87,6 +109,8 @@ void DnnlProgram::run(const void* in, void* out) const {
       }
       std::unordered_map<int, dnnl::memory> args;
       for (const auto& [arg, s] : step.slots) args.emplace(arg, slot(s));
+      const int scratch = scratchpad_slot(static_cast<std::size_t>(&step - steps.data()));
+      if (scratch >= kPlanBuffer) args.emplace(DNNL_ARG_SCRATCHPAD, slot(scratch));
       for (const auto& [arg, m] : step.constants) args.emplace(arg, m);
       step.primitive.execute(stream, args);
     }
@@ -112,7 +136,7 @@ void add_inner_product(DnnlProgram& p, const torch::Tensor& w, const torch::Tens
   dnnl::inner_product_forward::desc desc(
       dnnl::prop_kind::forward_inference, plan_rows_desc(rows, in),
       dnnl::memory::desc({out, in}, f32, Tag::any), bias_md, plan_rows_desc(rows, out));
-  dnnl::primitive_attr attr;
+  dnnl::primitive_attr attr = plan_attr();
   if (relu) {
     dnnl::post_ops ops;
     ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);

@@ -31,6 +31,11 @@ constexpr int kPlanBuffer = 0;
 /// oneDNN's CPU engine (one per process).
 dnnl::engine& plan_engine();
 
+/// Attributes every plan primitive is made with: a user-owned scratchpad, which the program
+/// leases per caller with its buffers (oneDNN's library-owned one is shared by every execution of
+/// a primitive, so concurrent callers would overwrite each other's, e.g. in brgemm kernels).
+dnnl::primitive_attr plan_attr();
+
 /// A float32 oneDNN memory holding a copy of `t` (contiguous, any shape) in `md`'s layout,
 /// reordered from the plain layout `plain`.
 dnnl::memory plan_constant(const torch::Tensor& t, const dnnl::memory::desc& plain,
@@ -56,7 +61,8 @@ class DnnlProgram {
 
   /// Slot of a new intermediate buffer of layout `md`.
   int add_buffer(const dnnl::memory::desc& md);
-  /// Appends `primitive` and records its implementation name (pd.impl_info_str()).
+  /// Appends `primitive` and records its implementation name (pd.impl_info_str()); its
+  /// scratchpad, if any, becomes a buffer. Throws Error when `pd` was not made with plan_attr().
   DnnlStep& add_step(dnnl::primitive primitive, const dnnl::primitive_desc_base& pd);
   /// Appends a host step named `implementation`; set its DNNL_ARG_SRC and DNNL_ARG_DST slots.
   DnnlStep& add_host_step(HostStep host, const std::string& implementation);
@@ -66,9 +72,11 @@ class DnnlProgram {
 
  private:
   void note_implementation(const std::string& name);
+  int scratchpad_slot(std::size_t step) const;  ///< kPlanInput when the step has none
   std::vector<dnnl::memory> lease() const;
   void give_back(std::vector<dnnl::memory> set) const;
 
+  std::vector<std::pair<std::size_t, int>> scratchpads_;  ///< step index -> buffer slot
   mutable std::mutex mutex_;
   mutable std::vector<std::vector<dnnl::memory>> free_;
 };

@@ -30,24 +30,6 @@ constexpr auto kLenetF32 = memory::data_type::f32;
 // Cache budget of one program run's largest activation map (see LenetPlan's constructor).
 constexpr int64_t kLenetChunkBytes = int64_t{1} << 20;
 
-struct LenetStage {
-  torch::Tensor weight;  // [O, I, k, k], BatchNorm folded in
-  torch::Tensor bias;    // [O]
-  int64_t kernel = 0;
-};
-
-// conv -> BatchNorm (eval) as one convolution's weights and bias, as folded_conv_bn does.
-LenetStage fold_lenet_stage(torch::nn::Conv2dImpl& conv, torch::nn::BatchNorm2dImpl& bn) {
-  torch::NoGradGuard no_grad;
-  LenetStage s;
-  auto scale = bn.weight / torch::sqrt(bn.running_var + bn.options.eps());
-  auto shift = conv.bias.defined() ? conv.bias - bn.running_mean : -bn.running_mean;
-  s.weight = (conv.weight * scale.reshape({-1, 1, 1, 1})).contiguous().clone();
-  s.bias = (bn.bias + shift * scale).contiguous().clone();
-  s.kernel = conv.weight.size(2);
-  return s;
-}
-
 class LenetPlan : public CompiledEncoder {
  public:
   LenetPlan(std::shared_ptr<encoders::LeNetImpl> lenet, int64_t value_bytes,
@@ -133,11 +115,12 @@ std::unique_ptr<DnnlProgram> build_lenet_program(const encoders::LeNetOptions& o
         bias_md, memory::desc(conv_dims, kLenetF32, LenetTag::any), {1, 1}, {pad, pad}, {pad, pad});
     dnnl::post_ops relu;
     relu.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
-    dnnl::primitive_attr attr;
+    dnnl::primitive_attr attr = plan_attr();
     attr.set_post_ops(relu);
     dnnl::convolution_forward::primitive_desc conv(cd, attr, plan_engine());
     if (conv.src_desc() != cur_md) {  // the entry (or a layout change oneDNN asks for)
-      dnnl::reorder::primitive_desc r(plan_engine(), cur_md, plan_engine(), conv.src_desc());
+      dnnl::reorder::primitive_desc r(plan_engine(), cur_md, plan_engine(), conv.src_desc(),
+                                      plan_attr());
       const int to = p->add_buffer(conv.src_desc());
       p->add_step(dnnl::reorder(r), r).slots = {{DNNL_ARG_FROM, cur_slot}, {DNNL_ARG_TO, to}};
       cur_slot = to;
@@ -168,7 +151,7 @@ std::unique_ptr<DnnlProgram> build_lenet_program(const encoders::LeNetOptions& o
         dnnl::prop_kind::forward_inference, dnnl::algorithm::pooling_max, conv.dst_desc(),
         memory::desc(cur, kLenetF32, LenetTag::any), {2, 2}, {2, 2}, {0, 0},
         {0, 0});  // an odd row or column is left out, as MaxPool2d's floor
-    dnnl::pooling_forward::primitive_desc pool(pdsc, plan_engine());
+    dnnl::pooling_forward::primitive_desc pool(pdsc, plan_attr(), plan_engine());
     const int pool_out = p->add_buffer(pool.dst_desc());
     p->add_step(dnnl::pooling_forward(pool), pool).slots = {{DNNL_ARG_SRC, conv_out},
                                                             {DNNL_ARG_DST, pool_out}};
@@ -176,12 +159,23 @@ std::unique_ptr<DnnlProgram> build_lenet_program(const encoders::LeNetOptions& o
     cur_slot = pool_out;
   }
   p->output = memory::desc(cur, kLenetF32, LenetTag::nchw);  // the exit
-  dnnl::reorder::primitive_desc r(plan_engine(), cur_md, plan_engine(), p->output);
+  dnnl::reorder::primitive_desc r(plan_engine(), cur_md, plan_engine(), p->output, plan_attr());
   p->add_step(dnnl::reorder(r), r).slots = {{DNNL_ARG_FROM, cur_slot}, {DNNL_ARG_TO, kPlanOutput}};
   return p;
 }
 
 }  // namespace
+
+LenetStage fold_lenet_stage(torch::nn::Conv2dImpl& conv, torch::nn::BatchNorm2dImpl& bn) {
+  torch::NoGradGuard no_grad;
+  LenetStage s;
+  auto scale = bn.weight / torch::sqrt(bn.running_var + bn.options.eps());
+  auto shift = conv.bias.defined() ? conv.bias - bn.running_mean : -bn.running_mean;
+  s.weight = (conv.weight * scale.reshape({-1, 1, 1, 1})).contiguous().clone();
+  s.bias = (bn.bias + shift * scale).contiguous().clone();
+  s.kernel = conv.weight.size(2);
+  return s;
+}
 
 std::vector<std::pair<torch::nn::Conv2dImpl*, torch::nn::BatchNorm2dImpl*>> lenet_conv_bn(
     encoders::LeNetImpl& lenet) {

@@ -12,6 +12,16 @@
 
 namespace mmfuse::runtime {
 
+/// One block's convolution with its BatchNorm (eval) folded in.
+struct LenetStage {
+  torch::Tensor weight;  ///< [O, I, k, k], BatchNorm folded in
+  torch::Tensor bias;    ///< [O]
+  int64_t kernel = 0;
+};
+
+/// conv -> BatchNorm (eval) as one convolution's weights and bias, as folded_conv_bn does.
+LenetStage fold_lenet_stage(torch::nn::Conv2dImpl& conv, torch::nn::BatchNorm2dImpl& bn);
+
 /// The conv and BatchNorm of each of `lenet`'s blocks (conv, bn, relu, pool), in order; empty
 /// when its layers are not laid out so.
 std::vector<std::pair<torch::nn::Conv2dImpl*, torch::nn::BatchNorm2dImpl*>> lenet_conv_bn(

@@ -163,7 +163,8 @@ struct Int8Conv2d::Cache {
   struct Entry {
     dnnl::convolution_forward conv;
     memory::desc src, dst;
-    memory weights;  ///< reordered into the primitive's layout
+    memory::desc scratchpad;  ///< per call: callers share the primitive, not its scratch space
+    memory weights;           ///< reordered into the primitive's layout
   };
   std::mutex mutex;
   std::map<std::vector<int64_t>, std::shared_ptr<Entry>> entries;
@@ -210,6 +211,7 @@ torch::Tensor Int8Conv2d::forward(const torch::Tensor& x_in) const {
       memory::desc w_any(wdims, memory::data_type::s8, tag::any);
       memory::desc b_md({o}, memory::data_type::f32, tag::x);
       dnnl::primitive_attr attr;
+      attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
       attr.set_output_scales(
           1 << 1, std::vector<float>(scales.data_ptr<float>(), scales.data_ptr<float>() + o));
       auto d = dnnl::convolution_forward::desc(
@@ -219,6 +221,7 @@ torch::Tensor Int8Conv2d::forward(const torch::Tensor& x_in) const {
           {g.padding[0], g.padding[1]});
       dnnl::convolution_forward::primitive_desc pd(d, attr, engine);
       entry->conv = dnnl::convolution_forward(pd);
+      entry->scratchpad = pd.scratchpad_desc();
       memory plain({wdims, memory::data_type::s8, g.groups == 1 ? tag::oihw : tag::goihw}, engine,
                    weight_.data_ptr());
       entry->weights = memory(pd.weights_desc(), engine);
@@ -240,6 +243,11 @@ torch::Tensor Int8Conv2d::forward(const torch::Tensor& x_in) const {
       {DNNL_ARG_BIAS, memory(memory::desc({o}, memory::data_type::f32, memory::format_tag::x),
                              engine, bias.data_ptr())},
       {DNNL_ARG_DST, memory(e->dst, engine, out.data_ptr())}};
+  torch::Tensor scratch;
+  if (e->scratchpad.get_size() > 0) {
+    scratch = torch::empty({static_cast<int64_t>(e->scratchpad.get_size())}, torch::kByte);
+    args.emplace(DNNL_ARG_SCRATCHPAD, memory(e->scratchpad, engine, scratch.data_ptr()));
+  }
   e->conv.execute(int8_stream(), args);
   int8_stream().wait();
   return out.permute({0, 3, 1, 2});  // [B, O, H', W'] with channels-last strides
