@@ -31,7 +31,7 @@ int DnnlProgram::add_buffer(const dnnl::memory::desc& md) {
 }
 
 dnnl::primitive_attr plan_attr() {
-  dnnl::primitive_attr attr = plan_attr();
+  dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
   return attr;
 }
