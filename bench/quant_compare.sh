@@ -2,7 +2,9 @@
 # int8 quantization side by side (issue 19): for each AV-MNIST model M, mmfuse fp32 vs mmfuse int8
 # (`mmfuse optimize --int8 static`) beside PyTorch's own static int8 (the peer, FX graph mode on
 # the onednn engine).
-#   bench/quant_compare.sh [MODELS] [EPOCHS] [LIMIT]
+#   [PEER_TRAIN=0] bench/quant_compare.sh [MODELS] [EPOCHS] [LIMIT]
+# PEER_TRAIN=0 skips the peer's training (its int8 accuracy drop, ~7 minutes a model on 2 cores);
+# the latency rows need only its bench.
 # Defaults: "lf audio lrtf xattn", the peer's budget 4 epochs / 20000 samples. On a shared 2-core
 # machine use fewer (e.g. `bench/quant_compare.sh lf 2 10000`) and say so beside the table.
 set -euo pipefail
@@ -29,8 +31,12 @@ for m in $models; do
   rm -rf "$out/$m-int8"
   "$mmfuse" optimize --run "$run" --out "$out/$m-int8" --int8 static --threads 2 \
     --json > "$out/$m-optimize.json"
-  /usr/bin/python3 "$peer" train --model "$m" --epochs "$epochs" --limit "$limit" \
-    --threads 2 --int8 static > "$out/$m-peer-train.json"
+  if [ "${PEER_TRAIN:-1}" != 0 ]; then
+    /usr/bin/python3 "$peer" train --data "$here/../shared/data/avmnist" --model "$m" \
+      --epochs "$epochs" --limit "$limit" --threads 2 --int8 static > "$out/$m-peer-train.json"
+  else
+    echo '{}' > "$out/$m-peer-train.json"
+  fi
   /usr/bin/python3 "$peer" bench --model "$m" --threads 2 --int8 static > "$out/$m-peer-bench.json"
   echo '{}' > "$out/$m-ort.json"
   if ((ort)); then

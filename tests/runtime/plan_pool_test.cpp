@@ -65,5 +65,20 @@ TEST(PlanPool, SameResultInsideAParallelRegionAndOnSeveralThreads) {
   at::set_num_threads(threads);
 }
 
+TEST(PlanPool, U8NhwcEqualsMaxPool2dOnOddSizesAndFewChannels) {
+  torch::manual_seed(4);
+  for (auto dims : std::vector<std::vector<int64_t>>{
+           {1, 6, 112, 112}, {3, 12, 7, 9}, {2, 1, 5, 5}, {1, 20, 3, 3}, {2, 96, 7, 6}}) {
+    const torch::Tensor x = torch::randint(0, 128, dims, torch::kInt32);  // [N, C, H, W] codes
+    const torch::Tensor want = torch::max_pool2d(x.to(torch::kFloat), 2, 2).to(torch::kByte);
+    const torch::Tensor src = x.to(torch::kByte).permute({0, 2, 3, 1}).contiguous();  // NHWC
+    torch::Tensor dst =
+        torch::full({dims[0], dims[2] / 2, dims[3] / 2, dims[1]}, 255, torch::kByte);
+    max_pool2x2_nhwc_u8(src.data_ptr<uint8_t>(), dst.data_ptr<uint8_t>(), dims[0], dims[2], dims[3],
+                        dims[1]);
+    EXPECT_TRUE(dst.permute({0, 3, 1, 2}).equal(want)) << x.sizes();
+  }
+}
+
 }  // namespace
 }  // namespace mmfuse::runtime

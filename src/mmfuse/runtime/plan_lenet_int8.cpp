@@ -21,6 +21,7 @@
 #include "mmfuse/runtime/plan_compilers.h"
 #include "mmfuse/runtime/plan_dnnl.h"
 #include "mmfuse/runtime/plan_lenet.h"
+#include "mmfuse/runtime/plan_pool.h"
 
 namespace mmfuse::runtime {
 
@@ -113,6 +114,19 @@ int add_mixed_block(DnnlProgram& p, const MixedStage& st, int cur_slot, memory::
   cs.constants = {{DNNL_ARG_WEIGHTS, weights},
                   {DNNL_ARG_BIAS, plan_constant(bias, bias_md, conv.bias_desc())}};
   cur = {batch, out_c, conv_dims[2] / 2, conv_dims[3] / 2};  // MaxPool2: floor
+  if (conv.dst_desc() == memory::desc(conv_dims, memory::data_type::u8, Int8Tag::nhwc)) {
+    cur_md = memory::desc(cur, memory::data_type::u8, Int8Tag::nhwc);  // plan_pool.h: why
+    const int out = p.add_buffer(cur_md);
+    const int64_t h = conv_dims[2], w = conv_dims[3];
+    p.add_host_step(
+         [batch, h, w, out_c](const memory& src, const memory& dst) {
+           max_pool2x2_nhwc_u8(static_cast<const uint8_t*>(src.get_data_handle()),
+                               static_cast<uint8_t*>(dst.get_data_handle()), batch, h, w, out_c);
+         },
+         "mmfuse:max_pool_2x2:nhwc_u8")
+        .slots = {{DNNL_ARG_SRC, conv_out}, {DNNL_ARG_DST, out}};
+    return out;
+  }
   dnnl::pooling_forward::desc pdsc(dnnl::prop_kind::forward_inference, dnnl::algorithm::pooling_max,
                                    conv.dst_desc(), memory::desc(cur, out_type, Int8Tag::any),
                                    {2, 2}, {2, 2}, {0, 0}, {0, 0});
