@@ -1,7 +1,5 @@
 #include "mmfuse/runtime/plan_compilers.h"
 
-#include "mmfuse/runtime/plan_lenet.h"
-
 namespace mmfuse::runtime {
 
 void PlanCompilers::add_encoder(std::string name, EncoderPlanCompiler compile) {
@@ -65,21 +63,48 @@ void register_builtin_plan_compilers(PlanCompilers& r) {
   r.add_head("mlp", compile_mlp_head_plan);
 }
 
+PlanCompilers PlanCompilers::restricted(ModulePredicate accept) const {
+  PlanCompilers r;
+  for (const auto& [name, compile] : encoders_) {
+    r.add_encoder(name, [compile, accept](const encoders::EncoderBlock& b) {
+      return accept(*b.module()) ? compile(b) : nullptr;
+    });
+  }
+  for (const auto& [name, compile] : fusions_) {
+    r.add_fusion(name, [compile, accept](const fusion::FusionBlock& b) {
+      return accept(*b.module()) ? compile(b) : nullptr;
+    });
+  }
+  for (const auto& [name, compile] : heads_) {
+    r.add_head(name, [compile, accept](const heads::HeadBlock& b) {
+      return accept(*b.module()) ? compile(b) : nullptr;
+    });
+  }
+  return r;
+}
+
 PlanCompilers int8_plan_compilers(std::shared_ptr<const nn::quant::QuantizedModel> model) {
   PlanCompilers r;
   r.add_encoder("lenet_int8", [model](const encoders::EncoderBlock& block) {
     return compile_lenet_int8_plan(block, *model);
   });
-  r.add_encoder("lenet",
-                [model](const encoders::EncoderBlock& block) -> std::unique_ptr<CompiledEncoder> {
-                  auto lenet = std::dynamic_pointer_cast<encoders::LeNetImpl>(block.module());
-                  if (!lenet || !model->hooks) return nullptr;
-                  for (const auto& [conv, bn] : lenet_conv_bn(*lenet)) {
-                    if (model->hooks->find(conv->weight)) return nullptr;  // not a float32 LeNet
-                  }
-                  return compile_lenet_plan(block);
-                });
+  // A block none of whose weights the run quantized is a float32 block: the float compilers.
+  const PlanCompilers float_blocks =
+      plan_compilers().restricted([model](const torch::nn::Module& m) {
+        if (!model->hooks) return true;
+        for (const auto& p : m.parameters()) {
+          if (model->hooks->find(p)) return false;
+        }
+        return true;
+      });
+  r.append(float_blocks);
   return r;
+}
+
+void PlanCompilers::append(const PlanCompilers& other) {
+  encoders_.insert(encoders_.end(), other.encoders_.begin(), other.encoders_.end());
+  fusions_.insert(fusions_.end(), other.fusions_.begin(), other.fusions_.end());
+  heads_.insert(heads_.end(), other.heads_.begin(), other.heads_.end());
 }
 
 const PlanCompilers& plan_compilers() {

@@ -73,6 +73,12 @@ class PlanCompilers {
   std::pair<std::unique_ptr<CompiledHead>, std::string> compile(
       const heads::HeadBlock& block) const;
 
+  /// The same compilers, each applied only to blocks whose module `accept`s.
+  using ModulePredicate = std::function<bool(const torch::nn::Module&)>;
+  PlanCompilers restricted(ModulePredicate accept) const;
+  /// Adds `other`'s compilers after these.
+  void append(const PlanCompilers& other);
+
   std::vector<std::string> encoder_names() const;
   std::vector<std::string> fusion_names() const;
   std::vector<std::string> head_names() const;
@@ -98,9 +104,10 @@ std::unique_ptr<CompiledHead> compile_mlp_head_plan(const heads::HeadBlock& bloc
 /// the int8 kernels it uses.
 std::unique_ptr<CompiledEncoder> compile_lenet_int8_plan(const encoders::EncoderBlock& block,
                                                          const nn::quant::QuantizedModel& model);
-/// The compilers of an int8 run's plan: its LeNets with int8 layers, its float32 LeNets; every
-/// other block keeps the module path,
-/// where the run's int8 layers are hooked in while `model` (its hooks) lives.
+/// The compilers of an int8 run's plan: its LeNets with int8 layers, and the float32 compilers
+/// for blocks none of whose weights the run quantized (e.g. a low-rank fusion's factors, layers
+/// the sensitivity pass kept); other blocks keep the module path, where the run's int8 layers are
+/// hooked in while `model` (its hooks) lives.
 PlanCompilers int8_plan_compilers(std::shared_ptr<const nn::quant::QuantizedModel> model);
 
 }  // namespace mmfuse::runtime
