@@ -160,12 +160,15 @@ TEST_P(PlanInt8WholeModel, EqualsTheInt8ModulePathAtBatch1And40) {
       nn::quant::quantize_module(*model, obs, QuantizeOptions{});
   const InferencePlan plan(model, int8_plan_compilers(q));
   for (const auto& b : plan.blocks()) {
-    // LeNets in int8; the low-rank fusion's factors are no Linear or Conv2d layer, so it stays a
-    // float32 block with its float compiler; the rest (hooked Linear layers) the module path.
+    // LeNets and MLP heads in int8; the low-rank fusion's factors are no Linear or Conv2d layer, so
+    // it stays a float32 block with its float compiler; the rest (hooked Linear layers) the module
+    // path.
     const bool lenet = b.block == "encoders.image" || b.block == "encoders.audio";
     const bool low_rank = b.block == "fusion" && config == "avmnist/lrtf.yaml";
+    const bool head = b.block == "heads.digit";  // mlp heads, both layers in int8
     EXPECT_EQ(b.compiler, lenet      ? "lenet_int8"
                           : low_rank ? "low_rank"
+                          : head     ? "mlp_int8"
                                      : "")
         << config << " " << b.block;
   }

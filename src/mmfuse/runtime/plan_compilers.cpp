@@ -88,6 +88,9 @@ PlanCompilers int8_plan_compilers(std::shared_ptr<const nn::quant::QuantizedMode
   r.add_encoder("lenet_int8", [model](const encoders::EncoderBlock& block) {
     return compile_lenet_int8_plan(block, *model);
   });
+  r.add_head("mlp_int8", [model](const heads::HeadBlock& block) {
+    return compile_mlp_head_int8_plan(block, *model);
+  });
   // A block none of whose weights the run quantized is a float32 block: the float compilers.
   const PlanCompilers float_blocks =
       plan_compilers().restricted([model](const torch::nn::Module& m) {

@@ -104,10 +104,14 @@ std::unique_ptr<CompiledHead> compile_mlp_head_plan(const heads::HeadBlock& bloc
 /// the int8 kernels it uses.
 std::unique_ptr<CompiledEncoder> compile_lenet_int8_plan(const encoders::EncoderBlock& block,
                                                          const nn::quant::QuantizedModel& model);
-/// The compilers of an int8 run's plan: its LeNets with int8 layers, and the float32 compilers
-/// for blocks none of whose weights the run quantized (e.g. a low-rank fusion's factors, layers
-/// the sensitivity pass kept); other blocks keep the module path, where the run's int8 layers are
-/// hooked in while `model` (its hooks) lives.
+/// An `mlp` head whose two Linear layers run in int8 in `model` (static mode): 8-bit hidden codes
+/// (plan_mlp_head_int8.cpp); nullptr for anything else.
+std::unique_ptr<CompiledHead> compile_mlp_head_int8_plan(const heads::HeadBlock& block,
+                                                         const nn::quant::QuantizedModel& model);
+/// The compilers of an int8 run's plan: its LeNets and MLP heads with int8 layers, and the float32
+/// compilers for blocks none of whose weights the run quantized (e.g. a low-rank fusion's factors,
+/// layers the sensitivity pass kept); other blocks keep the module path, where the run's int8
+/// layers are hooked in while `model` (its hooks) lives.
 PlanCompilers int8_plan_compilers(std::shared_ptr<const nn::quant::QuantizedModel> model);
 
 }  // namespace mmfuse::runtime

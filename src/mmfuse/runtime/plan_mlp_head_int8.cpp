@@ -1,0 +1,157 @@
+// Plan compiler of an `mlp` head (nn/heads/mlp.h) whose two Linear layers run in int8 (`mmfuse
+// optimize --int8 static`): the module path quantizes each layer's float32 input, runs an int8
+// product to float32 and applies ReLU in float32 (nn/quant/int8_kernels.h, Int8Linear). Here the
+// hidden layer stays 8-bit: the input is quantized once with the module's rounding (signed codes
+// shifted to u8 by kSignedShift, the shift taken off through the bias, as Int8Linear does), the
+// first inner product writes the second layer's u8 codes (output scales in_scale * w_scale[n],
+// then x / next_scale and clip to [0, kUnsignedMax]: the module's ReLU and next quantization in
+// the same float operations), the second writes float32. Batches in power-of-two pieces.
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <memory>
+#include <vector>
+
+#include "mmfuse/nn/heads/mlp.h"
+#include "mmfuse/nn/quant/int8_kernels.h"
+#include "mmfuse/runtime/plan_compilers.h"
+#include "mmfuse/runtime/plan_dnnl.h"
+
+namespace mmfuse::runtime {
+
+namespace {
+
+using dnnl::memory;
+using MlpTag = memory::format_tag;
+constexpr int64_t kInt8MlpLargestPiece = 256;  // rows per program run (plan_pieces)
+
+struct Int8Layer {
+  std::shared_ptr<const nn::quant::Int8Linear> kernel;
+  torch::Tensor bias;  // [out], the Linear's own (float32)
+};
+
+// An int8 inner product [rows, in] u8 -> [rows, out]: u8 codes of the next layer (next_scale > 0)
+// or float32.
+void add_int8_inner_product(DnnlProgram& p, const Int8Layer& layer, int64_t rows, int src, int dst,
+                            float next_scale) {
+  const auto& k = *layer.kernel;
+  const nn::quant::ActivationQuant in_q = *k.input();
+  const int64_t in = k.weight_int8().size(1), out = k.weight_int8().size(0);
+  const auto dst_type = next_scale > 0.0F ? memory::data_type::u8 : memory::data_type::f32;
+  // The module's scales and bias, in its order of operations (int8_kernels.cpp).
+  const torch::Tensor scales = (k.weight_scale() * in_q.scale).contiguous();
+  torch::Tensor bias = (layer.bias / scales).contiguous();
+  if (!in_q.is_unsigned) {
+    const torch::Tensor shift =
+        k.weight_int8().to(torch::kFloat).sum(1) * (-nn::quant::kSignedShift);
+    bias = (bias + shift).contiguous();
+  }
+  const memory::desc bias_md({out}, memory::data_type::f32, MlpTag::x);
+  dnnl::inner_product_forward::desc desc(
+      dnnl::prop_kind::forward_inference,
+      memory::desc({rows, in}, memory::data_type::u8, MlpTag::nc),
+      memory::desc({out, in}, memory::data_type::s8, MlpTag::any), bias_md,
+      memory::desc({rows, out}, dst_type, MlpTag::nc));
+  dnnl::primitive_attr attr = plan_attr();
+  attr.set_output_scales(
+      1 << 1, std::vector<float>(scales.data_ptr<float>(), scales.data_ptr<float>() + out));
+  if (next_scale > 0.0F) {
+    dnnl::post_ops ops;
+    ops.append_eltwise(1.F, dnnl::algorithm::eltwise_linear, 1.F / next_scale, 0.F);
+    ops.append_eltwise(1.F, dnnl::algorithm::eltwise_clip, 0.F, nn::quant::kUnsignedMax);
+    attr.set_post_ops(ops);
+  }
+  dnnl::inner_product_forward::primitive_desc pd(desc, attr, plan_engine());
+  DnnlStep& s = p.add_step(dnnl::inner_product_forward(pd), pd);
+  s.slots = {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}};
+  memory plain({{out, in}, memory::data_type::s8, MlpTag::oi}, plan_engine(),
+               k.weight_int8().data_ptr());
+  memory weights(pd.weights_desc(), plan_engine());
+  dnnl::stream stream(plan_engine());
+  dnnl::reorder(plain, weights).execute(stream, plain, weights);
+  stream.wait();
+  s.constants = {{DNNL_ARG_WEIGHTS, weights},
+                 {DNNL_ARG_BIAS, plan_constant(bias, bias_md, pd.bias_desc())}};
+}
+
+std::unique_ptr<DnnlProgram> build_int8_mlp(const Int8Layer& first, const Int8Layer& second,
+                                            int64_t rows) {
+  auto p = std::make_unique<DnnlProgram>();
+  const nn::quant::ActivationQuant in_q = *first.kernel->input();
+  const int64_t in = first.kernel->weight_int8().size(1);
+  const int64_t hidden = first.kernel->weight_int8().size(0);
+  p->input = plan_rows_desc(rows, in);
+  p->output = plan_rows_desc(rows, second.kernel->weight_int8().size(0));
+  const int codes = p->add_buffer(memory::desc({rows, in}, memory::data_type::u8, MlpTag::nc));
+  p->add_host_step(
+       [in_q, n = rows * in](const memory& src, const memory& dst) {
+         auto* q = static_cast<uint8_t*>(dst.get_data_handle());
+         nn::quant::quantize_activations(static_cast<const float*>(src.get_data_handle()), n, in_q,
+                                         q);
+         if (in_q.is_unsigned) return;
+         for (int64_t i = 0; i < n; ++i) {  // int8 codes in [-63, 63] -> u8 + kSignedShift
+           q[i] = static_cast<uint8_t>(static_cast<int8_t>(q[i]) + nn::quant::kSignedShift);
+         }
+       },
+       "mmfuse:quantize")
+      .slots = {{DNNL_ARG_SRC, kPlanInput}, {DNNL_ARG_DST, codes}};
+  const int hidden_codes =
+      p->add_buffer(memory::desc({rows, hidden}, memory::data_type::u8, MlpTag::nc));
+  add_int8_inner_product(*p, first, rows, codes, hidden_codes, second.kernel->input()->scale);
+  add_int8_inner_product(*p, second, rows, hidden_codes, kPlanOutput, 0.0F);
+  return p;
+}
+
+class Int8MlpHeadPlan : public CompiledHead {
+ public:
+  Int8MlpHeadPlan(std::shared_ptr<heads::MlpHeadImpl> head, Int8Layer first, Int8Layer second)
+      : head_(std::move(head)),
+        programs_([first = std::move(first), second = std::move(second)](int64_t rows) {
+          return build_int8_mlp(first, second, rows);
+        }) {}
+
+  torch::Tensor predict(const torch::Tensor& z) const override {
+    if (z.dim() != 2 || z.size(0) == 0 || z.size(1) != head_->options.in_dim() ||
+        !z.device().is_cpu() || z.scalar_type() != torch::kFloat) {
+      return head_->predict(z);  // the module's own checks and paths
+    }
+    const torch::Tensor src = z.contiguous();
+    torch::Tensor y = torch::empty({z.size(0), head_->options.out_dim()});  // [B, K]
+    const int64_t in_step = src.size(1), out_step = y.size(1);
+    for (const auto& [b0, n] : plan_pieces(z.size(0), kInt8MlpLargestPiece)) {
+      programs_.get(n).run(src.data_ptr<float>() + b0 * in_step,
+                           y.data_ptr<float>() + b0 * out_step);
+    }
+    return y;
+  }
+
+  int64_t compiled_shapes() const override { return programs_.size(); }
+  std::vector<std::string> implementations() const override { return programs_.implementations(); }
+
+ private:
+  std::shared_ptr<heads::MlpHeadImpl> head_;
+  DnnlProgramCache programs_;
+};
+
+}  // namespace
+
+std::unique_ptr<CompiledHead> compile_mlp_head_int8_plan(const heads::HeadBlock& block,
+                                                         const nn::quant::QuantizedModel& model) {
+  auto head = std::dynamic_pointer_cast<heads::MlpHeadImpl>(block.module());
+  if (!head || !head->net || model.mode != nn::quant::QuantMode::static_int8 || !model.hooks) {
+    return nullptr;
+  }
+  std::vector<Int8Layer> layers;
+  for (const auto& m : head->net->children()) {
+    auto* linear = m->as<torch::nn::Linear>();
+    if (!linear) continue;
+    const nn::quant::HookedLayer* hooked = model.hooks->find(linear->weight);
+    if (!hooked || !hooked->linear || !hooked->linear->input() || !linear->bias.defined()) {
+      return nullptr;  // a float32 or dynamic layer: the module path (or the float compiler)
+    }
+    layers.push_back({hooked->linear, linear->bias.detach().to(torch::kFloat).contiguous()});
+  }
+  if (layers.size() != 2 || !layers[1].kernel->input()->is_unsigned) return nullptr;
+  return std::make_unique<Int8MlpHeadPlan>(std::move(head), layers[0], layers[1]);
+}
+
+}  // namespace mmfuse::runtime
