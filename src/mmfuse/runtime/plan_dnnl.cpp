@@ -16,8 +16,9 @@ dnnl::engine& plan_engine() {
 
 dnnl::memory plan_constant(const torch::Tensor& t, const dnnl::memory::desc& plain,
                            const dnnl::memory::desc& md) {
-  const torch::Tensor src = t.to(torch::kFloat).contiguous();
-  dnnl::memory from(plain, plan_engine(), const_cast<float*>(src.data_ptr<float>()));
+  const bool f32 = plain.data_type() == dnnl::memory::data_type::f32;
+  const torch::Tensor src = (f32 ? t.to(torch::kFloat) : t).contiguous();
+  dnnl::memory from(plain, plan_engine(), const_cast<void*>(src.data_ptr()));
   dnnl::memory to(md, plan_engine());
   dnnl::stream stream(plan_engine());
   dnnl::reorder(from, to).execute(stream, from, to);

@@ -36,8 +36,9 @@ dnnl::engine& plan_engine();
 /// a primitive, so concurrent callers would overwrite each other's, e.g. in brgemm kernels).
 dnnl::primitive_attr plan_attr();
 
-/// A float32 oneDNN memory holding a copy of `t` (contiguous, any shape) in `md`'s layout,
-/// reordered from the plain layout `plain`.
+/// A oneDNN memory holding a copy of `t` (any shape) in `md`'s layout, reordered from the plain
+/// layout `plain`: float32 (`t` converted) or, for int8 weights, `plain`'s type as `t` holds it.
+/// The reorder adds what `md` asks for (oneDNN's s8-input compensation of int8 weights).
 dnnl::memory plan_constant(const torch::Tensor& t, const dnnl::memory::desc& plain,
                            const dnnl::memory::desc& md);
 

@@ -106,12 +106,8 @@ int add_mixed_block(DnnlProgram& p, const MixedStage& st, int cur_slot, memory::
   DnnlStep& cs = p.add_step(dnnl::convolution_forward(conv), conv);
   cs.slots = {{DNNL_ARG_SRC, cur_slot}, {DNNL_ARG_DST, conv_out}};
   // Weights reordered into the primitive's layout (with oneDNN's s8-input compensation for int8).
-  memory plain({wdims, w_type, Int8Tag::oihw}, plan_engine(), w.data_ptr());
-  memory weights(conv.weights_desc(), plan_engine());
-  dnnl::stream stream(plan_engine());
-  dnnl::reorder(plain, weights).execute(stream, plain, weights);
-  stream.wait();
-  cs.constants = {{DNNL_ARG_WEIGHTS, weights},
+  cs.constants = {{DNNL_ARG_WEIGHTS, plan_constant(w, memory::desc(wdims, w_type, Int8Tag::oihw),
+                                                   conv.weights_desc())},
                   {DNNL_ARG_BIAS, plan_constant(bias, bias_md, conv.bias_desc())}};
   cur = {batch, out_c, conv_dims[2] / 2, conv_dims[3] / 2};  // MaxPool2: floor
   if (conv.dst_desc() == memory::desc(conv_dims, memory::data_type::u8, Int8Tag::nhwc)) {

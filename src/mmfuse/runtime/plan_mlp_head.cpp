@@ -6,6 +6,7 @@
 #include "mmfuse/nn/heads/mlp.h"
 #include "mmfuse/runtime/plan_compilers.h"
 #include "mmfuse/runtime/plan_dnnl.h"
+#include "mmfuse/runtime/plan_mlp_head.h"
 
 namespace mmfuse::runtime {
 
@@ -16,20 +17,8 @@ constexpr int64_t kMlpLargestPiece = 256;
 
 class MlpHeadPlan : public CompiledHead {
  public:
-  explicit MlpHeadPlan(std::shared_ptr<heads::MlpHeadImpl> head)
-      : head_(std::move(head)), programs_([this](int64_t batch) { return build(batch); }) {
-    torch::NoGradGuard no_grad;
-    for (const auto& m : head_->net->children()) {
-      if (auto* linear = m->as<torch::nn::Linear>()) {
-        weights_.push_back(linear->weight.contiguous().clone());  // [out, in]
-        biases_.push_back(linear->bias.contiguous().clone());     // [out]
-      }
-    }
-  }
-
-  bool usable() const {
-    return weights_.size() == 2 && biases_[0].defined() && biases_[1].defined();
-  }
+  MlpHeadPlan(std::shared_ptr<heads::MlpHeadImpl> head, DnnlProgramCache::Build build)
+      : head_(std::move(head)), programs_(std::move(build)) {}
 
   torch::Tensor predict(const torch::Tensor& z) const override {
     if (z.dim() != 2 || z.size(0) == 0 || z.size(1) != head_->options.in_dim() ||
@@ -50,24 +39,30 @@ class MlpHeadPlan : public CompiledHead {
   std::vector<std::string> implementations() const override { return programs_.implementations(); }
 
  private:
-  std::unique_ptr<DnnlProgram> build(int64_t batch) const {
-    auto p = std::make_unique<DnnlProgram>();
-    const int64_t in = weights_[0].size(1), hidden = weights_[0].size(0);
-    const int64_t out = weights_[1].size(0);
-    p->input = plan_rows_desc(batch, in);
-    p->output = plan_rows_desc(batch, out);
-    const int hidden_slot = p->add_buffer(plan_rows_desc(batch, hidden));
-    add_inner_product(*p, weights_[0], biases_[0], batch, kPlanInput, hidden_slot, /*relu=*/true);
-    add_inner_product(*p, weights_[1], biases_[1], batch, hidden_slot, kPlanOutput, false);
-    return p;
-  }
-
   std::shared_ptr<heads::MlpHeadImpl> head_;
-  std::vector<torch::Tensor> weights_, biases_;
   DnnlProgramCache programs_;
 };
 
+// The float32 program: two inner products, ReLU a post-op of the first.
+std::unique_ptr<DnnlProgram> build_float_mlp(const std::vector<torch::Tensor>& weights,
+                                             const std::vector<torch::Tensor>& biases,
+                                             int64_t batch) {
+  auto p = std::make_unique<DnnlProgram>();
+  const int64_t in = weights[0].size(1), hidden = weights[0].size(0), out = weights[1].size(0);
+  p->input = plan_rows_desc(batch, in);
+  p->output = plan_rows_desc(batch, out);
+  const int hidden_slot = p->add_buffer(plan_rows_desc(batch, hidden));
+  add_inner_product(*p, weights[0], biases[0], batch, kPlanInput, hidden_slot, /*relu=*/true);
+  add_inner_product(*p, weights[1], biases[1], batch, hidden_slot, kPlanOutput, false);
+  return p;
+}
+
 }  // namespace
+
+std::unique_ptr<CompiledHead> make_mlp_head_plan(std::shared_ptr<heads::MlpHeadImpl> head,
+                                                 DnnlProgramCache::Build build) {
+  return std::make_unique<MlpHeadPlan>(std::move(head), std::move(build));
+}
 
 std::unique_ptr<CompiledHead> compile_mlp_head_plan(const heads::HeadBlock& block) {
   auto head = std::dynamic_pointer_cast<heads::MlpHeadImpl>(block.module());
@@ -75,9 +70,19 @@ std::unique_ptr<CompiledHead> compile_mlp_head_plan(const heads::HeadBlock& bloc
   for (const auto& p : head->parameters()) {
     if (p.scalar_type() != torch::kFloat || !p.device().is_cpu()) return nullptr;
   }
-  auto plan = std::make_unique<MlpHeadPlan>(std::move(head));
-  if (!plan->usable()) return nullptr;
-  return plan;
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> weights, biases;
+  for (const auto& m : head->net->children()) {
+    if (auto* linear = m->as<torch::nn::Linear>()) {
+      weights.push_back(linear->weight.contiguous().clone());  // [out, in]
+      biases.push_back(linear->bias.defined() ? linear->bias.contiguous().clone()
+                                              : torch::Tensor());
+    }
+  }
+  if (weights.size() != 2 || !biases[0].defined() || !biases[1].defined()) return nullptr;
+  return make_mlp_head_plan(std::move(head), [weights, biases](int64_t batch) {
+    return build_float_mlp(weights, biases, batch);
+  });
 }
 
 }  // namespace mmfuse::runtime

@@ -5,7 +5,7 @@
 // shifted to u8 by kSignedShift, the shift taken off through the bias, as Int8Linear does), the
 // first inner product writes the second layer's u8 codes (output scales in_scale * w_scale[n],
 // then x / next_scale and clip to [0, kUnsignedMax]: the module's ReLU and next quantization in
-// the same float operations), the second writes float32. Batches in power-of-two pieces.
+// the same float operations), the second writes float32. Batches as plan_mlp_head.cpp's.
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <memory>
@@ -15,6 +15,7 @@
 #include "mmfuse/nn/quant/int8_kernels.h"
 #include "mmfuse/runtime/plan_compilers.h"
 #include "mmfuse/runtime/plan_dnnl.h"
+#include "mmfuse/runtime/plan_mlp_head.h"
 
 namespace mmfuse::runtime {
 
@@ -22,7 +23,6 @@ namespace {
 
 using dnnl::memory;
 using MlpTag = memory::format_tag;
-constexpr int64_t kInt8MlpLargestPiece = 256;  // rows per program run (plan_pieces)
 
 struct Int8Layer {
   std::shared_ptr<const nn::quant::Int8Linear> kernel;
@@ -63,14 +63,11 @@ void add_int8_inner_product(DnnlProgram& p, const Int8Layer& layer, int64_t rows
   dnnl::inner_product_forward::primitive_desc pd(desc, attr, plan_engine());
   DnnlStep& s = p.add_step(dnnl::inner_product_forward(pd), pd);
   s.slots = {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}};
-  memory plain({{out, in}, memory::data_type::s8, MlpTag::oi}, plan_engine(),
-               k.weight_int8().data_ptr());
-  memory weights(pd.weights_desc(), plan_engine());
-  dnnl::stream stream(plan_engine());
-  dnnl::reorder(plain, weights).execute(stream, plain, weights);
-  stream.wait();
-  s.constants = {{DNNL_ARG_WEIGHTS, weights},
-                 {DNNL_ARG_BIAS, plan_constant(bias, bias_md, pd.bias_desc())}};
+  s.constants = {
+      {DNNL_ARG_WEIGHTS,
+       plan_constant(k.weight_int8(), memory::desc({out, in}, memory::data_type::s8, MlpTag::oi),
+                     pd.weights_desc())},
+      {DNNL_ARG_BIAS, plan_constant(bias, bias_md, pd.bias_desc())}};
 }
 
 std::unique_ptr<DnnlProgram> build_int8_mlp(const Int8Layer& first, const Int8Layer& second,
@@ -101,37 +98,6 @@ std::unique_ptr<DnnlProgram> build_int8_mlp(const Int8Layer& first, const Int8La
   return p;
 }
 
-class Int8MlpHeadPlan : public CompiledHead {
- public:
-  Int8MlpHeadPlan(std::shared_ptr<heads::MlpHeadImpl> head, Int8Layer first, Int8Layer second)
-      : head_(std::move(head)),
-        programs_([first = std::move(first), second = std::move(second)](int64_t rows) {
-          return build_int8_mlp(first, second, rows);
-        }) {}
-
-  torch::Tensor predict(const torch::Tensor& z) const override {
-    if (z.dim() != 2 || z.size(0) == 0 || z.size(1) != head_->options.in_dim() ||
-        !z.device().is_cpu() || z.scalar_type() != torch::kFloat) {
-      return head_->predict(z);  // the module's own checks and paths
-    }
-    const torch::Tensor src = z.contiguous();
-    torch::Tensor y = torch::empty({z.size(0), head_->options.out_dim()});  // [B, K]
-    const int64_t in_step = src.size(1), out_step = y.size(1);
-    for (const auto& [b0, n] : plan_pieces(z.size(0), kInt8MlpLargestPiece)) {
-      programs_.get(n).run(src.data_ptr<float>() + b0 * in_step,
-                           y.data_ptr<float>() + b0 * out_step);
-    }
-    return y;
-  }
-
-  int64_t compiled_shapes() const override { return programs_.size(); }
-  std::vector<std::string> implementations() const override { return programs_.implementations(); }
-
- private:
-  std::shared_ptr<heads::MlpHeadImpl> head_;
-  DnnlProgramCache programs_;
-};
-
 }  // namespace
 
 std::unique_ptr<CompiledHead> compile_mlp_head_int8_plan(const heads::HeadBlock& block,
@@ -151,7 +117,9 @@ std::unique_ptr<CompiledHead> compile_mlp_head_int8_plan(const heads::HeadBlock&
     layers.push_back({hooked->linear, linear->bias.detach().to(torch::kFloat).contiguous()});
   }
   if (layers.size() != 2 || !layers[1].kernel->input()->is_unsigned) return nullptr;
-  return std::make_unique<Int8MlpHeadPlan>(std::move(head), layers[0], layers[1]);
+  return make_mlp_head_plan(std::move(head), [first = layers[0], second = layers[1]](int64_t rows) {
+    return build_int8_mlp(first, second, rows);
+  });
 }
 
 }  // namespace mmfuse::runtime
