@@ -348,5 +348,16 @@ TEST(InferencePlan, ConcurrentCallersGetTheirOwnBuffers) {
   for (int i = 0; i < 4; ++i) EXPECT_TRUE(got[i].equal(expected[i])) << "caller " << i;
 }
 
+TEST(DnnlProgram, RefusesAPrimitiveWithALibraryOwnedScratchpad) {
+  DnnlProgram p;
+  const dnnl::eltwise_forward::desc d(dnnl::prop_kind::forward_inference,
+                                      dnnl::algorithm::eltwise_relu, plan_rows_desc(2, 3), 0.F,
+                                      0.F);
+  const dnnl::eltwise_forward::primitive_desc shared(d, plan_engine());  // default attributes
+  EXPECT_THROW(p.add_step(dnnl::eltwise_forward(shared), shared), Error);
+  const dnnl::eltwise_forward::primitive_desc own(d, plan_attr(), plan_engine());
+  EXPECT_NO_THROW(p.add_step(dnnl::eltwise_forward(own), own));
+}
+
 }  // namespace
 }  // namespace mmfuse::runtime

@@ -46,7 +46,7 @@ DnnlStep& DnnlProgram::add_step(dnnl::primitive primitive, const dnnl::primitive
   note_implementation(pd.impl_info_str());
   steps.push_back(DnnlStep{std::move(primitive), {}, {}, {}});
   const dnnl::memory::desc scratch = pd.scratchpad_desc();
-  if (scratch.get_size() > 0) scratchpads_.emplace_back(steps.size() - 1, add_buffer(scratch));
+  if (scratch.get_size() > 0) steps.back().scratchpad = add_buffer(scratch);
   return steps.back();
 }
 
@@ -60,13 +60,6 @@ void DnnlProgram::note_implementation(const std::string& name) {
   if (std::find(implementations.begin(), implementations.end(), name) == implementations.end()) {
     implementations.push_back(name);
   }
-}
-
-int DnnlProgram::scratchpad_slot(std::size_t step) const {
-  for (const auto& [index, slot] : scratchpads_) {
-    if (index == step) return slot;
-  }
-  return kPlanInput;
 }
 
 std::vector<dnnl::memory> DnnlProgram::lease() const {
@@ -110,8 +103,7 @@ void DnnlProgram::run(const void* in, void* out) const {
       }
       std::unordered_map<int, dnnl::memory> args;
       for (const auto& [arg, s] : step.slots) args.emplace(arg, slot(s));
-      const int scratch = scratchpad_slot(static_cast<std::size_t>(&step - steps.data()));
-      if (scratch >= kPlanBuffer) args.emplace(DNNL_ARG_SCRATCHPAD, slot(scratch));
+      if (step.scratchpad >= kPlanBuffer) args.emplace(DNNL_ARG_SCRATCHPAD, slot(step.scratchpad));
       for (const auto& [arg, m] : step.constants) args.emplace(arg, m);
       step.primitive.execute(stream, args);
     }

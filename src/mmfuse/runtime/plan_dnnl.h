@@ -50,6 +50,7 @@ struct DnnlStep {
   std::map<int, int> slots;               ///< DNNL_ARG_* -> slot
   std::map<int, dnnl::memory> constants;  ///< DNNL_ARG_* -> constant (weights, bias)
   HostStep host;                          ///< when set, runs instead of `primitive`
+  int scratchpad = kPlanInput;            ///< its scratchpad's buffer slot (kPlanInput: none)
 };
 
 class DnnlProgram {
@@ -73,11 +74,9 @@ class DnnlProgram {
 
  private:
   void note_implementation(const std::string& name);
-  int scratchpad_slot(std::size_t step) const;  ///< kPlanInput when the step has none
   std::vector<dnnl::memory> lease() const;
   void give_back(std::vector<dnnl::memory> set) const;
 
-  std::vector<std::pair<std::size_t, int>> scratchpads_;  ///< step index -> buffer slot
   mutable std::mutex mutex_;
   mutable std::vector<std::vector<dnnl::memory>> free_;
 };
