@@ -153,6 +153,22 @@ std::unique_ptr<DnnlProgramCache> inner_product_programs(torch::Tensor w, torch:
   });
 }
 
+void add_quantize_step(DnnlProgram& p, int src, int dst, int64_t values,
+                       nn::quant::ActivationQuant q, bool shift_signed) {
+  p.add_host_step(
+       [values, q, shift_signed](const dnnl::memory& from, const dnnl::memory& to) {
+         auto* codes = static_cast<uint8_t*>(to.get_data_handle());
+         nn::quant::quantize_activations(static_cast<const float*>(from.get_data_handle()), values,
+                                         q, codes);
+         if (!shift_signed || q.is_unsigned) return;
+         for (int64_t i = 0; i < values; ++i) {  // int8 codes in [-63, 63] -> u8 + shift
+           codes[i] = static_cast<uint8_t>(static_cast<int8_t>(codes[i]) + nn::quant::kSignedShift);
+         }
+       },
+       "mmfuse:quantize")
+      .slots = {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}};
+}
+
 std::vector<std::string> plan_implementations(const std::vector<const DnnlProgramCache*>& caches) {
   std::vector<std::string> out;
   for (const auto* c : caches) {

@@ -20,6 +20,8 @@
 
 #include <torch/torch.h>
 
+#include "mmfuse/nn/quant/int8_kernels.h"
+
 namespace mmfuse::runtime {
 
 class DnnlProgramCache;
@@ -91,6 +93,12 @@ void add_inner_product(DnnlProgram& p, const torch::Tensor& w, const torch::Tens
 
 /// Programs of one inner product (add_inner_product, input to output) per number of rows.
 std::unique_ptr<DnnlProgramCache> inner_product_programs(torch::Tensor w, torch::Tensor b);
+
+/// Appends a host step quantizing `values` float32 values of slot `src` into slot `dst` with the
+/// int8 layers' rounding and clamping (nn::quant::quantize_activations); with `shift_signed`,
+/// signed codes are stored as u8 + kSignedShift, as Int8Linear feeds them to oneDNN.
+void add_quantize_step(DnnlProgram& p, int src, int dst, int64_t values,
+                       nn::quant::ActivationQuant q, bool shift_signed = false);
 
 /// Distinct implementation names over several programs caches, in order met.
 std::vector<std::string> plan_implementations(const std::vector<const DnnlProgramCache*>& caches);

@@ -49,13 +49,7 @@ int add_round_to_codes(DnnlProgram& p, int src, memory::desc& md) {
   const int dst = p.add_buffer(codes);
   const auto values = static_cast<int64_t>(md.get_size() / sizeof(float));
   nn::quant::ActivationQuant unit;  // scale 1: the values are codes already
-  p.add_host_step(
-       [values, unit](const memory& from, const memory& to) {
-         nn::quant::quantize_activations(static_cast<const float*>(from.get_data_handle()), values,
-                                         unit, to.get_data_handle());
-       },
-       "mmfuse:round_to_u8")
-      .slots = {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}};
+  add_quantize_step(p, src, dst, values, unit);
   md = codes;
   return dst;
 }
@@ -148,13 +142,7 @@ std::unique_ptr<DnnlProgram> build_mixed_program(const encoders::LeNetOptions& o
     cur_md = memory::desc(cur, codes_type(in_q), Int8Tag::nchw);
     cur_slot = p->add_buffer(cur_md);
     const int64_t values = batch * o.in_channels() * o.input_hw()[0] * o.input_hw()[1];
-    p->add_host_step(
-         [in_q, values](const memory& src, const memory& dst) {
-           nn::quant::quantize_activations(static_cast<const float*>(src.get_data_handle()), values,
-                                           in_q, dst.get_data_handle());
-         },
-         "mmfuse:quantize")
-        .slots = {{DNNL_ARG_SRC, kPlanInput}, {DNNL_ARG_DST, cur_slot}};
+    add_quantize_step(*p, kPlanInput, cur_slot, values, in_q);
   }
   for (const MixedStage& st : stages) cur_slot = add_mixed_block(*p, st, cur_slot, cur, cur_md);
   p->output = memory::desc(cur, memory::data_type::f32, Int8Tag::nchw);  // the exit

@@ -79,18 +79,7 @@ std::unique_ptr<DnnlProgram> build_int8_mlp(const Int8Layer& first, const Int8La
   p->input = plan_rows_desc(rows, in);
   p->output = plan_rows_desc(rows, second.kernel->weight_int8().size(0));
   const int codes = p->add_buffer(memory::desc({rows, in}, memory::data_type::u8, MlpTag::nc));
-  p->add_host_step(
-       [in_q, n = rows * in](const memory& src, const memory& dst) {
-         auto* q = static_cast<uint8_t*>(dst.get_data_handle());
-         nn::quant::quantize_activations(static_cast<const float*>(src.get_data_handle()), n, in_q,
-                                         q);
-         if (in_q.is_unsigned) return;
-         for (int64_t i = 0; i < n; ++i) {  // int8 codes in [-63, 63] -> u8 + kSignedShift
-           q[i] = static_cast<uint8_t>(static_cast<int8_t>(q[i]) + nn::quant::kSignedShift);
-         }
-       },
-       "mmfuse:quantize")
-      .slots = {{DNNL_ARG_SRC, kPlanInput}, {DNNL_ARG_DST, codes}};
+  add_quantize_step(*p, kPlanInput, codes, rows * in, in_q, /*shift_signed=*/true);
   const int hidden_codes =
       p->add_buffer(memory::desc({rows, hidden}, memory::data_type::u8, MlpTag::nc));
   add_int8_inner_product(*p, first, rows, codes, hidden_codes, second.kernel->input()->scale);
