@@ -25,25 +25,27 @@ struct DefaultRun {
   std::string data_dir, run_dir, error;
 };
 
-/// configs/default.yaml trained for one epoch on 60 tiny samples (made once per process).
+/// configs/default.yaml trained for one epoch on 60 tiny samples, made once per build of mmfuse
+/// and shared by the test processes (tools/tiny_run.h: make_fixture_once).
 const DefaultRun& default_config_run() {
-  static std::unique_ptr<testing::TempDir> dir;
   static DefaultRun run;
-  if (dir) return run;
-  dir = std::make_unique<testing::TempDir>();
-  run.data_dir = dir->file("data");
-  run.run_dir = dir->file("run");
-  auto made =
-      testing::run_mmfuse("-q data make-default --out " + run.data_dir + " --samples 60 --seed 5");
-  if (made.exit_code != 0) {
-    run.error = "make-default failed: " + made.output;
-    return run;
-  }
-  auto trained = testing::run_mmfuse(
-      "-q train --no-progress --config " + std::string(MMFUSE_SOURCE_DIR) +
-      "/configs/default.yaml --out " + run.run_dir + " data=" + run.data_dir +
-      "/dataset.yaml train.epochs=1 train.batch_size=16 train.threads=1 > /dev/null");
-  if (trained.exit_code != 0) run.error = "train failed: " + trained.output;
+  static bool made = false;
+  if (made) return run;
+  made = true;
+  const std::string dir = (testing::fixture_dir() / "default-config").string();
+  run.data_dir = dir + "/data";
+  run.run_dir = dir + "/run";
+  run.error = testing::make_fixture_once("default-config", [&](const std::string&) {
+    fs::remove_all(dir);
+    auto made = testing::run_mmfuse("-q data make-default --out " + run.data_dir +
+                                    " --samples 60 --seed 5");
+    if (made.exit_code != 0) return "make-default failed: " + made.output;
+    auto trained = testing::run_mmfuse(
+        "-q train --no-progress --config " + std::string(MMFUSE_SOURCE_DIR) +
+        "/configs/default.yaml --out " + run.run_dir + " data=" + run.data_dir +
+        "/dataset.yaml train.epochs=1 train.batch_size=16 train.threads=1 > /dev/null");
+    return trained.exit_code != 0 ? "train failed: " + trained.output : std::string();
+  });
   return run;
 }
 

@@ -35,66 +35,6 @@ extern char** environ;
 
 namespace mmfuse::testing {
 
-/// The folder the serve tests share per build of mmfuse: <build>/tests/serve-fixture-<binary
-/// time> (older ones are removed by shared_tiny_run).
-inline std::filesystem::path serve_fixture_dir() {
-  namespace fs = std::filesystem;
-  const fs::path bin(MMFUSE_BINARY);
-  const std::string stamp = std::to_string(fs::last_write_time(bin).time_since_epoch().count());
-  return bin.parent_path() / "tests" / ("serve-fixture-" + stamp);
-}
-
-/// Runs `make` once per fixture folder, whichever test process comes first: the others wait on
-/// the lock file `name`.lock and then find the `name`.ok marker (written when make returns "").
-/// Returns make's error, or "" when the fixture is there.
-template <typename Make>
-std::string make_serve_fixture_once(const std::string& name, Make make) {
-  namespace fs = std::filesystem;
-  const fs::path dir = serve_fixture_dir();
-  fs::create_directories(dir);
-  const int lock = ::open((dir / (name + ".lock")).c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
-  ::flock(lock, LOCK_EX);
-  std::string error;
-  if (!fs::exists(dir / (name + ".ok"))) {
-    error = make(dir.string());
-    if (error.empty()) std::ofstream((dir / (name + ".ok")).string()) << "made\n";
-  }
-  ::flock(lock, LOCK_UN);
-  ::close(lock);
-  return error;
-}
-
-/// The tiny run (tools/tiny_run.h) made once per build of mmfuse and shared by the processes
-/// ctest starts (one per test), under serve_fixture_dir(); a lock file makes concurrent test
-/// processes wait for the first one. Older fixtures are removed.
-inline const TinyRun& shared_tiny_run() {
-  namespace fs = std::filesystem;
-  static TinyRun run;
-  static bool made = false;
-  if (made) return run;
-  made = true;
-  const fs::path dir = serve_fixture_dir();
-  const fs::path base = dir.parent_path();
-  run = {(dir / "data").string(), (dir / "tiny.yaml").string(), (dir / "run").string(), ""};
-  run.error = make_serve_fixture_once("tiny", [](const std::string& d) {
-    fs::remove_all(d + "/data");
-    fs::remove_all(d + "/run");
-    return make_tiny_run_in(d).error;
-  });
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(base, ec)) {
-    const std::string name = e.path().filename().string();
-    if (name.rfind("serve-fixture-", 0) == 0 && e.path() != dir) fs::remove_all(e.path(), ec);
-  }
-  return run;
-}
-
-#define MMFUSE_REQUIRE_SHARED_TINY_RUN()                                \
-  do {                                                                  \
-    MMFUSE_REQUIRE(::mmfuse::testing::missing_default_dataset_tools()); \
-    ASSERT_EQ(::mmfuse::testing::shared_tiny_run().error, "");          \
-  } while (0)
-
 /// `mmfuse serve --port 0 ARGS` as a child process; the destructor kills it if still running.
 class ServeProcess {
  public:
@@ -293,7 +233,7 @@ struct Sample {
 
 /// The tiny run's test lines that have image, audio and text.
 inline std::vector<Sample> tiny_samples() {
-  const std::string dir = shared_tiny_run().data_dir;
+  const std::string dir = tiny_run().data_dir;
   std::ifstream in(dir + "/test.jsonl");
   std::vector<Sample> out;
   for (std::string line; std::getline(in, line);) {

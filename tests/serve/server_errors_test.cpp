@@ -69,7 +69,7 @@ std::string body_of(const std::string& answer) {
 const std::string kPredict = "/v1/models/tiny:predict";
 
 std::string args_for(const std::string& extra) {
-  return "--run tiny=" + shared_tiny_run().run_dir + " " + extra;
+  return "--run tiny=" + tiny_run().run_dir + " " + extra;
 }
 
 struct Case {
@@ -179,7 +179,7 @@ std::vector<Case> corpus(const Sample& s) {
 }
 
 TEST(ServeHttp, MalformedRequestCorpusNeverCrashesTheServer) {
-  MMFUSE_REQUIRE_SHARED_TINY_RUN();
+  MMFUSE_REQUIRE_TINY_RUN();
   ServeProcess server(args_for("--no-access-log"));
   ASSERT_EQ(server.wait_until_up(), "");
   const Sample sample = tiny_samples().front();
@@ -224,7 +224,7 @@ TEST(ServeHttp, MalformedRequestCorpusNeverCrashesTheServer) {
 }
 
 TEST(ServeHttp, ErrorsAreJsonWithTheirStatus) {
-  MMFUSE_REQUIRE_SHARED_TINY_RUN();
+  MMFUSE_REQUIRE_TINY_RUN();
   TempDir tmp;
   std::ofstream(tmp.file("key")) << "s3cret-key\n";
   ServeProcess server(args_for("--api-key-file " + tmp.file("key") + " --max-body-mb 1"));
@@ -275,7 +275,7 @@ TEST(ServeHttp, ErrorsAreJsonWithTheirStatus) {
 }
 
 TEST(ServeHttp, SigtermDrainsTheRequestInFlightAndExitsZero) {
-  MMFUSE_REQUIRE_SHARED_TINY_RUN();
+  MMFUSE_REQUIRE_TINY_RUN();
   ServeProcess server(args_for(""));
   ASSERT_EQ(server.wait_until_up(), "");
   const std::string request = raw_request(kPredict, tiny_samples().front().body().dump());

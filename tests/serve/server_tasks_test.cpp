@@ -34,7 +34,7 @@ void expect_same_results(const json& served, const json& cli) {
 std::string task_serve_args() {
   const TaskRuns& t = shared_task_runs();
   return "--run ret=" + t.retrieval_run + " --index ret=" + t.index_dir +
-         " --run gen=" + t.translate_run + " --run tiny=" + shared_tiny_run().run_dir;
+         " --run gen=" + t.translate_run + " --run tiny=" + tiny_run().run_dir;
 }
 
 TEST(ServeHttp, SearchEqualsTheCliForTextAndImageQueries) {
@@ -98,7 +98,7 @@ TEST(ServeHttp, SearchEqualsTheCliForTextAndImageQueries) {
 TEST(ServeHttp, AnIndexThatDoesNotFitItsRunStopsTheServerWithTheFix) {
   MMFUSE_REQUIRE_SHARED_TASK_RUNS();
   const TaskRuns& t = shared_task_runs();
-  ServeProcess wrong_task("--run tiny=" + shared_tiny_run().run_dir + " --index " + t.index_dir);
+  ServeProcess wrong_task("--run tiny=" + tiny_run().run_dir + " --index " + t.index_dir);
   EXPECT_EQ(wrong_task.wait_exit(60), 2);
   EXPECT_NE(wrong_task.log().find("indexes belong to retrieval runs"), std::string::npos)
       << wrong_task.log();
@@ -149,8 +149,8 @@ TEST(ServeHttp, TranslateAnswersThePngAndWavTheCliWrites) {
 }
 
 TEST(ServeHttp, MultipartPredictAnswersAsTheJsonBody) {
-  MMFUSE_REQUIRE_SHARED_TINY_RUN();
-  ServeProcess server("--run tiny=" + shared_tiny_run().run_dir);
+  MMFUSE_REQUIRE_TINY_RUN();
+  ServeProcess server("--run tiny=" + tiny_run().run_dir);
   ASSERT_EQ(server.wait_until_up(), "");
   for (const Sample& s : tiny_samples()) {
     int status = 0;

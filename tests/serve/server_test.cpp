@@ -15,7 +15,7 @@ namespace {
 using nlohmann::json;
 
 std::string serve_args(const std::string& extra = "") {
-  return "--run tiny=" + shared_tiny_run().run_dir + " --max-delay-ms 50 " + extra;
+  return "--run tiny=" + tiny_run().run_dir + " --max-delay-ms 50 " + extra;
 }
 
 json post_json(const ServeProcess& s, const std::string& path, const json& body,
@@ -56,7 +56,7 @@ double prediction_diff(const json& a, const json& b) {
 }
 
 json cli_predict(const Sample& s, bool image, bool audio, bool text) {
-  std::string args = "predict --run " + shared_tiny_run().run_dir;
+  std::string args = "predict --run " + tiny_run().run_dir;
   if (image) args += " --image " + s.image;
   if (audio) args += " --audio " + s.audio;
   if (text) args += " --text " + shell_quote(s.text);
@@ -64,7 +64,7 @@ json cli_predict(const Sample& s, bool image, bool audio, bool text) {
 }
 
 TEST(ServeHttp, ProbesMetadataAndPredictionsEqualToTheCli) {
-  MMFUSE_REQUIRE_SHARED_TINY_RUN();
+  MMFUSE_REQUIRE_TINY_RUN();
   ServeProcess server(serve_args());
   ASSERT_EQ(server.wait_until_up(), "");
   int status = 0;
@@ -137,14 +137,14 @@ TEST(ServeHttp, ProbesMetadataAndPredictionsEqualToTheCli) {
 }
 
 TEST(ServeHttp, HundredConcurrentClientsGetTheirOwnAnswersFromSharedBatches) {
-  MMFUSE_REQUIRE_SHARED_TINY_RUN();
+  MMFUSE_REQUIRE_TINY_RUN();
   ServeProcess server(serve_args());
   ASSERT_EQ(server.wait_until_up(), "");
   const auto samples = tiny_samples();
   ASSERT_GE(samples.size(), 3u);
   // Each client sends its own sample and modality subset; the expected answer is that request
   // predicted alone, in this process.
-  const runtime::Predictor predictor(runtime::load_run(shared_tiny_run().run_dir));
+  const runtime::Predictor predictor(runtime::load_run(tiny_run().run_dir));
   constexpr int kClients = 100;
   std::vector<json> bodies(kClients), expected(kClients), got(kClients);
   std::set<std::string> distinct;
@@ -202,7 +202,7 @@ namespace mmfuse::testing {
 namespace {
 
 TEST(ServeHttp, WebPageShowsTheApisPredictionInChromium) {
-  MMFUSE_REQUIRE_SHARED_TINY_RUN();
+  MMFUSE_REQUIRE_TINY_RUN();
   MMFUSE_REQUIRE(missing_chromium());
   ServeProcess server(serve_args());
   ASSERT_EQ(server.wait_until_up(), "");

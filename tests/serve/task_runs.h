@@ -64,15 +64,15 @@ inline const TaskRuns& shared_task_runs() {
   static bool made = false;
   if (made) return runs;
   made = true;
-  const TinyRun& tiny = shared_tiny_run();
+  const TinyRun& tiny = tiny_run();
   if (!tiny.error.empty()) {
     runs.error = tiny.error;
     return runs;
   }
-  const std::string dir = serve_fixture_dir().string();
+  const std::string dir = fixture_dir().string();
   runs = {dir + "/retrieval", dir + "/index", tiny.data_dir + "/test.jsonl", dir + "/translate",
           ""};
-  runs.error = make_serve_fixture_once(
+  runs.error = make_fixture_once(
       "tasks", [&](const std::string& d) { return make_task_runs_in(d, tiny.data_dir); });
   return runs;
 }

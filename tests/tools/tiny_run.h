@@ -1,8 +1,13 @@
-// One tiny trained run on the built-in dataset, made once per test process and shared by the
-// eval / predict / compare tests: 60 samples (40/10/10), image + audio + text, 1 epoch.
+// One tiny trained run on the built-in dataset, made once per build of mmfuse and shared by the
+// runtime, eval, predict, compare and serve tests (ctest starts a process per test; the first
+// makes it, the others wait on a lock and read it): 60 samples (40/10/10), image + audio + text,
+// 1 epoch. Tests only read it; one that changes a run copies it first.
 #pragma once
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -55,13 +60,55 @@ inline TinyRun make_tiny_run_in(const std::string& dir) {
   return run;
 }
 
-/// Made on first use under the temp dir (kept for the whole process, removed at exit).
+/// The folder the test processes share per build of mmfuse: <build>/tests/fixture-<binary time>
+/// (older ones are removed by tiny_run()).
+inline std::filesystem::path fixture_dir() {
+  namespace fs = std::filesystem;
+  const fs::path bin(MMFUSE_BINARY);
+  const std::string stamp = std::to_string(fs::last_write_time(bin).time_since_epoch().count());
+  return bin.parent_path() / "tests" / ("fixture-" + stamp);
+}
+
+/// Runs `make` once per fixture folder, whichever test process comes first: the others wait on
+/// the lock file `name`.lock and then find the `name`.ok marker (written when make returns "").
+/// Returns make's error, or "" when the fixture is there.
+template <typename Make>
+std::string make_fixture_once(const std::string& name, Make make) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fixture_dir();
+  fs::create_directories(dir);
+  const int lock = ::open((dir / (name + ".lock")).c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+  ::flock(lock, LOCK_EX);
+  std::string error;
+  if (!fs::exists(dir / (name + ".ok"))) {
+    error = make(dir.string());
+    if (error.empty()) std::ofstream((dir / (name + ".ok")).string()) << "made\n";
+  }
+  ::flock(lock, LOCK_UN);
+  ::close(lock);
+  return error;
+}
+
+/// The tiny run, made on first use under fixture_dir() (see the top of this file). Fixture
+/// folders of earlier builds are removed.
 inline const TinyRun& tiny_run() {
-  static std::unique_ptr<TempDir> dir;
+  namespace fs = std::filesystem;
   static TinyRun run;
-  if (dir) return run;
-  dir = std::make_unique<TempDir>();
-  run = make_tiny_run_in(dir->str());
+  static bool made = false;
+  if (made) return run;
+  made = true;
+  const fs::path dir = fixture_dir();
+  run = {(dir / "data").string(), (dir / "tiny.yaml").string(), (dir / "run").string(), ""};
+  run.error = make_fixture_once("tiny", [](const std::string& d) {
+    fs::remove_all(d + "/data");
+    fs::remove_all(d + "/run");
+    return make_tiny_run_in(d).error;
+  });
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir.parent_path(), ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind("fixture-", 0) == 0 && e.path() != dir) fs::remove_all(e.path(), ec);
+  }
   return run;
 }
 

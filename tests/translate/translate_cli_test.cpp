@@ -21,7 +21,6 @@ namespace mmfuse::testing {
 namespace {
 
 struct Fixture {
-  std::unique_ptr<TempDir> dir;
   std::string data, spec, error;
   nlohmann::json first_test;  // the first line of test.jsonl
 };
@@ -38,22 +37,28 @@ std::string config_text(const std::string& spec, const std::string& source,
          "  optimizer: {type: adam, lr: 0.003}\n";
 }
 
+// The 60-sample built-in dataset with an AV-MNIST-style spec, made once per build of mmfuse and
+// shared by the test processes (tools/tiny_run.h: make_fixture_once).
 const Fixture& fixture() {
   static Fixture f;
-  if (f.dir) return f;
-  f.dir = std::make_unique<TempDir>();
-  f.data = f.dir->file("data");
-  auto made = run_mmfuse("-q data make-default --out " + f.data + " --samples 60 --seed 3");
-  if (made.exit_code != 0) {
-    f.error = "make-default failed: " + made.output;
-    return f;
-  }
+  static bool made = false;
+  if (made) return f;
+  made = true;
+  f.data = (fixture_dir() / "translate-data").string();
   f.spec = f.data + "/av.yaml";
-  std::ofstream(f.spec) << "splits: {train: [train.jsonl], val: [val.jsonl], test: [test.jsonl]}\n"
-                           "modalities:\n"
-                           "  image: {pipeline: image, channels: 1, size: [28, 28]}\n"
-                           "  audio: {pipeline: audio, features: avmnist_spectrogram}\n"
-                           "targets:\n  digit: {field: label, type: class}\n";
+  f.error = make_fixture_once("translate-data", [&](const std::string&) {
+    std::filesystem::remove_all(f.data);
+    auto r = run_mmfuse("-q data make-default --out " + f.data + " --samples 60 --seed 3");
+    if (r.exit_code != 0) return "make-default failed: " + r.output;
+    std::ofstream(f.spec)
+        << "splits: {train: [train.jsonl], val: [val.jsonl], test: [test.jsonl]}\n"
+           "modalities:\n"
+           "  image: {pipeline: image, channels: 1, size: [28, 28]}\n"
+           "  audio: {pipeline: audio, features: avmnist_spectrogram}\n"
+           "targets:\n  digit: {field: label, type: class}\n";
+    return std::string();
+  });
+  if (!f.error.empty()) return f;
   std::ifstream in(f.data + "/test.jsonl");
   std::string line;
   std::getline(in, line);
