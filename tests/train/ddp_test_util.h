@@ -61,6 +61,14 @@ inline int free_port() {
   return port;
 }
 
+/// torchrun's --standalone rendezvous (c10d, a fresh job id) on a free port instead of the fixed
+/// 29400 that torchrun 1.13 gives it, so that launches running at once do not collide.
+inline std::vector<std::string> c10d_rendezvous_args() {
+  static int job = 0;
+  return {"--rdzv_backend=c10d", "--rdzv_endpoint=127.0.0.1:" + std::to_string(free_port()),
+          "--rdzv_id=test-" + std::to_string(::getpid()) + "-" + std::to_string(job++)};
+}
+
 inline std::string read_text(const std::string& path) {
   std::ifstream in(path);
   std::stringstream ss;

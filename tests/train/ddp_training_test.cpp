@@ -122,19 +122,36 @@ TEST(DataParallelTraining, TorchrunRestartsTheGroupAfterAWorkerDiesAndItResumes)
                               f.dir.file("log"), &report))
       << report;
   WorkerProcesses torchrun(f.dir.str());
+  const auto c10d = testing::c10d_rendezvous_args();  // --standalone's, on a free port
   // --redirects/--tee: Debian's torchrun 1.13 on Python 3.11 cannot map their default "0".
-  torchrun.start(
-      {"/usr/bin/python3", "/usr/bin/torchrun", "--standalone", "--nproc_per_node=2",
-       "--max_restarts=1", "--redirects=1", "--tee=1", "--log_dir=" + f.dir.file("torchrun"),
-       "--no_python", MMFUSE_BINARY, "train", "--no-progress", "--config", cfg,
-       "train.batch_size=6", "train.kill_after_steps=14", "train.kill_rank=1", "--out", killed},
-      {});
+  torchrun.start({"/usr/bin/python3",
+                  "/usr/bin/torchrun",
+                  c10d[0],
+                  c10d[1],
+                  c10d[2],
+                  "--nproc_per_node=2",
+                  "--max_restarts=1",
+                  "--redirects=1",
+                  "--tee=1",
+                  "--log_dir=" + f.dir.file("torchrun"),
+                  "--no_python",
+                  MMFUSE_BINARY,
+                  "train",
+                  "--no-progress",
+                  "--config",
+                  cfg,
+                  "train.batch_size=6",
+                  "train.kill_after_steps=14",
+                  "train.kill_rank=1",
+                  "--out",
+                  killed},
+                 {});
   ASSERT_TRUE(torchrun.wait(std::chrono::seconds(600))) << torchrun.report();
   const std::string log = torchrun.report();
   EXPECT_THAT(log, ::testing::HasSubstr("resuming"));  // the restarted group resumed
   EXPECT_EQ(read_checkpoint_state(killed + "/checkpoints/last.safetensors")["step"], 24);
   EXPECT_EQ(file_max_abs_diff(plain + "/checkpoints/last.safetensors",
-                         killed + "/checkpoints/last.safetensors"),
+                              killed + "/checkpoints/last.safetensors"),
             0.0);
 }
 

@@ -68,13 +68,15 @@ TEST(DistributedTest, CollectivesAcrossTwoProcesses) {
 }
 
 /// torchrun itself (Debian's python3-torch) starting the ranks: its default static rendezvous,
-/// where its agent hosts the store (TORCHELASTIC_USE_AGENT_STORE=True), and --standalone, where
-/// rank 0 hosts it on a port the agent chose.
+/// where its agent hosts the store (TORCHELASTIC_USE_AGENT_STORE=True), and the c10d rendezvous
+/// of --standalone, where rank 0 hosts it on a port the agent chose. --standalone itself is not
+/// used: torchrun 1.13 puts its rendezvous on the fixed port 29400, which two tests (or any other
+/// job) running at once would share.
 TEST(DistributedTest, TorchrunLaunchesTheRanks) {
   MMFUSE_REQUIRE(missing_file("/usr/bin/torchrun", "python3-torch"));
   MMFUSE_REQUIRE(missing_python({"torch"}));
   for (bool standalone : {false, true}) {
-    SCOPED_TRACE(standalone ? "--standalone" : "static rendezvous");
+    SCOPED_TRACE(standalone ? "c10d rendezvous" : "static rendezvous");
     TempDir dir;
     // --redirects/--tee: torchrun 1.13 on Python 3.11 cannot map their default "0" to its Std
     // flag (3.11 no longer iterates a Flag's zero member), so the ranks' stdout is teed instead.
@@ -83,7 +85,7 @@ TEST(DistributedTest, TorchrunLaunchesTheRanks) {
         "--max_restarts=0", "--redirects=1",     "--tee=1",    "--log_dir=" + dir.file("torchrun"),
         "--no_python"};
     if (standalone) {
-      argv.push_back("--standalone");
+      for (auto& a : c10d_rendezvous_args()) argv.push_back(a);
     } else {
       argv.push_back("--master_addr=127.0.0.1");
       argv.push_back("--master_port=" + std::to_string(free_port()));
