@@ -7,6 +7,7 @@
 
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -160,19 +161,32 @@ TEST_P(PlanInt8WholeModel, EqualsTheInt8ModulePathAtBatch1And40) {
       nn::quant::quantize_module(*model, obs, QuantizeOptions{});
   const InferencePlan plan(model, int8_plan_compilers(q));
   for (const auto& b : plan.blocks()) {
-    // LeNets and MLP heads in int8; the low-rank fusion's factors are no Linear or Conv2d layer, so
-    // it stays a float32 block with its float compiler; the rest (hooked Linear layers) the module
-    // path.
+    // LeNets, the cross-attention and MLP heads in int8; the low-rank fusion's factors are no
+    // Linear or Conv2d layer, so it stays a float32 block with its float compiler; the rest
+    // (hooked Linear layers) the module path.
     const bool lenet = b.block == "encoders.image" || b.block == "encoders.audio";
     const bool low_rank = b.block == "fusion" && config == "avmnist/lrtf.yaml";
+    const bool xattn = b.block == "fusion" && config == "avmnist/xattn.yaml";
     const bool head = b.block == "heads.digit";  // mlp heads, both layers in int8
     EXPECT_EQ(b.compiler, lenet      ? "lenet_int8"
                           : low_rank ? "low_rank"
+                          : xattn    ? "cross_attention_int8"
                           : head     ? "mlp_int8"
                                      : "")
         << config << " " << b.block;
   }
   EXPECT_GE(plan.compiled_blocks(), 1);
+  if (config == "avmnist/xattn.yaml") {  // the compiled fusion has int8 layers to reproduce
+    std::set<std::string> fusion_layers;
+    for (const auto& name : q->quantized) {
+      if (name.rfind("fusion.", 0) == 0) fusion_layers.insert(name);
+    }
+    // (proj.0 and proj.1 are not seen by the calibration hooks — "did not run on the calibration
+    // batches" — and stay float32 in the run and in its plan.)
+    EXPECT_EQ(fusion_layers,
+              (std::set<std::string>{"fusion.attn.0.out_proj", "fusion.attn.1.out_proj",
+                                     "fusion.ff.0", "fusion.ff.2"}));
+  }
   torch::NoGradGuard no_grad;
   for (int64_t batch : {1, 40}) {
     const data::Batch in = plan_test_batch(config, batch);

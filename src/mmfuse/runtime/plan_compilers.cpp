@@ -88,6 +88,9 @@ PlanCompilers int8_plan_compilers(std::shared_ptr<const nn::quant::QuantizedMode
   r.add_encoder("lenet_int8", [model](const encoders::EncoderBlock& block) {
     return compile_lenet_int8_plan(block, *model);
   });
+  r.add_fusion("cross_attention_int8", [model](const fusion::FusionBlock& block) {
+    return compile_cross_attention_int8_plan(block, *model);
+  });
   r.add_head("mlp_int8", [model](const heads::HeadBlock& block) {
     return compile_mlp_head_int8_plan(block, *model);
   });

@@ -108,7 +108,13 @@ std::unique_ptr<CompiledEncoder> compile_lenet_int8_plan(const encoders::Encoder
 /// (plan_mlp_head_int8.cpp); nullptr for anything else.
 std::unique_ptr<CompiledHead> compile_mlp_head_int8_plan(const heads::HeadBlock& block,
                                                          const nn::quant::QuantizedModel& model);
-/// The compilers of an int8 run's plan: its LeNets and MLP heads with int8 layers, and the float32
+/// A `cross_attention` fusion whose projections, out_proj or feed-forward layers run in int8 in
+/// `model` (static mode; the others float32): int8 inner products (plan_cross_attention.cpp);
+/// nullptr for anything else or a layer no plan step reproduces.
+std::unique_ptr<CompiledFusion> compile_cross_attention_int8_plan(
+    const fusion::FusionBlock& block, const nn::quant::QuantizedModel& model);
+/// The compilers of an int8 run's plan: its LeNets, cross-attention fusions and MLP heads with int8
+/// layers, and the float32
 /// compilers for blocks none of whose weights the run quantized (e.g. a low-rank fusion's factors,
 /// layers the sensitivity pass kept); other blocks keep the module path, where the run's int8
 /// layers are hooked in while `model` (its hooks) lives.

@@ -12,17 +12,25 @@
 //   fused = z + ff(z)                              two inner products (ReLU post-op), host add
 // A call splits its samples evenly over LibTorch's threads, each share running its pieces on its
 // own thread. The host kernels are in plan_attention.cpp.
+//
+// In an int8 run (`mmfuse optimize --int8 static`) the Linear layers the run quantized (the
+// projections proj.j, each attention's out_proj, the feed-forward ff) run as int8 inner products
+// with the module's input quantization (plan_int8_linear.h); the rest as above.
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <ATen/Parallel.h>
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
+#include <set>
 
 #include "mmfuse/nn/fusion/cross_attention.h"
+#include "mmfuse/nn/quant/hooks.h"
 #include "mmfuse/runtime/plan_attention.h"
 #include "mmfuse/runtime/plan_compilers.h"
 #include "mmfuse/runtime/plan_dnnl.h"
+#include "mmfuse/runtime/plan_int8_linear.h"
 
 namespace mmfuse::runtime {
 
@@ -32,6 +40,33 @@ namespace {
 constexpr int64_t kXattnLargestPiece = 8;
 
 // One call's inputs (contiguous; masks and presence bool or undefined) and outputs [B, M d].
+// The Linear `name` (name.weight, name.bias of `params`) as programs: int8 when `quant` hooked it
+// as a static int8 layer, else float32.
+std::unique_ptr<DnnlProgramCache> linear_programs(
+    const torch::OrderedDict<std::string, torch::Tensor>& params, const std::string& name,
+    const nn::quant::QuantizedModel* quant) {
+  const torch::Tensor &w = params[name + ".weight"], &b = params[name + ".bias"];
+  if (quant) {
+    if (auto q = linear_quant(*quant, w, b); q.int8) {
+      return std::make_unique<DnnlProgramCache>(
+          [layer = *q.int8](int64_t rows) { return build_int8_linear(layer, rows); });
+    }
+  }
+  return inner_product_programs(w.detach().contiguous().clone(), b.detach().contiguous().clone());
+}
+
+// y [size] = x [size] + y: the feed-forward's residual (input slot + output slot).
+void add_residual_step(DnnlProgram& p, int64_t size) {
+  DnnlStep& s = p.add_host_step(
+      [size](const dnnl::memory& src, const dnnl::memory& dst) {
+        const float* z = static_cast<const float*>(src.get_data_handle());
+        float* y = static_cast<float*>(dst.get_data_handle());
+        for (int64_t k = 0; k < size; ++k) y[k] = z[k] + y[k];
+      },
+      "host:residual");
+  s.slots = {{DNNL_ARG_SRC, kPlanInput}, {DNNL_ARG_DST, kPlanOutput}};
+}
+
 struct XattnCall {
   XattnLayout l;
   std::vector<torch::Tensor> tokens, masks, present;
@@ -42,8 +77,9 @@ class CrossAttentionPlan : public CompiledFusion {
  public:
   using Params = torch::OrderedDict<std::string, torch::Tensor>;
 
+  // `quant`: the int8 run's layers (null: float32 throughout).
   CrossAttentionPlan(std::shared_ptr<fusion::CrossAttentionFusionImpl> module, const Params& params,
-                     std::vector<double> eps)
+                     std::vector<double> eps, const nn::quant::QuantizedModel* quant)
       : module_(std::move(module)), eps_(std::move(eps)) {
     torch::NoGradGuard no_grad;
     const auto& o = module_->options;
@@ -52,8 +88,7 @@ class CrossAttentionPlan : public CompiledFusion {
     auto get = [&](const std::string& key) { return params[key].detach().contiguous().clone(); };
     for (int64_t j = 0; j < m; ++j) {
       const std::string n = std::to_string(j), attn = "attn." + n + ".";
-      proj_.push_back(
-          inner_product_programs(get("proj." + n + ".weight"), get("proj." + n + ".bias")));
+      proj_.push_back(linear_programs(params, "proj." + n, quant));
       // P_j = [queries of branch j (scaled) | for each other branch i: its keys, values]
       std::vector<torch::Tensor> w{get(attn + "in_proj_weight").slice(0, 0, d) * scale};
       std::vector<torch::Tensor> b{get(attn + "in_proj_bias").slice(0, 0, d) * scale};
@@ -65,8 +100,7 @@ class CrossAttentionPlan : public CompiledFusion {
       }
       in_proj_.push_back(
           inner_product_programs(torch::cat(w).contiguous(), torch::cat(b).contiguous()));
-      out_proj_.push_back(
-          inner_product_programs(get(attn + "out_proj.weight"), get(attn + "out_proj.bias")));
+      out_proj_.push_back(linear_programs(params, attn + "out_proj", quant));
       gamma_.push_back(get("norm." + n + ".weight"));
       beta_.push_back(get("norm." + n + ".bias"));
       missing_.push_back(get("missing_" + n));
@@ -77,7 +111,20 @@ class CrossAttentionPlan : public CompiledFusion {
     }
     ff_w_ = {get("ff.0.weight"), get("ff.2.weight")};
     ff_b_ = {get("ff.0.bias"), get("ff.2.bias")};
-    ff_ = std::make_unique<DnnlProgramCache>([this](int64_t n) { return build_ff(n); });
+    std::optional<Int8Layer> ff0, ff2;
+    if (quant) {
+      ff0 = linear_quant(*quant, params["ff.0.weight"], params["ff.0.bias"]).int8;
+      ff2 = linear_quant(*quant, params["ff.2.weight"], params["ff.2.bias"]).int8;
+    }
+    if (ff0 && ff2) {  // both int8 (the compiler checked): the hidden layer as u8 codes
+      ff_ = std::make_unique<DnnlProgramCache>([first = *ff0, second = *ff2](int64_t n) {
+        auto p = build_int8_mlp(first, second, n);
+        add_residual_step(*p, n * second.kernel->weight_int8().size(0));
+        return p;
+      });
+    } else {
+      ff_ = std::make_unique<DnnlProgramCache>([this](int64_t n) { return build_ff(n); });
+    }
   }
 
   fusion::FusionOutput fuse(const std::vector<nn::Encoded>& inputs) const override {
@@ -236,14 +283,7 @@ class CrossAttentionPlan : public CompiledFusion {
     const int h = p->add_buffer(plan_rows_desc(n, hidden));
     add_inner_product(*p, ff_w_[0], ff_b_[0], n, kPlanInput, h, true);
     add_inner_product(*p, ff_w_[1], ff_b_[1], n, h, kPlanOutput, false);
-    DnnlStep& s = p->add_host_step(
-        [size = n * md](const dnnl::memory& src, const dnnl::memory& dst) {
-          const float* z = static_cast<const float*>(src.get_data_handle());
-          float* y = static_cast<float*>(dst.get_data_handle());
-          for (int64_t k = 0; k < size; ++k) y[k] = z[k] + y[k];
-        },
-        "host:residual");
-    s.slots = {{DNNL_ARG_SRC, kPlanInput}, {DNNL_ARG_DST, kPlanOutput}};
+    add_residual_step(*p, n * md);
     return p;
   }
 
@@ -256,7 +296,11 @@ class CrossAttentionPlan : public CompiledFusion {
 
 }  // namespace
 
-std::unique_ptr<CompiledFusion> compile_cross_attention_plan(const fusion::FusionBlock& block) {
+namespace {
+
+// The plan of `block` (null when its module or options are not covered); `quant` as the plan's.
+std::unique_ptr<CompiledFusion> compile_xattn(const fusion::FusionBlock& block,
+                                              const nn::quant::QuantizedModel* quant) {
   auto module = std::dynamic_pointer_cast<fusion::CrossAttentionFusionImpl>(block.module());
   if (!module || module->options.dim() > 1024) return nullptr;
   for (const auto& p : module->parameters()) {
@@ -276,7 +320,49 @@ std::unique_ptr<CompiledFusion> compile_cross_attention_plan(const fusion::Fusio
     eps.push_back(norm->options.eps());
   }
   return std::make_unique<CrossAttentionPlan>(module, module->named_parameters(/*recurse=*/true),
-                                              std::move(eps));
+                                              std::move(eps), quant);
+}
+
+// Whether the plan computes every Linear of `module` as `quant` does: each one float32 or static
+// int8, the feed-forward's two layers both or neither int8 (its hidden codes unsigned), and no
+// other parameter hooked.
+bool xattn_int8_covered(const torch::nn::Module& module, const nn::quant::QuantizedModel& quant) {
+  const auto params = module.named_parameters(/*recurse=*/true);
+  std::set<std::string> linears;
+  for (const auto& item : params) {
+    const std::string& key = item.key();
+    const bool linear = key.rfind("proj.", 0) == 0 || key.rfind("ff.", 0) == 0 ||
+                        key.find(".out_proj.") != std::string::npos;
+    if (!linear && quant.hooks && quant.hooks->find(item.value())) return false;
+    if (linear && key.size() > 7 && key.compare(key.size() - 7, 7, ".weight") == 0) {
+      linears.insert(key.substr(0, key.size() - 7));
+    }
+  }
+  for (const auto& name : linears) {
+    const torch::Tensor* bias = params.find(name + ".bias");
+    if (!linear_quant(quant, params[name + ".weight"], bias ? *bias : torch::Tensor())
+             .compilable()) {
+      return false;
+    }
+  }
+  const auto ff0 = linear_quant(quant, params["ff.0.weight"], params["ff.0.bias"]).int8;
+  const auto ff2 = linear_quant(quant, params["ff.2.weight"], params["ff.2.bias"]).int8;
+  return bool(ff0) == bool(ff2) && (!ff2 || ff2->kernel->input()->is_unsigned);
+}
+
+}  // namespace
+
+std::unique_ptr<CompiledFusion> compile_cross_attention_plan(const fusion::FusionBlock& block) {
+  return compile_xattn(block, nullptr);
+}
+
+std::unique_ptr<CompiledFusion> compile_cross_attention_int8_plan(
+    const fusion::FusionBlock& block, const nn::quant::QuantizedModel& model) {
+  const auto module = std::dynamic_pointer_cast<fusion::CrossAttentionFusionImpl>(block.module());
+  if (!module || !model.hooks || !xattn_int8_covered(*module, model)) {
+    return nullptr;
+  }
+  return compile_xattn(block, &model);
 }
 
 }  // namespace mmfuse::runtime
