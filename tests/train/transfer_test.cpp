@@ -55,6 +55,30 @@ TEST(Transfer, FrozenForTheFirstEpochsWithBatchNormInEvalMode) {
   EXPECT_FALSE(frozen_in(parse_transfer("freeze_epochs: 3"), 0));  // nothing to freeze
 }
 
+// bn_eval: the batch norm under the prefix keeps its running statistics in every epoch while its
+// affine weights (and the rest of the prefix) train; other modules stay in train mode.
+TEST(Transfer, BatchNormInEvalModeWhileItsWeightsTrain) {
+  Net net;
+  const auto o = parse_transfer("bn_eval: [enc.]");
+  EXPECT_FALSE(o.empty());
+  auto* bn = net->enc[1]->as<torch::nn::BatchNorm1d>();
+  const auto mean_before = bn->running_mean.clone(), weight_before = bn->weight.clone();
+  for (int64_t epoch : {0, 5}) {
+    net->train();
+    EXPECT_EQ(apply_freeze(*net, o, epoch), 0);  // nothing frozen
+    EXPECT_FALSE(bn->is_training());
+    EXPECT_TRUE(net->enc[0]->is_training());
+    EXPECT_TRUE(net->head->is_training());
+    auto opt = torch::optim::SGD(net->parameters(), 0.1);
+    opt.zero_grad();
+    net->forward(torch::randn({8, 3}) + 5).pow(2).sum().backward();
+    opt.step();
+  }
+  EXPECT_TRUE(torch::equal(bn->running_mean, mean_before));  // statistics as loaded
+  EXPECT_FALSE(torch::equal(bn->weight, weight_before));     // the affine weights trained
+  EXPECT_THROW(apply_freeze(*net, parse_transfer("bn_eval: [nothing.]"), 0), ConfigError);
+}
+
 TEST(Transfer, LearningRateMultipliersBecomeParameterGroups) {
   Net net;
   const auto o = parse_transfer("lr_mult: {enc.: 0.1, enc.1.: 0.5}");

@@ -38,7 +38,8 @@ TransferOptions TransferOptions::from_config(const ConfigNode& cfg) {
   TransferOptions o;
   if (cfg.is_null()) return o;
   // cache_features and feature_cache are read by FrozenFeatureConfig (frozen_features.h).
-  cfg.check_keys({"freeze", "freeze_epochs", "lr_mult", "cache_features", "feature_cache"});
+  cfg.check_keys(
+      {"freeze", "freeze_epochs", "lr_mult", "bn_eval", "cache_features", "feature_cache"});
   cfg.get<bool>("cache_features", true);  // fails here, at the edge, when not a boolean
   o.freeze = cfg.get<std::vector<std::string>>("freeze", {});
   o.freeze_epochs = cfg.get<int64_t>("freeze_epochs", 0);
@@ -46,6 +47,7 @@ TransferOptions TransferOptions::from_config(const ConfigNode& cfg) {
   for (const auto& p : o.freeze) {
     if (p.empty()) cfg["freeze"].fail("an empty prefix would freeze everything");
   }
+  o.bn_eval = cfg.get<std::vector<std::string>>("bn_eval", {});
   const ConfigNode mult = cfg["lr_mult"];
   if (!mult.is_null() && !mult.is_map()) mult.fail("expected {prefix: multiplier}");
   for (const auto& key : mult.keys()) {
@@ -88,7 +90,22 @@ bool frozen_in(const TransferOptions& o, int64_t epoch) {
   return !o.freeze.empty() && (o.freeze_epochs == 0 || epoch < o.freeze_epochs);
 }
 
+namespace {
+
+bool is_batch_norm(const torch::nn::Module& m) {
+  return m.as<torch::nn::BatchNorm1d>() || m.as<torch::nn::BatchNorm2d>() ||
+         m.as<torch::nn::BatchNorm3d>();
+}
+
+}  // namespace
+
 int64_t apply_freeze(torch::nn::Module& module, const TransferOptions& o, int64_t epoch) {
+  for (const auto& prefix : o.bn_eval) check_matches(module, prefix, "train.transfer.bn_eval");
+  if (!o.bn_eval.empty()) {
+    for (auto& m : module.named_modules("", /*include_self=*/false)) {
+      if (is_batch_norm(*m.value()) && under_any(m.key() + ".", o.bn_eval)) m.value()->eval();
+    }
+  }
   if (o.freeze.empty()) return 0;
   for (const auto& prefix : o.freeze) check_matches(module, prefix, "train.transfer.freeze");
   const bool frozen = frozen_in(o, epoch);

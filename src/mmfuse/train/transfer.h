@@ -7,6 +7,8 @@
 //       freeze: [encoders.image.]     # parameter-name prefixes (see `mmfuse summary`)
 //       freeze_epochs: 2              # 0: frozen for the whole run; N: trained from epoch N + 1
 //       lr_mult: {encoders.image.: 0.1}   # lr x multiplier (the longest matching prefix wins)
+//       bn_eval: [encoders.image.]    # batch norm under these prefixes in eval mode all run long,
+//                                     # also once trained (running statistics as loaded)
 //       cache_features: true          # a wholly frozen encoder's outputs computed once and
 //       feature_cache: DIR            # served (train/frozen_features.h, which reads these two)
 //
@@ -28,8 +30,9 @@ struct TransferOptions {
   std::vector<std::string> freeze;        ///< parameter-name prefixes
   int64_t freeze_epochs = 0;              ///< 0: the whole run
   std::map<std::string, double> lr_mult;  ///< prefix -> learning-rate multiplier (>= 0)
+  std::vector<std::string> bn_eval;       ///< prefixes whose batch norm stays in eval mode
 
-  bool empty() const { return freeze.empty() && lr_mult.empty(); }
+  bool empty() const { return freeze.empty() && lr_mult.empty() && bn_eval.empty(); }
   /// Errors name the config path (`train.transfer.freeze_epochs`).
   static TransferOptions from_config(const ConfigNode& cfg);
 };
@@ -49,9 +52,10 @@ bool frozen_in(const TransferOptions& options, int64_t epoch);
 
 /// Applies freezing for `epoch` to a module already switched to train mode: parameters under a
 /// freeze prefix get requires_grad = !frozen, and while frozen each submodule under a prefix is
-/// switched to eval (batch norm keeps its running statistics, dropout is off). Returns the
-/// number of frozen parameters. Throws ConfigError naming train.transfer.freeze when a prefix
-/// matches no parameter.
+/// switched to eval (batch norm keeps its running statistics, dropout is off); batch norm under a
+/// bn_eval prefix is switched to eval in every epoch (its affine weights still train). Returns the
+/// number of frozen parameters. Throws ConfigError naming train.transfer.freeze (or bn_eval) when
+/// a prefix matches no parameter.
 int64_t apply_freeze(torch::nn::Module& module, const TransferOptions& options, int64_t epoch);
 
 }  // namespace mmfuse::train
