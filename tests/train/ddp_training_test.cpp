@@ -122,30 +122,27 @@ TEST(DataParallelTraining, TorchrunRestartsTheGroupAfterAWorkerDiesAndItResumes)
                               f.dir.file("log"), &report))
       << report;
   WorkerProcesses torchrun(f.dir.str());
-  const auto c10d = testing::c10d_rendezvous_args();  // --standalone's, on a free port
+  std::vector<std::string> argv{"/usr/bin/python3", "/usr/bin/torchrun"};
+  for (auto& a : testing::c10d_rendezvous_args()) argv.push_back(a);  // --standalone's, free port
   // --redirects/--tee: Debian's torchrun 1.13 on Python 3.11 cannot map their default "0".
-  torchrun.start({"/usr/bin/python3",
-                  "/usr/bin/torchrun",
-                  c10d[0],
-                  c10d[1],
-                  c10d[2],
-                  "--nproc_per_node=2",
-                  "--max_restarts=1",
-                  "--redirects=1",
-                  "--tee=1",
-                  "--log_dir=" + f.dir.file("torchrun"),
-                  "--no_python",
-                  MMFUSE_BINARY,
-                  "train",
-                  "--no-progress",
-                  "--config",
-                  cfg,
-                  "train.batch_size=6",
-                  "train.kill_after_steps=14",
-                  "train.kill_rank=1",
-                  "--out",
-                  killed},
-                 {});
+  const std::vector<std::string> rest{"--nproc_per_node=2",
+                                      "--max_restarts=1",
+                                      "--redirects=1",
+                                      "--tee=1",
+                                      "--log_dir=" + f.dir.file("torchrun"),
+                                      "--no_python",
+                                      MMFUSE_BINARY,
+                                      "train",
+                                      "--no-progress",
+                                      "--config",
+                                      cfg,
+                                      "train.batch_size=6",
+                                      "train.kill_after_steps=14",
+                                      "train.kill_rank=1",
+                                      "--out",
+                                      killed};
+  argv.insert(argv.end(), rest.begin(), rest.end());
+  torchrun.start(argv, {});
   ASSERT_TRUE(torchrun.wait(std::chrono::seconds(600))) << torchrun.report();
   const std::string log = torchrun.report();
   EXPECT_THAT(log, ::testing::HasSubstr("resuming"));  // the restarted group resumed

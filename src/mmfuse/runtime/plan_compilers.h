@@ -114,10 +114,9 @@ std::unique_ptr<CompiledHead> compile_mlp_head_int8_plan(const heads::HeadBlock&
 std::unique_ptr<CompiledFusion> compile_cross_attention_int8_plan(
     const fusion::FusionBlock& block, const nn::quant::QuantizedModel& model);
 /// The compilers of an int8 run's plan: its LeNets, cross-attention fusions and MLP heads with int8
-/// layers, and the float32
-/// compilers for blocks none of whose weights the run quantized (e.g. a low-rank fusion's factors,
-/// layers the sensitivity pass kept); other blocks keep the module path, where the run's int8
-/// layers are hooked in while `model` (its hooks) lives.
+/// layers, and the float32 compilers for blocks none of whose weights the run quantized (e.g. a
+/// low-rank fusion's factors, layers the sensitivity pass kept); other blocks keep the module
+/// path, where the run's int8 layers are hooked in while `model` (its hooks) lives.
 PlanCompilers int8_plan_compilers(std::shared_ptr<const nn::quant::QuantizedModel> model);
 
 }  // namespace mmfuse::runtime

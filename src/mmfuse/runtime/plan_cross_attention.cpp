@@ -39,7 +39,6 @@ namespace {
 // Samples per piece: a piece's intermediates (about 100 KB a sample for AV-MNIST) stay in L2.
 constexpr int64_t kXattnLargestPiece = 8;
 
-// One call's inputs (contiguous; masks and presence bool or undefined) and outputs [B, M d].
 // The Linear `name` (name.weight, name.bias of `params`) as programs: int8 when `quant` hooked it
 // as a static int8 layer, else float32.
 std::unique_ptr<DnnlProgramCache> linear_programs(
@@ -67,6 +66,7 @@ void add_residual_step(DnnlProgram& p, int64_t size) {
   s.slots = {{DNNL_ARG_SRC, kPlanInput}, {DNNL_ARG_DST, kPlanOutput}};
 }
 
+// One call's inputs (contiguous; masks and presence bool or undefined) and outputs [B, M d].
 struct XattnCall {
   XattnLayout l;
   std::vector<torch::Tensor> tokens, masks, present;
@@ -323,27 +323,26 @@ std::unique_ptr<CompiledFusion> compile_xattn(const fusion::FusionBlock& block,
                                               std::move(eps), quant);
 }
 
-// Whether the plan computes every Linear of `module` as `quant` does: each one float32 or static
-// int8, the feed-forward's two layers both or neither int8 (its hidden codes unsigned), and no
-// other parameter hooked.
-bool xattn_int8_covered(const torch::nn::Module& module, const nn::quant::QuantizedModel& quant) {
+// Whether the plan computes every Linear of `module` as `quant` does: each of proj.j,
+// attn.j.out_proj, ff.0 and ff.2 float32 or static int8, the feed-forward's two layers both or
+// neither int8 (its hidden codes unsigned), and no other parameter hooked.
+bool xattn_int8_covered(const fusion::CrossAttentionFusionImpl& module,
+                        const nn::quant::QuantizedModel& quant) {
   const auto params = module.named_parameters(/*recurse=*/true);
-  std::set<std::string> linears;
-  for (const auto& item : params) {
-    const std::string& key = item.key();
-    const bool linear = key.rfind("proj.", 0) == 0 || key.rfind("ff.", 0) == 0 ||
-                        key.find(".out_proj.") != std::string::npos;
-    if (!linear && quant.hooks && quant.hooks->find(item.value())) return false;
-    if (linear && key.size() > 7 && key.compare(key.size() - 7, 7, ".weight") == 0) {
-      linears.insert(key.substr(0, key.size() - 7));
-    }
+  std::vector<std::string> linears{"ff.0", "ff.2"};
+  for (std::size_t j = 0; j < module.options.token_dims().size(); ++j) {
+    linears.push_back("proj." + std::to_string(j));
+    linears.push_back("attn." + std::to_string(j) + ".out_proj");
   }
+  std::set<std::string> linear_weights;
   for (const auto& name : linears) {
-    const torch::Tensor* bias = params.find(name + ".bias");
-    if (!linear_quant(quant, params[name + ".weight"], bias ? *bias : torch::Tensor())
-             .compilable()) {
+    if (!linear_quant(quant, params[name + ".weight"], params[name + ".bias"]).compilable()) {
       return false;
     }
+    linear_weights.insert(name + ".weight");
+  }
+  for (const auto& item : params) {
+    if (!linear_weights.count(item.key()) && quant.hooks->find(item.value())) return false;
   }
   const auto ff0 = linear_quant(quant, params["ff.0.weight"], params["ff.0.bias"]).int8;
   const auto ff2 = linear_quant(quant, params["ff.2.weight"], params["ff.2.bias"]).int8;

@@ -82,7 +82,7 @@ std::shared_ptr<const Run> load_run(const std::string& dir, const RunLoadOptions
   module->to(options.device);
   module->eval();
   run->device = options.device;
-  // An int8 run's plan compiles its int8 LeNets and MLP heads (8-bit maps between layers) and its
+  // An int8 run's plan compiles its int8 LeNets, cross-attention fusions and MLP heads and its
   // float32 blocks; the rest keep the module path, where the quantized layers are hooked in.
   if (options.inference_plan && run->task.kind == models::TaskKind::supervised &&
       options.device.is_cpu() && !run->config.has("ensemble")) {

@@ -101,11 +101,11 @@ void FrozenFeatures::compute_rows(const std::vector<const data::Sample*>& sample
   if (samples.empty()) return;
   torch::NoGradGuard no_grad;
   torch::nn::Module& module = *encoder_.module();
-  // Each submodule's mode, restored after (batch norm kept in eval by train.transfer.bn_eval).
-  std::vector<std::pair<std::shared_ptr<torch::nn::Module>, bool>> modes;
-  for (const auto& m : module.modules(/*include_self=*/false))
-    modes.emplace_back(m, m->is_training());
-  const bool was_training = module.is_training();
+  // Each module's own mode, restored after (batch norm kept in eval by train.transfer.bn_eval).
+  std::vector<std::pair<torch::nn::Module*, bool>> modes{{&module, module.is_training()}};
+  for (const auto& m : module.modules(/*include_self=*/false)) {
+    modes.emplace_back(m.get(), m->is_training());
+  }
   module.eval();  // batch norm statistics and dropout as when frozen
   torch::Device device = torch::kCPU;
   for (const auto& p : module.parameters()) device = p.device();
@@ -124,7 +124,6 @@ void FrozenFeatures::compute_rows(const std::vector<const data::Sample*>& sample
       rows_[frozen_row_locator(*samples[i])] = store_->get_or_compute(keys[i], [&] { return r; });
     }
   }
-  module.train(was_training);
   for (const auto& [m, training] : modes) m->train(training);  // pre-order: parents first
 }
 
