@@ -72,10 +72,59 @@ TEST(TextPipeline, TfidfMatchesSklearn) {
   }
 }
 
+TEST(TextPipeline, CharNgramsAndSublinearTfMatchSklearn) {
+  // Expected values: tests/data/text_tfidf_reference.py (sklearn, an analyzer returning the words
+  // and their char_wb 2..4-grams, sublinear_tf); character n-grams carry one leading space.
+  const std::vector<std::string> train = {"Café café au lait", "naïve cat sat", "the cat café"};
+  const std::vector<std::string> queries = {train[1], "cat café 猫猫"};
+  const std::vector<std::map<std::string, double>> expected = {
+      {{"  c", 0.107376353},  {"  ca", 0.107376353},  {"  cat", 0.138266605},
+       {"  n", 0.181803970},  {"  na", 0.181803970},  {"  naï", 0.181803970},
+       {"  s", 0.181803970},  {"  sa", 0.181803970},  {"  sat", 0.181803970},
+       {" at", 0.234105712},  {" at ", 0.234105712},  {" aï", 0.181803970},
+       {" aïv", 0.181803970}, {" aïve", 0.181803970}, {" ca", 0.107376353},
+       {" cat", 0.138266605}, {" cat ", 0.138266605}, {" e ", 0.138266605},
+       {" na", 0.181803970},  {" naï", 0.181803970},  {" naïv", 0.181803970},
+       {" sa", 0.181803970},  {" sat", 0.181803970},  {" sat ", 0.181803970},
+       {" t ", 0.181803970},  {" ve", 0.181803970},   {" ve ", 0.181803970},
+       {" ïv", 0.181803970},  {" ïve", 0.181803970},  {" ïve ", 0.181803970},
+       {"cat", 0.138266605},  {"naïve", 0.181803970}, {"sat", 0.181803970}},
+      {{"  c", 0.281682109},   {"  ca", 0.281682109},  {"  caf", 0.214226505},
+       {"  cat", 0.214226505}, {" af", 0.214226505},   {" afé", 0.214226505},
+       {" afé ", 0.214226505}, {" at", 0.214226505},   {" at ", 0.214226505},
+       {" ca", 0.281682109},   {" caf", 0.214226505},  {" café", 0.214226505},
+       {" cat", 0.214226505},  {" cat ", 0.214226505}, {" fé", 0.214226505},
+       {" fé ", 0.214226505},  {" t ", 0.166365991},   {" é ", 0.214226505},
+       {"café", 0.214226505},  {"cat", 0.214226505}},
+  };
+  auto p = make_text("output: tfidf\nchar_ngrams: [2, 4]\nsublinear_tf: true");
+  fit_text(*p, train);
+  for (std::size_t q = 0; q < queries.size(); ++q) {
+    const auto x = run(*p, queries[q]);
+    int64_t nonzero = 0;
+    for (int64_t id = 0; id < x.numel(); ++id) {
+      const std::string& token = p->vocabulary().token(id);
+      const double want = expected[q].count(token) ? expected[q].at(token) : 0.0;
+      nonzero += want != 0.0;
+      EXPECT_NEAR(x[id].item<float>(), want, 1e-6) << "query " << q << " token '" << token << "'";
+    }
+    EXPECT_EQ(nonzero, static_cast<int64_t>(expected[q].size())) << "query " << q;
+  }
+  auto ids = make_text("output: ids\nchar_ngrams: [3, 3]");  // words, then their subwords
+  fit_text(*ids, {"cat"});
+  std::vector<std::string> tokens;
+  for (int64_t id : token_ids_of(run(*ids, "cat dog")))
+    tokens.push_back(ids->vocabulary().token(id));
+  EXPECT_EQ(tokens, (std::vector<std::string>{"cat", "<unk>", "  ca", " cat", " at ", "<unk>",
+                                              "<unk>", "<unk>"}));
+  EXPECT_THROW(make_text("output: tfidf\nchar_ngrams: [3, 2]"), ConfigError);
+  EXPECT_THROW(make_text("output: bow\nsublinear_tf: true"), ConfigError);
+}
+
 TEST(TextPipeline, IdsArePaddedTruncatedAndUnknownsMapped) {
   auto p = make_text("output: ids\nmax_len: 4");
   EXPECT_THROW(p->extract(Field{std::string("a")}), Error);  // not fitted
-  fit_text(*p, {"a b c", "a b", "A"});                         // a:3 -> 2, b:2 -> 3, c:1 -> 4
+  fit_text(*p, {"a b c", "a b", "A"});                       // a:3 -> 2, b:2 -> 3, c:1 -> 4
   EXPECT_EQ(token_ids_of(run(*p, "c a zz")), (std::vector<int64_t>{4, 2, 1, 0}));
   EXPECT_EQ(token_ids_of(run(*p, "a b a b a b")), (std::vector<int64_t>{2, 3, 2, 3}));
   auto batch = p->collate({run(*p, "c a zz"), torch::Tensor(), run(*p, "a b a b a b")});
@@ -92,7 +141,8 @@ TEST(TextPipeline, VariableLengthCollatePadsAndReportsLengths) {
   auto b = p->collate({run(*p, "x"), run(*p, "z y x"), torch::Tensor(), run(*p, "")});
   EXPECT_EQ(b.data.sizes(), (std::vector<int64_t>{4, 3}));
   EXPECT_EQ(token_ids_of(b.lengths), (std::vector<int64_t>{1, 3, 0, 0}));
-  EXPECT_EQ(token_ids_of(b.data.reshape(-1)), (std::vector<int64_t>{2, 0, 0, 4, 3, 2, 0, 0, 0, 0, 0, 0}));
+  EXPECT_EQ(token_ids_of(b.data.reshape(-1)),
+            (std::vector<int64_t>{2, 0, 0, 4, 3, 2, 0, 0, 0, 0, 0, 0}));
   EXPECT_EQ(token_ids_of(b.present.to(torch::kLong)), (std::vector<int64_t>{1, 1, 0, 1}));
 }
 

@@ -6,6 +6,7 @@
 #include <unordered_set>
 
 #include "mmfuse/core/error.h"
+#include "mmfuse/core/utf8.h"
 #include "mmfuse/data/text/wordnet.h"
 
 namespace mmfuse::data::text {
@@ -34,6 +35,35 @@ double probability(const ConfigNode& cfg, const std::string& key) {
   return p;
 }
 
+void parse_char_ngrams(const ConfigNode& cfg, TextOptions& o) {
+  const ConfigNode c = cfg["char_ngrams"];
+  if (c.is_null()) return;
+  const auto range = c.as<std::vector<int64_t>>();
+  if (range.size() != 2 || range[0] < 1 || range[1] < range[0] || range[1] > 8)
+    c.fail("expected [min, max] with 1 <= min <= max <= 8, e.g. [2, 5]");
+  o.char_min = range[0];
+  o.char_max = range[1];
+}
+
+// sklearn's char_wb: each word padded with one space on both sides, its n-grams for n from
+// `lo` to `hi` (code points, not bytes); a padded word shorter than n counts once, as itself.
+void append_char_ngrams(std::vector<std::string>& tokens, std::size_t words, int64_t lo,
+                        int64_t hi) {
+  for (std::size_t w = 0; w < words; ++w) {
+    std::vector<char32_t> cps = utf8::decode(" " + tokens[w] + " ");
+    const auto len = static_cast<int64_t>(cps.size());
+    for (int64_t n = lo; n <= hi; ++n) {
+      const int64_t last = std::max<int64_t>(0, len - n);
+      for (int64_t i = 0; i <= last; ++i) {
+        std::string gram = " ";  // the marker: no word or word n-gram starts with a space
+        for (int64_t k = i; k < std::min(len, i + n); ++k) utf8::append(gram, cps[k]);
+        tokens.push_back(std::move(gram));
+      }
+      if (last == 0) break;  // the whole word was this n-gram: longer ones repeat it
+    }
+  }
+}
+
 }  // namespace
 
 std::string to_string(TextOutput o) {
@@ -56,7 +86,8 @@ TextOptions TextOptions::parse(const ConfigNode& cfg) {
   TextOptions o;
   if (cfg.is_null()) return o;
   cfg.check_keys({"output", "max_len", "min_freq", "max_size", "lowercase", "keep_punctuation",
-                  "augment", "gloss", "urls", "mentions", "hashtags", "emoji", "ngrams"});
+                  "augment", "gloss", "urls", "mentions", "hashtags", "emoji", "ngrams",
+                  "char_ngrams", "sublinear_tf"});
   o.output = text_output_from_string(cfg.get<std::string>("output", "ids"), cfg["output"]);
   o.max_len = cfg.get<int64_t>("max_len", 0);
   if (o.max_len < 0) cfg["max_len"].fail("expected a length >= 0 (0: variable length)");
@@ -83,6 +114,10 @@ TextOptions TextOptions::parse(const ConfigNode& cfg) {
   if (o.ngrams < 1 || o.ngrams > 3) cfg["ngrams"].fail("expected 1, 2 or 3");
   if (o.ngrams > 1 && o.output == TextOutput::ids)
     cfg["ngrams"].fail("word n-grams apply to `output: bow` or `tfidf` only");
+  parse_char_ngrams(cfg, o);
+  o.sublinear_tf = cfg.get<bool>("sublinear_tf", false);
+  if (o.sublinear_tf && o.output != TextOutput::tfidf)
+    cfg["sublinear_tf"].fail("sublinear_tf applies to `output: tfidf` only");
   if (auto aug = cfg["augment"]; !aug.is_null()) {
     if (!aug.is_map()) aug.fail("expected a map {token_dropout, token_swap}");
     aug.check_keys({"token_dropout", "token_swap"});
@@ -114,6 +149,7 @@ std::vector<std::string> text_tokens(const std::string& text, const TextOptions&
       tokens.push_back(std::move(gram));
     }
   }
+  if (options.char_max > 0) append_char_ngrams(tokens, words, options.char_min, options.char_max);
   if (options.gloss_wordnet.empty()) return tokens;
   static const std::unordered_set<std::string> stop = {
       "a",  "an",   "the",  "of",   "and",  "or",     "in",  "on",    "to",   "for",   "with",
@@ -144,6 +180,10 @@ std::string TextPipeline::cache_key() const {
          std::to_string(static_cast<int>(opt_.tokenizer.mentions)) +
          std::to_string(opt_.tokenizer.keep_hashtags) + std::to_string(opt_.tokenizer.keep_emoji) +
          ";ngrams=" + std::to_string(opt_.ngrams) +
+         (opt_.char_max > 0
+              ? ";char=" + std::to_string(opt_.char_min) + "-" + std::to_string(opt_.char_max)
+              : std::string()) +
+         (opt_.sublinear_tf ? ";sublinear" : "") +
          (opt_.gloss_wordnet.empty()
               ? std::string()
               : ";gloss=" + opt_.gloss_wordnet + "/" + std::to_string(opt_.gloss_senses));
@@ -231,6 +271,7 @@ torch::Tensor TextPipeline::finalize(const torch::Tensor& features) const {
   if (!idf_.defined()) {
     throw Error("the text pipeline has no idf: fit() or load_state() with output: tfidf first");
   }
+  if (opt_.sublinear_tf) counts = torch::where(counts > 0, counts.log() + 1, counts);
   auto x = counts * idf_;
   const double norm = x.norm().item<double>();
   return norm > 0 ? x / norm : x;

@@ -15,13 +15,21 @@
 //   hashtags: false           # true: "#tag" one token
 //   emoji: false              # true: emoji are tokens even without keep_punctuation
 //   ngrams: 1                 # bow/tfidf: also word bigrams (2) or trigrams (3), "a b"
+//   char_ngrams: [2, 5]       # also the character n-grams (n from 2 to 5) of each
+//                             # word padded with spaces, as sklearn's analyzer="char_wb"; stored
+//                             # in the vocabulary with one leading space (" " + " go") so that
+//                             # they never collide with a word; with `output: ids` they follow
+//                             # the words (an embedding bag over words and subwords, as fastText)
+//   sublinear_tf: false       # tfidf: 1 + ln(count) instead of the count (sklearn's option)
 //   augment: {token_dropout: 0.1, token_swap: 0.1}   # probabilities per token
 //   gloss: {wordnet: /usr/share/wordnet, senses: 2}  # append each token's WordNet synonyms and
 //                             # definitions (stop words dropped) to the tokens; see wordnet.h
 //
 // TF-IDF follows sklearn's TfidfVectorizer defaults: raw counts x smoothed idf
 // (ln((1 + N) / (1 + df)) + 1, N training documents, df documents containing the token), rows
-// L2-normalised; out-of-vocabulary tokens are ignored, as sklearn does. Bag-of-words counts them
+// L2-normalised; out-of-vocabulary tokens are ignored, as sklearn does. Words, word n-grams and
+// character n-grams share one vocabulary, one idf and one norm (sklearn with an analyzer returning
+// all three). Bag-of-words counts them
 // in the <unk> column.
 #pragma once
 
@@ -56,12 +64,16 @@ struct TextOptions {
   std::string gloss_wordnet;   ///< WordNet folder; "" = no gloss expansion
   int gloss_senses = 1;        ///< senses per word whose glosses are appended
   int64_t ngrams = 1;          ///< bow/tfidf: word n-grams up to this n appended to the tokens
+  int64_t char_min = 0;        ///< character n-grams from char_min to char_max (0: none)
+  int64_t char_max = 0;
+  bool sublinear_tf = false;  ///< tfidf: 1 + ln(count)
 
   static TextOptions parse(const ConfigNode& cfg);
 };
 
-/// The tokens of `text`: tokenize(), then, with gloss expansion, each token's WordNet gloss tokens
-/// (stop words and the token itself left out) after all of the text's own tokens.
+/// The tokens of `text`: tokenize(), its word n-grams, its words' character n-grams (char_wb),
+/// then, with gloss expansion, each word's WordNet gloss tokens (stop words and the word itself
+/// left out).
 std::vector<std::string> text_tokens(const std::string& text, const TextOptions& options);
 
 class TextPipeline : public ModalityPipeline {
