@@ -1,7 +1,7 @@
 // The int8 conformance check shared by the encoder, fusion and head suites: a block built with a
 // seeded random init, calibrated on a few batches, then run with its layers in int8 (static and
-// dynamic) gives outputs within kInt8Tolerance of its float32 outputs on a fixed batch, unless
-// the block is in int8_stays_float() with the reason.
+// dynamic) and its other large parameters weight-only int8 gives outputs within kInt8Tolerance of
+// its float32 outputs on a fixed batch, unless the block is in int8_stays_float() with the reason.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -30,8 +30,9 @@ inline const std::map<std::string, std::string>& int8_stays_float() {
   return table;
 }
 
-/// Relative output change of the block quantized in `mode`; -1 when no layer was quantized
-/// (the block has no Linear / folded Conv2d, or none ran).
+/// Relative output change of the block quantized in `mode` with its other large parameters
+/// weight-only int8, as a saved run has them; -1 when nothing was quantized (no Linear / folded
+/// Conv2d ran and no parameter is large enough).
 inline double int8_relative_change(const Subject& s, nn::quant::QuantMode mode) {
   auto block = s.build(21);
   auto expected = s.eval(block, 6, 22);
@@ -44,8 +45,25 @@ inline double int8_relative_change(const Subject& s, nn::quant::QuantMode mode) 
   nn::quant::QuantizeOptions o;
   o.mode = mode;
   auto q = nn::quant::quantize_module(*block, obs, o);
+  // As a saved run loads it: the parameters stored weight-only int8 come back dequantized.
+  (void)nn::quant::quantized_state(*block, *q);
+  std::map<std::string, torch::Tensor> floats;
+  {
+    torch::NoGradGuard no_grad;
+    auto params = block->named_parameters();
+    for (const auto& name : q->weight_only) {
+      auto& p = params[name];
+      floats[name] = p.clone();
+      p.copy_(nn::quant::dequantize_weight_only(nn::quant::quantize_weight_only(p)));
+    }
+  }
   auto got = s.eval(block, 6, 22);
-  if (q->quantized.empty()) {
+  {
+    torch::NoGradGuard no_grad;
+    auto params = block->named_parameters();
+    for (const auto& [name, value] : floats) params[name].copy_(value);
+  }
+  if (q->quantized.empty() && q->weight_only.empty()) {
     EXPECT_EQ(max_abs_diff(got, expected), 0.0) << "nothing quantized, yet the output changed";
     return -1;
   }

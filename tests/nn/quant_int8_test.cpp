@@ -167,7 +167,8 @@ TEST(QuantInt8, SaveLoadGivesIdenticalOutputsAndInspectableTensors) {
   const auto path = (std::filesystem::temp_directory_path() /
                      ("mmfuse_quant_" + std::to_string(::getpid()) + ".safetensors"))
                         .string();
-  save_safetensors(path, quantized_state(*net, *q), {{"quantization", quantized_metadata(*q)}});
+  auto state = quantized_state(*net, *q);  // before the metadata: it names the weight-only ones
+  save_safetensors(path, state, {{"quantization", quantized_metadata(*q)}});
   auto file = load_safetensors(path);
   EXPECT_EQ(file.tensors.count("head.weight"), 0U);  // int8 only
   EXPECT_EQ(file.tensors.at("head.weight_int8").scalar_type(), torch::kChar);
@@ -193,6 +194,72 @@ TEST(QuantInt8, SaveLoadGivesIdenticalOutputsAndInspectableTensors) {
     EXPECT_NE(std::string(e.what()).find(float_path), std::string::npos) << e.what();
   }
   std::remove(float_path.c_str());
+}
+
+TEST(QuantInt8, WeightOnlyInt8KeepsEachRowAndLastColumnWithinHalfAStep) {
+  torch::manual_seed(3);
+  for (const auto& shape : {std::vector<int64_t>{5, 7}, std::vector<int64_t>{3, 4, 6}}) {
+    auto w = torch::randn(shape);
+    w[1] = w[1] * 100;  // rows of different ranges get their own scales
+    auto q = quantize_weight_only(w);
+    ASSERT_EQ(q.values.scalar_type(), torch::kChar);
+    ASSERT_EQ(q.values.sizes(), w.sizes());
+    // [d0, 1] for a matrix, [d0, 1, d_last] beyond: each slice's largest magnitude maps to 127.
+    const std::vector<int64_t> want =
+        shape.size() == 2 ? std::vector<int64_t>{5, 1} : std::vector<int64_t>{3, 1, 6};
+    EXPECT_EQ(q.scale.sizes(), want);
+    std::vector<int64_t> reduce{1};
+    EXPECT_TRUE((q.values.abs().amax(reduce, true) == 127).all().item<bool>());
+    auto err = (dequantize_weight_only(q) - w).abs();
+    EXPECT_TRUE((err <= q.scale * 0.5 + 1e-6).all().item<bool>());
+  }
+}
+
+// A Linear (an int8 layer) beside a parameter no Linear or Conv2d owns (a low-rank factor's kind).
+struct FactorNetImpl : torch::nn::Module {
+  FactorNetImpl() {
+    factor = register_parameter("factor", torch::randn({32, 48}));
+    lin = register_module("lin", torch::nn::Linear(48, 8));
+  }
+  torch::Tensor forward(const torch::Tensor& x) { return lin->forward(torch::relu(x.mm(factor))); }
+  torch::Tensor factor;
+  torch::nn::Linear lin{nullptr};
+};
+TORCH_MODULE(FactorNet);
+
+TEST(QuantInt8, OtherLargeParametersAreStoredWeightOnlyAndLoadDequantized) {
+  torch::manual_seed(4);
+  FactorNet net;
+  torch::NoGradGuard no_grad;
+  std::map<std::string, LayerObservation> obs;
+  {
+    Calibrator calibrator(*net);
+    net->forward(torch::rand({8, 32}));
+    obs = calibrator.observations();
+  }
+  auto q = quantize_module(*net, obs, {});
+  const auto path = (std::filesystem::temp_directory_path() /
+                     ("mmfuse_wo_" + std::to_string(::getpid()) + ".safetensors"))
+                        .string();
+  for (bool weight_only : {true, false}) {
+    auto state = quantized_state(*net, *q, weight_only);
+    save_safetensors(path, state, {{"quantization", quantized_metadata(*q)}});
+    auto file = load_safetensors(path);
+    EXPECT_EQ(file.tensors.count("factor"), weight_only ? 0U : 1U);
+    EXPECT_EQ(file.tensors.count("factor.int8"), weight_only ? 1U : 0U);
+    EXPECT_EQ(file.tensors.count("lin.weight_int8"), 1U);  // the int8 layer as before
+    EXPECT_EQ(q->weight_only,
+              weight_only ? std::vector<std::string>{"factor"} : std::vector<std::string>{});
+    torch::manual_seed(5);
+    FactorNet fresh;
+    auto loaded = load_quantized_module(*fresh, path);
+    auto want =
+        weight_only ? dequantize_weight_only(quantize_weight_only(net->factor)) : net->factor;
+    EXPECT_TRUE(torch::equal(fresh->factor, want)) << "weight_only " << weight_only;
+    EXPECT_EQ(loaded->weight_only, q->weight_only);
+    EXPECT_EQ(loaded->quantized, std::vector<std::string>{"lin"});
+  }
+  std::remove(path.c_str());
 }
 
 }  // namespace

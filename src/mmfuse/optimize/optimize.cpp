@@ -59,7 +59,7 @@ std::string utc_now_iso() {
 
 // config.yaml (with its quantization section), dataset.json and model.safetensors of the new run.
 void write_quantized_run(const OptimizeOptions& o, const runtime::Run& src,
-                         const nn::quant::QuantizedModel& q, const OptimizeReport& report) {
+                         nn::quant::QuantizedModel& q, OptimizeReport& report) {
   const fs::path out(o.out_dir);
   fs::create_directories(out);
   YAML::Node root = YAML::Clone(src.config.yaml());
@@ -81,8 +81,9 @@ void write_quantized_run(const OptimizeOptions& o, const runtime::Run& src,
   write_file_atomic((out / "dataset.json").string(),
                     read_file((fs::path(src.dir) / "dataset.json").string()));
   auto model = src.heads();
-  save_safetensors((out / "model.safetensors").string(),
-                   nn::quant::quantized_state(*model.ptr(), q),
+  auto state = nn::quant::quantized_state(*model.ptr(), q, o.weight_only);
+  report.weight_only = q.weight_only;
+  save_safetensors((out / "model.safetensors").string(), state,
                    {{"quantization", nn::quant::quantized_metadata(q)}});
 }
 

@@ -34,6 +34,7 @@ struct OptimizeReport {
   std::vector<LayerSensitivity> sensitivity;
   std::vector<std::string> quantized;
   std::map<std::string, std::string> float_layers;  ///< name -> why
+  std::vector<std::string> weight_only;             ///< float parameters stored int8, weight only
   ModelFigures fp32, optimized;
 
   nlohmann::json to_json() const;

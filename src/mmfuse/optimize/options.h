@@ -33,6 +33,9 @@ struct OptimizeOptions {
   int64_t sensitivity_samples = 1000;
   /// Layers (dotted module names) kept in float32 whatever their sensitivity.
   std::vector<std::string> float_layers;
+  /// Also store the other large float parameters as int8, weight only (nn/quant/quantize.h);
+  /// false: they stay float32 on disk.
+  bool weight_only = true;
 
   // ------------------------------------------------------------------ measurement
   /// The batched latency figure's batch size (batch 1 is always measured too).

@@ -25,6 +25,7 @@ nlohmann::json OptimizeReport::to_json() const {
           {"threads", threads},
           {"quantized", quantized},
           {"float_layers", float_layers},
+          {"weight_only", weight_only},
           {"sensitivity", sens},
           {"fp32", fp32.to_json()},
           {"int8_figures", optimized.to_json()}};
@@ -49,7 +50,9 @@ std::string OptimizeReport::table() const {
   row("batch-" + std::to_string(fp32.batch) + " p50", fp32.batch_p50_ms, optimized.batch_p50_ms, 3,
       " ms");
   row("weights on disk", fp32.weights_bytes / 1024.0, optimized.weights_bytes / 1024.0, 1, " KiB");
-  s << "\n" << quantized.size() << " layers int8, " << float_layers.size() << " float32\n";
+  s << "\n"
+    << quantized.size() << " layers int8, " << float_layers.size() << " float32; "
+    << weight_only.size() << " other parameters stored int8, weight only\n";
   if (!sensitivity.empty()) {
     s << "\n| layer | kind | val accuracy drop alone (points) | logit change | int8 |\n"
       << "|---|---|---|---|---|\n";

@@ -41,6 +41,9 @@ void add_optimize_int8_options(CLI::App* cmd, const std::shared_ptr<optimize::Op
   cmd->add_option("--float-layers", o->float_layers,
                   "Layers (module names, e.g. heads.digit.net.0) kept in float32")
       ->delimiter(',');
+  cmd->add_flag("!--float-weights", o->weight_only,
+                "Keep the parameters no int8 layer computes with (attention in-projections, "
+                "low-rank factors, embeddings) float32 on disk instead of int8 weight-only");
 }
 
 // The pruning options of `mmfuse optimize` (all of them, with --global and --norm: `mmfuse prune`).

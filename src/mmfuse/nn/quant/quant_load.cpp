@@ -83,6 +83,13 @@ std::shared_ptr<QuantizedModel> load_quantized_module(torch::nn::Module& root,
     tensors[name + ".weight"] = dequantize_per_channel(p.values, p.scale);
     pending.push_back(std::move(p));
   }
+  for (const auto& name : meta.value("weight_only", nlohmann::json::array())) {
+    const auto p = name.get<std::string>();
+    WeightOnlyInt8 q{take_quant_tensor(tensors, p + ".int8", path),
+                     take_quant_tensor(tensors, p + ".int8_scale", path)};
+    tensors[p] = dequantize_weight_only(q);
+    qm->weight_only.push_back(p);
+  }
   load_module(root, tensors, {}, path);
   torch::NoGradGuard no_grad;
   qm->hooks = std::make_unique<LayerHooks>();

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -149,9 +150,41 @@ std::shared_ptr<QuantizedModel> quantize_module(
   return qm;
 }
 
-std::map<std::string, torch::Tensor> quantized_state(torch::nn::Module& root,
-                                                     const QuantizedModel& model) {
+WeightOnlyInt8 quantize_weight_only(const torch::Tensor& weight) {
+  torch::NoGradGuard no_grad;
+  auto w = weight.detach().to(torch::kFloat).contiguous();
+  TORCH_CHECK(w.dim() >= 2, "weight-only int8 needs 2 or more dimensions");
+  std::vector<int64_t> reduce;  // every axis but the first (and the last, beyond 2-d)
+  for (int64_t d = 1; d < w.dim() - (w.dim() > 2 ? 1 : 0); ++d) reduce.push_back(d);
+  auto scale = w.abs().amax(reduce, /*keepdim=*/true) / 127.0F;
+  scale = torch::where(scale > 0, scale, torch::ones_like(scale));
+  auto values = torch::round(w / scale).clamp(-127, 127).to(torch::kChar);
+  return {values.contiguous(), scale.contiguous()};
+}
+
+torch::Tensor dequantize_weight_only(const WeightOnlyInt8& q) {
+  return (q.values.to(torch::kFloat) * q.scale).contiguous();
+}
+
+std::map<std::string, torch::Tensor> quantized_state(torch::nn::Module& root, QuantizedModel& model,
+                                                     bool weight_only) {
   auto state = module_state(root);
+  model.weight_only.clear();
+  if (weight_only) {
+    std::set<std::string> hooked;
+    for (const auto& h : model.hooks->layers()) hooked.insert(h.name + ".weight");
+    for (const auto& p : root.named_parameters(/*recurse=*/true)) {
+      const auto& w = p.value();
+      if (hooked.count(p.key()) || w.dim() < 2 || w.numel() < kWeightOnlyMinSize ||
+          w.scalar_type() != torch::kFloat)
+        continue;
+      auto q = quantize_weight_only(w);
+      state.erase(p.key());
+      state[p.key() + ".int8"] = q.values;
+      state[p.key() + ".int8_scale"] = q.scale;
+      model.weight_only.push_back(p.key());
+    }
+  }
   auto put_input = [&](const std::string& name, const ActivationQuant& q) {
     state[name + ".input_scale"] = torch::tensor({q.scale}, torch::kFloat);
     state[name + ".input_zero_point"] = torch::zeros({1}, torch::kInt);
@@ -182,7 +215,10 @@ std::string quantized_metadata(const QuantizedModel& model) {
   }
   nlohmann::json floats = nlohmann::json::object();
   for (const auto& [name, why] : model.float_layers) floats[name] = why;
-  return nlohmann::json{{"mode", to_string(model.mode)}, {"layers", layers}, {"float", floats}}
+  return nlohmann::json{{"mode", to_string(model.mode)},
+                        {"layers", layers},
+                        {"float", floats},
+                        {"weight_only", model.weight_only}}
       .dump();
 }
 

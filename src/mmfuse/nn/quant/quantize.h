@@ -12,8 +12,15 @@
 //   <m>.input_unsigned     U8  [1]   static only: 1 = q in [0, 255] (input never negative),
 //                                    0 = q in [-127, 127]
 //   <m>.folded_bias        F32 [out] Conv2d only: beta + (b - running_mean) * gamma / sqrt(var+eps)
+// Every other float parameter `<p>` with 2 or more dimensions and at least kWeightOnlyMinSize
+// values (attention in-projections, low-rank factors, positional tables, embeddings, layers that
+// stayed float32) is stored as int8 too, weight only — it computes in float32 after loading:
+//   <p>.int8               I8  same shape as <p>, symmetric: p ~= int8 * int8_scale
+//   <p>.int8_scale         F32 [d0, 1] (2-d), [d0, 1, ..., 1, d_last] (3-d and more): per row,
+//                              and per last-axis column too beyond 2-d (broadcasts against <p>)
 // The file's "quantization" metadata entry is JSON: {"mode": "static"|"dynamic",
-// "layers": {"<m>": {"kind": "linear"|"conv2d", "bn": "<batch norm module>"}}}.
+// "layers": {"<m>": {"kind": "linear"|"conv2d", "bn": "<batch norm module>"}},
+// "float": {"<m>": "<why>"}, "weight_only": ["<p>", ...]}.
 #pragma once
 
 #include <map>
@@ -75,6 +82,8 @@ struct QuantizedModel {
   std::map<std::string, std::string> float_layers;
   /// Conv2d name -> the batch norm folded into it.
   std::map<std::string, std::string> folded_bn;
+  /// Float parameters stored weight-only int8 (dequantized to float32 when loaded).
+  std::vector<std::string> weight_only;
 };
 
 /// Quantizes the layers of `root` (static mode needs `observations` from a Calibrator run on the
@@ -84,9 +93,21 @@ std::shared_ptr<QuantizedModel> quantize_module(
     torch::nn::Module& root, const std::map<std::string, LayerObservation>& observations,
     const QuantizeOptions& options);
 
-/// The tensors and metadata of a quantized model's file (format above).
-std::map<std::string, torch::Tensor> quantized_state(torch::nn::Module& root,
-                                                     const QuantizedModel& model);
+/// Smallest float parameter (values) stored weight-only int8.
+constexpr int64_t kWeightOnlyMinSize = 1024;
+
+/// Per-row (2-d) or per-row-and-last-column (3-d+) symmetric int8 of a float tensor, and back.
+struct WeightOnlyInt8 {
+  torch::Tensor values;  ///< int8, the tensor's shape
+  torch::Tensor scale;   ///< float32, broadcastable (see the format above)
+};
+WeightOnlyInt8 quantize_weight_only(const torch::Tensor& weight);
+torch::Tensor dequantize_weight_only(const WeightOnlyInt8& q);
+
+/// The tensors and metadata of a quantized model's file (format above); `weight_only`: also
+/// store the remaining large float parameters as int8 (their names are added to `model`).
+std::map<std::string, torch::Tensor> quantized_state(torch::nn::Module& root, QuantizedModel& model,
+                                                     bool weight_only = true);
 std::string quantized_metadata(const QuantizedModel& model);
 
 /// Loads a quantized file written from quantized_state into `root` (built from the same config)
