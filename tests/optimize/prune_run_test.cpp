@@ -148,8 +148,10 @@ TEST_F(PruneRunTest, UnstructuredSparsityIsExactAndSurvivesFineTuning) {
   testing::TempDir out;
   auto o = prune_request(out.file("sparse"), 0.3, false);
   o.finetune_epochs = 1;
+  o.finetune_overrides = {"train.optimizer.lr=0.0375"};
   const auto report = run_prune(o);
   auto pruned = runtime::load_run(o.out);
+  EXPECT_EQ(pruned->config["train"]["optimizer"].get<double>("lr"), 0.0375);  // as overridden
   auto source = runtime::load_run(run_);
   const auto sparsity = weight_sparsity(*pruned->model.module());
   ASSERT_EQ(sparsity.size(), report.sparsity.size());
@@ -203,6 +205,15 @@ TEST_F(PruneRunTest, BadRequestsAreRefusedAndTheSourceIsUntouched) {
         << e.what();
   }
   EXPECT_FALSE(fs::exists(fs::path(o.out) / "model.safetensors"));
+  auto typo = prune_request(out.file("c"), 0.5, false);
+  typo.finetune_epochs = 1;
+  typo.finetune_overrides = {"train.optimiser.lr=0.001"};  // a misspelt key names itself
+  try {
+    run_prune(typo);
+    FAIL() << "a fine-tuning override with an unknown key was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("optimiser"), std::string::npos) << e.what();
+  }
   EXPECT_EQ(fs::last_write_time(fs::path(run_) / "model.safetensors"), weights_before);
 }
 

@@ -42,7 +42,8 @@ void check_prune_request(const PruneOptions& o) {
 
 // The pruned run's config: the source's, without `pretrained:` files (the weights come from the
 // pruned state), training for `epochs`, without fault injection.
-ConfigNode finetune_config(const ConfigNode& config, int64_t epochs) {
+ConfigNode finetune_config(const ConfigNode& config, int64_t epochs,
+                           const std::vector<std::string>& overrides) {
   ConfigNode copy = ConfigNode::parse(config.dump() + "\n", config.source());
   for (const char* family : {"encoders", "heads"}) {
     YAML::Node blocks = copy.yaml()["model"][family];
@@ -55,6 +56,7 @@ ConfigNode finetune_config(const ConfigNode& config, int64_t epochs) {
   }
   copy.set_override("train.epochs=" + std::to_string(epochs));
   copy.set_override("train.kill_after_steps=0");  // a crash test's fault injection stays behind
+  for (const auto& o : overrides) copy.set_override(o);
   return copy;
 }
 
@@ -155,7 +157,8 @@ PruneReport run_prune(const PruneOptions& o) {
   report.class_target = source->class_target;
   PrunedStart start = prune_weights(*source, o, report);
   train::TrainRequest req;
-  req.config = train::RunConfig::from_config(finetune_config(start.config, o.finetune_epochs));
+  req.config = train::RunConfig::from_config(
+      finetune_config(start.config, o.finetune_epochs, o.finetune_overrides));
   req.run_dir = o.out;
   req.threads = o.threads;
   req.progress = o.progress;
@@ -196,6 +199,7 @@ json PruneReport::to_json() const {
             {"amount", options.amount},
             {"method", options.structured ? "structured" : "unstructured"},
             {"finetune_epochs", options.finetune_epochs},
+            {"finetune_overrides", options.finetune_overrides},
             {"class_target", class_target},
             {"latency_batch", options.latency_batch},
             {"before", before.to_json()},

@@ -37,8 +37,11 @@ struct PruneOptions {
   PruneScope scope = PruneScope::layer;  ///< unstructured: per layer or global
   ChannelNorm norm = ChannelNorm::l1;    ///< structured: channel score
   int64_t finetune_epochs = 0;           ///< 0: the pruned weights as they are (still evaluated)
-  std::optional<int> threads;            ///< intra-op threads (default: the run's train.threads)
-  bool progress = true;                  ///< training progress on stderr
+  /// Config overrides of the fine-tuning ("train.optimizer.lr=0.001"), after the source run's
+  /// settings; a key the config does not take fails as `mmfuse train`'s overrides do.
+  std::vector<std::string> finetune_overrides;
+  std::optional<int> threads;  ///< intra-op threads (default: the run's train.threads)
+  bool progress = true;        ///< training progress on stderr
   /// Latency before/after (batch 1 and `latency_batch`) on the validation split; off in tests.
   bool measure_latency = true;
   int64_t latency_batch = 40;

@@ -55,6 +55,9 @@ void add_optimize_prune_options(CLI::App* cmd, const std::shared_ptr<optimize::P
                 "Pruning removes whole output channels/units so the kernels shrink (lenet, mlp)");
   cmd->add_option("--finetune-epochs", p->finetune_epochs,
                   "Epochs of fine-tuning after pruning, with the run's own training settings");
+  cmd->add_option("--finetune-set", p->finetune_overrides,
+                  "Config override of the fine-tuning, KEY=VALUE (e.g. train.optimizer.lr=0.001); "
+                  "repeatable");
 }
 
 // `--prune` without `--int8`: the pruned run and its report.

@@ -36,6 +36,9 @@ void add_prune_commands(CLI::App& app) {
   cmd->add_option("--norm", args->norm, "Structured: channel score, l1 or l2");
   cmd->add_option("--finetune-epochs", args->options.finetune_epochs,
                   "Epochs of fine-tuning with the run's own training settings (0: none)");
+  cmd->add_option("--finetune-set", args->options.finetune_overrides,
+                  "Config override of the fine-tuning, KEY=VALUE (e.g. train.optimizer.lr=0.001); "
+                  "repeatable");
   cmd->add_option("--latency-batch", args->options.latency_batch,
                   "Batch size of the batched latency figure")
       ->check(CLI::PositiveNumber);
