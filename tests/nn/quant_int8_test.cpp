@@ -175,6 +175,7 @@ TEST(QuantInt8, SaveLoadGivesIdenticalOutputsAndInspectableTensors) {
   EXPECT_EQ(file.tensors.at("lenet.net.0.weight_scale").numel(), 4);
   EXPECT_EQ(file.tensors.at("lenet.net.0.input_unsigned").item<int>(), 1);
   EXPECT_EQ(file.tensors.at("head.input_zero_point").item<int>(), 0);
+  EXPECT_EQ(file.tensors.count("lenet.net.1.running_var"), 0U);  // folded into lenet.net.0
 
   auto fresh = trained_like_tiny_net(99);  // other weights until loaded
   EXPECT_GT(max_abs_diff(fresh->forward(x), expected), 1e-3);

@@ -45,6 +45,25 @@ torch::nn::Module& module_named(torch::nn::Module& root, const std::string& name
               "the weights belong to another config");
 }
 
+// A folded batch norm's tensors, which the file leaves out (quantized_state): the identity with
+// the folded bias (less the conv's own bias), so the float module computes what the int8 conv
+// computes, conv(x; folded weight) + folded_bias. Files that kept them load them as they are.
+void identity_batch_norm(torch::nn::Module& root, const std::string& bn_name,
+                         const std::string& conv_name, const torch::Tensor& folded_bias,
+                         std::map<std::string, torch::Tensor>& t, const std::string& path) {
+  const std::string bn = bn_name + ".";
+  if (t.count(bn + "weight")) return;
+  auto* norm = module_named(root, bn_name, path).as<torch::nn::BatchNorm2d>();
+  if (!norm) throw Error(path + ": " + bn_name + " is not a BatchNorm2d in this model");
+  const auto c = folded_bias.numel();
+  auto conv_bias = t.find(conv_name + ".bias");
+  t[bn + "weight"] = torch::ones({c});
+  t[bn + "bias"] = conv_bias == t.end() ? folded_bias : folded_bias - conv_bias->second;
+  t[bn + "running_mean"] = torch::zeros({c});
+  t[bn + "running_var"] = torch::full({c}, 1.0 - norm->options.eps());
+  t[bn + "num_batches_tracked"] = torch::zeros({}, torch::kLong);
+}
+
 }  // namespace
 
 std::shared_ptr<QuantizedModel> load_quantized_module(torch::nn::Module& root,
@@ -77,6 +96,7 @@ std::shared_ptr<QuantizedModel> load_quantized_module(torch::nn::Module& root,
     if (p.kind == "conv2d") {
       p.bias = take_quant_tensor(tensors, name + ".folded_bias", path);
       qm->folded_bn[name] = info.at("bn").get<std::string>();
+      identity_batch_norm(root, qm->folded_bn[name], name, p.bias, tensors, path);
     }
     // The float weight the model holds (and the hooks key on): the dequantized one (for a conv,
     // unfolded again below once its batch norm is loaded).

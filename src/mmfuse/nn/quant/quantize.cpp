@@ -201,6 +201,11 @@ std::map<std::string, torch::Tensor> quantized_state(torch::nn::Module& root, Qu
       state[h.name + ".weight_scale"] = h.conv->weight_scale();
       state[h.name + ".folded_bias"] = h.conv->bias();
       put_input(h.name, h.conv->input());
+      // The folded batch norm is in weight_int8 and folded_bias: its own tensors are not stored.
+      const std::string bn = model.folded_bn.at(h.name) + ".";
+      for (auto it = state.begin(); it != state.end();) {
+        it = it->first.rfind(bn, 0) == 0 ? state.erase(it) : std::next(it);
+      }
     }
   }
   return state;

@@ -11,7 +11,10 @@
 //   <m>.input_zero_point   I32 [1]   static only: always 0 (symmetric)
 //   <m>.input_unsigned     U8  [1]   static only: 1 = q in [0, 255] (input never negative),
 //                                    0 = q in [-127, 127]
-//   <m>.folded_bias        F32 [out] Conv2d only: beta + (b - running_mean) * gamma / sqrt(var+eps)
+//   <m>.folded_bias        F32 [out] Conv2d only: beta + (b - running_mean) * gamma /
+//   sqrt(var+eps);
+//                              the folded batch norm's own tensors are not stored (a loaded model
+//                              holds it as the identity with this bias, the conv its folded weight)
 // Every other float parameter `<p>` with 2 or more dimensions and at least kWeightOnlyMinSize
 // values (attention in-projections, low-rank factors, positional tables, embeddings, layers that
 // stayed float32) is stored as int8 too, weight only — it computes in float32 after loading:
