@@ -167,8 +167,7 @@ TEST(QuantInt8, SaveLoadGivesIdenticalOutputsAndInspectableTensors) {
   const auto path = (std::filesystem::temp_directory_path() /
                      ("mmfuse_quant_" + std::to_string(::getpid()) + ".safetensors"))
                         .string();
-  auto state = quantized_state(*net, *q);  // before the metadata: it names the weight-only ones
-  save_safetensors(path, state, {{"quantization", quantized_metadata(*q)}});
+  save_quantized(path, *net, *q);
   auto file = load_safetensors(path);
   EXPECT_EQ(file.tensors.count("head.weight"), 0U);  // int8 only
   EXPECT_EQ(file.tensors.at("head.weight_int8").scalar_type(), torch::kChar);
@@ -243,8 +242,7 @@ TEST(QuantInt8, OtherLargeParametersAreStoredWeightOnlyAndLoadDequantized) {
                      ("mmfuse_wo_" + std::to_string(::getpid()) + ".safetensors"))
                         .string();
   for (bool weight_only : {true, false}) {
-    auto state = quantized_state(*net, *q, weight_only);
-    save_safetensors(path, state, {{"quantization", quantized_metadata(*q)}});
+    save_quantized(path, *net, *q, weight_only);
     auto file = load_safetensors(path);
     EXPECT_EQ(file.tensors.count("factor"), weight_only ? 0U : 1U);
     EXPECT_EQ(file.tensors.count("factor.int8"), weight_only ? 1U : 0U);

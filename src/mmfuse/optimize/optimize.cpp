@@ -81,10 +81,8 @@ void write_quantized_run(const OptimizeOptions& o, const runtime::Run& src,
   write_file_atomic((out / "dataset.json").string(),
                     read_file((fs::path(src.dir) / "dataset.json").string()));
   auto model = src.heads();
-  auto state = nn::quant::quantized_state(*model.ptr(), q, o.weight_only);
+  nn::quant::save_quantized((out / "model.safetensors").string(), *model.ptr(), q, o.weight_only);
   report.weight_only = q.weight_only;
-  save_safetensors((out / "model.safetensors").string(), state,
-                   {{"quantization", nn::quant::quantized_metadata(q)}});
 }
 
 }  // namespace

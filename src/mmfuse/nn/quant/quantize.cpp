@@ -227,6 +227,13 @@ std::string quantized_metadata(const QuantizedModel& model) {
       .dump();
 }
 
+void save_quantized(const std::string& path, torch::nn::Module& root, QuantizedModel& model,
+                    bool weight_only) {
+  // The state first: it fills model.weight_only, which the metadata lists.
+  auto state = quantized_state(root, model, weight_only);
+  save_safetensors(path, state, {{"quantization", quantized_metadata(model)}});
+}
+
 bool is_quantized_file(const std::string& path) {
   return load_safetensors(path).metadata.count("quantization") > 0;
 }

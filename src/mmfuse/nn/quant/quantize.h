@@ -111,7 +111,12 @@ torch::Tensor dequantize_weight_only(const WeightOnlyInt8& q);
 /// store the remaining large float parameters as int8 (their names are added to `model`).
 std::map<std::string, torch::Tensor> quantized_state(torch::nn::Module& root, QuantizedModel& model,
                                                      bool weight_only = true);
+/// The file's "quantization" metadata entry; call it after quantized_state (which names the
+/// weight-only parameters), or use save_quantized, which does both in order.
 std::string quantized_metadata(const QuantizedModel& model);
+/// Writes the quantized model's file at `path` (format above), atomically.
+void save_quantized(const std::string& path, torch::nn::Module& root, QuantizedModel& model,
+                    bool weight_only = true);
 
 /// Loads a quantized file written from quantized_state into `root` (built from the same config)
 /// and returns the hooks running it. Throws Error naming the file for a file without the
