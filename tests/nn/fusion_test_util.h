@@ -36,7 +36,8 @@ inline std::vector<nn::Encoded> random_inputs(const fusion::FusionContext& ctx, 
     e.pooled = torch::randn({batch, ctx.dims[i]});
     if (ctx.token_dim(i) > 0) {
       const int64_t t = ctx.token_count(i);
-      e.tokens = torch::randn({batch, t, ctx.token_dim(i)});
+      // A transposed view, as encoders hand out tokens (a LeNet's [B, C, HW] map as [B, HW, C]).
+      e.tokens = torch::randn({batch, ctx.token_dim(i), t}).transpose(1, 2);
       e.token_mask = torch::ones({batch, t}, torch::kBool);
       for (int64_t b = 1; b < batch; b += 2) e.token_mask[b][t - 1] = false;
     }

@@ -42,6 +42,14 @@ inline double int8_relative_change(const Subject& s, nn::quant::QuantMode mode) 
     for (uint64_t i = 0; i < 4; ++i) s.eval(block, 8, 30 + i);
     obs = calibrator.observations();
   }
+  // Every Linear reaches the hooks (one run through another product, e.g. a bmm over a
+  // transposed token view, would silently stay float32). Convolutions outside the folded
+  // conv + batch norm path stay float32 by design.
+  for (const auto& l : nn::quant::quantizable_layers(*block)) {
+    if (l.kind == "linear") {
+      EXPECT_GT(obs[l.name].calls, 0) << l.name << " did not run on the calibration batches";
+    }
+  }
   nn::quant::QuantizeOptions o;
   o.mode = mode;
   auto q = nn::quant::quantize_module(*block, obs, o);

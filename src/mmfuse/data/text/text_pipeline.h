@@ -27,10 +27,9 @@
 //
 // TF-IDF follows sklearn's TfidfVectorizer defaults: raw counts x smoothed idf
 // (ln((1 + N) / (1 + df)) + 1, N training documents, df documents containing the token), rows
-// L2-normalised; out-of-vocabulary tokens are ignored, as sklearn does. Words, word n-grams and
-// character n-grams share one vocabulary, one idf and one norm (sklearn with an analyzer returning
-// all three). Bag-of-words counts them
-// in the <unk> column.
+// L2-normalised; out-of-vocabulary tokens are ignored, as sklearn does (bag-of-words counts them
+// in the <unk> column). Words, word n-grams and character n-grams share one vocabulary, one idf
+// and one norm (sklearn with an analyzer returning all three).
 #pragma once
 
 #include <memory>

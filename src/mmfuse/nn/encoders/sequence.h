@@ -91,7 +91,8 @@ inline torch::Tensor sequence_steps(const torch::Tensor& data, SequenceInput kin
     case SequenceInput::spectrogram:
       TORCH_CHECK(data.dim() == 4 && data.size(1) == 1 && data.size(2) == features, encoder,
                   ": expected a spectrogram [B, 1, ", features, ", T], got ", data.sizes());
-      return data.squeeze(1).transpose(1, 2);
+      // Contiguous: a Linear over a transposed view runs as a bmm, which int8 runs cannot hook.
+      return data.squeeze(1).transpose(1, 2).contiguous();
   }
   return data;
 }

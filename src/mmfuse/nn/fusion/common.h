@@ -92,6 +92,15 @@ inline torch::nn::ModuleList register_projections(torch::nn::Module& owner, cons
   return owner.register_module(name, list);
 }
 
+/// projections[i] (a Linear of register_projections) applied to tokens [B, T, D_i] -> [B, T, out].
+/// Contiguous first: encoders hand out transposed token views (a LeNet's [B, C, HW] map as
+/// [B, HW, C]), which at::linear would send through a batched bmm instead of one addmm — the
+/// product int8 runs hook (nn/quant/hooks.h); a bmm'd layer would never be calibrated.
+inline torch::Tensor project_tokens(torch::nn::ModuleList projections, std::size_t i,
+                                    const torch::Tensor& tokens) {
+  return projections[i]->as<torch::nn::Linear>()->forward(tokens.contiguous());
+}
+
 /// Learned placeholders `prefix0`, `prefix1`, ... of sizes dims[i], initialised to `init`.
 inline std::vector<torch::Tensor> register_placeholders(torch::nn::Module& owner,
                                                         const std::string& prefix,

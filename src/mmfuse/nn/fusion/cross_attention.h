@@ -156,10 +156,7 @@ class CrossAttentionFusionImpl : public torch::nn::Cloneable<CrossAttentionFusio
     std::vector<torch::Tensor> t(m), pad(m);
     for (std::size_t i = 0; i < m; ++i) {
       check_tokens(kName, inputs[i], i, options.token_dims()[i]);
-      // Contiguous first: a LeNet's tokens are a transposed view, which at::linear would send
-      // through a batched bmm instead of one (addmm) product, the path int8 runs hook.
-      auto x =
-          proj_[i]->as<torch::nn::Linear>()->forward(inputs[i].tokens.contiguous());  // [B, T_i, d]
+      auto x = project_tokens(proj_, i, inputs[i].tokens);  // [B, T_i, d]
       if (!pos_.empty()) {
         const auto& p = pos_[pos_.size() == 1 ? 0 : i];
         TORCH_CHECK(x.size(1) <= p.size(1), "cross_attention: modality ", i, " has ", x.size(1),

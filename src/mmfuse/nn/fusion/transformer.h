@@ -104,7 +104,7 @@ class TransformerFusionImpl : public torch::nn::Cloneable<TransformerFusionImpl>
       auto present = present_of(inputs[i]).unsqueeze(1);
       if (token_dim(i) > 0) {
         check_tokens(kName, inputs[i], i, token_dim(i));
-        x = proj_[i]->as<torch::nn::Linear>()->forward(inputs[i].tokens);
+        x = project_tokens(proj_, i, inputs[i].tokens);
         if (pos_[i].defined()) {
           TORCH_CHECK(x.size(1) <= pos_[i].size(1), "transformer fusion: modality ", i, " has ",
                       x.size(1), " tokens, more than its token count ", pos_[i].size(1),

@@ -74,14 +74,21 @@ void quantize_activations(const float* x, int64_t n, const ActivationQuant& q, v
   }
 }
 
-ChannelQuantized quantize_per_channel(const torch::Tensor& weight) {
+ChannelQuantized quantize_symmetric(const torch::Tensor& weight,
+                                    const std::vector<int64_t>& reduce) {
   torch::NoGradGuard no_grad;
   auto w = weight.detach().to(torch::kFloat).contiguous();
-  auto flat = w.reshape({w.size(0), -1});
-  auto scale = flat.abs().amax(1) / 127.0F;
+  auto scale = w.abs().amax(reduce, /*keepdim=*/true) / 127.0F;
   scale = torch::where(scale > 0, scale, torch::ones_like(scale));
-  auto values = torch::round(flat / scale.unsqueeze(1)).clamp(-127, 127).to(torch::kChar);
-  return {values.reshape(w.sizes()).contiguous(), scale.contiguous()};
+  auto values = torch::round(w / scale).clamp(-127, 127).to(torch::kChar);
+  return {values.contiguous(), scale.contiguous()};
+}
+
+ChannelQuantized quantize_per_channel(const torch::Tensor& weight) {
+  std::vector<int64_t> rest;  // every axis but the output channels
+  for (int64_t d = 1; d < weight.dim(); ++d) rest.push_back(d);
+  auto q = quantize_symmetric(weight, rest);
+  return {q.values, q.scale.reshape({-1}).contiguous()};
 }
 
 torch::Tensor dequantize_per_channel(const torch::Tensor& values, const torch::Tensor& scale) {

@@ -47,6 +47,12 @@ struct ChannelQuantized {
 };
 ChannelQuantized quantize_per_channel(const torch::Tensor& weight);
 
+/// weight float -> values int8 (same shape) and scale float with the reduced axes kept as size 1
+/// (so values * scale broadcasts back): one symmetric scale per slice over the axes `reduce`,
+/// the largest magnitude of each slice at 127 (an all-zero slice keeps scale 1).
+ChannelQuantized quantize_symmetric(const torch::Tensor& weight,
+                                    const std::vector<int64_t>& reduce);
+
 /// values int8 [out, ...] * scale [out] -> float weight.
 torch::Tensor dequantize_per_channel(const torch::Tensor& values, const torch::Tensor& scale);
 

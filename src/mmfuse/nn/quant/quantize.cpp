@@ -151,15 +151,10 @@ std::shared_ptr<QuantizedModel> quantize_module(
 }
 
 WeightOnlyInt8 quantize_weight_only(const torch::Tensor& weight) {
-  torch::NoGradGuard no_grad;
-  auto w = weight.detach().to(torch::kFloat).contiguous();
-  TORCH_CHECK(w.dim() >= 2, "weight-only int8 needs 2 or more dimensions");
+  TORCH_CHECK(weight.dim() >= 2, "weight-only int8 needs 2 or more dimensions");
   std::vector<int64_t> reduce;  // every axis but the first (and the last, beyond 2-d)
-  for (int64_t d = 1; d < w.dim() - (w.dim() > 2 ? 1 : 0); ++d) reduce.push_back(d);
-  auto scale = w.abs().amax(reduce, /*keepdim=*/true) / 127.0F;
-  scale = torch::where(scale > 0, scale, torch::ones_like(scale));
-  auto values = torch::round(w / scale).clamp(-127, 127).to(torch::kChar);
-  return {values.contiguous(), scale.contiguous()};
+  for (int64_t d = 1; d < weight.dim() - (weight.dim() > 2 ? 1 : 0); ++d) reduce.push_back(d);
+  return quantize_symmetric(weight, reduce);
 }
 
 torch::Tensor dequantize_weight_only(const WeightOnlyInt8& q) {

@@ -11,8 +11,7 @@
 //   <m>.input_zero_point   I32 [1]   static only: always 0 (symmetric)
 //   <m>.input_unsigned     U8  [1]   static only: 1 = q in [0, 255] (input never negative),
 //                                    0 = q in [-127, 127]
-//   <m>.folded_bias        F32 [out] Conv2d only: beta + (b - running_mean) * gamma /
-//   sqrt(var+eps);
+//   <m>.folded_bias        F32 [out] Conv2d only: beta + (b - mean) * gamma / sqrt(var + eps);
 //                              the folded batch norm's own tensors are not stored (a loaded model
 //                              holds it as the identity with this bias, the conv its folded weight)
 // Every other float parameter `<p>` with 2 or more dimensions and at least kWeightOnlyMinSize
@@ -99,11 +98,9 @@ std::shared_ptr<QuantizedModel> quantize_module(
 /// Smallest float parameter (values) stored weight-only int8.
 constexpr int64_t kWeightOnlyMinSize = 1024;
 
-/// Per-row (2-d) or per-row-and-last-column (3-d+) symmetric int8 of a float tensor, and back.
-struct WeightOnlyInt8 {
-  torch::Tensor values;  ///< int8, the tensor's shape
-  torch::Tensor scale;   ///< float32, broadcastable (see the format above)
-};
+/// Per-row (2-d) or per-row-and-last-column (3-d+) symmetric int8 of a float tensor, and back:
+/// values int8 in the tensor's shape, scale float32 broadcastable against it (format above).
+using WeightOnlyInt8 = ChannelQuantized;
 WeightOnlyInt8 quantize_weight_only(const torch::Tensor& weight);
 torch::Tensor dequantize_weight_only(const WeightOnlyInt8& q);
 
