@@ -9,6 +9,7 @@
 #include "mmfuse/core/allocator.h"
 #include "mmfuse/core/error.h"
 #include "mmfuse/nn/dnnl_gemm.h"
+#include "mmfuse/nn/encoders/bn_relu_pool.h"
 
 namespace mmfuse::tools {
 
@@ -33,15 +34,19 @@ int run_cli(int argc, char** argv) {
   CLI::App app{"mmfuse: multimodal deep learning engine (images, audio, text, tabular)", "mmfuse"};
   app.set_version_flag("--version", std::string("mmfuse ") + MMFUSE_VERSION);
   app.require_subcommand(1);
-  bool verbose = false, quiet = false, torch_gemm = false;
+  bool verbose = false, quiet = false, torch_gemm = false, unfused_blocks = false;
   app.add_flag("-v,--verbose", verbose, "Log debug messages");
   app.add_flag("-q,--quiet", quiet, "Log warnings and errors only");
   app.add_flag("--torch-gemm", torch_gemm,
                "Keep LibTorch's own matrix products (Debian: reference BLAS) instead of oneDNN");
+  app.add_flag("--unfused-blocks", unfused_blocks,
+               "Train LeNet blocks with LibTorch's separate BatchNorm, ReLU and MaxPool kernels "
+               "instead of the fused op (for A/B measurements)");
   std::shared_ptr<const nn::DnnlGemm> dnnl_gemm;  // oneDNN behind Linear/mm while the command runs
   app.parse_complete_callback([&] {
     setup_logging(verbose, quiet);
     if (!torch_gemm) dnnl_gemm = nn::acquire_dnnl_gemm();
+    encoders::set_fused_blocks(!unfused_blocks);
   });
 
   add_models_commands(app);

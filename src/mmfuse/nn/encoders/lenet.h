@@ -2,6 +2,8 @@
 // each followed by BatchNorm, ReLU and MaxPool2, channels doubling per block. Module names match
 // the PyTorch peer's `LeNet.net` (net.0 conv, net.1 bn, net.2 relu, net.3 pool, net.4 conv, ...)
 // so its state dict loads key for key.
+// In training, each BN -> ReLU -> MaxPool2 runs as one fused op with its own backward
+// (bn_relu_pool.h); its modules stay in `net` for the names, parameters and buffers.
 // Without autograd in eval mode (inference), each conv -> BN runs as one folded oneDNN
 // convolution, then MaxPool2 and ReLU (they commute; pooling first touches 4x fewer values).
 #pragma once
@@ -9,6 +11,7 @@
 #include <memory>
 #include <vector>
 
+#include "mmfuse/nn/encoders/bn_relu_pool.h"
 #include "mmfuse/nn/encoders/encoder.h"
 #include "mmfuse/nn/encoders/folded_conv_bn.h"
 
@@ -112,7 +115,8 @@ class LeNetImpl : public torch::nn::Cloneable<LeNetImpl>, public Encoder {
                 "lenet expected images [B, ", options.in_channels(), ", ", options.input_hw()[0],
                 ", ", options.input_hw()[1], "], got ", image.sizes(),
                 "; the encoder was built for the pipeline's image size");
-    if (is_training() || torch::GradMode::is_enabled()) return net_->forward(image);
+    if (is_training()) return training_forward(image);
+    if (torch::GradMode::is_enabled()) return net_->forward(image);
     torch::Tensor x = image;
     for (std::size_t i = 0; i + 3 < net_->size(); i += 4) {
       auto* conv = net_[i]->as<torch::nn::Conv2d>();
@@ -143,6 +147,23 @@ class LeNetImpl : public torch::nn::Cloneable<LeNetImpl>, public Encoder {
     int64_t side = options.input_hw()[axis];
     for (int64_t i = 0; i <= options.extra_blocks(); ++i) side /= 2;
     return side;
+  }
+
+  /// Training mode: conv, then the fused BN -> ReLU -> MaxPool2 where it applies (float32 CPU,
+  /// switched on), else the modules one by one.
+  torch::Tensor training_forward(const torch::Tensor& image) {
+    torch::Tensor x = image;
+    for (std::size_t i = 0; i + 3 < net_->size(); i += 4) {
+      x = net_[i]->as<torch::nn::Conv2d>()->forward(x);
+      auto* bn = net_[i + 1]->as<torch::nn::BatchNorm2d>();
+      if (fused_block_applies(x)) {
+        x = bn_relu_max_pool2(x, *bn);
+      } else {
+        x = net_[i + 2]->as<torch::nn::ReLU>()->forward(bn->forward(x));
+        x = net_[i + 3]->as<torch::nn::MaxPool2d>()->forward(x);
+      }
+    }
+    return x;
   }
 
   torch::nn::Sequential net_{nullptr};
