@@ -8,6 +8,7 @@
 #include "mmfuse/models/build.h"
 #include "mmfuse/models/summary.h"
 #include "mmfuse/nn/dnnl_gemm.h"
+#include "mmfuse/nn/encoders/bn_relu_pool.h"
 #include "mmfuse/runtime/plan.h"
 #include "mmfuse/train/data_parallel.h"
 #include "mmfuse/train/losses.h"
@@ -75,6 +76,7 @@ nlohmann::json BenchResult::to_json() const {
             {"onednn_version", onednn_version},
             {"onednn_runtime", onednn_runtime},
             {"inference_plan", inference_plan},
+            {"fused_training_blocks", fused_training_blocks},
             {"plan_blocks", plan_blocks},
             {"implementations", implementations}}}};
 }
@@ -96,6 +98,7 @@ BenchResult bench_model(const ConfigNode& root, const BenchOptions& o) {
   BenchResult r;
   r.batch = o.batch;
   r.threads = at::get_num_threads();
+  r.fused_training_blocks = encoders::fused_blocks();
   for (const auto& p : model->parameters()) r.params += p.numel();
   r.forward_flops_per_sample = models::summarize_model(model, inputs).flops.total;
   r.flops_per_sample = 3 * r.forward_flops_per_sample;
