@@ -11,9 +11,12 @@
 # 40) in every round; a second table gives mmfuse's latency over ONNX Runtime's. onnxruntime-node is
 # installed into BUILD/onnxruntime (scripts/install_onnxruntime.sh); where npm or node is
 # unreachable those columns are skipped with a message. --no-ort skips them too.
+# --unfused also times `mmfuse --unfused-blocks bench` in every round (LeNet's BatchNorm, ReLU and
+# MaxPool as LibTorch's three modules in training instead of the fused op): the lever's A/B table.
 #
 #   bench/compare.sh [--threads 2] [--rounds 3] [--steps 50] [--models "image audio lf tf lrtf xattn"]
 #                    [--epoch-rounds 1] [--epoch-limit 20000] [--build DIR] [--out DIR] [--no-ort]
+#                    [--unfused]
 #
 # --epoch-rounds 0 skips the end-to-end epoch; --epoch-limit sets its training samples (both
 # sides always load and evaluate the whole val and test splits). mmfuse's epoch runs with its feature cache off
@@ -25,6 +28,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
 threads=2 rounds=3 steps=50 epoch_rounds=1 epoch_limit=20000 build="$root/build" out="" ort=1
+unfused=0
 models="image audio lf tf lrtf xattn"
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -37,6 +41,7 @@ while [[ $# -gt 0 ]]; do
     --build) build="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     --no-ort) ort=0; shift ;;
+    --unfused) unfused=1; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -87,6 +92,12 @@ for ((r = 1; r <= rounds; r++)); do
     record peer bench "$m" "$b"
     echo "round $r $m: mmfuse $a" >&2
     echo "round $r $m: peer   $b" >&2
+    if ((unfused)); then
+      u="$("$bin" --unfused-blocks bench --config "$root/configs/avmnist/$m.yaml" --batch 40 \
+        --steps "$steps" --threads "$threads" --json | last_json)"
+      record mmfuse_unfused bench "$m" "$u"
+      echo "round $r $m: mmfuse --unfused-blocks $u" >&2
+    fi
     if ((ort)); then
       c="$(ort_bench "$out/onnx_peer_$m/model.onnx")"
       record ort_peer bench "$m" "$c"

@@ -38,6 +38,20 @@ def ort_table(models, pick, misses):
         print('| ' + ' | '.join(row) + ' |')
 
 
+def lever_table(models, pick):
+    """compare.sh --unfused: training with LeNet's fused BN-ReLU-pool op against the three modules."""
+    if not any(pick('mmfuse_unfused', 'bench', m) for m in models):
+        return
+    print('\nLever A/B, fused training blocks (`mmfuse bench` against `mmfuse --unfused-blocks bench`, '
+          'same rounds):\n')
+    print('| model | train samples/s fused | unfused | fused / unfused | fused / peer | unfused / peer |')
+    print('|' + '---|' * 6)
+    for m in models:
+        o, u, q = (med(pick(side, 'bench', m), 'train_samples_per_s')
+                   for side in ('mmfuse', 'mmfuse_unfused', 'peer'))
+        print(f'| {m} | {o:.0f} | {u:.0f} | {o / u:.2f} | {o / q:.2f} | {u / q:.2f} |')
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument('results')
@@ -61,7 +75,7 @@ def main():
     misses = []
     models = []
     for r in rows:
-        if r['kind'] == 'bench' and r['model'] not in models:
+        if r['kind'] == 'bench' and r['side'] in ('mmfuse', 'peer') and r['model'] not in models:
             models.append(r['model'])
     for m in models:
         o, q = pick('mmfuse', 'bench', m), pick('peer', 'bench', m)
@@ -82,6 +96,7 @@ def main():
         if b40 > GOALS['b40']: misses.append(f'{m}: batch-40 latency {b40:.2f}x (goal <= 0.5x)')
         if m in CONV_HEAVY and frac < GOALS['peak']:
             misses.append(f'{m}: training at {100 * frac:.0f}% of the GEMM peak (goal 25%)')
+    lever_table(models, pick)
     ort_table(models, pick, misses)
     eo, ep = pick('mmfuse', 'epoch', 'lf'), pick('peer', 'epoch', 'lf')
     if eo and ep:
