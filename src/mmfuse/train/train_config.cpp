@@ -105,7 +105,7 @@ std::string data_spec_path(const ConfigNode& root) {
 
 data::LoaderOptions loader_options(const TrainConfig& tc, bool train) {
   data::LoaderOptions o;
-  o.batch_size = train ? tc.batch_size : std::max<int64_t>(tc.batch_size, 256);
+  o.batch_size = tc.batch_size;
   o.shuffle = train;
   o.train = train;
   o.seed = tc.seed;

@@ -88,8 +88,10 @@ struct RunConfig {
   static RunConfig load(const std::string& path, const std::vector<std::string>& overrides = {});
 };
 
-/// The loader settings of a training (shuffled, augmented) or evaluation pass (in order, batches
-/// of at least 256).
+/// The loader settings of a training (shuffled, augmented) or evaluation pass (in order). Both use
+/// the training batch size: evaluating at 256 made the audio LeNet's maps (77 MB at batch 256)
+/// larger than the allocator's mmap threshold (core/allocator.h), so every batch's activations
+/// were fresh pages and an lf test pass took 30-44 s instead of 9 s (docs/BENCHMARKS.md).
 data::LoaderOptions loader_options(const TrainConfig& tc, bool train);
 
 /// A run config file with command-line overrides (`train.epochs=3`) applied.
