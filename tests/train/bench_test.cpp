@@ -6,6 +6,7 @@
 
 #include "mmfuse/models/build.h"
 #include "mmfuse/models/summary.h"
+#include "mmfuse/nn/encoders/bn_relu_pool.h"
 
 namespace mmfuse::train {
 namespace {
@@ -65,6 +66,7 @@ TEST(Bench, NamesOneDnnsDispatchAndThePlanItTimed) {
   EXPECT_FALSE(planned["cpu_isa"].get<std::string>().empty());
   EXPECT_EQ(planned["onednn_runtime"], "OpenMP");  // Debian's build, LibTorch's runtime
   EXPECT_TRUE(planned["inference_plan"].get<bool>());
+  EXPECT_TRUE(planned["fused_training_blocks"].get<bool>());  // the default
   EXPECT_EQ(planned["plan_blocks"],
             nlohmann::json({"encoders.image: lenet", "encoders.audio: lenet", "fusion: module",
                             "heads.digit: mlp"}));
@@ -82,6 +84,11 @@ TEST(Bench, NamesOneDnnsDispatchAndThePlanItTimed) {
   const auto plain = r.to_json()["dispatch"];
   EXPECT_FALSE(plain["inference_plan"].get<bool>());
   EXPECT_TRUE(plain["implementations"].empty());
+
+  encoders::set_fused_blocks(false);  // --unfused-blocks
+  const auto unfused = bench_model(root, o).to_json()["dispatch"];
+  encoders::set_fused_blocks(true);
+  EXPECT_FALSE(unfused["fused_training_blocks"].get<bool>());
 }
 
 TEST(Bench, GemmReportsBothPathsAndTheBetterAsPeak) {

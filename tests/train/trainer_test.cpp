@@ -21,6 +21,7 @@
 #include "mmfuse/eval/evaluator.h"
 #include "mmfuse/runtime/run.h"
 #include "mmfuse/train/checkpoint.h"
+#include "mmfuse/train/train_config.h"
 #include "test_util.h"
 
 namespace mmfuse::train {
@@ -147,6 +148,23 @@ TEST(Trainer, EvaluationHoldsOneBatchOfFeaturesAtATime) {
     EXPECT_EQ(result.samples, static_cast<int64_t>(n));
     EXPECT_EQ(seen.size(), (n + 3) / 4);
     EXPECT_EQ(most_alive_before, 0) << n << " samples";
+  }
+}
+
+// Evaluation passes run at the training batch size (at 256 the audio LeNet's maps exceeded the
+// allocator's mmap threshold: docs/BENCHMARKS.md), in order and without augmentation.
+TEST(Trainer, EvaluationLoaderUsesTheTrainingBatch) {
+  for (int64_t batch : {8, 40, 300}) {
+    const auto tc = TrainConfig::from_config(ConfigNode::parse(
+        "batch_size: " + std::to_string(batch) + "\nmodality_dropout: 0.1\nloader_threads: 2\n"));
+    const auto eval = loader_options(tc, false), train = loader_options(tc, true);
+    EXPECT_EQ(eval.batch_size, batch);
+    EXPECT_EQ(train.batch_size, batch);
+    EXPECT_FALSE(eval.shuffle);
+    EXPECT_TRUE(train.shuffle);
+    EXPECT_EQ(eval.modality_dropout, 0.0);
+    EXPECT_EQ(train.modality_dropout, 0.1);
+    EXPECT_EQ(eval.threads, 2);
   }
 }
 
