@@ -18,22 +18,24 @@ bool allocator_tuning_allowed() {
 bool tune_allocator_for_training() {
   if (!allocator_tuning_allowed()) return false;
 #if defined(__GLIBC__)
-  constexpr int kMmapThreshold = 32 * 1024 * 1024;    // glibc's maximum on 64-bit
-  constexpr int kTrimThreshold = 1024 * 1024 * 1024;  // keep up to 1 GiB of freed heap
-  return mallopt(M_MMAP_THRESHOLD, kMmapThreshold) == 1 &&
-         mallopt(M_TRIM_THRESHOLD, kTrimThreshold) == 1;
+  constexpr int kMmapThreshold = 32 * 1024 * 1024;  // glibc's maximum on 64-bit
+  // no mmap()ed blocks (see allocator.h); the threshold still matters where mmap() is the
+  // fallback
+  return mallopt(M_MMAP_THRESHOLD, kMmapThreshold) == 1 && mallopt(M_MMAP_MAX, 0) == 1 &&
+         mallopt(M_TRIM_THRESHOLD, kTrainingTrimThresholdBytes) == 1;
 #else
   return false;
 #endif
 }
 
-bool tune_allocator_for_inference(int arenas) {
+bool tune_allocator_for_inference(int arenas, int trim_threshold_bytes) {
   if (!allocator_tuning_allowed()) return false;
 #if defined(__GLIBC__)
   return mallopt(M_ARENA_MAX, std::max(1, arenas)) == 1 &&
-         mallopt(M_TRIM_THRESHOLD, kInferenceTrimThresholdBytes) == 1;
+         mallopt(M_TRIM_THRESHOLD, trim_threshold_bytes) == 1;
 #else
   (void)arenas;
+  (void)trim_threshold_bytes;
   return false;
 #endif
 }

@@ -53,7 +53,7 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--memory-budget", *memory_budget,
                   "Memory budget in MiB (0: none): caps the RAM feature cache and the prefetch "
                   "queue; the result says whether the peak held");
-  auto release_s = std::make_shared<double>(1.0);
+  auto release_s = std::make_shared<double>(10.0);
   cmd->add_option("--release-memory-s", *release_s,
                   "Seconds between returns of the allocator's free pages to the OS (0: never)")
       ->check(CLI::NonNegativeNumber)
@@ -79,9 +79,9 @@ void add_eval_command(CLI::App& app) {
         }
       }
     }
-    // Inference, not training: arenas for the main thread and the decode workers, freed
-    // memory returned (core/allocator.h); a long evaluation then holds what it uses.
-    tune_allocator_for_inference(r.threads + 1);
+    // Arenas for the main thread and the decode workers; freed blocks kept for the next batch
+    // as in training and returned every --release-memory-s (core/allocator.h).
+    tune_allocator_for_inference(r.threads + 1, kTrainingTrimThresholdBytes);
     const MemoryReleaser releaser(
         std::chrono::milliseconds(static_cast<int64_t>(*release_s * 1000)));
     auto result = eval::evaluate_run(r);

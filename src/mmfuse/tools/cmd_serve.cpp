@@ -129,7 +129,7 @@ void add_serve_commands(CLI::App& app) {
                              ? options.preprocess_threads
                              : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     // one arena per thread that decodes at once, and one for the batcher's forwards
-    if (tune_allocator_for_inference(decoders + 1)) {
+    if (tune_allocator_for_inference(decoders + 1, kInferenceTrimThresholdBytes)) {
       spdlog::info("malloc: at most {} arenas, freed memory above {} MiB returned", decoders + 1,
                    kInferenceTrimThresholdBytes >> 20);
     }
