@@ -1,5 +1,6 @@
 // oneDNN matrix products equal LibTorch's (reference BLAS) within float rounding, alone and behind
-// aten::mm / aten::addmm while a DnnlGemm lives (Linear forward and backward included).
+// aten::mm / aten::addmm / aten::bmm while a DnnlGemm lives (Linear and attention forward and
+// backward included).
 #include "mmfuse/nn/dnnl_gemm.h"
 
 #include <gtest/gtest.h>
@@ -60,6 +61,53 @@ TEST(DnnlGemm, LinearForwardAndBackwardEqualLibTorch) {
   }
   auto again = run();  // LibTorch's kernels are back once the DnnlGemm is gone
   for (std::size_t i = 0; i < plain.size(); ++i) EXPECT_TRUE(torch::equal(again[i], plain[i]));
+}
+
+// Batched products (attention's q·kᵀ and p·v, and their gradients through transposed views) and
+// products small enough to run on one thread go to oneDNN too.
+TEST(DnnlGemm, BatchedAndSmallProductsRunOnOneDnnAndEqualLibTorch) {
+  torch::manual_seed(3);
+  auto q = torch::randn({40, 9, 16}), kv = torch::randn({40, 16, 12}).transpose(1, 2);
+  auto small_a = torch::randn({40, 48}), small_b = torch::randn({48, 10});
+  auto tiny_a = torch::randn({2, 3}), tiny_b = torch::randn({3, 2});
+  auto want_bmm = torch::bmm(q.to(torch::kDouble), kv.transpose(1, 2).to(torch::kDouble));
+  auto want_small = reference_mm(small_a, small_b);
+  auto want_tiny = torch::mm(tiny_a, tiny_b);
+  DnnlGemm gemm;
+  int64_t before = dnnl_products_run();
+  EXPECT_LT(rel_diff(torch::bmm(q, kv.transpose(1, 2)), want_bmm.to(torch::kFloat)), 1e-5);
+  EXPECT_EQ(dnnl_products_run(), before + 1);  // [40, 9, 16] x [40, 16, 12], strided
+  EXPECT_LT(rel_diff(torch::mm(small_a, small_b), want_small), 1e-5);
+  EXPECT_EQ(dnnl_products_run(), before + 2);  // 19,200 multiply-adds: one thread
+  EXPECT_TRUE(torch::equal(torch::mm(tiny_a, tiny_b), want_tiny));
+  EXPECT_EQ(dnnl_products_run(), before + 2);  // 12 multiply-adds: LibTorch's kernel
+}
+
+TEST(DnnlGemm, AttentionForwardAndBackwardEqualLibTorch) {
+  torch::manual_seed(4);
+  torch::nn::MultiheadAttention attention(torch::nn::MultiheadAttentionOptions(16, 4));
+  auto x = torch::randn({9, 40, 16});  // [T, B, E]
+  auto run = [&] {
+    attention->zero_grad();
+    auto xg = x.clone().requires_grad_(true);
+    auto y = std::get<0>(attention(xg, xg, xg));
+    (y * y).sum().backward();
+    return std::vector<torch::Tensor>{y.detach(), xg.grad(), attention->in_proj_weight.grad()};
+  };
+  auto plain = run();
+  std::vector<torch::Tensor> fast;
+  int64_t products = 0;
+  {
+    DnnlGemm gemm;
+    const int64_t before = dnnl_products_run();
+    fast = run();
+    products = dnnl_products_run() - before;
+  }
+  EXPECT_GE(products, 6);  // q·kᵀ, p·v and their gradients are batched products
+  const char* names[] = {"output", "input grad", "in_proj weight grad"};
+  for (std::size_t i = 0; i < plain.size(); ++i) {
+    EXPECT_LT(rel_diff(fast[i], plain[i]), 1e-5) << names[i];
+  }
 }
 
 TEST(DnnlGemm, OtherCasesKeepLibTorchKernels) {

@@ -3,8 +3,12 @@
 #include <torch/library.h>
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include <omp.h>
+
+#include <algorithm>
 #include <atomic>
 #include <mutex>
+#include <string>
 #include <unordered_map>
 
 #include "mmfuse/core/error.h"
@@ -21,19 +25,22 @@ dnnl::engine& cpu_engine() {
   return engine;
 }
 
-// A primitive depends on the shapes, the operands' strides and whether there is a bias.
+// A primitive depends on the shapes, the operands' strides (batch, row, column; the batch
+// stride is 0 for a 2-D product), whether there is a bias, and the threads it runs on.
 struct Key {
-  int64_t m, k, n, a0, a1, b0, b1;
-  bool bias;
+  int64_t batch, m, k, n, ab, a0, a1, bb, b0, b1;
+  bool bias, single_thread;
   bool operator==(const Key& o) const {
-    return m == o.m && k == o.k && n == o.n && a0 == o.a0 && a1 == o.a1 && b0 == o.b0 &&
-           b1 == o.b1 && bias == o.bias;
+    return batch == o.batch && m == o.m && k == o.k && n == o.n && ab == o.ab && a0 == o.a0 &&
+           a1 == o.a1 && bb == o.bb && b0 == o.b0 && b1 == o.b1 && bias == o.bias &&
+           single_thread == o.single_thread;
   }
 };
 struct KeyHash {
   std::size_t operator()(const Key& k) const {
-    std::size_t h = static_cast<std::size_t>(k.bias);
-    for (int64_t v : {k.m, k.k, k.n, k.a0, k.a1, k.b0, k.b1}) {
+    std::size_t h =
+        static_cast<std::size_t>(k.bias) * 2 + static_cast<std::size_t>(k.single_thread);
+    for (int64_t v : {k.batch, k.m, k.k, k.n, k.ab, k.a0, k.a1, k.bb, k.b0, k.b1}) {
       h = h * 1000003u ^ std::hash<int64_t>()(v);
     }
     return h;
@@ -42,6 +49,36 @@ struct KeyHash {
 struct Prepared {
   memory::desc a, b, c, bias;
   dnnl::matmul matmul;
+  bool reference = false;  // oneDNN found only its reference implementation: not used
+};
+
+memory::desc operand(int64_t batch, int64_t rows, int64_t cols, int64_t sb, int64_t s0,
+                     int64_t s1) {
+  if (batch == 0) return memory::desc({rows, cols}, kF32, {s0, s1});
+  return memory::desc({batch, rows, cols}, kF32, {sb, s0, s1});
+}
+
+// Products below kMinMacs run on one thread (created and executed so): oneDNN forks its OpenMP
+// team for every product otherwise, which costs more than a tiny product itself.
+constexpr int64_t kMinMacs = int64_t{1} << 18;
+// Below this, LibTorch's own kernel: a call into oneDNN costs about a microsecond.
+constexpr int64_t kMinMacsOneDnn = int64_t{1} << 11;
+
+// The calling thread's OpenMP team limited to one thread while alive (oneDNN reads it both when a
+// primitive is created and when it runs).
+class OneThread {
+ public:
+  explicit OneThread(bool on) : saved_(on ? omp_get_max_threads() : 0) {
+    if (on) omp_set_num_threads(1);
+  }
+  ~OneThread() {
+    if (saved_ > 0) omp_set_num_threads(saved_);
+  }
+  OneThread(const OneThread&) = delete;
+  OneThread& operator=(const OneThread&) = delete;
+
+ private:
+  int saved_;
 };
 
 const Prepared& prepared(const Key& key) {
@@ -50,47 +87,74 @@ const Prepared& prepared(const Key& key) {
   if (it != cache.end()) return it->second;
   if (cache.size() >= 512) cache.clear();  // shapes vary (last batches, eval sizes): bound it
   Prepared p;
-  p.a = memory::desc({key.m, key.k}, kF32, {key.a0, key.a1});
-  p.b = memory::desc({key.k, key.n}, kF32, {key.b0, key.b1});
-  p.c = memory::desc({key.m, key.n}, kF32, {key.n, 1});
+  p.a = operand(key.batch, key.m, key.k, key.ab, key.a0, key.a1);
+  p.b = operand(key.batch, key.k, key.n, key.bb, key.b0, key.b1);
+  p.c = operand(key.batch, key.m, key.n, key.m * key.n, key.n, 1);
+  dnnl::matmul::primitive_desc pd;
   if (key.bias) {
-    p.bias = memory::desc({1, key.n}, kF32, {key.n, 1});
-    p.matmul = dnnl::matmul(
-        dnnl::matmul::primitive_desc(dnnl::matmul::desc(p.a, p.b, p.bias, p.c), cpu_engine()));
+    p.bias = key.batch == 0 ? memory::desc({1, key.n}, kF32, {key.n, 1})
+                            : memory::desc({1, 1, key.n}, kF32, {key.n, key.n, 1});
+    pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(p.a, p.b, p.bias, p.c), cpu_engine());
   } else {
-    p.matmul =
-        dnnl::matmul(dnnl::matmul::primitive_desc(dnnl::matmul::desc(p.a, p.b, p.c), cpu_engine()));
+    pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(p.a, p.b, p.c), cpu_engine());
   }
+  p.reference = std::string(pd.impl_info_str()).rfind("ref", 0) == 0;
+  p.matmul = dnnl::matmul(pd);
   return cache.emplace(key, std::move(p)).first->second;
 }
 
-// Below this many multiply-adds LibTorch's own kernel is kept: oneDNN forks its OpenMP team for
-// every product, which costs more than a tiny product itself (and far more on a loaded machine).
-constexpr int64_t kMinMacs = int64_t{1} << 18;
+bool ok_operand(const torch::Tensor& t, int64_t dim) {
+  if (t.dim() != dim || !t.device().is_cpu() || t.scalar_type() != torch::kFloat ||
+      t.layout() != torch::kStrided || t.is_conj() || t.is_neg()) {
+    return false;
+  }
+  for (int64_t d = 0; d < dim; ++d) {
+    if (t.size(d) <= 0 || t.stride(d) <= 0) return false;
+  }
+  return true;
+}
 
 // 2-D float32 CPU operands with positive strides and no empty dimension.
 bool usable(const torch::Tensor& a, const torch::Tensor& b) {
-  auto ok = [](const torch::Tensor& t) {
-    return t.dim() == 2 && t.device().is_cpu() && t.scalar_type() == torch::kFloat &&
-           t.layout() == torch::kStrided && !t.is_conj() && !t.is_neg() && t.size(0) > 0 &&
-           t.size(1) > 0 && t.stride(0) > 0 && t.stride(1) > 0;
-  };
-  return ok(a) && ok(b) && a.size(1) == b.size(0);
+  return ok_operand(a, 2) && ok_operand(b, 2) && a.size(1) == b.size(0);
 }
 
-torch::Tensor run(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& bias) {
-  TORCH_CHECK(usable(a, b), "dnnl_mm expected 2-D float32 CPU operands [M, K] x [K, N], got ",
-              a.sizes(), " ", a.scalar_type(), " x ", b.sizes(), " ", b.scalar_type());
-  const int64_t m = a.size(0), k = a.size(1), n = b.size(1);
+// The same for batches [B, M, K] x [B, K, N].
+bool usable_batched(const torch::Tensor& a, const torch::Tensor& b) {
+  return ok_operand(a, 3) && ok_operand(b, 3) && a.size(0) == b.size(0) && a.size(2) == b.size(1);
+}
+
+std::atomic<int64_t> g_products{0};
+
+// Runs a (batched when 3-D) product; an undefined result when oneDNN has only its reference
+// implementation for these strides.
+torch::Tensor try_run(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& bias) {
+  const bool batched = a.dim() == 3;
+  const int64_t batch = batched ? a.size(0) : 0;
+  const int64_t m = a.size(-2), k = a.size(-1), n = b.size(-1);
   torch::Tensor bias_c;
   if (bias.defined()) {
     TORCH_CHECK(bias.numel() == n && bias.scalar_type() == torch::kFloat,
                 "dnnl_mm_bias expected a float32 bias of ", n, " values, got ", bias.sizes());
     bias_c = bias.reshape({n}).contiguous();
   }
-  const Prepared& p =
-      prepared({m, k, n, a.stride(0), a.stride(1), b.stride(0), b.stride(1), bias.defined()});
-  torch::Tensor out = torch::empty({m, n}, a.options());
+  const OneThread one_thread(std::max<int64_t>(batch, 1) * m * k * n < kMinMacs);
+  const Key key{batch,
+                m,
+                k,
+                n,
+                batched ? a.stride(0) : 0,
+                a.stride(-2),
+                a.stride(-1),
+                batched ? b.stride(0) : 0,
+                b.stride(-2),
+                b.stride(-1),
+                bias.defined(),
+                omp_get_max_threads() == 1};
+  const Prepared& p = prepared(key);
+  if (p.reference) return {};
+  torch::Tensor out =
+      batched ? torch::empty({batch, m, n}, a.options()) : torch::empty({m, n}, a.options());
   auto& engine = cpu_engine();
   thread_local dnnl::stream stream(engine);
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, memory(p.a, engine, a.data_ptr())},
@@ -99,12 +163,21 @@ torch::Tensor run(const torch::Tensor& a, const torch::Tensor& b, const torch::T
   if (bias_c.defined()) args.emplace(DNNL_ARG_BIAS, memory(p.bias, engine, bias_c.data_ptr()));
   p.matmul.execute(stream, args);
   stream.wait();
+  g_products.fetch_add(1, std::memory_order_relaxed);
   return out;
+}
+
+torch::Tensor run(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& bias) {
+  TORCH_CHECK(usable(a, b), "dnnl_mm expected 2-D float32 CPU operands [M, K] x [K, N], got ",
+              a.sizes(), " ", a.scalar_type(), " x ", b.sizes(), " ", b.scalar_type());
+  torch::Tensor out = try_run(a, b, bias);
+  if (out.defined()) return out;
+  return bias.defined() ? torch::addmm(bias, a, b) : torch::mm(a, b);
 }
 
 // The replacement kernels: oneDNN where it applies, LibTorch's out= kernels otherwise.
 bool worth_it(const torch::Tensor& a, const torch::Tensor& b) {
-  return usable(a, b) && a.size(0) * a.size(1) * b.size(1) >= kMinMacs;
+  return usable(a, b) && a.size(0) * a.size(1) * b.size(1) >= kMinMacsOneDnn;
 }
 
 std::atomic<GemmHook> g_gemm_hook{nullptr};
@@ -113,7 +186,9 @@ at::Tensor mm_kernel(const at::Tensor& self, const at::Tensor& mat2) {
   if (auto hook = g_gemm_hook.load(); hook && usable(self, mat2)) {
     if (auto r = hook(self, mat2, {}); r.defined()) return r;
   }
-  if (worth_it(self, mat2)) return run(self, mat2, {});
+  if (worth_it(self, mat2)) {
+    if (auto r = try_run(self, mat2, {}); r.defined()) return r;
+  }
   at::Tensor out = at::empty({0}, self.options());
   return at::mm_out(out, self, mat2);
 }
@@ -133,11 +208,22 @@ at::Tensor addmm_kernel(const at::Tensor& self, const at::Tensor& mat1, const at
     const bool row_bias = self.scalar_type() == torch::kFloat &&
                           (self.dim() == 1 || (self.dim() == 2 && self.size(0) == 1)) &&
                           self.size(-1) == n;
-    if (beta.equal(0)) return run(mat1, mat2, {});
-    if (beta.equal(1) && row_bias) return run(mat1, mat2, self);
+    torch::Tensor r;
+    if (beta.equal(0)) r = try_run(mat1, mat2, {});
+    if (beta.equal(1) && row_bias) r = try_run(mat1, mat2, self);
+    if (r.defined()) return r;
   }
   at::Tensor out = at::empty({0}, self.options());
   return at::addmm_out(out, self, mat1, mat2, beta, alpha);
+}
+
+at::Tensor bmm_kernel(const at::Tensor& self, const at::Tensor& mat2) {
+  if (usable_batched(self, mat2) &&
+      self.size(0) * self.size(1) * self.size(2) * mat2.size(2) >= kMinMacsOneDnn) {
+    if (auto r = try_run(self, mat2, {}); r.defined()) return r;
+  }
+  at::Tensor out = at::empty({0}, self.options());
+  return at::bmm_out(out, self, mat2);
 }
 
 std::atomic<bool> g_active{false};
@@ -148,6 +234,10 @@ struct SilentWarnings : c10::WarningHandler {
 };
 
 }  // namespace
+
+int64_t dnnl_products_run() {
+  return g_products.load(std::memory_order_relaxed);
+}
 
 void set_gemm_hook(GemmHook hook) {
   g_gemm_hook.store(hook);
@@ -171,6 +261,7 @@ DnnlGemm::DnnlGemm() {
                                               __FILE__, __LINE__);
   library_->impl("mm", TORCH_FN(mm_kernel));
   library_->impl("addmm", TORCH_FN(addmm_kernel));
+  library_->impl("bmm", TORCH_FN(bmm_kernel));
 }
 
 DnnlGemm::~DnnlGemm() {

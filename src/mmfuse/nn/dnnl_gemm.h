@@ -1,13 +1,14 @@
 // oneDNN matrix products for LibTorch's dense layers.
 //
-// Debian's LibTorch 1.13 runs aten::mm / aten::addmm (Linear forward and backward, matmul) on the
-// reference BLAS (about 1 GFLOP/s here); oneDNN, which the same LibTorch already links for its
-// convolutions, is several times faster on the same products. DnnlGemm puts oneDNN behind those
-// two ops for float32 CPU tensors: while an instance lives, the CPU kernels of aten::mm and
-// aten::addmm are replaced (autograd is unchanged: backward calls aten::mm again); other dtypes,
-// empty shapes, tiny products (< 2^18 multiply-adds, where oneDNN's per-call thread fork costs
-// more than it saves) and addmm with a general (non-bias) `self` or alpha != 1 keep LibTorch's
-// kernels.
+// Debian's LibTorch 1.13 runs aten::mm / aten::addmm / aten::bmm (Linear forward and backward,
+// matmul, attention) on the reference BLAS (about 1-7 GFLOP/s here); oneDNN, which the same
+// LibTorch already links for its convolutions, is several times faster on the same products.
+// DnnlGemm puts oneDNN behind those three ops for float32 CPU tensors: while an instance lives,
+// their CPU kernels are replaced (autograd is unchanged: backward calls aten::mm / aten::bmm
+// again). Products under 2^18 multiply-adds run on one thread (oneDNN would fork its OpenMP team
+// for each, which costs more than the product); other dtypes, empty shapes, products under 2^11
+// multiply-adds, strides for which oneDNN has only its reference implementation, and addmm with a
+// general (non-bias) `self` or alpha != 1 keep LibTorch's kernels.
 // Results equal LibTorch's within float rounding (a different summation order).
 //
 // The replacement is process-wide (LibTorch's dispatcher is): share it through
@@ -31,6 +32,10 @@ torch::Tensor dnnl_mm_bias(const torch::Tensor& a, const torch::Tensor& b,
 
 class DnnlGemm;
 
+/// Products run by oneDNN so far in this process (dnnl_mm and the replacement kernels), for tests
+/// and measurements.
+int64_t dnnl_products_run();
+
 /// A hook the int8 layers (nn/quant/hooks.h) install into the replacement kernels: it sees every
 /// float32 product a [M, K] x b [K, N] (+ bias [N] when defined) first and returns its result, or
 /// an undefined tensor to let the product run as usual. Null (the default): no hook.
@@ -46,8 +51,8 @@ std::shared_ptr<const DnnlGemm> acquire_dnnl_gemm();
 
 class DnnlGemm {
  public:
-  /// Registers the oneDNN kernels for aten::mm and aten::addmm (CPU). Throws Error when another
-  /// DnnlGemm is alive.
+  /// Registers the oneDNN kernels for aten::mm, aten::addmm and aten::bmm (CPU). Throws Error when
+  /// another DnnlGemm is alive.
   DnnlGemm();
   /// Restores LibTorch's own kernels.
   ~DnnlGemm();
