@@ -3,8 +3,6 @@
 #include <torch/library.h>
 #include <oneapi/dnnl/dnnl.hpp>
 
-#include <omp.h>
-
 #include <algorithm>
 #include <atomic>
 #include <mutex>
@@ -26,20 +24,18 @@ dnnl::engine& cpu_engine() {
 }
 
 // A primitive depends on the shapes, the operands' strides (batch, row, column; the batch
-// stride is 0 for a 2-D product), whether there is a bias, and the threads it runs on.
+// stride is 0 for a 2-D product) and whether there is a bias.
 struct Key {
   int64_t batch, m, k, n, ab, a0, a1, bb, b0, b1;
-  bool bias, single_thread;
+  bool bias;
   bool operator==(const Key& o) const {
     return batch == o.batch && m == o.m && k == o.k && n == o.n && ab == o.ab && a0 == o.a0 &&
-           a1 == o.a1 && bb == o.bb && b0 == o.b0 && b1 == o.b1 && bias == o.bias &&
-           single_thread == o.single_thread;
+           a1 == o.a1 && bb == o.bb && b0 == o.b0 && b1 == o.b1 && bias == o.bias;
   }
 };
 struct KeyHash {
   std::size_t operator()(const Key& k) const {
-    std::size_t h =
-        static_cast<std::size_t>(k.bias) * 2 + static_cast<std::size_t>(k.single_thread);
+    std::size_t h = static_cast<std::size_t>(k.bias);
     for (int64_t v : {k.batch, k.m, k.k, k.n, k.ab, k.a0, k.a1, k.bb, k.b0, k.b1}) {
       h = h * 1000003u ^ std::hash<int64_t>()(v);
     }
@@ -58,28 +54,12 @@ memory::desc operand(int64_t batch, int64_t rows, int64_t cols, int64_t sb, int6
   return memory::desc({batch, rows, cols}, kF32, {sb, s0, s1});
 }
 
-// Products below kMinMacs run on one thread (created and executed so): oneDNN forks its OpenMP
-// team for every product otherwise, which costs more than a tiny product itself.
+// Below this many multiply-adds LibTorch's own kernel is kept: oneDNN forks its OpenMP team for
+// every product, which costs more than a tiny product itself (and far more on a loaded machine).
+// (Running those on oneDNN at one thread instead was 1.09x on `image` training, but made a
+// product's rounding depend on whether a DnnlGemm is held, and the module path's outputs stopped
+// equalling the same module's with the quantization hooks installed and nothing quantized.)
 constexpr int64_t kMinMacs = int64_t{1} << 18;
-// Below this, LibTorch's own kernel: a call into oneDNN costs about a microsecond.
-constexpr int64_t kMinMacsOneDnn = int64_t{1} << 11;
-
-// The calling thread's OpenMP team limited to one thread while alive (oneDNN reads it both when a
-// primitive is created and when it runs).
-class OneThread {
- public:
-  explicit OneThread(bool on) : saved_(on ? omp_get_max_threads() : 0) {
-    if (on) omp_set_num_threads(1);
-  }
-  ~OneThread() {
-    if (saved_ > 0) omp_set_num_threads(saved_);
-  }
-  OneThread(const OneThread&) = delete;
-  OneThread& operator=(const OneThread&) = delete;
-
- private:
-  int saved_;
-};
 
 const Prepared& prepared(const Key& key) {
   thread_local std::unordered_map<Key, Prepared, KeyHash> cache;
@@ -138,7 +118,6 @@ torch::Tensor try_run(const torch::Tensor& a, const torch::Tensor& b, const torc
                 "dnnl_mm_bias expected a float32 bias of ", n, " values, got ", bias.sizes());
     bias_c = bias.reshape({n}).contiguous();
   }
-  const OneThread one_thread(std::max<int64_t>(batch, 1) * m * k * n < kMinMacs);
   const Key key{batch,
                 m,
                 k,
@@ -149,8 +128,7 @@ torch::Tensor try_run(const torch::Tensor& a, const torch::Tensor& b, const torc
                 batched ? b.stride(0) : 0,
                 b.stride(-2),
                 b.stride(-1),
-                bias.defined(),
-                omp_get_max_threads() == 1};
+                bias.defined()};
   const Prepared& p = prepared(key);
   if (p.reference) return {};
   torch::Tensor out =
@@ -177,7 +155,7 @@ torch::Tensor run(const torch::Tensor& a, const torch::Tensor& b, const torch::T
 
 // The replacement kernels: oneDNN where it applies, LibTorch's out= kernels otherwise.
 bool worth_it(const torch::Tensor& a, const torch::Tensor& b) {
-  return usable(a, b) && a.size(0) * a.size(1) * b.size(1) >= kMinMacsOneDnn;
+  return usable(a, b) && a.size(0) * a.size(1) * b.size(1) >= kMinMacs;
 }
 
 std::atomic<GemmHook> g_gemm_hook{nullptr};
@@ -219,7 +197,7 @@ at::Tensor addmm_kernel(const at::Tensor& self, const at::Tensor& mat1, const at
 
 at::Tensor bmm_kernel(const at::Tensor& self, const at::Tensor& mat2) {
   if (usable_batched(self, mat2) &&
-      self.size(0) * self.size(1) * self.size(2) * mat2.size(2) >= kMinMacsOneDnn) {
+      self.size(0) * self.size(1) * self.size(2) * mat2.size(2) >= kMinMacs) {
     if (auto r = try_run(self, mat2, {}); r.defined()) return r;
   }
   at::Tensor out = at::empty({0}, self.options());

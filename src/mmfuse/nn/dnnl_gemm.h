@@ -5,10 +5,10 @@
 // LibTorch already links for its convolutions, is several times faster on the same products.
 // DnnlGemm puts oneDNN behind those three ops for float32 CPU tensors: while an instance lives,
 // their CPU kernels are replaced (autograd is unchanged: backward calls aten::mm / aten::bmm
-// again). Products under 2^18 multiply-adds run on one thread (oneDNN would fork its OpenMP team
-// for each, which costs more than the product); other dtypes, empty shapes, products under 2^11
-// multiply-adds, strides for which oneDNN has only its reference implementation, and addmm with a
-// general (non-bias) `self` or alpha != 1 keep LibTorch's kernels.
+// again). Other dtypes, empty shapes, tiny products (< 2^18 multiply-adds, where oneDNN's per-call
+// thread fork costs more than it saves), strides for which oneDNN has only its reference
+// implementation, and addmm with a general (non-bias) `self` or alpha != 1 keep LibTorch's
+// kernels.
 // Results equal LibTorch's within float rounding (a different summation order).
 //
 // The replacement is process-wide (LibTorch's dispatcher is): share it through
