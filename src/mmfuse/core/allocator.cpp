@@ -40,6 +40,12 @@ bool tune_allocator_for_inference(int arenas, int trim_threshold_bytes) {
 #endif
 }
 
+void release_free_memory() {
+#if defined(__GLIBC__)
+  if (glibc_malloc()) malloc_trim(0);
+#endif
+}
+
 MemoryReleaser::MemoryReleaser(std::chrono::milliseconds interval) {
   if (glibc_malloc() && interval.count() > 0) {
     thread_ = std::thread([this, interval] { loop(interval); });
@@ -64,9 +70,7 @@ void MemoryReleaser::loop(std::chrono::milliseconds interval) {
   std::unique_lock<std::mutex> lock(mu_);
   while (!cv_.wait_for(lock, interval, [this] { return stop_; })) {
     lock.unlock();
-#if defined(__GLIBC__)
-    malloc_trim(0);
-#endif
+    release_free_memory();
     lock.lock();
     ++releases_;
   }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "mmfuse/core/allocator.h"
 #include "mmfuse/core/error.h"
 
 namespace mmfuse::data {
@@ -27,6 +28,9 @@ bool ChunkedLoader::next_chunk() {
   if (loader_) {
     for (auto& b : loader_->bad()) bad_.push_back(std::move(b));
     loader_.reset();  // frees the chunk's samples before the next is read
+    // ... and returns the pages they and the chunk's batches freed: the evaluation holds what one
+    // chunk needs, however long the manifest (core/allocator.h)
+    release_free_memory();
   }
   while (!done_) {
     auto set = ds_->read_chunk(reader_, chunk_, skip_bad_);

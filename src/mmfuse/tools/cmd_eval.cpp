@@ -53,9 +53,10 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--memory-budget", *memory_budget,
                   "Memory budget in MiB (0: none): caps the RAM feature cache and the prefetch "
                   "queue; the result says whether the peak held");
-  auto release_s = std::make_shared<double>(10.0);
+  auto release_s = std::make_shared<double>(0.0);
   cmd->add_option("--release-memory-s", *release_s,
-                  "Seconds between returns of the allocator's free pages to the OS (0: never)")
+                  "Seconds between returns of the allocator's free pages to the OS (0: only "
+                  "between chunks of the manifest)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->callback([=] {
@@ -80,7 +81,8 @@ void add_eval_command(CLI::App& app) {
       }
     }
     // Arenas for the main thread and the decode workers; freed blocks kept for the next batch
-    // as in training and returned every --release-memory-s (core/allocator.h).
+    // as in training, returned between chunks of the manifest and every --release-memory-s
+    // (core/allocator.h).
     tune_allocator_for_inference(r.threads + 1, kTrainingTrimThresholdBytes);
     const MemoryReleaser releaser(
         std::chrono::milliseconds(static_cast<int64_t>(*release_s * 1000)));
