@@ -50,5 +50,26 @@ TEST(Allocator, ABlockAboveTheMmapThresholdIsReusedWithoutPageFaults) {
   EXPECT_LT(again, 1000) << "first use: " << first << " faults";
 }
 
+// What `mmfuse eval` sets (training's "never trim") against a server's 8 MiB threshold: a freed
+// block at the top of the heap is returned by the server's and faulted in again at the next use.
+TEST(Allocator, BatchJobsKeepTheHeapTopAndServersReturnIt) {
+  if (!glibc_malloc()) GTEST_SKIP() << "malloc is not glibc's";
+  ::unsetenv("MMFUSE_DEFAULT_MALLOC");
+  ASSERT_TRUE(tune_allocator_for_training());
+  constexpr std::size_t kBytes = std::size_t{96} << 20;
+  ASSERT_TRUE(tune_allocator_for_inference(2, kInferenceTrimThresholdBytes));
+  faults_of_a_written_block(kBytes);
+  EXPECT_GT(faults_of_a_written_block(kBytes), 20000);  // trimmed after the first use
+  ASSERT_TRUE(tune_allocator_for_inference(2, kTrainingTrimThresholdBytes));
+  faults_of_a_written_block(kBytes);
+  EXPECT_LT(faults_of_a_written_block(kBytes), 1000);  // kept
+}
+
+TEST(Allocator, ReleaseCallsAreCounted) {
+  const int64_t before = release_free_memory_calls();
+  release_free_memory();
+  EXPECT_EQ(release_free_memory_calls(), before + 1);
+}
+
 }  // namespace
 }  // namespace mmfuse

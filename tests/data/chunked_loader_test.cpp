@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "data/dataset_fixture.h"
+#include "mmfuse/core/allocator.h"
 #include "mmfuse/core/fs.h"
 #include "mmfuse/data/chunked_loader.h"
 #include "mmfuse/data/manifest.h"
@@ -105,6 +106,7 @@ TEST_F(ChunkedLoaderTest, SameBatchesAsALoaderOverTheWholeFileHoldingOneChunk) {
   while (auto b = whole.next()) expected.push_back(std::move(*b));
   ASSERT_EQ(expected.size(), 8u);  // ceil(23 / 3)
 
+  const int64_t releases = release_free_memory_calls();
   ChunkedLoader chunked(ds_, manifest, lo_, false, /*chunk_samples=*/7);  // -> 9, whole batches
   std::size_t i = 0;
   while (auto b = chunked.next()) {
@@ -122,6 +124,8 @@ TEST_F(ChunkedLoaderTest, SameBatchesAsALoaderOverTheWholeFileHoldingOneChunk) {
   EXPECT_EQ(chunked.peak_chunk_samples(), 9);
   EXPECT_TRUE(chunked.bad().empty());
   EXPECT_FALSE(chunked.next().has_value());
+  // free pages returned after each of the 3 chunks (9, 9, 5): the reader holds one chunk's memory
+  EXPECT_EQ(release_free_memory_calls(), releases + 3);
 }
 
 TEST_F(ChunkedLoaderTest, BadLinesThrowWhereMetOrAreListed) {

@@ -1,6 +1,7 @@
 #include "mmfuse/core/allocator.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 
@@ -40,10 +41,19 @@ bool tune_allocator_for_inference(int arenas, int trim_threshold_bytes) {
 #endif
 }
 
+namespace {
+std::atomic<int64_t> g_release_calls{0};
+}  // namespace
+
 void release_free_memory() {
+  g_release_calls.fetch_add(1, std::memory_order_relaxed);
 #if defined(__GLIBC__)
   if (glibc_malloc()) malloc_trim(0);
 #endif
+}
+
+int64_t release_free_memory_calls() {
+  return g_release_calls.load(std::memory_order_relaxed);
 }
 
 MemoryReleaser::MemoryReleaser(std::chrono::milliseconds interval) {

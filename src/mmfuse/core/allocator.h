@@ -80,6 +80,8 @@ inline constexpr int kTrainingTrimThresholdBytes = -1;
 /// Returns the allocator's free pages to the OS now (glibc malloc_trim(0); nothing elsewhere).
 /// The evaluation's chunked reader calls it between chunks.
 void release_free_memory();
+/// Calls of release_free_memory() so far in this process (tests).
+int64_t release_free_memory_calls();
 
 /// A thread that returns the allocator's free pages to the OS (glibc malloc_trim(0)) every
 /// `interval` until destroyed; an interval of zero (or another C library) starts nothing. A trim

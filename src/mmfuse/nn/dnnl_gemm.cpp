@@ -3,7 +3,6 @@
 #include <torch/library.h>
 #include <oneapi/dnnl/dnnl.hpp>
 
-#include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <string>
@@ -112,11 +111,9 @@ torch::Tensor try_run(const torch::Tensor& a, const torch::Tensor& b, const torc
   const bool batched = a.dim() == 3;
   const int64_t batch = batched ? a.size(0) : 0;
   const int64_t m = a.size(-2), k = a.size(-1), n = b.size(-1);
-  torch::Tensor bias_c;
   if (bias.defined()) {
     TORCH_CHECK(bias.numel() == n && bias.scalar_type() == torch::kFloat,
                 "dnnl_mm_bias expected a float32 bias of ", n, " values, got ", bias.sizes());
-    bias_c = bias.reshape({n}).contiguous();
   }
   const Key key{batch,
                 m,
@@ -131,6 +128,7 @@ torch::Tensor try_run(const torch::Tensor& a, const torch::Tensor& b, const torc
                 bias.defined()};
   const Prepared& p = prepared(key);
   if (p.reference) return {};
+  const torch::Tensor bias_c = bias.defined() ? bias.reshape({n}).contiguous() : torch::Tensor();
   torch::Tensor out =
       batched ? torch::empty({batch, m, n}, a.options()) : torch::empty({m, n}, a.options());
   auto& engine = cpu_engine();
@@ -154,8 +152,12 @@ torch::Tensor run(const torch::Tensor& a, const torch::Tensor& b, const torch::T
 }
 
 // The replacement kernels: oneDNN where it applies, LibTorch's out= kernels otherwise.
+// a [(B,) M, K] x b [(B,) K, N]: B·M·K·N multiply-adds.
+bool big_enough(const torch::Tensor& a, const torch::Tensor& b) {
+  return a.numel() * b.size(-1) >= kMinMacs;
+}
 bool worth_it(const torch::Tensor& a, const torch::Tensor& b) {
-  return usable(a, b) && a.size(0) * a.size(1) * b.size(1) >= kMinMacs;
+  return usable(a, b) && big_enough(a, b);
 }
 
 std::atomic<GemmHook> g_gemm_hook{nullptr};
@@ -196,8 +198,7 @@ at::Tensor addmm_kernel(const at::Tensor& self, const at::Tensor& mat1, const at
 }
 
 at::Tensor bmm_kernel(const at::Tensor& self, const at::Tensor& mat2) {
-  if (usable_batched(self, mat2) &&
-      self.size(0) * self.size(1) * self.size(2) * mat2.size(2) >= kMinMacs) {
+  if (usable_batched(self, mat2) && big_enough(self, mat2)) {
     if (auto r = try_run(self, mat2, {}); r.defined()) return r;
   }
   at::Tensor out = at::empty({0}, self.options());
