@@ -267,9 +267,11 @@ class BnReluPool : public torch::autograd::Function<BnReluPool> {
   }
 };
 
+}  // namespace
+
 /// running = (1 - f) * running + f * batch (the variance unbiased), as BatchNorm's forward.
-void update_running_stats(torch::nn::BatchNorm2dImpl& bn, const std::vector<double>& mean,
-                          const std::vector<double>& var, int64_t count) {
+void update_bn_running_stats(torch::nn::BatchNorm2dImpl& bn, const std::vector<double>& mean,
+                             const std::vector<double>& var, int64_t count) {
   if (!bn.options.track_running_stats() || !bn.running_mean.defined()) return;
   torch::NoGradGuard no_grad;
   double factor = bn.options.momentum().value_or(0.0);
@@ -286,7 +288,17 @@ void update_running_stats(torch::nn::BatchNorm2dImpl& bn, const std::vector<doub
   }
 }
 
-}  // namespace
+std::pair<torch::Tensor, torch::Tensor> mean_and_invstd(const std::vector<double>& mean,
+                                                        const std::vector<double>& var,
+                                                        double eps) {
+  const auto c = static_cast<int64_t>(mean.size());
+  auto mean_t = torch::empty({c}), invstd_t = torch::empty({c});
+  for (int64_t i = 0; i < c; ++i) {
+    mean_t.data_ptr<float>()[i] = static_cast<float>(mean[i]);
+    invstd_t.data_ptr<float>()[i] = static_cast<float>(1.0 / std::sqrt(var[i] + eps));
+  }
+  return {mean_t, invstd_t};
+}
 
 bool fused_block_applies(const torch::Tensor& x) {
   return g_fused.load() && x.dim() == 4 && x.device().is_cpu() &&
@@ -304,12 +316,8 @@ torch::Tensor bn_relu_max_pool2(const torch::Tensor& input, torch::nn::BatchNorm
   const Shape s = shape_of(x);
   std::vector<double> mean, var;
   channel_moments(x.data_ptr<float>(), s, mean, var);
-  update_running_stats(bn, mean, var, s.count());
-  auto mean_t = torch::empty({s.c}, x.options()), invstd_t = torch::empty({s.c}, x.options());
-  for (int64_t c = 0; c < s.c; ++c) {
-    mean_t.data_ptr<float>()[c] = static_cast<float>(mean[c]);
-    invstd_t.data_ptr<float>()[c] = static_cast<float>(1.0 / std::sqrt(var[c] + bn.options.eps()));
-  }
+  update_bn_running_stats(bn, mean, var, s.count());
+  auto [mean_t, invstd_t] = mean_and_invstd(mean, var, bn.options.eps());
   // Without affine parameters: gamma 1 and beta 0 as constants (autograd needs defined inputs).
   auto weight = bn.weight.defined() ? bn.weight : torch::ones({s.c}, x.options());
   auto bias = bn.bias.defined() ? bn.bias : torch::zeros({s.c}, x.options());

@@ -19,6 +19,9 @@
 
 #include <torch/torch.h>
 
+#include <utility>
+#include <vector>
+
 namespace mmfuse::encoders {
 
 /// x [N, C, H, W] float32 CPU, bn over C in training mode ->
@@ -27,6 +30,16 @@ namespace mmfuse::encoders {
 /// num_batches_tracked as BatchNorm2d's forward does. Differentiable in x, bn.weight, bn.bias
 /// (first order).
 torch::Tensor bn_relu_max_pool2(const torch::Tensor& x, torch::nn::BatchNorm2dImpl& bn);
+
+/// running = (1 - f) * running + f * batch (the variance unbiased over `count` values) and
+/// num_batches_tracked + 1, as BatchNorm2d's training forward (f: momentum, or the cumulative
+/// average without one). Nothing when bn tracks no running statistics.
+void update_bn_running_stats(torch::nn::BatchNorm2dImpl& bn, const std::vector<double>& mean,
+                             const std::vector<double>& var, int64_t count);
+
+/// Float32 tensors [C]: the batch mean and 1 / sqrt(var + eps).
+std::pair<torch::Tensor, torch::Tensor> mean_and_invstd(const std::vector<double>& mean,
+                                                        const std::vector<double>& var, double eps);
 
 /// Whether bn_relu_max_pool2 applies to `x` (float32, CPU, 4-d, H and W >= 2, and fused blocks
 /// switched on).

@@ -2,8 +2,9 @@
 // each followed by BatchNorm, ReLU and MaxPool2, channels doubling per block. Module names match
 // the PyTorch peer's `LeNet.net` (net.0 conv, net.1 bn, net.2 relu, net.3 pool, net.4 conv, ...)
 // so its state dict loads key for key.
-// In training, each BN -> ReLU -> MaxPool2 runs as one fused op with its own backward
-// (bn_relu_pool.h); its modules stay in `net` for the names, parameters and buffers.
+// In training, each conv -> BN -> ReLU -> MaxPool2 runs as one fused op with its own backward
+// (conv_block.h; bn_relu_pool.h after LibTorch's convolution where that does not apply); its
+// modules stay in `net` for the names, parameters and buffers.
 // Without autograd in eval mode (inference), each conv -> BN runs as one folded oneDNN
 // convolution, then MaxPool2 and ReLU (they commute; pooling first touches 4x fewer values).
 #pragma once
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "mmfuse/nn/encoders/bn_relu_pool.h"
+#include "mmfuse/nn/encoders/conv_block.h"
 #include "mmfuse/nn/encoders/encoder.h"
 #include "mmfuse/nn/encoders/folded_conv_bn.h"
 
@@ -149,13 +151,19 @@ class LeNetImpl : public torch::nn::Cloneable<LeNetImpl>, public Encoder {
     return side;
   }
 
-  /// Training mode: conv, then the fused BN -> ReLU -> MaxPool2 where it applies (float32 CPU,
-  /// switched on), else the modules one by one.
+  /// Training mode: each block as one oneDNN op with the blocked layout kept (conv_block.h) where
+  /// it applies, else conv then the fused BN -> ReLU -> MaxPool2 (float32 CPU, switched on), else
+  /// the modules one by one.
   torch::Tensor training_forward(const torch::Tensor& image) {
     torch::Tensor x = image;
     for (std::size_t i = 0; i + 3 < net_->size(); i += 4) {
-      x = net_[i]->as<torch::nn::Conv2d>()->forward(x);
+      auto* conv = net_[i]->as<torch::nn::Conv2d>();
       auto* bn = net_[i + 1]->as<torch::nn::BatchNorm2d>();
+      if (conv_block_applies(x, *conv)) {
+        x = conv_bn_relu_max_pool2(x, *conv, *bn);
+        continue;
+      }
+      x = conv->forward(x);
       if (fused_block_applies(x)) {
         x = bn_relu_max_pool2(x, *bn);
       } else {

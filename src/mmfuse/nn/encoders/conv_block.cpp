@@ -1,0 +1,391 @@
+#include "mmfuse/nn/encoders/conv_block.h"
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <atomic>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "mmfuse/nn/encoders/blocked_bn_relu_pool.h"
+#include "mmfuse/nn/encoders/bn_relu_pool.h"
+
+namespace mmfuse::encoders {
+
+namespace {
+
+using dnnl::memory;
+using Tag = memory::format_tag;
+constexpr auto kF32 = memory::data_type::f32;
+
+dnnl::engine& engine() {
+  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
+  return e;
+}
+
+std::atomic<int64_t> g_runs{0};
+
+// Blocks with a channels-last input of at least this many channels (and 8 or more output
+// channels) write NHWC; the others oneDNN's blocked layout.
+constexpr int64_t kMinNhwcInputChannels = 4;
+
+// A float buffer of `md`'s size (a blocked desc may hold padding).
+torch::Tensor buffer_for(const memory::desc& md) {
+  return torch::empty({static_cast<int64_t>((md.get_size() + 3) / 4)});
+}
+
+// A conversion between two descs of the same tensor: nothing when they are equal.
+struct Convert {
+  memory::desc from, to;
+  dnnl::reorder prim;
+  bool same = true;
+
+  void init(const memory::desc& f, const memory::desc& t) {
+    from = f, to = t, same = f == t;
+    if (!same) prim = dnnl::reorder(dnnl::reorder::primitive_desc(engine(), f, engine(), t));
+  }
+  // `data` in `from`'s layout -> a pointer in `to`'s (data itself, or `out` filled).
+  void* run(dnnl::stream& s, void* data, torch::Tensor& out) const {
+    if (same) return data;
+    out = buffer_for(to);
+    memory a(from, engine(), data), b(to, engine(), out.data_ptr());
+    prim.execute(s, a, b);
+    return out.data_ptr();
+  }
+  // The same into a given buffer.
+  void run_into(dnnl::stream& s, void* data, void* dst) const {
+    memory a(from, engine(), data), b(to, engine(), dst);
+    prim.execute(s, a, b);
+  }
+};
+
+// One block's shapes: the primitives depend on nothing else.
+// One block's shapes and its input's layout: the primitives depend on nothing else.
+struct Key {
+  int64_t n, ic, h, w, oc, k, pad;
+  bool nhwc_src;  // the input is channels-last (the previous block's output)
+  bool operator==(const Key& o) const {
+    return n == o.n && ic == o.ic && h == o.h && w == o.w && oc == o.oc && k == o.k &&
+           pad == o.pad && nhwc_src == o.nhwc_src;
+  }
+};
+struct KeyHash {
+  std::size_t operator()(const Key& k) const {
+    std::size_t h = static_cast<std::size_t>(k.nhwc_src);
+    for (int64_t v : {k.n, k.ic, k.h, k.w, k.oc, k.k, k.pad}) {
+      h = h * 1000003u ^ std::hash<int64_t>()(v);
+    }
+    return h;
+  }
+};
+
+// The three convolution primitives of a block and the reorders around them.
+struct Prims {
+  int64_t block = 0;  // lanes per pixel of the output: 8, 16 (blocked) or OC (NHWC); 0: unusable
+  int64_t oh = 0, ow = 0;
+  memory::desc dst;  // the forward's output and the backward's output gradient (blocked)
+  dnnl::convolution_forward fwd;
+  dnnl::convolution_backward_weights bwd_w;
+  dnnl::convolution_backward_data bwd_d;
+  memory::desc fwd_scratch, bw_scratch, bd_scratch, bw_dwei, bd_dsrc;
+  Convert fwd_src, fwd_wei, bw_src, bw_ddst, bw_dwei_out, bd_wei, bd_ddst, bd_dsrc_out;
+};
+
+dnnl::primitive_attr user_scratchpad() {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
+bool reference_impl(const char* impl) {
+  return std::string(impl).rfind("ref", 0) == 0;
+}
+
+std::shared_ptr<const Prims> make_prims(const Key& key) {
+  auto p = std::make_shared<Prims>();
+  p->oh = key.h + 2 * key.pad - key.k + 1;
+  p->ow = key.w + 2 * key.pad - key.k + 1;
+  const memory::dims src_d{key.n, key.ic, key.h, key.w}, wei_d{key.oc, key.ic, key.k, key.k};
+  const memory::dims dst_d{key.n, key.oc, p->oh, p->ow}, strides{1, 1}, pad{key.pad, key.pad};
+  const memory::desc src_any(src_d, kF32, Tag::any), wei_any(wei_d, kF32, Tag::any);
+  const memory::desc src_plain(src_d, kF32, key.nhwc_src ? Tag::nhwc : Tag::nchw);
+  const memory::desc wei_plain(wei_d, kF32, Tag::oihw);
+  const auto attr = user_scratchpad();
+  const auto algo = dnnl::algorithm::convolution_direct;
+
+  // Measured per layer (docs/BENCHMARKS.md): oneDNN's blocked kernels are fastest for a first
+  // layer (few input channels), its NHWC kernels for the rest, whose backward-weights otherwise
+  // fall back to AVX2 kernels on 8-lane blocks.
+  const bool nhwc = key.nhwc_src && key.ic >= kMinNhwcInputChannels && key.oc >= 8;
+  // An NHWC block reads its input as it is (with `any`, oneDNN may pick only its reference).
+  const memory::desc src_in = nhwc ? src_plain : src_any;
+  dnnl::convolution_forward::primitive_desc fpd(
+      dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, algo, src_in, wei_any,
+                                      memory::desc(dst_d, kF32, nhwc ? Tag::nhwc : Tag::any),
+                                      strides, pad, pad),
+      attr, engine());
+  p->dst = fpd.dst_desc();
+  if (p->dst == memory::desc(dst_d, kF32, Tag::nChw16c)) p->block = 16;
+  if (p->dst == memory::desc(dst_d, kF32, Tag::nChw8c)) p->block = 8;
+  if (nhwc && p->dst == memory::desc(dst_d, kF32, Tag::nhwc)) p->block = key.oc;
+  if (p->block == 0 || reference_impl(fpd.impl_info_str())) {
+    p->block = 0;
+    return p;
+  }
+  p->fwd = dnnl::convolution_forward(fpd);
+  p->fwd_scratch = fpd.scratchpad_desc();
+  p->fwd_src.init(src_plain, fpd.src_desc());
+  p->fwd_wei.init(wei_plain, fpd.weights_desc());
+
+  // Backward primitives read the forward's blocked layout as their output gradient; where oneDNN
+  // has only its reference kernel for it, they take their own layout (and a reorder).
+  using BwdW = dnnl::convolution_backward_weights;
+  BwdW::primitive_desc wpd(BwdW::desc(algo, src_in, wei_any, p->dst, strides, pad, pad), attr,
+                           engine(), fpd);
+  if (reference_impl(wpd.impl_info_str())) {
+    wpd = BwdW::primitive_desc(
+        BwdW::desc(algo, src_any, wei_any, memory::desc(dst_d, kF32, Tag::any), strides, pad, pad),
+        attr, engine(), fpd);
+  }
+  p->bwd_w = BwdW(wpd);
+  p->bw_scratch = wpd.scratchpad_desc();
+  p->bw_dwei = wpd.diff_weights_desc();
+  p->bw_src.init(src_plain, wpd.src_desc());
+  p->bw_ddst.init(p->dst, wpd.diff_dst_desc());
+  p->bw_dwei_out.init(wpd.diff_weights_desc(), wei_plain);
+
+  using BwdD = dnnl::convolution_backward_data;
+  BwdD::primitive_desc dpd(BwdD::desc(algo, src_in, wei_any, p->dst, strides, pad, pad), attr,
+                           engine(), fpd);
+  if (reference_impl(dpd.impl_info_str())) {
+    dpd = BwdD::primitive_desc(
+        BwdD::desc(algo, src_any, wei_any, memory::desc(dst_d, kF32, Tag::any), strides, pad, pad),
+        attr, engine(), fpd);
+  }
+  p->bwd_d = BwdD(dpd);
+  p->bd_scratch = dpd.scratchpad_desc();
+  p->bd_dsrc = dpd.diff_src_desc();
+  p->bd_wei.init(wei_plain, dpd.weights_desc());
+  p->bd_ddst.init(p->dst, dpd.diff_dst_desc());
+  p->bd_dsrc_out.init(dpd.diff_src_desc(), src_plain);
+  return p;
+}
+
+std::shared_ptr<const Prims> prims_for(const Key& key) {
+  static std::mutex mutex;
+  static std::unordered_map<Key, std::shared_ptr<const Prims>, KeyHash> cache;
+  std::lock_guard<std::mutex> lock(mutex);
+  auto it = cache.find(key);
+  if (it != cache.end()) return it->second;
+  if (cache.size() >= 256) cache.clear();  // shapes vary (last batches): bound it
+  return cache.emplace(key, make_prims(key)).first->second;
+}
+
+// Executes `prim` with `args` plus a scratchpad of `scratch`'s size.
+void execute(const dnnl::primitive& prim, const memory::desc& scratch,
+             std::unordered_map<int, memory> args) {
+  torch::Tensor pad;
+  if (scratch.get_size() > 0) {
+    pad = buffer_for(scratch);
+    args.emplace(DNNL_ARG_SCRATCHPAD, memory(scratch, engine(), pad.data_ptr()));
+  }
+  dnnl::stream stream(engine());
+  prim.execute(stream, args);
+  stream.wait();
+}
+
+// Channels-last and not also plain contiguous (as a one-channel map is).
+bool channels_last(const torch::Tensor& x) {
+  return !x.is_contiguous() && x.is_contiguous(torch::MemoryFormat::ChannelsLast);
+}
+
+Key key_of(const torch::Tensor& x, const torch::Tensor& weight, int64_t pad) {
+  return {x.size(0),      x.size(1),      x.size(2), x.size(3),
+          weight.size(0), weight.size(2), pad,       channels_last(x)};
+}
+
+// An uninitialised [N, C, H, W] tensor laid out channels-last.
+torch::Tensor empty_channels_last(int64_t n, int64_t c, int64_t h, int64_t w) {
+  return torch::empty({n, h, w, c}).permute({0, 3, 1, 2});
+}
+
+// Per-channel vectors padded with zeros to the blocked width.
+std::vector<float> padded(int64_t lanes) {
+  return std::vector<float>(static_cast<std::size_t>(lanes), 0.f);
+}
+
+class ConvBnReluPool : public torch::autograd::Function<ConvBnReluPool> {
+ public:
+  // x [N, IC, H, W], weight [OC, IC, k, k], gamma / beta [OC] -> [N, OC, H'/2, W'/2]
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
+                               const torch::Tensor& weight, const torch::Tensor& gamma,
+                               const torch::Tensor& beta, int64_t pad,
+                               torch::nn::BatchNorm2dImpl* bn) {
+    const Key key = key_of(x, weight, pad);
+    const auto prims = prims_for(key);
+    const Prims& p = *prims;
+    dnnl::stream stream(engine());
+    torch::Tensor src_buf, wei_buf;
+    auto wei = weight.contiguous();
+    void* src = p.fwd_src.run(stream, x.data_ptr(), src_buf);
+    void* w = p.fwd_wei.run(stream, wei.data_ptr(), wei_buf);
+    stream.wait();
+    auto dst = buffer_for(p.dst);
+    execute(p.fwd, p.fwd_scratch,
+            {{DNNL_ARG_SRC, memory(p.fwd_src.to, engine(), src)},
+             {DNNL_ARG_WEIGHTS, memory(p.fwd_wei.to, engine(), w)},
+             {DNNL_ARG_DST, memory(p.dst, engine(), dst.data_ptr())}});
+
+    const BlockedMap s{key.n, key.oc, p.oh, p.ow, p.block};
+    std::vector<double> mean, var;
+    blocked_moments(dst.data_ptr<float>(), s, mean, var);
+    update_bn_running_stats(*bn, mean, var, s.n * s.h * s.w);
+    auto [mean_t, invstd_t] = mean_and_invstd(mean, var, bn->options.eps());
+    auto a = padded(s.padded_channels()), b = padded(s.padded_channels());
+    for (int64_t c = 0; c < s.c; ++c) {  // y = a * x + b, as bn_relu_pool.cpp
+      a[c] = gamma.data_ptr<float>()[c] * invstd_t.data_ptr<float>()[c];
+      b[c] = beta.data_ptr<float>()[c] - mean_t.data_ptr<float>()[c] * a[c];
+    }
+    auto out = empty_channels_last(s.n, s.c, s.oh(), s.ow());
+    auto code = torch::empty({s.pooled_codes()}, torch::kUInt8);
+    blocked_pool_forward(dst.data_ptr<float>(), s, a.data(), b.data(), out.data_ptr<float>(),
+                         code.data_ptr<uint8_t>());
+    ctx->save_for_backward({x, weight, gamma, mean_t, invstd_t, dst, code});
+    ctx->saved_data["pad"] = pad;
+    g_runs.fetch_add(1, std::memory_order_relaxed);
+    return out;
+  }
+
+  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
+                                               torch::autograd::tensor_list grads);
+};
+
+torch::autograd::tensor_list ConvBnReluPool::backward(torch::autograd::AutogradContext* ctx,
+                                                      torch::autograd::tensor_list grads) {
+  auto saved = ctx->get_saved_variables();
+  const torch::Tensor &x = saved[0], &weight = saved[1], &gamma = saved[2], &mean_t = saved[3],
+                      &invstd_t = saved[4], &dst = saved[5], &code = saved[6];
+  const Key key = key_of(x, weight, ctx->saved_data["pad"].toInt());
+  const auto prims = prims_for(key);
+  const Prims& p = *prims;
+  const BlockedMap s{key.n, key.oc, p.oh, p.ow, p.block};
+  const auto g = grads[0].contiguous(torch::MemoryFormat::ChannelsLast);
+
+  // BatchNorm's reductions, then the convolution's output gradient in the blocked layout:
+  // ddst = a * dy + p - q * x  (a = gamma * invstd; p, q per channel, as bn_relu_pool.cpp).
+  auto lanes = s.padded_channels();
+  auto mean = padded(lanes);
+  std::copy_n(mean_t.data_ptr<float>(), s.c, mean.begin());
+  std::vector<double> sum_dy, sum_dyx;
+  blocked_grad_sums(dst.data_ptr<float>(), s, g.data_ptr<float>(), code.data_ptr<uint8_t>(),
+                    mean.data(), sum_dy, sum_dyx);
+  auto a = padded(lanes), pc = padded(lanes), qc = padded(lanes);
+  auto dgamma = torch::empty({s.c}), dbeta = torch::empty({s.c});
+  const double m = static_cast<double>(s.n * s.h * s.w);
+  for (int64_t c = 0; c < s.c; ++c) {
+    const double invstd = invstd_t.data_ptr<float>()[c];
+    const double sum_dyxhat = sum_dyx[c] * invstd;
+    const double ac = gamma.data_ptr<float>()[c] * invstd;
+    const double q = ac * invstd * sum_dyxhat / m;
+    a[c] = static_cast<float>(ac);
+    qc[c] = static_cast<float>(q);
+    pc[c] = static_cast<float>(-ac * sum_dy[c] / m + q * mean[c]);
+    dgamma.data_ptr<float>()[c] = static_cast<float>(sum_dyxhat);
+    dbeta.data_ptr<float>()[c] = static_cast<float>(sum_dy[c]);
+  }
+  auto ddst = buffer_for(p.dst);
+  blocked_pool_backward(dst.data_ptr<float>(), s, g.data_ptr<float>(), code.data_ptr<uint8_t>(),
+                        a.data(), pc.data(), qc.data(), ddst.data_ptr<float>());
+
+  dnnl::stream stream(engine());
+  torch::Tensor src_buf, ddst_w_buf, ddst_d_buf, wei_buf;
+  void* src = p.bw_src.run(stream, x.data_ptr(), src_buf);
+  void* ddst_w = p.bw_ddst.run(stream, ddst.data_ptr(), ddst_w_buf);
+  stream.wait();
+  auto dwei = buffer_for(p.bw_dwei);
+  execute(p.bwd_w, p.bw_scratch,
+          {{DNNL_ARG_SRC, memory(p.bw_src.to, engine(), src)},
+           {DNNL_ARG_DIFF_DST, memory(p.bw_ddst.to, engine(), ddst_w)},
+           {DNNL_ARG_DIFF_WEIGHTS, memory(p.bw_dwei, engine(), dwei.data_ptr())}});
+  auto dweight = torch::empty_like(weight, torch::MemoryFormat::Contiguous);
+  if (p.bw_dwei_out.same) {
+    dweight.copy_(dwei.narrow(0, 0, dweight.numel()).view(dweight.sizes()));
+  } else {
+    p.bw_dwei_out.run_into(stream, dwei.data_ptr(), dweight.data_ptr());
+    stream.wait();
+  }
+
+  torch::Tensor dx;
+  if (ctx->needs_input_grad(0)) {
+    auto wei = weight.contiguous();
+    void* w = p.bd_wei.run(stream, wei.data_ptr(), wei_buf);
+    void* ddst_d = p.bd_ddst.run(stream, ddst.data_ptr(), ddst_d_buf);
+    stream.wait();
+    auto dsrc = buffer_for(p.bd_dsrc);
+    execute(p.bwd_d, p.bd_scratch,
+            {{DNNL_ARG_DIFF_DST, memory(p.bd_ddst.to, engine(), ddst_d)},
+             {DNNL_ARG_WEIGHTS, memory(p.bd_wei.to, engine(), w)},
+             {DNNL_ARG_DIFF_SRC, memory(p.bd_dsrc, engine(), dsrc.data_ptr())}});
+    dx = key.nhwc_src ? empty_channels_last(key.n, key.ic, key.h, key.w)
+                      : torch::empty({key.n, key.ic, key.h, key.w});
+    if (p.bd_dsrc_out.same) {
+      std::memcpy(dx.data_ptr(), dsrc.data_ptr(), dx.numel() * sizeof(float));
+    } else {
+      p.bd_dsrc_out.run_into(stream, dsrc.data_ptr(), dx.data_ptr());
+      stream.wait();
+    }
+  }
+  return {dx, dweight, dgamma, dbeta, torch::Tensor(), torch::Tensor()};
+}
+
+// The symmetric zero padding of a square-kernel, stride-1 convolution without bias, groups or
+// dilation; -1 when the convolution is anything else.
+int64_t plain_padding(const torch::nn::Conv2dImpl& conv) {
+  const auto& o = conv.options;
+  if (o.bias() || o.groups() != 1 || o.transposed()) return -1;
+  if (!c10::get_if<torch::enumtype::kZeros>(&o.padding_mode())) return -1;
+  if ((*o.stride())[0] != 1 || (*o.stride())[1] != 1) return -1;
+  if ((*o.dilation())[0] != 1 || (*o.dilation())[1] != 1) return -1;
+  if ((*o.kernel_size())[0] != (*o.kernel_size())[1]) return -1;
+  const auto* pad = c10::get_if<torch::ExpandingArray<2>>(&o.padding());
+  if (pad == nullptr || (**pad)[0] != (**pad)[1]) return -1;
+  return (**pad)[0];
+}
+
+}  // namespace
+
+bool conv_block_applies(const torch::Tensor& x, const torch::nn::Conv2dImpl& conv) {
+  if (!fused_blocks() || x.dim() != 4 || !x.device().is_cpu() ||
+      x.scalar_type() != torch::kFloat32 || x.numel() == 0 || !conv.weight.defined() ||
+      conv.weight.scalar_type() != torch::kFloat32 || x.size(1) != conv.weight.size(1)) {
+    return false;
+  }
+  const int64_t pad = plain_padding(conv);
+  if (pad < 0) return false;
+  const int64_t k = conv.weight.size(2);
+  if (x.size(2) + 2 * pad - k + 1 < 2 || x.size(3) + 2 * pad - k + 1 < 2) return false;
+  return prims_for(key_of(x, conv.weight, pad))->block != 0;
+}
+
+torch::Tensor conv_bn_relu_max_pool2(const torch::Tensor& input, torch::nn::Conv2dImpl& conv,
+                                     torch::nn::BatchNorm2dImpl& bn) {
+  TORCH_CHECK(conv_block_applies(input, conv),
+              "conv_bn_relu_max_pool2 cannot run this block (input ", input.sizes(), " ",
+              input.dtype(), "); check conv_block_applies first and run the modules instead");
+  TORCH_CHECK(conv.weight.size(0) == bn.options.num_features(), "conv_bn_relu_max_pool2: the ",
+              "convolution has ", conv.weight.size(0), " output channels, the batch norm ",
+              bn.options.num_features());
+  const int64_t c = conv.weight.size(0);
+  auto gamma = bn.weight.defined() ? bn.weight : torch::ones({c});
+  auto beta = bn.bias.defined() ? bn.bias : torch::zeros({c});
+  auto x = channels_last(input) ? input : input.contiguous();
+  return ConvBnReluPool::apply(x, conv.weight, gamma, beta, plain_padding(conv), &bn);
+}
+
+int64_t conv_blocks_run() {
+  return g_runs.load(std::memory_order_relaxed);
+}
+
+}  // namespace mmfuse::encoders
