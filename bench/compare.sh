@@ -11,8 +11,9 @@
 # 40) in every round; a second table gives mmfuse's latency over ONNX Runtime's. onnxruntime-node is
 # installed into BUILD/onnxruntime (scripts/install_onnxruntime.sh); where npm or node is
 # unreachable those columns are skipped with a message. --no-ort skips them too.
-# --unfused also times `mmfuse --unfused-blocks bench` in every round (LeNet's BatchNorm, ReLU and
-# MaxPool as LibTorch's three modules in training instead of the fused op): the lever's A/B table.
+# --unfused also times `mmfuse --unfused-blocks bench` (LeNet's BatchNorm, ReLU and MaxPool as
+# LibTorch's three modules in training instead of the fused op) and `mmfuse --no-conv-blocks bench`
+# (LibTorch's convolution, then the fused op) in every round: the levers' A/B table.
 #
 #   bench/compare.sh [--threads 2] [--rounds 3] [--steps 50] [--models "image audio lf tf lrtf xattn"]
 #                    [--epoch-rounds 1] [--epoch-limit 20000] [--build DIR] [--out DIR] [--no-ort]
@@ -97,6 +98,10 @@ for ((r = 1; r <= rounds; r++)); do
         --steps "$steps" --threads "$threads" --json | last_json)"
       record mmfuse_unfused bench "$m" "$u"
       echo "round $r $m: mmfuse --unfused-blocks $u" >&2
+      v="$("$bin" --no-conv-blocks bench --config "$root/configs/avmnist/$m.yaml" --batch 40 \
+        --steps "$steps" --threads "$threads" --json | last_json)"
+      record mmfuse_no_conv_blocks bench "$m" "$v"
+      echo "round $r $m: mmfuse --no-conv-blocks $v" >&2
     fi
     if ((ort)); then
       c="$(ort_bench "$out/onnx_peer_$m/model.onnx")"

@@ -39,17 +39,21 @@ def ort_table(models, pick, misses):
 
 
 def lever_table(models, pick):
-    """compare.sh --unfused: training with LeNet's fused BN-ReLU-pool op against the three modules."""
+    """compare.sh --unfused: training with LeNet's blocks as one oneDNN op (the default), with
+    LibTorch's convolution before the fused BN-ReLU-pool op (--no-conv-blocks), and with the
+    modules one by one (--unfused-blocks)."""
     if not any(pick('mmfuse_unfused', 'bench', m) for m in models):
         return
-    print('\nLever A/B, fused training blocks (`mmfuse bench` against `mmfuse --unfused-blocks bench`, '
-          'same rounds):\n')
-    print('| model | train samples/s fused | unfused | fused / unfused | fused / peer | unfused / peer |')
-    print('|' + '---|' * 6)
+    print('\nLevers A/B, training blocks (`mmfuse bench` against `mmfuse --no-conv-blocks bench` and '
+          '`mmfuse --unfused-blocks bench`, same rounds), train samples/s:\n')
+    print('| model | conv blocks (default) | no conv blocks | unfused | default / no conv blocks '
+          '| no conv blocks / unfused | default / peer | no conv blocks / peer | unfused / peer |')
+    print('|' + '---|' * 9)
     for m in models:
-        o, u, q = (med(pick(side, 'bench', m), 'train_samples_per_s')
-                   for side in ('mmfuse', 'mmfuse_unfused', 'peer'))
-        print(f'| {m} | {o:.0f} | {u:.0f} | {o / u:.2f} | {o / q:.2f} | {u / q:.2f} |')
+        o, c, u, q = (med(pick(side, 'bench', m), 'train_samples_per_s')
+                      for side in ('mmfuse', 'mmfuse_no_conv_blocks', 'mmfuse_unfused', 'peer'))
+        print(f'| {m} | {o:.0f} | {c:.0f} | {u:.0f} | {o / c:.2f} | {c / u:.2f} | {o / q:.2f} '
+              f'| {c / q:.2f} | {u / q:.2f} |')
 
 
 def main():

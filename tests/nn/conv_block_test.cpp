@@ -166,6 +166,9 @@ TEST(ConvBlock, RefusesWhatItCannotRun) {
   set_fused_blocks(false);
   EXPECT_FALSE(conv_block_applies(x, *conv(torch::nn::Conv2dOptions(3, 4, 3).bias(false))));
   set_fused_blocks(true);
+  set_conv_blocks(false);  // --no-conv-blocks
+  EXPECT_FALSE(conv_block_applies(x, *conv(torch::nn::Conv2dOptions(3, 4, 3).bias(false))));
+  set_conv_blocks(true);
   torch::nn::BatchNorm2d bn(5);
   auto c = conv(torch::nn::Conv2dOptions(3, 4, 3).padding(1).bias(false));
   EXPECT_THROW(conv_bn_relu_max_pool2(x, *c, *bn), c10::Error) << "4 channels, 5 in the norm";

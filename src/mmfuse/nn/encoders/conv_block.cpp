@@ -26,6 +26,7 @@ dnnl::engine& engine() {
 }
 
 std::atomic<int64_t> g_runs{0};
+std::atomic<bool> g_on{true};
 
 // Blocks with a channels-last input of at least this many channels (and 8 or more output
 // channels) write NHWC; the others oneDNN's blocked layout.
@@ -357,7 +358,7 @@ int64_t plain_padding(const torch::nn::Conv2dImpl& conv) {
 }  // namespace
 
 bool conv_block_applies(const torch::Tensor& x, const torch::nn::Conv2dImpl& conv) {
-  if (!fused_blocks() || x.dim() != 4 || !x.device().is_cpu() ||
+  if (!g_on.load() || !fused_blocks() || x.dim() != 4 || !x.device().is_cpu() ||
       x.scalar_type() != torch::kFloat32 || x.numel() == 0 || !conv.weight.defined() ||
       conv.weight.scalar_type() != torch::kFloat32 || x.size(1) != conv.weight.size(1)) {
     return false;
@@ -382,6 +383,13 @@ torch::Tensor conv_bn_relu_max_pool2(const torch::Tensor& input, torch::nn::Conv
   auto beta = bn.bias.defined() ? bn.bias : torch::zeros({c});
   auto x = channels_last(input) ? input : input.contiguous();
   return ConvBnReluPool::apply(x, conv.weight, gamma, beta, plain_padding(conv), &bn);
+}
+
+void set_conv_blocks(bool on) {
+  g_on.store(on);
+}
+bool conv_blocks() {
+  return g_on.load();
 }
 
 int64_t conv_blocks_run() {

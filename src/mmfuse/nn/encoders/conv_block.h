@@ -24,10 +24,16 @@ namespace mmfuse::encoders {
 torch::Tensor conv_bn_relu_max_pool2(const torch::Tensor& x, torch::nn::Conv2dImpl& conv,
                                      torch::nn::BatchNorm2dImpl& bn);
 
-/// Whether conv_bn_relu_max_pool2 runs this block: fused blocks on (set_fused_blocks), x float32
+/// Whether conv_bn_relu_max_pool2 runs this block: fused blocks and this op on (set_fused_blocks,
+/// set_conv_blocks), x float32
 /// CPU [N, IC, H, W], conv without bias, groups, dilation or stride, square kernel with zero
 /// padding, an output of at least 2x2, and oneDNN writing that output channel-blocked (8 or 16).
 bool conv_block_applies(const torch::Tensor& x, const torch::nn::Conv2dImpl& conv);
+
+/// Switches this op on (the default) or off for the whole process (the CLI's --no-conv-blocks, for
+/// A/B measurements: LeNet then runs LibTorch's convolution and bn_relu_max_pool2).
+void set_conv_blocks(bool on);
+bool conv_blocks();
 
 /// Blocks run by conv_bn_relu_max_pool2 in this process (forward passes; tests and benchmarks
 /// check the path with it).
