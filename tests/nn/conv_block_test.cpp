@@ -96,11 +96,11 @@ TEST(ConvBlock, EqualsTheModulesOnRandomShapes) {
   const std::vector<Case> cases = {
       {4, 1, 28, 28, 6, 5, false},   // a first layer: 16-lane blocks, 6 channels of 16 used
       {3, 1, 13, 9, 17, 3, false},   // two blocks, the second with one channel; odd sides
-      {2, 3, 11, 12, 5, 3, false},   // three input channels: still blocked
+      {2, 3, 11, 12, 7, 3, false},   // three input channels: still blocked
       {2, 6, 14, 14, 12, 3, true},   // NHWC: 12 channels, the second vector overlaps the first
       {1, 6, 7, 9, 8, 3, true},      // NHWC, exactly one vector, batch 1, odd sides
       {3, 12, 10, 10, 24, 3, true},  // NHWC, three vectors
-      {2, 8, 6, 7, 20, 3, false},    // a plain input of 8 channels: blocked, two blocks
+      {2, 8, 6, 7, 20, 3, false},    // NHWC from a plain input (reordered), odd sides
       {2, 24, 5, 5, 48, 3, true},    // NHWC, a 5x5 map pooled to 2x2
   };
   for (const auto& c : cases) {
@@ -151,40 +151,44 @@ TEST(ConvBlock, RefusesWhatItCannotRun) {
   auto x = torch::rand({2, 3, 8, 8});
   auto conv = [](torch::nn::Conv2dOptions o) { return torch::nn::Conv2d(o); };
   EXPECT_TRUE(
-      conv_block_applies(x, *conv(torch::nn::Conv2dOptions(3, 4, 3).padding(1).bias(false))));
-  EXPECT_FALSE(conv_block_applies(x, *conv(torch::nn::Conv2dOptions(3, 4, 3).padding(1))))
+      conv_block_applies(x, *conv(torch::nn::Conv2dOptions(3, 6, 3).padding(1).bias(false))));
+  EXPECT_FALSE(
+      conv_block_applies(x, *conv(torch::nn::Conv2dOptions(3, 4, 3).padding(1).bias(false))))
+      << "4 channels in 16 lanes: mostly padding";
+  EXPECT_FALSE(conv_block_applies(x, *conv(torch::nn::Conv2dOptions(3, 6, 3).padding(1))))
       << "a bias";
   EXPECT_FALSE(
-      conv_block_applies(x, *conv(torch::nn::Conv2dOptions(3, 4, 3).stride(2).bias(false))));
+      conv_block_applies(x, *conv(torch::nn::Conv2dOptions(3, 6, 3).stride(2).bias(false))));
   EXPECT_FALSE(conv_block_applies(
-      x, *conv(torch::nn::Conv2dOptions(3, 4, 3).dilation(2).padding(2).bias(false))));
+      x, *conv(torch::nn::Conv2dOptions(3, 6, 3).dilation(2).padding(2).bias(false))));
   EXPECT_FALSE(conv_block_applies(x.to(torch::kFloat64),
-                                  *conv(torch::nn::Conv2dOptions(3, 4, 3).bias(false))));
+                                  *conv(torch::nn::Conv2dOptions(3, 6, 3).bias(false))));
   EXPECT_FALSE(conv_block_applies(torch::rand({2, 3, 3, 3}),
-                                  *conv(torch::nn::Conv2dOptions(3, 4, 3).bias(false))))
+                                  *conv(torch::nn::Conv2dOptions(3, 6, 3).bias(false))))
       << "a 1x1 output cannot be pooled";
   set_fused_blocks(false);
-  EXPECT_FALSE(conv_block_applies(x, *conv(torch::nn::Conv2dOptions(3, 4, 3).bias(false))));
+  EXPECT_FALSE(conv_block_applies(x, *conv(torch::nn::Conv2dOptions(3, 6, 3).bias(false))));
   set_fused_blocks(true);
   set_conv_blocks(false);  // --no-conv-blocks
-  EXPECT_FALSE(conv_block_applies(x, *conv(torch::nn::Conv2dOptions(3, 4, 3).bias(false))));
+  EXPECT_FALSE(conv_block_applies(x, *conv(torch::nn::Conv2dOptions(3, 6, 3).bias(false))));
   set_conv_blocks(true);
   torch::nn::BatchNorm2d bn(5);
-  auto c = conv(torch::nn::Conv2dOptions(3, 4, 3).padding(1).bias(false));
-  EXPECT_THROW(conv_bn_relu_max_pool2(x, *c, *bn), c10::Error) << "4 channels, 5 in the norm";
+  auto c = conv(torch::nn::Conv2dOptions(3, 6, 3).padding(1).bias(false));
+  EXPECT_THROW(conv_bn_relu_max_pool2(x, *c, *bn), c10::Error) << "6 channels, 5 in the norm";
 }
 
-// A LeNet whose blocks take both layouts (1 -> 4 channels blocked, 4 -> 8 and 8 -> 16 NHWC) runs
-// them all as oneDNN blocks in a training step (the step's values: bn_relu_pool_test.cpp).
+// A LeNet whose blocks take both layouts (1 -> 6 channels blocked, 6 -> 12 and 12 -> 24 NHWC) runs
+// them all as oneDNN blocks in a training step (the step's values: bn_relu_pool_test.cpp, whose
+// LeNet of 4 channels mixes LibTorch's first convolution with two oneDNN blocks).
 TEST(ConvBlock, LeNetTrainingRunsEveryBlockOnOneDnn) {
   torch::manual_seed(5);
-  LeNet net(LeNetOptions(1, {29, 30}).channels(4).extra_blocks(2));
+  LeNet net(LeNetOptions(1, {29, 30}).channels(6).extra_blocks(2));
   net->train();
   const int64_t before = conv_blocks_run();
   auto map = net->feature_map(torch::rand({5, 1, 29, 30}));
   map.sum().backward();
   EXPECT_EQ(conv_blocks_run(), before + 3);
-  EXPECT_EQ(map.sizes(), torch::IntArrayRef({5, 16, 3, 3}));
+  EXPECT_EQ(map.sizes(), torch::IntArrayRef({5, 24, 3, 3}));
 }
 
 }  // namespace conv_block_test

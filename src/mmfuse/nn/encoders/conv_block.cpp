@@ -28,9 +28,11 @@ dnnl::engine& engine() {
 std::atomic<int64_t> g_runs{0};
 std::atomic<bool> g_on{true};
 
-// Blocks with a channels-last input of at least this many channels (and 8 or more output
-// channels) write NHWC; the others oneDNN's blocked layout.
+// Blocks with at least this many input channels (and 8 or more output channels) write NHWC; the
+// others oneDNN's blocked layout.
 constexpr int64_t kMinNhwcInputChannels = 4;
+// A blocked output needs at least 1 / kMaxPaddingShare of its lanes used (6 of 16 is).
+constexpr int64_t kMaxPaddingShare = 3;
 
 // A float buffer of `md`'s size (a blocked desc may hold padding).
 torch::Tensor buffer_for(const memory::desc& md) {
@@ -119,9 +121,10 @@ std::shared_ptr<const Prims> make_prims(const Key& key) {
   // Measured per layer (docs/BENCHMARKS.md): oneDNN's blocked kernels are fastest for a first
   // layer (few input channels), its NHWC kernels for the rest, whose backward-weights otherwise
   // fall back to AVX2 kernels on 8-lane blocks.
-  const bool nhwc = key.nhwc_src && key.ic >= kMinNhwcInputChannels && key.oc >= 8;
-  // An NHWC block reads its input as it is (with `any`, oneDNN may pick only its reference).
-  const memory::desc src_in = nhwc ? src_plain : src_any;
+  const bool nhwc = key.ic >= kMinNhwcInputChannels && key.oc >= 8;
+  // An NHWC block reads NHWC (with `any`, oneDNN may pick only its reference): a plain input is
+  // reordered (a pooled map, a quarter of the block's output).
+  const memory::desc src_in = nhwc ? memory::desc(src_d, kF32, Tag::nhwc) : src_any;
   dnnl::convolution_forward::primitive_desc fpd(
       dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, algo, src_in, wei_any,
                                       memory::desc(dst_d, kF32, nhwc ? Tag::nhwc : Tag::any),
@@ -131,7 +134,10 @@ std::shared_ptr<const Prims> make_prims(const Key& key) {
   if (p->dst == memory::desc(dst_d, kF32, Tag::nChw16c)) p->block = 16;
   if (p->dst == memory::desc(dst_d, kF32, Tag::nChw8c)) p->block = 8;
   if (nhwc && p->dst == memory::desc(dst_d, kF32, Tag::nhwc)) p->block = key.oc;
-  if (p->block == 0 || reference_impl(fpd.impl_info_str())) {
+  // Blocks mostly padding cost the fused op more passes over padding than the reorders they
+  // save (tf's 3-channel LeNets: 4% slower at one thread); such blocks keep LibTorch's convolution.
+  const bool thin = p->block > 0 && !nhwc && key.oc * kMaxPaddingShare < p->block;
+  if (p->block == 0 || thin || reference_impl(fpd.impl_info_str())) {
     p->block = 0;
     return p;
   }
