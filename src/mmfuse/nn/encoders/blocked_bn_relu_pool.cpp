@@ -12,6 +12,7 @@
 #include <string>
 
 #include "mmfuse/core/simd.h"
+#include "mmfuse/nn/encoders/bn_relu_pool.h"
 
 #define MMFUSE_INLINE inline __attribute__((always_inline))
 
@@ -314,6 +315,69 @@ void blocked_pool_backward(const float* x, const BlockedMap& s, const float* g, 
       }
     }
   });
+}
+
+namespace {
+
+// Per-channel vectors padded with zeros to the blocked width.
+std::vector<float> padded(int64_t lanes) {
+  return std::vector<float>(static_cast<std::size_t>(lanes), 0.f);
+}
+
+}  // namespace
+
+torch::Tensor blocked_bn_relu_max_pool2(const torch::Tensor& x, const BlockedMap& s,
+                                        const torch::Tensor& gamma, const torch::Tensor& beta,
+                                        torch::nn::BatchNorm2dImpl& bn, BlockedBnSaved& saved) {
+  TORCH_CHECK(x.scalar_type() == torch::kFloat32 && x.is_contiguous() && x.numel() >= s.numel(),
+              "blocked_bn_relu_max_pool2 expects ", s.numel(), " contiguous floats, got ",
+              x.sizes(), " ", x.dtype());
+  std::vector<double> mean, var;
+  blocked_moments(x.data_ptr<float>(), s, mean, var);
+  update_bn_running_stats(bn, mean, var, s.n * s.h * s.w);
+  std::tie(saved.mean, saved.invstd) = mean_and_invstd(mean, var, bn.options.eps());
+  auto a = padded(s.padded_channels()), b = padded(s.padded_channels());
+  for (int64_t c = 0; c < s.c; ++c) {  // y = a * x + b, as bn_relu_pool.cpp
+    a[c] = gamma.data_ptr<float>()[c] * saved.invstd.data_ptr<float>()[c];
+    b[c] = beta.data_ptr<float>()[c] - saved.mean.data_ptr<float>()[c] * a[c];
+  }
+  auto out = torch::empty({s.n, s.oh(), s.ow(), s.c}).permute({0, 3, 1, 2});  // channels-last
+  saved.code = torch::empty({s.pooled_codes()}, torch::kUInt8);
+  blocked_pool_forward(x.data_ptr<float>(), s, a.data(), b.data(), out.data_ptr<float>(),
+                       saved.code.data_ptr<uint8_t>());
+  return out;
+}
+
+std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> blocked_bn_relu_max_pool2_backward(
+    const torch::Tensor& x, const BlockedMap& s, const torch::Tensor& g_any,
+    const torch::Tensor& gamma, const BlockedBnSaved& saved) {
+  const auto g = g_any.contiguous(torch::MemoryFormat::ChannelsLast);
+  // BatchNorm's reductions, then dx = a * dy + p - q * x (a = gamma * invstd; p, q per channel,
+  // as bn_relu_pool.cpp).
+  const int64_t lanes = s.padded_channels();
+  auto mean = padded(lanes);
+  std::copy_n(saved.mean.data_ptr<float>(), s.c, mean.begin());
+  std::vector<double> sum_dy, sum_dyx;
+  blocked_grad_sums(x.data_ptr<float>(), s, g.data_ptr<float>(), saved.code.data_ptr<uint8_t>(),
+                    mean.data(), sum_dy, sum_dyx);
+  auto a = padded(lanes), pc = padded(lanes), qc = padded(lanes);
+  auto dgamma = torch::empty({s.c}), dbeta = torch::empty({s.c});
+  const double m = static_cast<double>(s.n * s.h * s.w);
+  for (int64_t c = 0; c < s.c; ++c) {
+    const double invstd = saved.invstd.data_ptr<float>()[c];
+    const double sum_dyxhat = sum_dyx[c] * invstd;
+    const double ac = gamma.data_ptr<float>()[c] * invstd;
+    const double q = ac * invstd * sum_dyxhat / m;
+    a[c] = static_cast<float>(ac);
+    qc[c] = static_cast<float>(q);
+    pc[c] = static_cast<float>(-ac * sum_dy[c] / m + q * mean[c]);
+    dgamma.data_ptr<float>()[c] = static_cast<float>(sum_dyxhat);
+    dbeta.data_ptr<float>()[c] = static_cast<float>(sum_dy[c]);
+  }
+  auto dx = torch::empty_like(x);
+  blocked_pool_backward(x.data_ptr<float>(), s, g.data_ptr<float>(), saved.code.data_ptr<uint8_t>(),
+                        a.data(), pc.data(), qc.data(), dx.data_ptr<float>());
+  return {dx, dgamma, dbeta};
 }
 
 }  // namespace mmfuse::encoders

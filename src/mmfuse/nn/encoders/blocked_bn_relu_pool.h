@@ -11,6 +11,8 @@
 // block's convolution reads without a reorder).
 #pragma once
 
+#include <torch/torch.h>
+
 #include <cstdint>
 #include <vector>
 
@@ -51,5 +53,24 @@ void blocked_grad_sums(const float* x, const BlockedMap& s, const float* g, cons
 /// padding lanes of dx are zero, as oneDNN requires of a blocked input).
 void blocked_pool_backward(const float* x, const BlockedMap& s, const float* g, const uint8_t* code,
                            const float* a, const float* p, const float* q, float* dx);
+
+/// What the backward needs from the forward: the batch mean and 1 / sqrt(var + eps) [C] and the
+/// window codes.
+struct BlockedBnSaved {
+  torch::Tensor mean, invstd, code;
+};
+
+/// Training-mode BatchNorm -> ReLU -> MaxPool2 of the map `x` (float32, s.numel() values, laid out
+/// as `s` says) -> [N, C, H/2, W/2] laid out channels-last. Updates bn's running statistics and
+/// num_batches_tracked as BatchNorm2d does; gamma, beta [C].
+torch::Tensor blocked_bn_relu_max_pool2(const torch::Tensor& x, const BlockedMap& s,
+                                        const torch::Tensor& gamma, const torch::Tensor& beta,
+                                        torch::nn::BatchNorm2dImpl& bn, BlockedBnSaved& saved);
+
+/// Its backward for the output gradient g [N, C, H/2, W/2] (any layout): the gradient of x
+/// (laid out as x, padding lanes zero), of gamma and of beta.
+std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> blocked_bn_relu_max_pool2_backward(
+    const torch::Tensor& x, const BlockedMap& s, const torch::Tensor& g, const torch::Tensor& gamma,
+    const BlockedBnSaved& saved);
 
 }  // namespace mmfuse::encoders

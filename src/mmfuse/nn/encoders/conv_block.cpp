@@ -218,11 +218,6 @@ torch::Tensor empty_channels_last(int64_t n, int64_t c, int64_t h, int64_t w) {
   return torch::empty({n, h, w, c}).permute({0, 3, 1, 2});
 }
 
-// Per-channel vectors padded with zeros to the blocked width.
-std::vector<float> padded(int64_t lanes) {
-  return std::vector<float>(static_cast<std::size_t>(lanes), 0.f);
-}
-
 class ConvBnReluPool : public torch::autograd::Function<ConvBnReluPool> {
  public:
   // x [N, IC, H, W], weight [OC, IC, k, k], gamma / beta [OC] -> [N, OC, H'/2, W'/2]
@@ -246,20 +241,9 @@ class ConvBnReluPool : public torch::autograd::Function<ConvBnReluPool> {
              {DNNL_ARG_DST, memory(p.dst, engine(), dst.data_ptr())}});
 
     const BlockedMap s{key.n, key.oc, p.oh, p.ow, p.block};
-    std::vector<double> mean, var;
-    blocked_moments(dst.data_ptr<float>(), s, mean, var);
-    update_bn_running_stats(*bn, mean, var, s.n * s.h * s.w);
-    auto [mean_t, invstd_t] = mean_and_invstd(mean, var, bn->options.eps());
-    auto a = padded(s.padded_channels()), b = padded(s.padded_channels());
-    for (int64_t c = 0; c < s.c; ++c) {  // y = a * x + b, as bn_relu_pool.cpp
-      a[c] = gamma.data_ptr<float>()[c] * invstd_t.data_ptr<float>()[c];
-      b[c] = beta.data_ptr<float>()[c] - mean_t.data_ptr<float>()[c] * a[c];
-    }
-    auto out = empty_channels_last(s.n, s.c, s.oh(), s.ow());
-    auto code = torch::empty({s.pooled_codes()}, torch::kUInt8);
-    blocked_pool_forward(dst.data_ptr<float>(), s, a.data(), b.data(), out.data_ptr<float>(),
-                         code.data_ptr<uint8_t>());
-    ctx->save_for_backward({x, weight, gamma, mean_t, invstd_t, dst, code});
+    BlockedBnSaved saved;
+    auto out = blocked_bn_relu_max_pool2(dst, s, gamma, beta, *bn, saved);
+    ctx->save_for_backward({x, weight, gamma, saved.mean, saved.invstd, dst, saved.code});
     ctx->saved_data["pad"] = pad;
     g_runs.fetch_add(1, std::memory_order_relaxed);
     return out;
@@ -278,33 +262,8 @@ torch::autograd::tensor_list ConvBnReluPool::backward(torch::autograd::AutogradC
   const auto prims = prims_for(key);
   const Prims& p = *prims;
   const BlockedMap s{key.n, key.oc, p.oh, p.ow, p.block};
-  const auto g = grads[0].contiguous(torch::MemoryFormat::ChannelsLast);
-
-  // BatchNorm's reductions, then the convolution's output gradient in the blocked layout:
-  // ddst = a * dy + p - q * x  (a = gamma * invstd; p, q per channel, as bn_relu_pool.cpp).
-  auto lanes = s.padded_channels();
-  auto mean = padded(lanes);
-  std::copy_n(mean_t.data_ptr<float>(), s.c, mean.begin());
-  std::vector<double> sum_dy, sum_dyx;
-  blocked_grad_sums(dst.data_ptr<float>(), s, g.data_ptr<float>(), code.data_ptr<uint8_t>(),
-                    mean.data(), sum_dy, sum_dyx);
-  auto a = padded(lanes), pc = padded(lanes), qc = padded(lanes);
-  auto dgamma = torch::empty({s.c}), dbeta = torch::empty({s.c});
-  const double m = static_cast<double>(s.n * s.h * s.w);
-  for (int64_t c = 0; c < s.c; ++c) {
-    const double invstd = invstd_t.data_ptr<float>()[c];
-    const double sum_dyxhat = sum_dyx[c] * invstd;
-    const double ac = gamma.data_ptr<float>()[c] * invstd;
-    const double q = ac * invstd * sum_dyxhat / m;
-    a[c] = static_cast<float>(ac);
-    qc[c] = static_cast<float>(q);
-    pc[c] = static_cast<float>(-ac * sum_dy[c] / m + q * mean[c]);
-    dgamma.data_ptr<float>()[c] = static_cast<float>(sum_dyxhat);
-    dbeta.data_ptr<float>()[c] = static_cast<float>(sum_dy[c]);
-  }
-  auto ddst = buffer_for(p.dst);
-  blocked_pool_backward(dst.data_ptr<float>(), s, g.data_ptr<float>(), code.data_ptr<uint8_t>(),
-                        a.data(), pc.data(), qc.data(), ddst.data_ptr<float>());
+  auto [ddst, dgamma, dbeta] = blocked_bn_relu_max_pool2_backward(
+      dst, s, grads[0], gamma, BlockedBnSaved{mean_t, invstd_t, code});
 
   dnnl::stream stream(engine());
   torch::Tensor src_buf, ddst_w_buf, ddst_d_buf, wei_buf;
