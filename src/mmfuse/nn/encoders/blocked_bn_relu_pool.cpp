@@ -184,6 +184,16 @@ const float* gradient_row(const float* g, const BlockedMap& s, int64_t n, int64_
   return row;
 }
 
+// Per-plane, per-lane sums [planes, B] -> per-channel sums [C].
+void sum_planes(const BlockedMap& s, const std::vector<double>& planes, std::vector<double>& out) {
+  out.assign(s.c, 0.0);
+  for (int64_t p = 0; p < s.planes(); ++p) {
+    const int64_t cb = p % s.blocks();
+    for (int64_t l = 0; l < valid_lanes(s, cb); ++l)
+      out[cb * s.block + l] += planes[p * s.block + l];
+  }
+}
+
 void check_lanes(const BlockedMap& s) {
   if (s.block < kLanes || (s.blocks() > 1 && s.block % kLanes != 0)) {
     throw std::invalid_argument("blocked BatchNorm-ReLU-pool: " + std::to_string(s.block) +
@@ -211,15 +221,8 @@ void blocked_moments(const float* x, const BlockedMap& s, std::vector<double>& m
       }
     }
   });
-  mean.assign(s.c, 0.0);
-  var.assign(s.c, 0.0);
-  for (int64_t p = 0; p < s.planes(); ++p) {
-    const int64_t cb = p % s.blocks();
-    for (int64_t l = 0; l < valid_lanes(s, cb); ++l) {
-      mean[cb * s.block + l] += sum[p * s.block + l];
-      var[cb * s.block + l] += sq[p * s.block + l];
-    }
-  }
+  sum_planes(s, sum, mean);
+  sum_planes(s, sq, var);
   const double m = static_cast<double>(s.n * s.h * s.w);
   for (int64_t c = 0; c < s.c; ++c) {
     const double d = mean[c] / m;
@@ -277,15 +280,8 @@ void blocked_grad_sums(const float* x, const BlockedMap& s, const float* g, cons
       }
     }
   });
-  sum_g.assign(s.c, 0.0);
-  sum_gx.assign(s.c, 0.0);
-  for (int64_t p = 0; p < s.planes(); ++p) {
-    const int64_t cb = p % s.blocks();
-    for (int64_t l = 0; l < valid_lanes(s, cb); ++l) {
-      sum_g[cb * s.block + l] += sum[p * s.block + l];
-      sum_gx[cb * s.block + l] += sumx[p * s.block + l];
-    }
-  }
+  sum_planes(s, sum, sum_g);
+  sum_planes(s, sumx, sum_gx);
 }
 
 void blocked_pool_backward(const float* x, const BlockedMap& s, const float* g, const uint8_t* code,

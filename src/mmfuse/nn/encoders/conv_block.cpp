@@ -57,10 +57,15 @@ struct Convert {
     prim.execute(s, a, b);
     return out.data_ptr();
   }
-  // The same into a given buffer.
-  void run_into(dnnl::stream& s, void* data, void* dst) const {
+  // `data` in `from`'s layout written into `dst` (`to`'s layout, `bytes` long).
+  void copy_into(dnnl::stream& s, void* data, void* dst, std::size_t bytes) const {
+    if (same) {
+      std::memcpy(dst, data, bytes);
+      return;
+    }
     memory a(from, engine(), data), b(to, engine(), dst);
     prim.execute(s, a, b);
+    s.wait();
   }
 };
 
@@ -106,6 +111,28 @@ bool reference_impl(const char* impl) {
   return std::string(impl).rfind("ref", 0) == 0;
 }
 
+// What a backward primitive of a block is made from.
+struct BackwardDescs {
+  memory::desc src, src_any, weights_any, dst, dst_any;
+  memory::dims strides, pad;
+  dnnl::primitive_attr attr;
+  const dnnl::convolution_forward::primitive_desc& forward;
+};
+
+// Backward-data or backward-weights reading the forward's output layout as its output gradient;
+// where oneDNN has only its reference kernel for that, in layouts of its own choice (reordered).
+template <class Backward>
+typename Backward::primitive_desc backward_pd(const BackwardDescs& d) {
+  const auto algo = dnnl::algorithm::convolution_direct;
+  typename Backward::primitive_desc pd(
+      typename Backward::desc(algo, d.src, d.weights_any, d.dst, d.strides, d.pad, d.pad), d.attr,
+      engine(), d.forward);
+  if (!reference_impl(pd.impl_info_str())) return pd;
+  return typename Backward::primitive_desc(
+      typename Backward::desc(algo, d.src_any, d.weights_any, d.dst_any, d.strides, d.pad, d.pad),
+      d.attr, engine(), d.forward);
+}
+
 std::shared_ptr<const Prims> make_prims(const Key& key) {
   auto p = std::make_shared<Prims>();
   p->oh = key.h + 2 * key.pad - key.k + 1;
@@ -146,32 +173,18 @@ std::shared_ptr<const Prims> make_prims(const Key& key) {
   p->fwd_src.init(src_plain, fpd.src_desc());
   p->fwd_wei.init(wei_plain, fpd.weights_desc());
 
-  // Backward primitives read the forward's blocked layout as their output gradient; where oneDNN
-  // has only its reference kernel for it, they take their own layout (and a reorder).
-  using BwdW = dnnl::convolution_backward_weights;
-  BwdW::primitive_desc wpd(BwdW::desc(algo, src_in, wei_any, p->dst, strides, pad, pad), attr,
-                           engine(), fpd);
-  if (reference_impl(wpd.impl_info_str())) {
-    wpd = BwdW::primitive_desc(
-        BwdW::desc(algo, src_any, wei_any, memory::desc(dst_d, kF32, Tag::any), strides, pad, pad),
-        attr, engine(), fpd);
-  }
-  p->bwd_w = BwdW(wpd);
+  const BackwardDescs descs{src_in,  src_any, wei_any, p->dst, memory::desc(dst_d, kF32, Tag::any),
+                            strides, pad,     attr,    fpd};
+  const auto wpd = backward_pd<dnnl::convolution_backward_weights>(descs);
+  p->bwd_w = dnnl::convolution_backward_weights(wpd);
   p->bw_scratch = wpd.scratchpad_desc();
   p->bw_dwei = wpd.diff_weights_desc();
   p->bw_src.init(src_plain, wpd.src_desc());
   p->bw_ddst.init(p->dst, wpd.diff_dst_desc());
   p->bw_dwei_out.init(wpd.diff_weights_desc(), wei_plain);
 
-  using BwdD = dnnl::convolution_backward_data;
-  BwdD::primitive_desc dpd(BwdD::desc(algo, src_in, wei_any, p->dst, strides, pad, pad), attr,
-                           engine(), fpd);
-  if (reference_impl(dpd.impl_info_str())) {
-    dpd = BwdD::primitive_desc(
-        BwdD::desc(algo, src_any, wei_any, memory::desc(dst_d, kF32, Tag::any), strides, pad, pad),
-        attr, engine(), fpd);
-  }
-  p->bwd_d = BwdD(dpd);
+  const auto dpd = backward_pd<dnnl::convolution_backward_data>(descs);
+  p->bwd_d = dnnl::convolution_backward_data(dpd);
   p->bd_scratch = dpd.scratchpad_desc();
   p->bd_dsrc = dpd.diff_src_desc();
   p->bd_wei.init(wei_plain, dpd.weights_desc());
@@ -208,6 +221,30 @@ bool channels_last(const torch::Tensor& x) {
   return !x.is_contiguous() && x.is_contiguous(torch::MemoryFormat::ChannelsLast);
 }
 
+// One operand of a primitive: its argument and the conversion of `data` into what it reads.
+struct Operand {
+  int arg;
+  const Convert& convert;
+  void* data;
+};
+
+// Runs `prim` on two operands into a fresh buffer of `out` (argument `out_arg`).
+torch::Tensor run_primitive(const dnnl::primitive& prim, const memory::desc& scratch,
+                            const Operand& a, const Operand& b, int out_arg,
+                            const memory::desc& out) {
+  dnnl::stream stream(engine());
+  torch::Tensor a_buf, b_buf;
+  void* pa = a.convert.run(stream, a.data, a_buf);
+  void* pb = b.convert.run(stream, b.data, b_buf);
+  stream.wait();
+  auto result = buffer_for(out);
+  execute(prim, scratch,
+          {{a.arg, memory(a.convert.to, engine(), pa)},
+           {b.arg, memory(b.convert.to, engine(), pb)},
+           {out_arg, memory(out, engine(), result.data_ptr())}});
+  return result;
+}
+
 Key key_of(const torch::Tensor& x, const torch::Tensor& weight, int64_t pad) {
   return {x.size(0),      x.size(1),      x.size(2), x.size(3),
           weight.size(0), weight.size(2), pad,       channels_last(x)};
@@ -228,17 +265,9 @@ class ConvBnReluPool : public torch::autograd::Function<ConvBnReluPool> {
     const Key key = key_of(x, weight, pad);
     const auto prims = prims_for(key);
     const Prims& p = *prims;
-    dnnl::stream stream(engine());
-    torch::Tensor src_buf, wei_buf;
     auto wei = weight.contiguous();
-    void* src = p.fwd_src.run(stream, x.data_ptr(), src_buf);
-    void* w = p.fwd_wei.run(stream, wei.data_ptr(), wei_buf);
-    stream.wait();
-    auto dst = buffer_for(p.dst);
-    execute(p.fwd, p.fwd_scratch,
-            {{DNNL_ARG_SRC, memory(p.fwd_src.to, engine(), src)},
-             {DNNL_ARG_WEIGHTS, memory(p.fwd_wei.to, engine(), w)},
-             {DNNL_ARG_DST, memory(p.dst, engine(), dst.data_ptr())}});
+    auto dst = run_primitive(p.fwd, p.fwd_scratch, {DNNL_ARG_SRC, p.fwd_src, x.data_ptr()},
+                             {DNNL_ARG_WEIGHTS, p.fwd_wei, wei.data_ptr()}, DNNL_ARG_DST, p.dst);
 
     const BlockedMap s{key.n, key.oc, p.oh, p.ow, p.block};
     BlockedBnSaved saved;
@@ -266,42 +295,21 @@ torch::autograd::tensor_list ConvBnReluPool::backward(torch::autograd::AutogradC
       dst, s, grads[0], gamma, BlockedBnSaved{mean_t, invstd_t, code});
 
   dnnl::stream stream(engine());
-  torch::Tensor src_buf, ddst_w_buf, ddst_d_buf, wei_buf;
-  void* src = p.bw_src.run(stream, x.data_ptr(), src_buf);
-  void* ddst_w = p.bw_ddst.run(stream, ddst.data_ptr(), ddst_w_buf);
-  stream.wait();
-  auto dwei = buffer_for(p.bw_dwei);
-  execute(p.bwd_w, p.bw_scratch,
-          {{DNNL_ARG_SRC, memory(p.bw_src.to, engine(), src)},
-           {DNNL_ARG_DIFF_DST, memory(p.bw_ddst.to, engine(), ddst_w)},
-           {DNNL_ARG_DIFF_WEIGHTS, memory(p.bw_dwei, engine(), dwei.data_ptr())}});
+  auto dwei = run_primitive(p.bwd_w, p.bw_scratch, {DNNL_ARG_SRC, p.bw_src, x.data_ptr()},
+                            {DNNL_ARG_DIFF_DST, p.bw_ddst, ddst.data_ptr()}, DNNL_ARG_DIFF_WEIGHTS,
+                            p.bw_dwei);
   auto dweight = torch::empty_like(weight, torch::MemoryFormat::Contiguous);
-  if (p.bw_dwei_out.same) {
-    dweight.copy_(dwei.narrow(0, 0, dweight.numel()).view(dweight.sizes()));
-  } else {
-    p.bw_dwei_out.run_into(stream, dwei.data_ptr(), dweight.data_ptr());
-    stream.wait();
-  }
+  p.bw_dwei_out.copy_into(stream, dwei.data_ptr(), dweight.data_ptr(), dweight.nbytes());
 
   torch::Tensor dx;
   if (ctx->needs_input_grad(0)) {
     auto wei = weight.contiguous();
-    void* w = p.bd_wei.run(stream, wei.data_ptr(), wei_buf);
-    void* ddst_d = p.bd_ddst.run(stream, ddst.data_ptr(), ddst_d_buf);
-    stream.wait();
-    auto dsrc = buffer_for(p.bd_dsrc);
-    execute(p.bwd_d, p.bd_scratch,
-            {{DNNL_ARG_DIFF_DST, memory(p.bd_ddst.to, engine(), ddst_d)},
-             {DNNL_ARG_WEIGHTS, memory(p.bd_wei.to, engine(), w)},
-             {DNNL_ARG_DIFF_SRC, memory(p.bd_dsrc, engine(), dsrc.data_ptr())}});
+    auto dsrc =
+        run_primitive(p.bwd_d, p.bd_scratch, {DNNL_ARG_DIFF_DST, p.bd_ddst, ddst.data_ptr()},
+                      {DNNL_ARG_WEIGHTS, p.bd_wei, wei.data_ptr()}, DNNL_ARG_DIFF_SRC, p.bd_dsrc);
     dx = key.nhwc_src ? empty_channels_last(key.n, key.ic, key.h, key.w)
                       : torch::empty({key.n, key.ic, key.h, key.w});
-    if (p.bd_dsrc_out.same) {
-      std::memcpy(dx.data_ptr(), dsrc.data_ptr(), dx.numel() * sizeof(float));
-    } else {
-      p.bd_dsrc_out.run_into(stream, dsrc.data_ptr(), dx.data_ptr());
-      stream.wait();
-    }
+    p.bd_dsrc_out.copy_into(stream, dsrc.data_ptr(), dx.data_ptr(), dx.nbytes());
   }
   return {dx, dweight, dgamma, dbeta, torch::Tensor(), torch::Tensor()};
 }
