@@ -86,11 +86,13 @@ void add_bench_commands(CLI::App& app) {
         r.memory.summary().c_str());
     std::string impls;
     for (const auto& i : r.implementations) impls += (impls.empty() ? "" : ", ") + i;
-    std::printf("  dispatch oneDNN %s, %s, cpu isa %s, training blocks %s, inference %s%s%s\n",
-                r.onednn_version.c_str(), r.onednn_runtime.c_str(), r.cpu_isa.c_str(),
-                r.fused_training_blocks ? "fused" : "unfused",
-                r.inference_plan ? "plan" : "module path", impls.empty() ? "" : ": ",
-                impls.c_str());
+    std::printf(
+        "  dispatch oneDNN %s, %s, cpu isa %s, training blocks %s (%lld a step on oneDNN), "
+        "inference %s%s%s\n",
+        r.onednn_version.c_str(), r.onednn_runtime.c_str(), r.cpu_isa.c_str(),
+        r.fused_training_blocks ? "fused" : "unfused",
+        static_cast<long long>(r.conv_blocks_per_step), r.inference_plan ? "plan" : "module path",
+        impls.empty() ? "" : ": ", impls.c_str());
   });
 }
 

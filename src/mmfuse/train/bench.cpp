@@ -9,6 +9,7 @@
 #include "mmfuse/models/summary.h"
 #include "mmfuse/nn/dnnl_gemm.h"
 #include "mmfuse/nn/encoders/bn_relu_pool.h"
+#include "mmfuse/nn/encoders/conv_block.h"
 #include "mmfuse/runtime/plan.h"
 #include "mmfuse/train/data_parallel.h"
 #include "mmfuse/train/losses.h"
@@ -77,6 +78,7 @@ nlohmann::json BenchResult::to_json() const {
             {"onednn_runtime", onednn_runtime},
             {"inference_plan", inference_plan},
             {"fused_training_blocks", fused_training_blocks},
+            {"onednn_training_blocks_per_step", conv_blocks_per_step},
             {"plan_blocks", plan_blocks},
             {"implementations", implementations}}}};
 }
@@ -128,8 +130,11 @@ BenchResult bench_model(const ConfigNode& root, const BenchOptions& o) {
     model->train();
     for (int64_t i = 0; i < o.warmup_train; ++i) step();
     dp.barrier();
+    const int64_t blocks_before = encoders::conv_blocks_run();
     auto t0 = BenchClock::now();
     for (int64_t i = 0; i < o.steps; ++i) step();
+    if (o.steps > 0)
+      r.conv_blocks_per_step = (encoders::conv_blocks_run() - blocks_before) / o.steps;
     r.train_samples_per_s =
         static_cast<double>(o.batch * o.steps * dp.world_size()) / bench_seconds_since(t0);
     r.gflops_achieved = r.train_samples_per_s * r.flops_per_sample / 1e9;

@@ -66,9 +66,10 @@ struct BenchResult {
   double gflops_achieved = 0;   ///< training
   /// CPU dispatch: oneDNN's effective instruction set, version and threading runtime.
   std::string cpu_isa, onednn_version, onednn_runtime;
-  bool inference_plan = false;               ///< whether latency was timed through the plan
-  bool fused_training_blocks = false;        ///< LeNet's BN-ReLU-pool fused op in training
-  std::vector<std::string> plan_blocks;      ///< "encoders.image: lenet", "fusion: module", ...
+  bool inference_plan = false;           ///< whether latency was timed through the plan
+  bool fused_training_blocks = false;    ///< LeNet's BN-ReLU-pool fused op in training
+  int64_t conv_blocks_per_step = 0;      ///< LeNet blocks run as one oneDNN op per training step
+  std::vector<std::string> plan_blocks;  ///< "encoders.image: lenet", "fusion: module", ...
   std::vector<std::string> implementations;  ///< the plan's oneDNN implementation names
   /// The process peak at the end, with parameters, gradients and optimizer state.
   MemoryReport memory;
@@ -76,7 +77,8 @@ struct BenchResult {
   /// The peer's keys (train_samples_per_s, batch1_p50_ms, batch<B>_p50_ms, params, threads)
   /// plus flops_per_sample, forward_flops_per_sample, gflops_achieved, peak_rss_mb, "memory"
   /// (MemoryReport::to_json) and "dispatch" {cpu_isa, onednn_version, onednn_runtime,
-  /// inference_plan, fused_training_blocks, plan_blocks, implementations}.
+  /// inference_plan, fused_training_blocks, onednn_training_blocks_per_step, plan_blocks,
+  /// implementations}.
   nlohmann::json to_json() const;
 };
 
