@@ -191,5 +191,33 @@ TEST(ConvBlock, LeNetTrainingRunsEveryBlockOnOneDnn) {
   EXPECT_EQ(map.sizes(), torch::IntArrayRef({5, 24, 3, 3}));
 }
 
+// With its batch norms in eval mode (train.transfer.bn_eval) a training LeNet normalises with the
+// running statistics, as the modules do: the fused ops, which use the batch's, stand aside.
+TEST(ConvBlock, BatchNormsInEvalModeKeepTheModules) {
+  torch::manual_seed(6);
+  LeNet net(LeNetOptions(1, {16, 16}).channels(6).extra_blocks(1));
+  net->train();
+  for (auto& m : net->modules(false)) {
+    if (auto* bn = m->as<torch::nn::BatchNorm2d>()) {
+      bn->eval();
+      torch::NoGradGuard no_grad;
+      bn->running_mean.uniform_(-1, 1);
+      bn->running_var.uniform_(0.5, 2);
+    }
+  }
+  auto x = torch::rand({3, 1, 16, 16});
+  const int64_t before = conv_blocks_run();
+  auto got = net->feature_map(x);
+  EXPECT_EQ(conv_blocks_run(), before);
+  auto want = x;
+  for (auto& m : net->modules(false)) {
+    if (auto* conv = m->as<torch::nn::Conv2d>()) want = conv->forward(want);
+    if (auto* bn = m->as<torch::nn::BatchNorm2d>()) {
+      want = torch::max_pool2d(torch::relu(bn->forward(want)), 2);
+    }
+  }
+  EXPECT_LT(max_rel_diff(got, want), 1e-6);
+}
+
 }  // namespace conv_block_test
 }  // namespace mmfuse::encoders

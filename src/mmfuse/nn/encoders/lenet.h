@@ -159,12 +159,15 @@ class LeNetImpl : public torch::nn::Cloneable<LeNetImpl>, public Encoder {
     for (std::size_t i = 0; i + 3 < net_->size(); i += 4) {
       auto* conv = net_[i]->as<torch::nn::Conv2d>();
       auto* bn = net_[i + 1]->as<torch::nn::BatchNorm2d>();
-      if (conv_block_applies(x, *conv)) {
+      // A batch norm kept in eval mode while the rest trains (train.transfer.bn_eval) normalises
+      // with its running statistics: the modules do that, the fused ops do not.
+      const bool batch_stats = bn->is_training();
+      if (batch_stats && conv_block_applies(x, *conv)) {
         x = conv_bn_relu_max_pool2(x, *conv, *bn);
         continue;
       }
       x = conv->forward(x);
-      if (fused_block_applies(x)) {
+      if (batch_stats && fused_block_applies(x)) {
         x = bn_relu_max_pool2(x, *bn);
       } else {
         x = net_[i + 2]->as<torch::nn::ReLU>()->forward(bn->forward(x));
