@@ -55,9 +55,13 @@ TEST(Bench, ReportsThePeersKeysAndConsistentFlops) {
   // The audio LeNet's 4 -> 8 and 8 -> 16 channel blocks run as oneDNN ops (NHWC) on every CPU;
   // the 2 -> 4 channel blocks of both LeNets too where oneDNN's blocks are 8 lanes (4 of 8 used),
   // not where they are 16 (AVX-512: mostly padding); 2 channels are too few for either.
-  const bool wide = j["dispatch"]["cpu_isa"].get<std::string>().find("avx512") != std::string::npos;
-  EXPECT_EQ(j["dispatch"]["onednn_training_blocks_per_step"].get<int64_t>(), wide ? 2 : 4)
-      << j.dump();
+  // (Below AVX2, oneDNN's layouts differ and the count is not fixed.)
+  const auto isa = j["dispatch"]["cpu_isa"].get<std::string>();
+  const auto blocks = j["dispatch"]["onednn_training_blocks_per_step"].get<int64_t>();
+  if (isa.find("avx512") != std::string::npos) EXPECT_EQ(blocks, 2) << j.dump();
+  if (isa.find("avx512") == std::string::npos && isa.find("avx2") != std::string::npos) {
+    EXPECT_EQ(blocks, 4) << j.dump();
+  }
 }
 
 TEST(Bench, NamesOneDnnsDispatchAndThePlanItTimed) {
