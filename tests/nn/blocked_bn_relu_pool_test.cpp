@@ -92,6 +92,11 @@ TEST(BlockedBnReluPool, RefusesLayoutsItCannotRead) {
   EXPECT_THROW(
       blocked_bn_relu_max_pool2(torch::zeros({nhwc6.numel()}), nhwc6, ones, zeros, *bn, saved),
       std::invalid_argument);
+  // gamma and beta of another channel count.
+  const BlockedMap blocked6{2, 6, 4, 4, 16};
+  EXPECT_THROW(blocked_bn_relu_max_pool2(torch::zeros({blocked6.numel()}), blocked6,
+                                         torch::ones({5}), zeros, *bn, saved),
+               c10::Error);
   // Several blocks of a width that is not a multiple of 8.
   torch::nn::BatchNorm2d bn20(20);
   const BlockedMap odd{2, 20, 4, 4, 12};

@@ -166,16 +166,16 @@ int64_t valid_lanes(const BlockedMap& s, int64_t cb) {
   return std::min(s.block, s.c - cb * s.block);
 }
 
-// The channels-last pooled map [N, OH, OW, C] <-> one pooled row [OW, B] of plane (n, cb).
-float* pooled_row(float* pooled, const BlockedMap& s, int64_t n, int64_t i) {
-  return pooled + (n * s.oh() + i) * s.ow() * s.c;
+// Offset of row i of image n in the channels-last pooled map [N, OH, OW, C].
+int64_t pooled_row(const BlockedMap& s, int64_t n, int64_t i) {
+  return (n * s.oh() + i) * s.ow() * s.c;
 }
 // Row i of plane (n, cb) of the channels-last gradient g as [OW, B]: g itself for NHWC, else
 // gathered into `row` (padding lanes zero).
 const float* gradient_row(const float* g, const BlockedMap& s, int64_t n, int64_t cb, int64_t i,
                           float* row) {
-  const float* src = g + (n * s.oh() + i) * s.ow() * s.c + cb * s.block;
-  if (s.blocks() == 1 && s.block == s.c) return src;
+  const float* src = g + pooled_row(s, n, i) + cb * s.block;
+  if (s.nhwc()) return src;
   const int64_t lanes = valid_lanes(s, cb);
   for (int64_t j = 0; j < s.ow(); ++j) {
     std::copy_n(src + j * s.c, lanes, row + j * s.block);
@@ -241,11 +241,11 @@ void blocked_pool_forward(const float* x, const BlockedMap& s, const float* a, c
       const int64_t n = p / s.blocks(), cb = p % s.blocks();
       const float* plane = x + p * s.plane();
       const float *pa = a + cb * s.block, *pb = b + cb * s.block;
-      const bool direct = s.blocks() == 1 && s.block == s.c;  // NHWC: the row is the output's
+      const bool direct = s.nhwc();  // the pooled row is the output's
       for (int64_t i = 0; i < s.oh(); ++i) {
         const float* r0 = plane + 2 * i * s.w * s.block;
         uint8_t* crow = code + (p * s.oh() + i) * row_codes;
-        float* dst = pooled_row(out, s, n, i) + cb * s.block;
+        float* dst = out + pooled_row(s, n, i) + cb * s.block;
         pool_row(r0, r0 + s.w * s.block, s.block, pa, pb, direct ? dst : row.data(), crow, s.ow());
         for (int64_t l = 0; l < valid_lanes(s, cb); ++l) {
           if (!std::isfinite(pa[l]) || !std::isfinite(pb[l])) {  // a NaN or inf in the channel
@@ -328,6 +328,8 @@ torch::Tensor blocked_bn_relu_max_pool2(const torch::Tensor& x, const BlockedMap
   TORCH_CHECK(x.scalar_type() == torch::kFloat32 && x.is_contiguous() && x.numel() >= s.numel(),
               "blocked_bn_relu_max_pool2 expects ", s.numel(), " contiguous floats, got ",
               x.sizes(), " ", x.dtype());
+  TORCH_CHECK(gamma.numel() == s.c && beta.numel() == s.c, "blocked_bn_relu_max_pool2: ", s.c,
+              " channels, but gamma has ", gamma.numel(), " values and beta ", beta.numel());
   std::vector<double> mean, var;
   blocked_moments(x.data_ptr<float>(), s, mean, var);
   update_bn_running_stats(bn, mean, var, s.n * s.h * s.w);

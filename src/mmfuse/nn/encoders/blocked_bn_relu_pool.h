@@ -30,6 +30,8 @@ struct BlockedMap {
   int64_t oh() const { return h / 2; }
   int64_t ow() const { return w / 2; }
   int64_t pooled_codes() const { return planes() * oh() * ow() * block; }
+  /// One block holding all channels: NHWC, the pooled channels-last layout's own pixel order.
+  bool nhwc() const { return blocks() == 1 && block == c; }
 };
 
 /// Per-channel batch mean and biased variance of x (C values each).

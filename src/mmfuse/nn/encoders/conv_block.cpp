@@ -25,6 +25,12 @@ dnnl::engine& engine() {
   return e;
 }
 
+// The calling thread's stream (a CPU stream runs in order; one per thread, made once).
+dnnl::stream& cpu_stream() {
+  thread_local dnnl::stream stream(engine());
+  return stream;
+}
+
 std::atomic<int64_t> g_runs{0};
 std::atomic<bool> g_on{true};
 
@@ -69,7 +75,6 @@ struct Convert {
   }
 };
 
-// One block's shapes: the primitives depend on nothing else.
 // One block's shapes and its input's layout: the primitives depend on nothing else.
 struct Key {
   int64_t n, ic, h, w, oc, k, pad;
@@ -211,7 +216,7 @@ void execute(const dnnl::primitive& prim, const memory::desc& scratch,
     pad = buffer_for(scratch);
     args.emplace(DNNL_ARG_SCRATCHPAD, memory(scratch, engine(), pad.data_ptr()));
   }
-  dnnl::stream stream(engine());
+  dnnl::stream& stream = cpu_stream();
   prim.execute(stream, args);
   stream.wait();
 }
@@ -232,7 +237,7 @@ struct Operand {
 torch::Tensor run_primitive(const dnnl::primitive& prim, const memory::desc& scratch,
                             const Operand& a, const Operand& b, int out_arg,
                             const memory::desc& out) {
-  dnnl::stream stream(engine());
+  dnnl::stream& stream = cpu_stream();
   torch::Tensor a_buf, b_buf;
   void* pa = a.convert.run(stream, a.data, a_buf);
   void* pb = b.convert.run(stream, b.data, b_buf);
@@ -294,7 +299,7 @@ torch::autograd::tensor_list ConvBnReluPool::backward(torch::autograd::AutogradC
   auto [ddst, dgamma, dbeta] = blocked_bn_relu_max_pool2_backward(
       dst, s, grads[0], gamma, BlockedBnSaved{mean_t, invstd_t, code});
 
-  dnnl::stream stream(engine());
+  dnnl::stream& stream = cpu_stream();
   auto dwei = run_primitive(p.bwd_w, p.bw_scratch, {DNNL_ARG_SRC, p.bw_src, x.data_ptr()},
                             {DNNL_ARG_DIFF_DST, p.bw_ddst, ddst.data_ptr()}, DNNL_ARG_DIFF_WEIGHTS,
                             p.bw_dwei);
