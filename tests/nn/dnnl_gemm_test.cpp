@@ -4,6 +4,9 @@
 #include "mmfuse/nn/dnnl_gemm.h"
 
 #include <gtest/gtest.h>
+#include <omp.h>
+
+#include <thread>
 
 #include "mmfuse/core/error.h"
 
@@ -116,6 +119,57 @@ TEST(DnnlGemm, AttentionForwardAndBackwardEqualLibTorch) {
   for (std::size_t i = 0; i < plain.size(); ++i) {
     EXPECT_LT(rel_diff(fast[i], plain[i]), 1e-5) << names[i];
   }
+}
+
+// In a SmallProductsOnDnnl scope (a training step) products of 2^11 to 2^18 multiply-adds run on
+// oneDNN at one thread, forward and backward; outside it, and below 2^11, LibTorch's kernel runs,
+// bit for bit as without a DnnlGemm. The scope is the calling thread's and leaves its OpenMP
+// threads as they were.
+TEST(DnnlGemm, SmallProductsRunOnOneDnnOnlyInsideTheScope) {
+  torch::manual_seed(5);
+  torch::nn::Linear head(100, 10);  // [40, 100] x [100, 10]: 40,000 multiply-adds
+  auto x = torch::rand({40, 100});
+  auto tiny_a = torch::randn({4, 8}), tiny_b = torch::randn({8, 4});  // 128 multiply-adds
+  auto run = [&] {
+    head->zero_grad();
+    auto xg = x.clone().requires_grad_(true);
+    auto y = head(xg);
+    (y * y).sum().backward();
+    return std::vector<torch::Tensor>{y.detach(), xg.grad(), head->weight.grad().clone()};
+  };
+  const auto plain = run();
+  const auto want_tiny = torch::mm(tiny_a, tiny_b);
+  const int threads = omp_get_max_threads();
+  DnnlGemm gemm;
+  int64_t before = dnnl_products_run();
+  const auto outside = run();
+  EXPECT_EQ(dnnl_products_run(), before);
+  for (std::size_t i = 0; i < plain.size(); ++i) EXPECT_TRUE(torch::equal(outside[i], plain[i]));
+
+  std::vector<torch::Tensor> inside;
+  {
+    SmallProductsOnDnnl scope;
+    before = dnnl_products_run();
+    inside = run();
+    EXPECT_EQ(dnnl_products_run(), before + 3);  // output, input gradient, weight gradient
+    EXPECT_TRUE(torch::equal(torch::mm(tiny_a, tiny_b), want_tiny));
+    EXPECT_EQ(dnnl_products_run(), before + 3);  // under 2^11: LibTorch's kernel
+    EXPECT_EQ(omp_get_max_threads(), threads);
+    std::thread other([&] {
+      const int64_t at_start = dnnl_products_run();
+      auto y = head(x);
+      EXPECT_EQ(dnnl_products_run(), at_start);  // not in a scope on this thread
+    });
+    other.join();
+  }
+  const char* names[] = {"output", "input grad", "weight grad"};
+  for (std::size_t i = 0; i < plain.size(); ++i) {
+    EXPECT_LT(rel_diff(inside[i], plain[i]), 1e-5) << names[i];
+  }
+  before = dnnl_products_run();
+  const auto after = run();  // the scope is gone: LibTorch's kernel again
+  EXPECT_EQ(dnnl_products_run(), before);
+  for (std::size_t i = 0; i < plain.size(); ++i) EXPECT_TRUE(torch::equal(after[i], plain[i]));
 }
 
 TEST(DnnlGemm, OtherCasesKeepLibTorchKernels) {

@@ -3,6 +3,9 @@
 #include <torch/library.h>
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include <omp.h>
+
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <string>
@@ -23,18 +26,20 @@ dnnl::engine& cpu_engine() {
 }
 
 // A primitive depends on the shapes, the operands' strides (batch, row, column; the batch
-// stride is 0 for a 2-D product) and whether there is a bias.
+// stride is 0 for a 2-D product), whether there is a bias and whether it runs on one thread.
 struct Key {
   int64_t batch, m, k, n, ab, a0, a1, bb, b0, b1;
-  bool bias;
+  bool bias, single_thread;
   bool operator==(const Key& o) const {
     return batch == o.batch && m == o.m && k == o.k && n == o.n && ab == o.ab && a0 == o.a0 &&
-           a1 == o.a1 && bb == o.bb && b0 == o.b0 && b1 == o.b1 && bias == o.bias;
+           a1 == o.a1 && bb == o.bb && b0 == o.b0 && b1 == o.b1 && bias == o.bias &&
+           single_thread == o.single_thread;
   }
 };
 struct KeyHash {
   std::size_t operator()(const Key& k) const {
-    std::size_t h = static_cast<std::size_t>(k.bias);
+    std::size_t h =
+        static_cast<std::size_t>(k.bias) * 2 + static_cast<std::size_t>(k.single_thread);
     for (int64_t v : {k.batch, k.m, k.k, k.n, k.ab, k.a0, k.a1, k.bb, k.b0, k.b1}) {
       h = h * 1000003u ^ std::hash<int64_t>()(v);
     }
@@ -55,10 +60,29 @@ memory::desc operand(int64_t batch, int64_t rows, int64_t cols, int64_t sb, int6
 
 // Below this many multiply-adds LibTorch's own kernel is kept: oneDNN forks its OpenMP team for
 // every product, which costs more than a tiny product itself (and far more on a loaded machine).
-// (Running those on oneDNN at one thread instead was 1.09x on `image` training, but made a
-// product's rounding depend on whether a DnnlGemm is held, and the module path's outputs stopped
-// equalling the same module's with the quantization hooks installed and nothing quantized.)
+// Inside a SmallProductsOnDnnl scope (training steps) products from kMinMacsSmall up run on oneDNN
+// at one thread instead; below kMinMacsSmall a call into oneDNN costs more than the product.
 constexpr int64_t kMinMacs = int64_t{1} << 18;
+constexpr int64_t kMinMacsSmall = int64_t{1} << 11;
+
+thread_local int t_small_products = 0;  // SmallProductsOnDnnl scopes alive on this thread
+
+// The calling thread's OpenMP team limited to one thread while alive (oneDNN reads it both when a
+// primitive is created and when it runs).
+class OneThread {
+ public:
+  explicit OneThread(bool on) : saved_(on ? omp_get_max_threads() : 0) {
+    if (saved_ > 1) omp_set_num_threads(1);
+  }
+  ~OneThread() {
+    if (saved_ > 1) omp_set_num_threads(saved_);
+  }
+  OneThread(const OneThread&) = delete;
+  OneThread& operator=(const OneThread&) = delete;
+
+ private:
+  int saved_;
+};
 
 const Prepared& prepared(const Key& key) {
   thread_local std::unordered_map<Key, Prepared, KeyHash> cache;
@@ -115,6 +139,7 @@ torch::Tensor try_run(const torch::Tensor& a, const torch::Tensor& b, const torc
     TORCH_CHECK(bias.numel() == n && bias.scalar_type() == torch::kFloat,
                 "dnnl_mm_bias expected a float32 bias of ", n, " values, got ", bias.sizes());
   }
+  const OneThread one_thread(std::max<int64_t>(batch, 1) * m * k * n < kMinMacs);
   const Key key{batch,
                 m,
                 k,
@@ -125,7 +150,8 @@ torch::Tensor try_run(const torch::Tensor& a, const torch::Tensor& b, const torc
                 batched ? b.stride(0) : 0,
                 b.stride(-2),
                 b.stride(-1),
-                bias.defined()};
+                bias.defined(),
+                omp_get_max_threads() == 1};
   const Prepared& p = prepared(key);
   if (p.reference) return {};
   const torch::Tensor bias_c = bias.defined() ? bias.reshape({n}).contiguous() : torch::Tensor();
@@ -154,7 +180,8 @@ torch::Tensor run(const torch::Tensor& a, const torch::Tensor& b, const torch::T
 // The replacement kernels: oneDNN where it applies, LibTorch's out= kernels otherwise.
 // a [(B,) M, K] x b [(B,) K, N]: B·M·K·N multiply-adds.
 bool big_enough(const torch::Tensor& a, const torch::Tensor& b) {
-  return a.numel() * b.size(-1) >= kMinMacs;
+  const int64_t macs = a.numel() * b.size(-1);
+  return macs >= kMinMacs || (t_small_products > 0 && macs >= kMinMacsSmall);
 }
 bool worth_it(const torch::Tensor& a, const torch::Tensor& b) {
   return usable(a, b) && big_enough(a, b);
@@ -213,6 +240,14 @@ struct SilentWarnings : c10::WarningHandler {
 };
 
 }  // namespace
+
+SmallProductsOnDnnl::SmallProductsOnDnnl() {
+  ++t_small_products;
+}
+
+SmallProductsOnDnnl::~SmallProductsOnDnnl() {
+  --t_small_products;
+}
 
 int64_t dnnl_products_run() {
   return g_products.load(std::memory_order_relaxed);

@@ -5,8 +5,9 @@
 // LibTorch already links for its convolutions, is several times faster on the same products.
 // DnnlGemm puts oneDNN behind those three ops for float32 CPU tensors: while an instance lives,
 // their CPU kernels are replaced (autograd is unchanged: backward calls aten::mm / aten::bmm
-// again). Other dtypes, empty shapes, tiny products (< 2^18 multiply-adds, where oneDNN's per-call
-// thread fork costs more than it saves), strides for which oneDNN has only its reference
+// again). Other dtypes, empty shapes, small products (< 2^18 multiply-adds, where oneDNN's per-call
+// thread fork costs more than it saves; inside a SmallProductsOnDnnl scope only those under 2^11),
+// strides for which oneDNN has only its reference
 // implementation, and addmm with a general (non-bias) `self` or alpha != 1 keep LibTorch's
 // kernels.
 // Results equal LibTorch's within float rounding (a different summation order).
@@ -31,6 +32,20 @@ torch::Tensor dnnl_mm_bias(const torch::Tensor& a, const torch::Tensor& b,
                            const torch::Tensor& bias);
 
 class DnnlGemm;
+
+/// While one lives on the calling thread, products of 2^11 to 2^18 multiply-adds also run on
+/// oneDNN, at one thread (no OpenMP fork), instead of LibTorch's kernel: a training step's small
+/// layers and their gradients (the trainer holds one around a step's forward and backward; CPU
+/// backward runs on the calling thread). Inference does not hold one, so its outputs stay those of
+/// LibTorch's kernels for these products whether or not a DnnlGemm is held. Nests; no effect
+/// without a DnnlGemm.
+class SmallProductsOnDnnl {
+ public:
+  SmallProductsOnDnnl();
+  ~SmallProductsOnDnnl();
+  SmallProductsOnDnnl(const SmallProductsOnDnnl&) = delete;
+  SmallProductsOnDnnl& operator=(const SmallProductsOnDnnl&) = delete;
+};
 
 /// Products run by oneDNN so far in this process (dnnl_mm and the replacement kernels), for tests
 /// and measurements.

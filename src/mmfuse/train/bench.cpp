@@ -113,6 +113,7 @@ BenchResult bench_model(const ConfigNode& root, const BenchOptions& o) {
   dp.broadcast(*model);
   dp.watch(model->parameters());
   auto step = [&] {
+    const nn::SmallProductsOnDnnl small_products;  // as the trainer's steps
     auto out = model->forward(batch);
     torch::Tensor loss;
     for (const auto& [target, y] : out.outputs) {

@@ -10,6 +10,7 @@
 #include "mmfuse/core/memory.h"
 #include "mmfuse/core/safetensors.h"
 #include "mmfuse/data/loader.h"
+#include "mmfuse/nn/dnnl_gemm.h"
 #include "mmfuse/train/frozen_features.h"
 #include "mmfuse/train/progress.h"
 #include "mmfuse/train/session.h"
@@ -79,6 +80,7 @@ void Loop::step(const data::Batch& batch, int64_t epoch, int64_t batch_index) {
   RunState& st = s.state;
   const TrainConfig& tc = s.config.train;
   set_learning_rate(*s.optimizer, schedule.lr_at(st.step), s.lr_multipliers);
+  const nn::SmallProductsOnDnnl small_products;  // the step's small products and their gradients
   StepLoss sl;
   if (batch.size() > 0) sl = s.task->loss(batch.to(s.device), s.ctx);
   if (!sl.loss.defined()) sl.samples = 0;
