@@ -1,5 +1,7 @@
 #include "mmfuse/train/optimizer.h"
 
+#include "mmfuse/train/fused_sgd.h"
+
 #include <cmath>
 
 namespace mmfuse::train {
@@ -46,11 +48,10 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(
     const OptimizerOptions& o, std::vector<torch::optim::OptimizerParamGroup> groups) {
   switch (o.kind) {
     case OptimizerKind::sgd:
-      return std::make_unique<torch::optim::SGD>(std::move(groups),
-                                                 torch::optim::SGDOptions(o.lr)
-                                                     .momentum(o.momentum)
-                                                     .nesterov(o.nesterov)
-                                                     .weight_decay(o.weight_decay));
+      return std::make_unique<FusedSGD>(std::move(groups), torch::optim::SGDOptions(o.lr)
+                                                               .momentum(o.momentum)
+                                                               .nesterov(o.nesterov)
+                                                               .weight_decay(o.weight_decay));
     case OptimizerKind::adam:
       return std::make_unique<torch::optim::Adam>(std::move(groups),
                                                   torch::optim::AdamOptions(o.lr)
