@@ -114,6 +114,29 @@ TEST(Trainer, LearnsAndWritesTheRunDirectory) {
   EXPECT_GT(s["history"][0]["peak_rss_mb"].get<int64_t>(), 0);
 }
 
+// The trainer evaluates through the inference plan (compiled heads, as a loaded run): its test
+// metrics equal the module path's on the saved weights.
+TEST(Trainer, EvaluationThroughThePlanEqualsTheModulePath) {
+  Fixture f;
+  TrainRequest req;
+  req.config = RunConfig::load(f.config, {"train.epochs=2"});
+  req.run_dir = f.dir.file("run");
+  req.progress = false;
+  const auto s = run_training(req).summary;
+  runtime::RunLoadOptions lo;
+  lo.inference_plan = false;
+  auto run = runtime::load_run(f.dir.file("run"), lo);
+  ASSERT_EQ(run->plan, nullptr);
+  data::LoaderOptions o;
+  o.batch_size = 16;
+  o.shuffle = false;
+  data::Loader loader(run->dataset, run->dataset->read_split(data::Split::test), o);
+  models::MultimodalModel model = run->heads();
+  const auto modules = eval::evaluate(model, loader);
+  EXPECT_NEAR(s["test"]["loss"].get<double>(), modules.loss, 1e-5);
+  EXPECT_DOUBLE_EQ(s["test"]["primary"].get<double>(), modules.primary);
+}
+
 // Evaluation streams: while the pass runs, no earlier batch's features are still alive (only
 // outputs and targets are kept for the metrics), so its memory does not grow with the split.
 TEST(Trainer, EvaluationHoldsOneBatchOfFeaturesAtATime) {
