@@ -72,6 +72,15 @@ struct Fixture {
   }
 };
 
+// A request for the fixture's config with `overrides`, into its run/, without a progress line.
+TrainRequest quiet_request(const Fixture& f, const std::vector<std::string>& overrides) {
+  TrainRequest req;
+  req.config = RunConfig::load(f.config, overrides);
+  req.run_dir = f.dir.file("run");
+  req.progress = false;
+  return req;
+}
+
 TEST(Trainer, LearnsAndWritesTheRunDirectory) {
   Fixture f;
   TrainRequest req;
@@ -118,11 +127,7 @@ TEST(Trainer, LearnsAndWritesTheRunDirectory) {
 // metrics equal the module path's on the saved weights.
 TEST(Trainer, EvaluationThroughThePlanEqualsTheModulePath) {
   Fixture f;
-  TrainRequest req;
-  req.config = RunConfig::load(f.config, {"train.epochs=2"});
-  req.run_dir = f.dir.file("run");
-  req.progress = false;
-  const auto s = run_training(req).summary;
+  const auto s = run_training(quiet_request(f, {"train.epochs=2"})).summary;
   runtime::RunLoadOptions lo;
   lo.inference_plan = false;
   auto run = runtime::load_run(f.dir.file("run"), lo);
@@ -141,10 +146,7 @@ TEST(Trainer, EvaluationThroughThePlanEqualsTheModulePath) {
 // outputs and targets are kept for the metrics), so its memory does not grow with the split.
 TEST(Trainer, EvaluationHoldsOneBatchOfFeaturesAtATime) {
   Fixture f;
-  TrainRequest req;
-  req.config = RunConfig::load(f.config, {"train.epochs=0"});
-  req.run_dir = f.dir.file("run");
-  req.progress = false;
+  TrainRequest req = quiet_request(f, {"train.epochs=0"});
   req.evaluate_test = false;
   (void)run_training(req);
   auto run = runtime::load_run(f.dir.file("run"));
