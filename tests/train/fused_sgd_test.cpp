@@ -64,13 +64,19 @@ void expect_same_steps(const torch::optim::SGDOptions& options) {
   }
 }
 
+// On every loop this CPU runs (plain, and AVX2 and AVX-512 where it has them).
 TEST(FusedSGD, EqualsLibTorchsSgdBitForBit) {
   using O = torch::optim::SGDOptions;
-  expect_same_steps(O(0.05));                                   // plain
-  expect_same_steps(O(0.01).momentum(0.9).weight_decay(1e-4));  // the AV-MNIST recipes
-  expect_same_steps(O(0.01).momentum(0.9).dampening(0.1).weight_decay(0.03));
-  expect_same_steps(O(0.02).momentum(0.8).nesterov(true).weight_decay(1e-3));
-  expect_same_steps(O(0.3).weight_decay(0.5));  // decay, no momentum
+  for (FusedSgdLoop loop : fused_sgd_loops()) {
+    SCOPED_TRACE("loop " + std::to_string(static_cast<int>(loop)));
+    set_fused_sgd_loop(loop);
+    expect_same_steps(O(0.05));                                   // plain
+    expect_same_steps(O(0.01).momentum(0.9).weight_decay(1e-4));  // the AV-MNIST recipes
+    expect_same_steps(O(0.01).momentum(0.9).dampening(0.1).weight_decay(0.03));
+    expect_same_steps(O(0.02).momentum(0.8).nesterov(true).weight_decay(1e-3));
+    expect_same_steps(O(0.3).weight_decay(0.5));  // decay, no momentum
+  }
+  set_fused_sgd_loop(FusedSgdLoop::automatic);
 }
 
 // Groups with their own learning rates (per-group multipliers) and a checkpoint: the state saved

@@ -1,5 +1,6 @@
 #include "mmfuse/train/fused_sgd.h"
 
+#include <atomic>
 #include <cmath>
 #include <string>
 
@@ -48,27 +49,30 @@ __attribute__((target("avx2,fma"))) void loop_avx2(float* p, const float* g, flo
   loop<kCase...>(p, g, b, n, f);
 }
 
-enum class Isa { plain, avx2, avx512 };
-Isa cpu_isa() {
-  static const Isa isa = [] {
+// The best loop this CPU runs, unless a test chose another (set_fused_sgd_loop).
+std::atomic<FusedSgdLoop> g_forced{FusedSgdLoop::automatic};
+FusedSgdLoop cpu_loop() {
+  static const FusedSgdLoop best = [] {
     __builtin_cpu_init();
-    if (!__builtin_cpu_supports("fma")) return Isa::plain;
+    if (!__builtin_cpu_supports("fma")) return FusedSgdLoop::plain;
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")) {
-      return Isa::avx512;
+      return FusedSgdLoop::avx512;
     }
-    return __builtin_cpu_supports("avx2") ? Isa::avx2 : Isa::plain;
+    return __builtin_cpu_supports("avx2") ? FusedSgdLoop::avx2 : FusedSgdLoop::plain;
   }();
-  return isa;
+  const FusedSgdLoop forced = g_forced.load(std::memory_order_relaxed);
+  return forced == FusedSgdLoop::automatic ? best : forced;
 }
 
 template <bool... kCase>
 void loop_on_cpu(float* p, const float* g, float* b, int64_t n, const Factors& f) {
-  switch (cpu_isa()) {
-    case Isa::avx512:
+  switch (cpu_loop()) {
+    case FusedSgdLoop::avx512:
       return loop_avx512<kCase...>(p, g, b, n, f);
-    case Isa::avx2:
+    case FusedSgdLoop::avx2:
       return loop_avx2<kCase...>(p, g, b, n, f);
-    case Isa::plain:
+    case FusedSgdLoop::plain:
+    case FusedSgdLoop::automatic:
       return loop<kCase...>(p, g, b, n, f);
   }
 }
@@ -111,6 +115,19 @@ void libtorch_update(const torch::Tensor& p, const SGDOptions& o, torch::Tensor*
 }
 
 }  // namespace
+
+std::vector<FusedSgdLoop> fused_sgd_loops() {
+  g_forced.store(FusedSgdLoop::automatic);
+  std::vector<FusedSgdLoop> out{FusedSgdLoop::plain};
+  const FusedSgdLoop best = cpu_loop();
+  if (best == FusedSgdLoop::avx2 || best == FusedSgdLoop::avx512) out.push_back(FusedSgdLoop::avx2);
+  if (best == FusedSgdLoop::avx512) out.push_back(FusedSgdLoop::avx512);
+  return out;
+}
+
+void set_fused_sgd_loop(FusedSgdLoop loop) {
+  g_forced.store(loop);
+}
 
 torch::Tensor FusedSGD::step(LossClosure closure) {
   torch::NoGradGuard no_grad;

@@ -11,7 +11,18 @@
 
 #include <torch/torch.h>
 
+#include <vector>
+
 namespace mmfuse::train {
+
+/// The update loop: compiled for AVX-512 or AVX2 with FMA (chosen by what the CPU reports), or
+/// plain (std::fma, a library call per element) on CPUs without FMA. All give the same bits.
+enum class FusedSgdLoop { automatic, plain, avx2, avx512 };
+
+/// The loops this CPU can run (plain first), for tests; resets set_fused_sgd_loop.
+std::vector<FusedSgdLoop> fused_sgd_loops();
+/// Tests: run `loop` from now on (one of fused_sgd_loops()), or the CPU's best (automatic).
+void set_fused_sgd_loop(FusedSgdLoop loop);
 
 class FusedSGD : public torch::optim::SGD {
  public:
