@@ -125,4 +125,15 @@ TEST(FusedSGD, GroupsAndCheckpointsAreLibTorchs) {
   }
 }
 
+// An update is an in-place change autograd sees (the version counter moves, as with p.add_): a
+// graph that saved the old value refuses to run backward.
+TEST(FusedSGD, AnUpdateIsSeenByAutograd) {
+  auto p = torch::randn({5}).requires_grad_(true);
+  FusedSGD opt(std::vector<torch::Tensor>{p}, torch::optim::SGDOptions(0.1));
+  auto y = (p * p).sum();  // saves p
+  p.mutable_grad() = torch::ones({5});
+  opt.step();
+  EXPECT_THROW(y.backward(), c10::Error);
+}
+
 }  // namespace mmfuse::train::fused_sgd_test

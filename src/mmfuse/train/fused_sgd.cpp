@@ -159,6 +159,7 @@ torch::Tensor FusedSGD::step(LossClosure closure) {
                         first};
         update(p.data_ptr<float>(), g.data_ptr<float>(),
                o.momentum() != 0 ? buffer.data_ptr<float>() : nullptr, p.numel(), f);
+        p.unsafeGetTensorImpl()->bump_version();  // as p.add_ would: autograd sees the change
       } else {
         libtorch_update(p, o, &buffer);
       }
