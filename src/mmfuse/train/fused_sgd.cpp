@@ -51,7 +51,7 @@ __attribute__((target("avx2,fma"))) void loop_avx2(float* p, const float* g, flo
 
 // The best loop this CPU runs, unless a test chose another (set_fused_sgd_loop).
 std::atomic<FusedSgdLoop> g_forced{FusedSgdLoop::automatic};
-FusedSgdLoop cpu_loop() {
+FusedSgdLoop best_loop() {
   static const FusedSgdLoop best = [] {
     __builtin_cpu_init();
     if (!__builtin_cpu_supports("fma")) return FusedSgdLoop::plain;
@@ -60,8 +60,11 @@ FusedSgdLoop cpu_loop() {
     }
     return __builtin_cpu_supports("avx2") ? FusedSgdLoop::avx2 : FusedSgdLoop::plain;
   }();
+  return best;
+}
+FusedSgdLoop cpu_loop() {
   const FusedSgdLoop forced = g_forced.load(std::memory_order_relaxed);
-  return forced == FusedSgdLoop::automatic ? best : forced;
+  return forced == FusedSgdLoop::automatic ? best_loop() : forced;
 }
 
 template <bool... kCase>
@@ -117,9 +120,8 @@ void libtorch_update(const torch::Tensor& p, const SGDOptions& o, torch::Tensor*
 }  // namespace
 
 std::vector<FusedSgdLoop> fused_sgd_loops() {
-  g_forced.store(FusedSgdLoop::automatic);
   std::vector<FusedSgdLoop> out{FusedSgdLoop::plain};
-  const FusedSgdLoop best = cpu_loop();
+  const FusedSgdLoop best = best_loop();
   if (best == FusedSgdLoop::avx2 || best == FusedSgdLoop::avx512) out.push_back(FusedSgdLoop::avx2);
   if (best == FusedSgdLoop::avx512) out.push_back(FusedSgdLoop::avx512);
   return out;

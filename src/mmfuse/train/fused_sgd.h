@@ -19,7 +19,7 @@ namespace mmfuse::train {
 /// plain (std::fma, a library call per element) on CPUs without FMA. All give the same bits.
 enum class FusedSgdLoop { automatic, plain, avx2, avx512 };
 
-/// The loops this CPU can run (plain first), for tests; resets set_fused_sgd_loop.
+/// The loops this CPU can run (plain first), for tests.
 std::vector<FusedSgdLoop> fused_sgd_loops();
 /// Tests: run `loop` from now on (one of fused_sgd_loops()), or the CPU's best (automatic).
 void set_fused_sgd_loop(FusedSgdLoop loop);
