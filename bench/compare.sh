@@ -15,9 +15,15 @@
 # LibTorch's three modules in training instead of the fused op) and `mmfuse --no-conv-blocks bench`
 # (LibTorch's convolution, then the fused op) in every round: the levers' A/B table.
 #
-#   bench/compare.sh [--threads 2] [--rounds 3] [--steps 50] [--models "image audio lf tf lrtf xattn"]
-#                    [--epoch-rounds 1] [--epoch-limit 20000] [--build DIR] [--out DIR] [--no-ort]
-#                    [--unfused]
+#   bench/compare.sh [--threads 2] [--rounds 3] [--steps 50] [--model-steps "image=500"]
+#                    [--models "image audio lf tf lrtf xattn"] [--epoch-rounds 1] [--epoch-limit 20000]
+#                    [--build DIR] [--out DIR] [--no-ort] [--unfused]
+#
+# --steps is every model's training steps and timed inference calls per round, on every engine;
+# --model-steps overrides it per model (space-separated MODEL=N). The default gives `image` 500:
+# its step is about a millisecond, so 50 steps made rounds of 65-100 ms, shorter than the host's
+# own jitter (either side's figure moved by 1.6x between rounds); 500 make rounds of about a second
+# on each side, as the other models' 50 steps do.
 #
 # --epoch-rounds 0 skips the end-to-end epoch; --epoch-limit sets its training samples (both
 # sides always load and evaluate the whole val and test splits). mmfuse's epoch runs with its feature cache off
@@ -28,7 +34,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
-threads=2 rounds=3 steps=50 epoch_rounds=1 epoch_limit=20000 build="$root/build" out="" ort=1
+threads=2 rounds=3 steps=50 model_steps="image=500" epoch_rounds=1 epoch_limit=20000 build="$root/build" out="" ort=1
 unfused=0
 models="image audio lf tf lrtf xattn"
 while [[ $# -gt 0 ]]; do
@@ -36,6 +42,7 @@ while [[ $# -gt 0 ]]; do
     --threads) threads="$2"; shift 2 ;;
     --rounds) rounds="$2"; shift 2 ;;
     --steps) steps="$2"; shift 2 ;;
+    --model-steps) model_steps="$2"; shift 2 ;;
     --models) models="$2"; shift 2 ;;
     --epoch-rounds) epoch_rounds="$2"; shift 2 ;;
     --epoch-limit) epoch_limit="$2"; shift 2 ;;
@@ -62,6 +69,13 @@ record() { # side kind model json
     "$1" "$2" "$3" "$4" >>"$results"
 }
 last_json() { grep '^{' | tail -n 1; }
+steps_of() { # model -> its steps per round (--model-steps, else --steps)
+  local kv
+  for kv in $model_steps; do
+    [[ "${kv%%=*}" == "$1" ]] && { echo "${kv#*=}"; return; }
+  done
+  echo "$steps"
+}
 now() { date +%s.%N; }
 
 loadavg() { echo "{\"loadavg\": \"$(cut -d' ' -f1-3 /proc/loadavg)\"}"; }
@@ -79,34 +93,35 @@ if ((ort)); then
     "$bin" export --config "$root/configs/avmnist/$m.yaml" --onnx "$out/onnx_mmfuse_$m.onnx" >/dev/null
   done
 fi
-ort_bench() { # file
+ort_bench() { # file steps
   NODE_PATH="$ort_dir/node_modules" node "$root/../shared/peers/ort_bench.js" "$1" --threads "$threads" \
-    --steps "$steps" --batch 40 | last_json
+    --steps "$2" --batch 40 | last_json
 }
 record host load before "$(loadavg)"
 for ((r = 1; r <= rounds; r++)); do
   for m in $models; do
-    a="$("$bin" bench --config "$root/configs/avmnist/$m.yaml" --batch 40 --steps "$steps" \
+    n="$(steps_of "$m")"
+    a="$("$bin" bench --config "$root/configs/avmnist/$m.yaml" --batch 40 --steps "$n" \
       --threads "$threads" --json | last_json)"
     record mmfuse bench "$m" "$a"
-    b="$("$py" "$peer" bench --model "$m" --batch 40 --steps "$steps" --threads "$threads" | last_json)"
+    b="$("$py" "$peer" bench --model "$m" --batch 40 --steps "$n" --threads "$threads" | last_json)"
     record peer bench "$m" "$b"
     echo "round $r $m: mmfuse $a" >&2
     echo "round $r $m: peer   $b" >&2
     if ((unfused)); then
       u="$("$bin" --unfused-blocks bench --config "$root/configs/avmnist/$m.yaml" --batch 40 \
-        --steps "$steps" --threads "$threads" --json | last_json)"
+        --steps "$n" --threads "$threads" --json | last_json)"
       record mmfuse_unfused bench "$m" "$u"
       echo "round $r $m: mmfuse --unfused-blocks $u" >&2
       v="$("$bin" --no-conv-blocks bench --config "$root/configs/avmnist/$m.yaml" --batch 40 \
-        --steps "$steps" --threads "$threads" --json | last_json)"
+        --steps "$n" --threads "$threads" --json | last_json)"
       record mmfuse_no_conv_blocks bench "$m" "$v"
       echo "round $r $m: mmfuse --no-conv-blocks $v" >&2
     fi
     if ((ort)); then
-      c="$(ort_bench "$out/onnx_peer_$m/model.onnx")"
+      c="$(ort_bench "$out/onnx_peer_$m/model.onnx" "$n")"
       record ort_peer bench "$m" "$c"
-      d="$(ort_bench "$out/onnx_mmfuse_$m.onnx")"
+      d="$(ort_bench "$out/onnx_mmfuse_$m.onnx" "$n")"
       record ort_mmfuse bench "$m" "$d"
       echo "round $r $m: onnxruntime (peer's export) $c" >&2
       echo "round $r $m: onnxruntime (mmfuse's export) $d" >&2
@@ -150,4 +165,5 @@ for ((r = 1; r <= epoch_rounds; r++)); do
   done
 done
 record host load after "$(loadavg)"
-"$py" "$here/compare_table.py" "$results" --threads "$threads" --rounds "$rounds" --steps "$steps"
+"$py" "$here/compare_table.py" "$results" --threads "$threads" --rounds "$rounds" --steps "$steps" \
+  --model-steps "$model_steps"

@@ -2,7 +2,7 @@
 """Markdown table of bench/compare.sh's results (JSON lines): medians per side and the ratios of
 issues 5 and 20 (the peer, ONNX Runtime), then the goals met or not.
 
-  compare_table.py RESULTS.jsonl [--threads T] [--rounds R] [--steps N]
+  compare_table.py RESULTS.jsonl [--threads T] [--rounds R] [--steps N] [--model-steps "M=N ..."]
 """
 import argparse, json, statistics
 
@@ -62,13 +62,15 @@ def main():
     p.add_argument('--threads', default='?')
     p.add_argument('--rounds', default='?')
     p.add_argument('--steps', default='?')
+    p.add_argument('--model-steps', default='')
     a = p.parse_args()
     rows = [json.loads(l) for l in open(a.results) if l.strip()]
     pick = lambda side, kind, model=None: [r for r in rows if r['side'] == side and r['kind'] == kind
                                            and (model is None or r['model'] == model)]
     gemm = pick('mmfuse', 'gemm')
     peak = med(gemm, 'peak_gflops')
-    print(f"threads {a.threads}, batch 40, {a.steps} steps, {a.rounds} rounds (medians); "
+    steps = f"{a.steps} steps" + (f" ({a.model_steps})" if a.model_steps else '')
+    print(f"threads {a.threads}, batch 40, {steps}, {a.rounds} rounds (medians); "
           f"load average before/after: " + ' / '.join(r['loadavg'] for r in pick('host', 'load')))
     print(f"\nGEMM 1024x1024: torch::mm {med(gemm, 'torch_mm_gflops'):.2f} GFLOP/s, oneDNN "
           f"{med(gemm, 'dnnl_gflops'):.2f} GFLOP/s -> peak {peak:.2f} GFLOP/s\n")

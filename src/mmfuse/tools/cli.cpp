@@ -11,6 +11,7 @@
 #include "mmfuse/nn/dnnl_gemm.h"
 #include "mmfuse/nn/encoders/bn_relu_pool.h"
 #include "mmfuse/nn/encoders/conv_block.h"
+#include "mmfuse/nn/encoders/single_channel_conv.h"
 
 namespace mmfuse::tools {
 
@@ -37,6 +38,7 @@ int run_cli(int argc, char** argv) {
   app.require_subcommand(1);
   bool verbose = false, quiet = false, torch_gemm = false, unfused_blocks = false;
   bool no_conv_blocks = false;
+  bool no_single_channel = false;
   app.add_flag("-v,--verbose", verbose, "Log debug messages");
   app.add_flag("-q,--quiet", quiet, "Log warnings and errors only");
   app.add_flag("--torch-gemm", torch_gemm,
@@ -47,12 +49,16 @@ int run_cli(int argc, char** argv) {
   app.add_flag("--no-conv-blocks", no_conv_blocks,
                "Train LeNet blocks with LibTorch's convolution before the fused BatchNorm-ReLU-"
                "MaxPool op, instead of one oneDNN op with the layout kept (for A/B measurements)");
+  app.add_flag("--no-single-channel-kernels", no_single_channel,
+               "Compute the weight gradient of a first layer with one input channel on oneDNN "
+               "instead of mmfuse's own kernel (for A/B measurements)");
   std::shared_ptr<const nn::DnnlGemm> dnnl_gemm;  // oneDNN behind Linear/mm while the command runs
   app.parse_complete_callback([&] {
     setup_logging(verbose, quiet);
     if (!torch_gemm) dnnl_gemm = nn::acquire_dnnl_gemm();
     encoders::set_fused_blocks(!unfused_blocks);
     encoders::set_conv_blocks(!no_conv_blocks);
+    encoders::set_single_channel_kernels(!no_single_channel);
   });
 
   add_models_commands(app);

@@ -11,6 +11,7 @@
 
 #include "mmfuse/nn/encoders/blocked_bn_relu_pool.h"
 #include "mmfuse/nn/encoders/bn_relu_pool.h"
+#include "mmfuse/nn/encoders/single_channel_conv.h"
 
 namespace mmfuse::encoders {
 
@@ -300,11 +301,17 @@ torch::autograd::tensor_list ConvBnReluPool::backward(torch::autograd::AutogradC
       dst, s, grads[0], gamma, BlockedBnSaved{mean_t, invstd_t, code});
 
   dnnl::stream& stream = cpu_stream();
-  auto dwei = run_primitive(p.bwd_w, p.bw_scratch, {DNNL_ARG_SRC, p.bw_src, x.data_ptr()},
-                            {DNNL_ARG_DIFF_DST, p.bw_ddst, ddst.data_ptr()}, DNNL_ARG_DIFF_WEIGHTS,
-                            p.bw_dwei);
-  auto dweight = torch::empty_like(weight, torch::MemoryFormat::Contiguous);
-  p.bw_dwei_out.copy_into(stream, dwei.data_ptr(), dweight.data_ptr(), dweight.nbytes());
+  torch::Tensor dweight;
+  if (key.ic == 1 && single_channel_kernels() && single_channel_kernel_applies(s, key.k)) {
+    // oneDNN's kernels are slow for one input channel (single_channel_conv.h).
+    dweight = single_channel_conv_backward_weights(x, ddst.data_ptr<float>(), s, key.k, key.pad);
+  } else {
+    auto dwei = run_primitive(p.bwd_w, p.bw_scratch, {DNNL_ARG_SRC, p.bw_src, x.data_ptr()},
+                              {DNNL_ARG_DIFF_DST, p.bw_ddst, ddst.data_ptr()},
+                              DNNL_ARG_DIFF_WEIGHTS, p.bw_dwei);
+    dweight = torch::empty_like(weight, torch::MemoryFormat::Contiguous);
+    p.bw_dwei_out.copy_into(stream, dwei.data_ptr(), dweight.data_ptr(), dweight.nbytes());
+  }
 
   torch::Tensor dx;
   if (ctx->needs_input_grad(0)) {

@@ -1,0 +1,49 @@
+// Kernels for a convolution of one input channel — a LeNet's first layer over a gray image or a
+// spectrogram: stride 1, a square k x k kernel (3, 5 or 7), zero padding, its output in oneDNN's
+// channel-blocked layout nChw{8,16}c (conv_block.h keeps it there).
+//
+// oneDNN 2.6's AVX2 kernels for one input channel run the weight gradient at 4-13 GFLOP/s:
+// 0.57 ms of an `image` training step (2.35 M multiply-adds) and 11.4 ms of an `audio` one
+// (75 M), the largest single item of either (ONEDNN_VERBOSE, 2 threads, docs/BENCHMARKS.md).
+// Here each output pixel's B channels are one vector and each input value a broadcast, so a row
+// of the output gradient makes k fused multiply-adds per pixel against k accumulators held in
+// registers. Every image is summed on its own (float, as oneDNN does) and the images are added
+// in order in double, so the result does not depend on the number of threads.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <vector>
+
+#include "mmfuse/nn/encoders/blocked_bn_relu_pool.h"
+
+namespace mmfuse::encoders {
+
+/// The loops single_channel_conv_backward_weights can run: compiled for AVX2 with FMA, or plain
+/// (any x86-64 CPU).
+enum class SingleChannelLoop { plain, avx2 };
+
+/// The loops this CPU runs, the best first.
+std::vector<SingleChannelLoop> single_channel_loops();
+
+/// Whether the kernel handles this weight gradient: a kernel side of 3, 5 or 7 and a blocked map
+/// of 8 or 16 lanes.
+bool single_channel_kernel_applies(const BlockedMap& ddst, int64_t k);
+
+/// dweight [OC, 1, k, k] (contiguous float32) of a stride-1 convolution with zero padding `pad`:
+/// dweight[oc, 0, i, j] = sum over n, y, x of ddst[n, oc, y, x] * input[n, 0, y + i - pad,
+/// x + j - pad] (zero outside the input). x [N, 1, H, W] contiguous float32; ddst laid out as the
+/// blocked map `s` (s.n = N, s.c = OC, s.h = H + 2 pad - k + 1, s.w likewise), its lanes past OC
+/// ignored. Requires single_channel_kernel_applies(s, k). `loop` defaults to the CPU's best.
+torch::Tensor single_channel_conv_backward_weights(const torch::Tensor& x, const float* ddst,
+                                                   const BlockedMap& s, int64_t k, int64_t pad);
+torch::Tensor single_channel_conv_backward_weights(const torch::Tensor& x, const float* ddst,
+                                                   const BlockedMap& s, int64_t k, int64_t pad,
+                                                   SingleChannelLoop loop);
+
+/// Switches these kernels on (the default) or off for the whole process (oneDNN's primitive then
+/// computes the weight gradient; the CLI's --no-conv-blocks also turns them off with the op).
+void set_single_channel_kernels(bool on);
+bool single_channel_kernels();
+
+}  // namespace mmfuse::encoders
