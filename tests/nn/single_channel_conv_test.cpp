@@ -1,8 +1,8 @@
-// The weight gradient of a one-input-channel convolution (nn/encoders/single_channel_conv.h)
-// against LibTorch's autograd of conv2d, on random shapes (batch 1, odd sides, 8- and 16-lane
-// blocks, channel counts below, at and above a block, every kernel side and several paddings),
-// with every loop this CPU runs (the plain loop always), and through the fused LeNet block with
-// the kernel on and off.
+// The forward and the weight gradient of a one-input-channel convolution
+// (nn/encoders/single_channel_conv.h) against LibTorch's conv2d and its autograd, on random shapes
+// (batch 1, odd sides, 8- and 16-lane blocks, channel counts below, at and above a block, every
+// kernel side and several paddings), with every loop this CPU runs (the plain loop always), and
+// through the fused LeNet block with the kernel on and off.
 #include <gtest/gtest.h>
 
 #include "mmfuse/nn/encoders/conv_block.h"
@@ -57,6 +57,37 @@ TEST(SingleChannelConv, WeightGradientEqualsAutogradOnRandomShapes) {
           << "loop " << static_cast<int>(loop) << ", batch " << c.n << ", " << c.h << "x" << c.w
           << ", " << c.oc << " channels, k " << c.k << ", pad " << c.pad << ", " << c.block
           << " lanes";
+    }
+  }
+}
+
+TEST(SingleChannelConv, ForwardEqualsConv2dOnRandomShapes) {
+  const std::vector<Case> cases{
+      {40, 28, 28, 3, 5, 2, 8}, {3, 112, 112, 6, 5, 2, 16}, {1, 7, 9, 8, 3, 1, 8},
+      {5, 13, 6, 12, 3, 0, 8},  {2, 11, 17, 20, 7, 3, 16},  {4, 5, 5, 1, 5, 2, 8},
+      {3, 9, 10, 9, 5, 1, 16},  {2, 3, 2, 5, 3, 1, 8},  // narrower than a step of four pixels
+  };
+  torch::manual_seed(3);
+  for (const SingleChannelLoop loop : single_channel_loops()) {
+    for (const Case& c : cases) {
+      for (const bool relu : {false, true}) {
+        auto x = torch::randn({c.n, 1, c.h, c.w});
+        auto weight = torch::randn({c.oc, 1, c.k, c.k});
+        auto bias = torch::randn({c.oc});
+        auto want = torch::conv2d(x, weight, bias, 1, c.pad);
+        if (relu) want = torch::relu(want);
+        const BlockedMap s{c.n, c.oc, want.size(2), want.size(3), c.block};
+        auto out = torch::full({s.numel()}, std::nanf(""));  // every value must be written
+        single_channel_conv_forward(x.data_ptr<float>(), weight.data_ptr<float>(),
+                                    bias.data_ptr<float>(), s, c.k, c.pad, relu,
+                                    out.data_ptr<float>(), loop);
+        const auto expected = to_blocked(want, c.block, 0.0f).flatten();  // padding lanes zero
+        const double diff = (out - expected).abs().max().item<double>();
+        EXPECT_LE(diff, 1e-5 * expected.abs().max().item<double>())
+            << "loop " << static_cast<int>(loop) << ", batch " << c.n << ", " << c.h << "x" << c.w
+            << ", " << c.oc << " channels, k " << c.k << ", pad " << c.pad << ", " << c.block
+            << " lanes, relu " << relu;
+      }
     }
   }
 }

@@ -261,6 +261,12 @@ torch::Tensor empty_channels_last(int64_t n, int64_t c, int64_t h, int64_t w) {
   return torch::empty({n, h, w, c}).permute({0, 3, 1, 2});
 }
 
+// A first layer of one plain input channel, run by single_channel_conv.h's kernels.
+bool single_channel(const Key& key, const BlockedMap& s) {
+  return key.ic == 1 && !key.nhwc_src && !s.nhwc() && single_channel_kernels() &&
+         single_channel_kernel_applies(s, key.k);
+}
+
 class ConvBnReluPool : public torch::autograd::Function<ConvBnReluPool> {
  public:
   // x [N, IC, H, W], weight [OC, IC, k, k], gamma / beta [OC] -> [N, OC, H'/2, W'/2]
@@ -272,10 +278,16 @@ class ConvBnReluPool : public torch::autograd::Function<ConvBnReluPool> {
     const auto prims = prims_for(key);
     const Prims& p = *prims;
     auto wei = weight.contiguous();
-    auto dst = run_primitive(p.fwd, p.fwd_scratch, {DNNL_ARG_SRC, p.fwd_src, x.data_ptr()},
-                             {DNNL_ARG_WEIGHTS, p.fwd_wei, wei.data_ptr()}, DNNL_ARG_DST, p.dst);
-
     const BlockedMap s{key.n, key.oc, p.oh, p.ow, p.block};
+    torch::Tensor dst;
+    if (single_channel(key, s)) {  // oneDNN is slow for one input channel (single_channel_conv.h)
+      dst = buffer_for(p.dst);
+      single_channel_conv_forward(x.data_ptr<float>(), wei.data_ptr<float>(), nullptr, s, key.k,
+                                  key.pad, false, dst.data_ptr<float>());
+    } else {
+      dst = run_primitive(p.fwd, p.fwd_scratch, {DNNL_ARG_SRC, p.fwd_src, x.data_ptr()},
+                          {DNNL_ARG_WEIGHTS, p.fwd_wei, wei.data_ptr()}, DNNL_ARG_DST, p.dst);
+    }
     BlockedBnSaved saved;
     auto out = blocked_bn_relu_max_pool2(dst, s, gamma, beta, *bn, saved);
     ctx->save_for_backward({x, weight, gamma, saved.mean, saved.invstd, dst, saved.code});
@@ -302,8 +314,7 @@ torch::autograd::tensor_list ConvBnReluPool::backward(torch::autograd::AutogradC
 
   dnnl::stream& stream = cpu_stream();
   torch::Tensor dweight;
-  if (key.ic == 1 && single_channel_kernels() && single_channel_kernel_applies(s, key.k)) {
-    // oneDNN's kernels are slow for one input channel (single_channel_conv.h).
+  if (single_channel(key, s)) {
     dweight = single_channel_conv_backward_weights(x, ddst.data_ptr<float>(), s, key.k, key.pad);
   } else {
     auto dwei = run_primitive(p.bwd_w, p.bw_scratch, {DNNL_ARG_SRC, p.bw_src, x.data_ptr()},

@@ -83,6 +83,88 @@ ImageFn pick(int64_t block, int64_t k, SingleChannelLoop loop) {
   return nullptr;
 }
 
+// One image's forward: for every output row, pixels in fours, each pixel's B channels one
+// accumulator taking k * k fused multiply-adds (a weight vector times a broadcast input value).
+struct ForwardTask {
+  const float* xpad;  // [PH, PW]
+  const float* wv;    // [blocks, k, k, B] weights, zero past OC
+  const float* bias;  // [blocks, B], zero past OC
+  int64_t blocks, oh, ow, pw;
+  bool relu;
+  float* out;  // the image's planes [blocks, OH, OW, B]
+};
+
+template <int B, int K>
+__attribute__((always_inline)) inline void image_forward(const ForwardTask& t) {
+  typedef float V __attribute__((vector_size(B * sizeof(float))));
+  constexpr int P = 4;  // pixels per step: P accumulators and a weight vector in registers
+  for (int64_t cb = 0; cb < t.blocks; ++cb) {
+    V w[K * K], b;
+    std::memcpy(w, t.wv + cb * K * K * B, sizeof(w));
+    std::memcpy(&b, t.bias + cb * B, sizeof(V));
+    const V zero{};
+    auto finish = [&](V a, float* dst) {
+      if (t.relu) a = a < zero ? zero : a;  // NaN stays NaN, as oneDNN's ReLU
+      std::memcpy(dst, &a, sizeof(V));
+    };
+    for (int64_t y = 0; y < t.oh; ++y) {
+      float* orow = t.out + (cb * t.oh + y) * t.ow * B;
+      int64_t x = 0;
+      for (; x + P <= t.ow; x += P) {
+        V a[P];
+        for (int q = 0; q < P; ++q) a[q] = b;
+        for (int i = 0; i < K; ++i) {
+          const float* xr = t.xpad + (y + i) * t.pw + x;
+          for (int j = 0; j < K; ++j) {
+            for (int q = 0; q < P; ++q) a[q] += w[i * K + j] * xr[j + q];
+          }
+        }
+        for (int q = 0; q < P; ++q) finish(a[q], orow + (x + q) * B);
+      }
+      for (; x < t.ow; ++x) {
+        V a = b;
+        for (int i = 0; i < K; ++i) {
+          const float* xr = t.xpad + (y + i) * t.pw + x;
+          for (int j = 0; j < K; ++j) a += w[i * K + j] * xr[j];
+        }
+        finish(a, orow + x * B);
+      }
+    }
+  }
+}
+
+template <int B, int K>
+void forward_plain(const ForwardTask& t) {
+  image_forward<B, K>(t);
+}
+template <int B, int K>
+__attribute__((target("avx2,fma"))) void forward_avx2(const ForwardTask& t) {
+  image_forward<B, K>(t);
+}
+
+using ForwardFn = void (*)(const ForwardTask&);
+
+template <int B>
+ForwardFn pick_forward_k(int64_t k, SingleChannelLoop loop) {
+  const bool avx2 = loop == SingleChannelLoop::avx2;
+  switch (k) {
+    case 3:
+      return avx2 ? forward_avx2<B, 3> : forward_plain<B, 3>;
+    case 5:
+      return avx2 ? forward_avx2<B, 5> : forward_plain<B, 5>;
+    case 7:
+      return avx2 ? forward_avx2<B, 7> : forward_plain<B, 7>;
+    default:
+      return nullptr;
+  }
+}
+
+ForwardFn pick_forward(int64_t block, int64_t k, SingleChannelLoop loop) {
+  if (block == 8) return pick_forward_k<8>(k, loop);
+  if (block == 16) return pick_forward_k<16>(k, loop);
+  return nullptr;
+}
+
 // x's image `n` into `xpad` [H + 2 pad, W + 2 pad] with zeros around.
 void pad_image(const float* x, int64_t n, int64_t h, int64_t w, int64_t pad, float* xpad) {
   const int64_t pw = w + 2 * pad;
@@ -153,6 +235,43 @@ torch::Tensor single_channel_conv_backward_weights(const torch::Tensor& x, const
     }
   }
   return dweight;
+}
+
+void single_channel_conv_forward(const float* x, const float* weight, const float* bias,
+                                 const BlockedMap& s, int64_t k, int64_t pad, bool relu, float* out,
+                                 SingleChannelLoop loop) {
+  TORCH_CHECK(single_channel_kernel_applies(s, k), "single_channel_conv_forward: ", s.block,
+              "-lane blocks and a ", k, "x", k, " kernel are not handled; check ",
+              "single_channel_kernel_applies first");
+  const int64_t h = s.h + k - 1 - 2 * pad, w = s.w + k - 1 - 2 * pad;
+  TORCH_CHECK(h > 0 && w > 0, "single_channel_conv_forward: a ", s.h, "x", s.w, " output ",
+              "does not follow from a ", k, "x", k, " kernel and padding ", pad);
+  const int64_t pw = w + 2 * pad, ph = h + 2 * pad, block = s.block;
+  // Weights and bias as vectors of a block's lanes, zero past OC (so are the padding lanes).
+  std::vector<float> wv(static_cast<std::size_t>(s.blocks() * k * k * block), 0.0f);
+  std::vector<float> bv(static_cast<std::size_t>(s.blocks() * block), 0.0f);
+  for (int64_t oc = 0; oc < s.c; ++oc) {
+    const int64_t cb = oc / block, lane = oc % block;
+    for (int64_t t = 0; t < k * k; ++t)
+      wv[(cb * k * k + t) * block + lane] = weight[oc * k * k + t];
+    if (bias != nullptr) bv[cb * block + lane] = bias[oc];
+  }
+  const ForwardFn fn = pick_forward(block, k, loop);
+  at::parallel_for(0, s.n, 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> xpad(static_cast<std::size_t>(ph * pw));
+    for (int64_t n = begin; n < end; ++n) {
+      pad_image(x, n, h, w, pad, xpad.data());
+      fn({xpad.data(), wv.data(), bv.data(), s.blocks(), s.h, s.w, pw, relu,
+          out + n * s.blocks() * s.plane()});
+    }
+  });
+}
+
+void single_channel_conv_forward(const float* x, const float* weight, const float* bias,
+                                 const BlockedMap& s, int64_t k, int64_t pad, bool relu,
+                                 float* out) {
+  single_channel_conv_forward(x, weight, bias, s, k, pad, relu, out,
+                              single_channel_loops().front());
 }
 
 void set_single_channel_kernels(bool on) {

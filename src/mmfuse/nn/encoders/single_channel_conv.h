@@ -7,8 +7,10 @@
 // (75 M), the largest single item of either (ONEDNN_VERBOSE, 2 threads, docs/BENCHMARKS.md).
 // Here each output pixel's B channels are one vector and each input value a broadcast, so a row
 // of the output gradient makes k fused multiply-adds per pixel against k accumulators held in
-// registers. Every image is summed on its own (float, as oneDNN does) and the images are added
-// in order in double, so the result does not depend on the number of threads.
+// registers. The forward reads the plain input (no reorder into padded blocks) and writes the
+// blocked output: 0.16 ms of oneDNN's kernel and a 0.08 ms reorder per `image` step. Every image is
+// summed on its own (float, as oneDNN does) and the images are added in order in double, so the
+// result does not depend on the number of threads.
 #pragma once
 
 #include <torch/torch.h>
@@ -19,7 +21,7 @@
 
 namespace mmfuse::encoders {
 
-/// The loops single_channel_conv_backward_weights can run: compiled for AVX2 with FMA, or plain
+/// The loops these kernels can run: compiled for AVX2 with FMA, or plain
 /// (any x86-64 CPU).
 enum class SingleChannelLoop { plain, avx2 };
 
@@ -41,8 +43,21 @@ torch::Tensor single_channel_conv_backward_weights(const torch::Tensor& x, const
                                                    const BlockedMap& s, int64_t k, int64_t pad,
                                                    SingleChannelLoop loop);
 
-/// Switches these kernels on (the default) or off for the whole process (oneDNN's primitive then
-/// computes the weight gradient; the CLI's --no-conv-blocks also turns them off with the op).
+/// out (laid out as the blocked map `s`: [N, blocks, OH, OW, B], the lanes past OC zero) = the
+/// stride-1 convolution of x [N, 1, H, W] (contiguous float32, H = s.h + 1 - k + 2 pad) with
+/// weight [OC, 1, k, k] (contiguous) and zero padding `pad`, plus bias [OC] (nullptr: none),
+/// then ReLU if `relu`. Requires single_channel_kernel_applies(s, k). Images in parallel over
+/// the intra-op threads (serially inside a parallel region).
+void single_channel_conv_forward(const float* x, const float* weight, const float* bias,
+                                 const BlockedMap& s, int64_t k, int64_t pad, bool relu,
+                                 float* out);
+void single_channel_conv_forward(const float* x, const float* weight, const float* bias,
+                                 const BlockedMap& s, int64_t k, int64_t pad, bool relu, float* out,
+                                 SingleChannelLoop loop);
+
+/// Switches these kernels on (the default) or off for the whole process (oneDNN's primitives then
+/// run those convolutions, in training and in inference plans built afterwards; the CLI's
+/// --no-single-channel-kernels, for A/B measurements).
 void set_single_channel_kernels(bool on);
 bool single_channel_kernels();
 
