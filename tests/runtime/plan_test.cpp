@@ -4,11 +4,13 @@
 // batch sizes, blocks without a compiler on the module path, concurrent callers.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <thread>
 
 #include "mmfuse/core/error.h"
 #include "mmfuse/models/build.h"
 #include "mmfuse/nn/encoders/lenet.h"
+#include "mmfuse/nn/encoders/single_channel_conv.h"
 #include "mmfuse/nn/fusion/cross_attention.h"
 #include "mmfuse/nn/fusion/low_rank.h"
 #include "mmfuse/nn/heads/mlp.h"
@@ -249,6 +251,40 @@ INSTANTIATE_TEST_SUITE_P(Configs, PlanWholeModel,
                            std::string n = info.param.substr(info.param.find('/') + 1);
                            return n.substr(0, n.find('.'));
                          });
+
+// A first layer of one input channel runs mmfuse's own convolution (single_channel_conv.h) where
+// oneDNN blocks its output; with the kernels off, oneDNN's primitive: the same encodings.
+TEST(PlanLenet, OneInputChannelRunsTheSingleChannelKernel) {
+  encoders::LeNet lenet(encoders::LeNetOptions(1, {28, 28}).channels(3).extra_blocks(3));
+  randomize_batch_norms(*lenet, 3);
+  lenet->eval();
+  data::ModalityBatch in;
+  in.data = torch::rand({40, 1, 28, 28});
+  in.present = torch::ones({40}, torch::kBool);
+  torch::NoGradGuard no_grad;
+  auto encode = [&](bool kernels, std::vector<std::string>& impls) {
+    encoders::set_single_channel_kernels(kernels);
+    auto compiled = compile_lenet_plan(encoders::EncoderBlock(lenet.ptr()));
+    auto pooled = compiled->encode(in).pooled;
+    impls = compiled->implementations();
+    encoders::set_single_channel_kernels(true);
+    return pooled;
+  };
+  std::vector<std::string> mine, onednn;
+  const auto with = encode(true, mine), without = encode(false, onednn);
+  auto has_kernel = [](const std::vector<std::string>& impls) {
+    return std::any_of(impls.begin(), impls.end(), [](const std::string& s) {
+      return s.rfind("mmfuse:single_channel_conv_relu", 0) == 0;
+    });
+  };
+  EXPECT_FALSE(has_kernel(onednn));
+  const bool blocked = std::any_of(onednn.begin(), onednn.end(), [](const std::string& s) {
+    return s.find("nChw8c") != std::string::npos || s.find("jit:avx") != std::string::npos;
+  });
+  if (blocked) EXPECT_TRUE(has_kernel(mine));
+  EXPECT_LE(plan_rel_diff(with, without), 1e-5);
+  EXPECT_LE(plan_rel_diff(with, lenet->encode(in).pooled), 1e-5);
+}
 
 TEST(InferencePlan, BuildsPrimitivesOncePerBatchSize) {
   const InferencePlan plan(plan_test_model("avmnist/lf.yaml"));

@@ -10,11 +10,13 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <algorithm>
+#include <string>
 
 #include <ATen/Parallel.h>
 
 #include "mmfuse/core/error.h"
 #include "mmfuse/nn/encoders/lenet.h"
+#include "mmfuse/nn/encoders/single_channel_conv.h"
 #include "mmfuse/runtime/plan_compilers.h"
 #include "mmfuse/runtime/plan_dnnl.h"
 #include "mmfuse/runtime/plan_lenet.h"
@@ -100,6 +102,44 @@ class LenetPlan : public CompiledEncoder {
   int64_t chunk_ = 1;
 };
 
+// The lanes of a blocked convolution output (8 or 16), or 0 for another layout.
+int64_t blocked_lanes(const memory::desc& md, const memory::dims& dims) {
+  if (md == memory::desc(dims, kLenetF32, LenetTag::nChw8c)) return 8;
+  if (md == memory::desc(dims, kLenetF32, LenetTag::nChw16c)) return 16;
+  return 0;
+}
+
+// MaxPool2 of the convolution output in `slot` (laid out as `conv_md`, [N, C, H, W] = conv_dims)
+// into a new buffer `pooled` [N, C, H / 2, W / 2]; `slot` becomes that buffer. Returns its desc.
+memory::desc add_lenet_pool(DnnlProgram& p, const memory::desc& conv_md,
+                            const memory::dims& conv_dims, const memory::dims& pooled, int& slot) {
+  if (conv_md == memory::desc(conv_dims, kLenetF32, LenetTag::nChw8c)) {
+    const memory::desc md(pooled, kLenetF32, LenetTag::nChw8c);  // plan_pool.h: why not oneDNN's
+    const int pool_out = p.add_buffer(md);
+    const int64_t blocks = conv_dims[0] * ((conv_dims[1] + 7) / 8), h = conv_dims[2],
+                  w = conv_dims[3];
+    p.add_host_step(
+         [blocks, h, w](const memory& src, const memory& dst) {
+           max_pool2x2_nchw8c(static_cast<const float*>(src.get_data_handle()),
+                              static_cast<float*>(dst.get_data_handle()), blocks, h, w);
+         },
+         "mmfuse:max_pool_2x2:nChw8c")
+        .slots = {{DNNL_ARG_SRC, slot}, {DNNL_ARG_DST, pool_out}};
+    slot = pool_out;
+    return md;
+  }
+  dnnl::pooling_forward::desc pdsc(
+      dnnl::prop_kind::forward_inference, dnnl::algorithm::pooling_max, conv_md,
+      memory::desc(pooled, kLenetF32, LenetTag::any), {2, 2}, {2, 2}, {0, 0},
+      {0, 0});  // an odd row or column is left out, as MaxPool2d's floor
+  dnnl::pooling_forward::primitive_desc pool(pdsc, plan_attr(), plan_engine());
+  const int pool_out = p.add_buffer(pool.dst_desc());
+  p.add_step(dnnl::pooling_forward(pool), pool).slots = {{DNNL_ARG_SRC, slot},
+                                                         {DNNL_ARG_DST, pool_out}};
+  slot = pool_out;
+  return pool.dst_desc();
+}
+
 // The float32 program of `stages` for `batch` images of `o`'s size.
 std::unique_ptr<DnnlProgram> build_lenet_program(const encoders::LeNetOptions& o,
                                                  const std::vector<LenetStage>& stages,
@@ -124,6 +164,27 @@ std::unique_ptr<DnnlProgram> build_lenet_program(const encoders::LeNetOptions& o
     dnnl::primitive_attr attr = plan_attr();
     attr.set_post_ops(relu);
     dnnl::convolution_forward::primitive_desc conv(cd, attr, plan_engine());
+    const int64_t block = blocked_lanes(conv.dst_desc(), conv_dims);
+    const encoders::BlockedMap map{batch, out_c, conv_dims[2], conv_dims[3], block};
+    if (i == 0 && in_c == 1 && encoders::single_channel_kernels() && block > 0 &&
+        encoders::single_channel_kernel_applies(map, s.kernel)) {
+      // oneDNN is slow for one input channel (single_channel_conv.h): the plain input in,
+      // BatchNorm's folded bias and ReLU applied, the blocked map out.
+      const int conv_out = p->add_buffer(conv.dst_desc());
+      p->add_host_step(
+           [map, s, pad](const memory& src, const memory& dst) {
+             encoders::single_channel_conv_forward(
+                 static_cast<const float*>(src.get_data_handle()), s.weight.data_ptr<float>(),
+                 s.bias.data_ptr<float>(), map, s.kernel, pad, true,
+                 static_cast<float*>(dst.get_data_handle()));
+           },
+           "mmfuse:single_channel_conv_relu:" + std::to_string(block) + "c")
+          .slots = {{DNNL_ARG_SRC, cur_slot}, {DNNL_ARG_DST, conv_out}};
+      cur_slot = conv_out;
+      cur = {batch, out_c, conv_dims[2] / 2, conv_dims[3] / 2};
+      cur_md = add_lenet_pool(*p, conv.dst_desc(), conv_dims, cur, cur_slot);
+      continue;
+    }
     if (conv.src_desc() != cur_md) {  // the entry (or a layout change oneDNN asks for)
       dnnl::reorder::primitive_desc r(plan_engine(), cur_md, plan_engine(), conv.src_desc(),
                                       plan_attr());
@@ -139,30 +200,8 @@ std::unique_ptr<DnnlProgram> build_lenet_program(const encoders::LeNetOptions& o
                                          conv.weights_desc())},
         {DNNL_ARG_BIAS, plan_constant(s.bias, bias_md, conv.bias_desc())}};
     cur = {batch, out_c, conv_dims[2] / 2, conv_dims[3] / 2};  // MaxPool2: floor
-    if (conv.dst_desc() == memory::desc(conv_dims, kLenetF32, LenetTag::nChw8c)) {
-      cur_md = memory::desc(cur, kLenetF32, LenetTag::nChw8c);  // plan_pool.h: why not oneDNN's
-      const int pool_out = p->add_buffer(cur_md);
-      const int64_t blocks = batch * ((out_c + 7) / 8), h = conv_dims[2], w = conv_dims[3];
-      p->add_host_step(
-           [blocks, h, w](const memory& src, const memory& dst) {
-             max_pool2x2_nchw8c(static_cast<const float*>(src.get_data_handle()),
-                                static_cast<float*>(dst.get_data_handle()), blocks, h, w);
-           },
-           "mmfuse:max_pool_2x2:nChw8c")
-          .slots = {{DNNL_ARG_SRC, conv_out}, {DNNL_ARG_DST, pool_out}};
-      cur_slot = pool_out;
-      continue;
-    }
-    dnnl::pooling_forward::desc pdsc(
-        dnnl::prop_kind::forward_inference, dnnl::algorithm::pooling_max, conv.dst_desc(),
-        memory::desc(cur, kLenetF32, LenetTag::any), {2, 2}, {2, 2}, {0, 0},
-        {0, 0});  // an odd row or column is left out, as MaxPool2d's floor
-    dnnl::pooling_forward::primitive_desc pool(pdsc, plan_attr(), plan_engine());
-    const int pool_out = p->add_buffer(pool.dst_desc());
-    p->add_step(dnnl::pooling_forward(pool), pool).slots = {{DNNL_ARG_SRC, conv_out},
-                                                            {DNNL_ARG_DST, pool_out}};
-    cur_md = pool.dst_desc();
-    cur_slot = pool_out;
+    cur_slot = conv_out;
+    cur_md = add_lenet_pool(*p, conv.dst_desc(), conv_dims, cur, cur_slot);
   }
   p->output = memory::desc(cur, kLenetF32, LenetTag::nchw);  // the exit
   dnnl::reorder::primitive_desc r(plan_engine(), cur_md, plan_engine(), p->output, plan_attr());

@@ -83,13 +83,14 @@ ImageFn pick(int64_t block, int64_t k, SingleChannelLoop loop) {
   return nullptr;
 }
 
-// One image's forward: for every output row, pixels in fours, each pixel's B channels one
-// accumulator taking k * k fused multiply-adds (a weight vector times a broadcast input value).
+// Output rows y0..y1 of one image's forward: for every row, pixels in fours, each pixel's B
+// channels one accumulator taking k * k fused multiply-adds (a weight vector times a broadcast
+// input value).
 struct ForwardTask {
-  const float* xpad;  // [PH, PW]
+  const float* xpad;  // [y1 - y0 + k - 1, PW]: the padded input's rows from y0 on
   const float* wv;    // [blocks, k, k, B] weights, zero past OC
   const float* bias;  // [blocks, B], zero past OC
-  int64_t blocks, oh, ow, pw;
+  int64_t blocks, oh, ow, pw, y0, y1;
   bool relu;
   float* out;  // the image's planes [blocks, OH, OW, B]
 };
@@ -107,14 +108,14 @@ __attribute__((always_inline)) inline void image_forward(const ForwardTask& t) {
       if (t.relu) a = a < zero ? zero : a;  // NaN stays NaN, as oneDNN's ReLU
       std::memcpy(dst, &a, sizeof(V));
     };
-    for (int64_t y = 0; y < t.oh; ++y) {
+    for (int64_t y = t.y0; y < t.y1; ++y) {
       float* orow = t.out + (cb * t.oh + y) * t.ow * B;
       int64_t x = 0;
       for (; x + P <= t.ow; x += P) {
         V a[P];
         for (int q = 0; q < P; ++q) a[q] = b;
         for (int i = 0; i < K; ++i) {
-          const float* xr = t.xpad + (y + i) * t.pw + x;
+          const float* xr = t.xpad + (y - t.y0 + i) * t.pw + x;
           for (int j = 0; j < K; ++j) {
             for (int q = 0; q < P; ++q) a[q] += w[i * K + j] * xr[j + q];
           }
@@ -124,7 +125,7 @@ __attribute__((always_inline)) inline void image_forward(const ForwardTask& t) {
       for (; x < t.ow; ++x) {
         V a = b;
         for (int i = 0; i < K; ++i) {
-          const float* xr = t.xpad + (y + i) * t.pw + x;
+          const float* xr = t.xpad + (y - t.y0 + i) * t.pw + x;
           for (int j = 0; j < K; ++j) a += w[i * K + j] * xr[j];
         }
         finish(a, orow + x * B);
@@ -165,13 +166,18 @@ ForwardFn pick_forward(int64_t block, int64_t k, SingleChannelLoop loop) {
   return nullptr;
 }
 
-// x's image `n` into `xpad` [H + 2 pad, W + 2 pad] with zeros around.
-void pad_image(const float* x, int64_t n, int64_t h, int64_t w, int64_t pad, float* xpad) {
+// Rows r0..r1 of x's image `n` padded with `pad` zeros around ([H + 2 pad, W + 2 pad]) into
+// `xpad` ([r1 - r0, W + 2 pad]).
+void pad_rows(const float* x, int64_t n, int64_t h, int64_t w, int64_t pad, int64_t r0, int64_t r1,
+              float* xpad) {
   const int64_t pw = w + 2 * pad;
-  std::fill(xpad, xpad + (h + 2 * pad) * pw, 0.0f);
-  for (int64_t y = 0; y < h; ++y) {
-    std::memcpy(xpad + (y + pad) * pw + pad, x + (n * h + y) * w, w * sizeof(float));
+  std::fill(xpad, xpad + (r1 - r0) * pw, 0.0f);
+  for (int64_t r = std::max(r0, pad); r < std::min(r1, h + pad); ++r) {
+    std::memcpy(xpad + (r - r0) * pw + pad, x + (n * h + r - pad) * w, w * sizeof(float));
   }
+}
+void pad_image(const float* x, int64_t n, int64_t h, int64_t w, int64_t pad, float* xpad) {
+  pad_rows(x, n, h, w, pad, 0, h + 2 * pad, xpad);
 }
 
 }  // namespace
@@ -257,11 +263,16 @@ void single_channel_conv_forward(const float* x, const float* weight, const floa
     if (bias != nullptr) bv[cb * block + lane] = bias[oc];
   }
   const ForwardFn fn = pick_forward(block, k, loop);
-  at::parallel_for(0, s.n, 1, [&](int64_t begin, int64_t end) {
+  // Fewer images than threads (batch 1): each image's rows in parts, one a thread.
+  const int64_t threads = at::in_parallel_region() ? 1 : at::get_num_threads();
+  const int64_t parts = s.n >= threads ? 1 : std::min(s.h, (threads + s.n - 1) / s.n);
+  at::parallel_for(0, s.n * parts, 1, [&](int64_t begin, int64_t end) {
     std::vector<float> xpad(static_cast<std::size_t>(ph * pw));
-    for (int64_t n = begin; n < end; ++n) {
-      pad_image(x, n, h, w, pad, xpad.data());
-      fn({xpad.data(), wv.data(), bv.data(), s.blocks(), s.h, s.w, pw, relu,
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t n = task / parts, part = task % parts;
+      const int64_t y0 = part * s.h / parts, y1 = (part + 1) * s.h / parts;
+      pad_rows(x, n, h, w, pad, y0, y1 + k - 1, xpad.data());
+      fn({xpad.data(), wv.data(), bv.data(), s.blocks(), s.h, s.w, pw, y0, y1, relu,
           out + n * s.blocks() * s.plane()});
     }
   });
