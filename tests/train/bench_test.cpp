@@ -7,6 +7,7 @@
 #include "mmfuse/models/build.h"
 #include "mmfuse/models/summary.h"
 #include "mmfuse/nn/encoders/bn_relu_pool.h"
+#include "mmfuse/nn/encoders/single_channel_conv.h"
 
 namespace mmfuse::train {
 namespace {
@@ -86,6 +87,20 @@ TEST(Bench, NamesOneDnnsDispatchAndThePlanItTimed) {
     convolution_kernel |= name.rfind("jit:", 0) == 0 || name.rfind("brg", 0) == 0;
   }
   EXPECT_TRUE(convolution_kernel) << planned.dump();
+  // mmfuse's own loops, as chosen for this CPU (plain everywhere; AVX2 where it has AVX2 + FMA).
+  const bool fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  EXPECT_EQ(planned["kernel_loops"]["single_channel_conv"], fma ? "avx2" : "plain");
+  const std::string sgd = planned["kernel_loops"]["fused_sgd"].get<std::string>();
+  const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
+  EXPECT_EQ(sgd, !__builtin_cpu_supports("fma")   ? "plain"
+                 : avx512                         ? "avx512"
+                 : __builtin_cpu_supports("avx2") ? "avx2"
+                                                  : "plain")
+      << planned.dump();
+  encoders::set_single_channel_kernels(false);  // --no-single-channel-kernels
+  EXPECT_EQ(bench_model(root, o).to_json()["dispatch"]["kernel_loops"]["single_channel_conv"],
+            "off");
+  encoders::set_single_channel_kernels(true);
 
   o.inference_plan = false;
   const auto r = bench_model(root, o);

@@ -86,13 +86,17 @@ void add_bench_commands(CLI::App& app) {
         r.memory.summary().c_str());
     std::string impls;
     for (const auto& i : r.implementations) impls += (impls.empty() ? "" : ", ") + i;
+    std::string loops;
+    for (const auto& [kernel, loop] : r.kernel_loops) {
+      loops += (loops.empty() ? "" : ", ") + kernel + " " + loop;
+    }
     std::printf(
         "  dispatch oneDNN %s, %s, cpu isa %s, training blocks %s (%lld a step on oneDNN), "
-        "inference %s%s%s\n",
+        "inference %s%s%s; mmfuse loops: %s\n",
         r.onednn_version.c_str(), r.onednn_runtime.c_str(), r.cpu_isa.c_str(),
         r.fused_training_blocks ? "fused" : "unfused",
         static_cast<long long>(r.conv_blocks_per_step), r.inference_plan ? "plan" : "module path",
-        impls.empty() ? "" : ": ", impls.c_str());
+        impls.empty() ? "" : ": ", impls.c_str(), loops.c_str());
   });
 }
 

@@ -10,8 +10,10 @@
 #include "mmfuse/nn/dnnl_gemm.h"
 #include "mmfuse/nn/encoders/bn_relu_pool.h"
 #include "mmfuse/nn/encoders/conv_block.h"
+#include "mmfuse/nn/encoders/single_channel_conv.h"
 #include "mmfuse/runtime/plan.h"
 #include "mmfuse/train/data_parallel.h"
+#include "mmfuse/train/fused_sgd.h"
 #include "mmfuse/train/losses.h"
 #include "mmfuse/train/memory_report.h"
 #include "mmfuse/train/optimizer.h"
@@ -80,8 +82,25 @@ nlohmann::json BenchResult::to_json() const {
             {"fused_training_blocks", fused_training_blocks},
             {"onednn_training_blocks_per_step", conv_blocks_per_step},
             {"plan_blocks", plan_blocks},
-            {"implementations", implementations}}}};
+            {"implementations", implementations},
+            {"kernel_loops", kernel_loops}}}};
 }
+
+namespace {
+
+// The loops mmfuse's own kernels run on this CPU (the best each supports).
+std::map<std::string, std::string> kernel_loops() {
+  const auto sgd = fused_sgd_loops().back();                   // plain first, the best last
+  const auto conv = encoders::single_channel_loops().front();  // the best first
+  return {{"fused_sgd", sgd == FusedSgdLoop::avx512 ? "avx512"
+                        : sgd == FusedSgdLoop::avx2 ? "avx2"
+                                                    : "plain"},
+          {"single_channel_conv", !encoders::single_channel_kernels()         ? "off"
+                                  : conv == encoders::SingleChannelLoop::avx2 ? "avx2"
+                                                                              : "plain"}};
+}
+
+}  // namespace
 
 BenchResult bench_model(const ConfigNode& root, const BenchOptions& o) {
   if (o.threads > 0) at::set_num_threads(o.threads);
@@ -101,6 +120,7 @@ BenchResult bench_model(const ConfigNode& root, const BenchOptions& o) {
   r.batch = o.batch;
   r.threads = at::get_num_threads();
   r.fused_training_blocks = encoders::fused_blocks();
+  r.kernel_loops = kernel_loops();
   for (const auto& p : model->parameters()) r.params += p.numel();
   r.forward_flops_per_sample = models::summarize_model(model, inputs).flops.total;
   r.flops_per_sample = 3 * r.forward_flops_per_sample;

@@ -21,6 +21,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -71,6 +72,9 @@ struct BenchResult {
   int64_t conv_blocks_per_step = 0;      ///< LeNet blocks run as one oneDNN op per training step
   std::vector<std::string> plan_blocks;  ///< "encoders.image: lenet", "fusion: module", ...
   std::vector<std::string> implementations;  ///< the plan's oneDNN implementation names
+  /// mmfuse's own vector loops as chosen for this CPU: "fused_sgd" (avx512, avx2 or plain) and
+  /// "single_channel_conv" (avx2, plain or off).
+  std::map<std::string, std::string> kernel_loops;
   /// The process peak at the end, with parameters, gradients and optimizer state.
   MemoryReport memory;
 
@@ -78,7 +82,7 @@ struct BenchResult {
   /// plus flops_per_sample, forward_flops_per_sample, gflops_achieved, peak_rss_mb, "memory"
   /// (MemoryReport::to_json) and "dispatch" {cpu_isa, onednn_version, onednn_runtime,
   /// inference_plan, fused_training_blocks, onednn_training_blocks_per_step, plan_blocks,
-  /// implementations}.
+  /// implementations, kernel_loops}.
   nlohmann::json to_json() const;
 };
 
