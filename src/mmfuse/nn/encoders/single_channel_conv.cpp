@@ -51,37 +51,18 @@ __attribute__((always_inline)) inline void image_weight_gradient(const ImageTask
   }
 }
 
-template <int B, int K>
-void image_plain(const ImageTask& t) {
-  image_weight_gradient<B, K>(t);
-}
-template <int B, int K>
-__attribute__((target("avx2,fma"))) void image_avx2(const ImageTask& t) {
-  image_weight_gradient<B, K>(t);
-}
-
-using ImageFn = void (*)(const ImageTask&);
-
-template <int B>
-ImageFn pick_k(int64_t k, SingleChannelLoop loop) {
-  const bool avx2 = loop == SingleChannelLoop::avx2;
-  switch (k) {
-    case 3:
-      return avx2 ? image_avx2<B, 3> : image_plain<B, 3>;
-    case 5:
-      return avx2 ? image_avx2<B, 5> : image_plain<B, 5>;
-    case 7:
-      return avx2 ? image_avx2<B, 7> : image_plain<B, 7>;
-    default:
-      return nullptr;
+// The weight gradient's loops (Op::Task, Op::plain<B, K>, Op::avx2<B, K>: see Pick).
+struct WeightGradient {
+  using Task = ImageTask;
+  template <int B, int K>
+  static void plain(const ImageTask& t) {
+    image_weight_gradient<B, K>(t);
   }
-}
-
-ImageFn pick(int64_t block, int64_t k, SingleChannelLoop loop) {
-  if (block == 8) return pick_k<8>(k, loop);
-  if (block == 16) return pick_k<16>(k, loop);
-  return nullptr;
-}
+  template <int B, int K>
+  __attribute__((target("avx2,fma"))) static void avx2(const ImageTask& t) {
+    image_weight_gradient<B, K>(t);
+  }
+};
 
 // Output rows y0..y1 of one image's forward: for every row, pixels in fours, each pixel's B
 // channels one accumulator taking k * k fused multiply-adds (a weight vector times a broadcast
@@ -134,37 +115,43 @@ __attribute__((always_inline)) inline void image_forward(const ForwardTask& t) {
   }
 }
 
-template <int B, int K>
-void forward_plain(const ForwardTask& t) {
-  image_forward<B, K>(t);
-}
-template <int B, int K>
-__attribute__((target("avx2,fma"))) void forward_avx2(const ForwardTask& t) {
-  image_forward<B, K>(t);
-}
-
-using ForwardFn = void (*)(const ForwardTask&);
-
-template <int B>
-ForwardFn pick_forward_k(int64_t k, SingleChannelLoop loop) {
-  const bool avx2 = loop == SingleChannelLoop::avx2;
-  switch (k) {
-    case 3:
-      return avx2 ? forward_avx2<B, 3> : forward_plain<B, 3>;
-    case 5:
-      return avx2 ? forward_avx2<B, 5> : forward_plain<B, 5>;
-    case 7:
-      return avx2 ? forward_avx2<B, 7> : forward_plain<B, 7>;
-    default:
-      return nullptr;
+// The forward's loops.
+struct Forward {
+  using Task = ForwardTask;
+  template <int B, int K>
+  static void plain(const ForwardTask& t) {
+    image_forward<B, K>(t);
   }
-}
+  template <int B, int K>
+  __attribute__((target("avx2,fma"))) static void avx2(const ForwardTask& t) {
+    image_forward<B, K>(t);
+  }
+};
 
-ForwardFn pick_forward(int64_t block, int64_t k, SingleChannelLoop loop) {
-  if (block == 8) return pick_forward_k<8>(k, loop);
-  if (block == 16) return pick_forward_k<16>(k, loop);
-  return nullptr;
-}
+// Op's loop for `block` lanes, a k x k kernel and `loop`; nullptr where none is compiled.
+template <class Op>
+struct Pick {
+  using Fn = void (*)(const typename Op::Task&);
+  template <int B>
+  static Fn side(int64_t k, bool avx2) {
+    switch (k) {
+      case 3:
+        return avx2 ? Op::template avx2<B, 3> : Op::template plain<B, 3>;
+      case 5:
+        return avx2 ? Op::template avx2<B, 5> : Op::template plain<B, 5>;
+      case 7:
+        return avx2 ? Op::template avx2<B, 7> : Op::template plain<B, 7>;
+      default:
+        return nullptr;
+    }
+  }
+  static Fn of(int64_t block, int64_t k, SingleChannelLoop loop) {
+    const bool avx2 = loop == SingleChannelLoop::avx2;
+    if (block == 8) return side<8>(k, avx2);
+    if (block == 16) return side<16>(k, avx2);
+    return nullptr;
+  }
+};
 
 // Rows r0..r1 of x's image `n` padded with `pad` zeros around ([H + 2 pad, W + 2 pad]) into
 // `xpad` ([r1 - r0, W + 2 pad]).
@@ -214,7 +201,7 @@ torch::Tensor single_channel_conv_backward_weights(const torch::Tensor& x, const
   TORCH_CHECK(s.h == ph - k + 1 && s.w == pw - k + 1, "single_channel_conv_backward_weights: an ",
               "output gradient of ", s.h, "x", s.w, " does not match a ", h, "x", w, " input, a ",
               k, "x", k, " kernel and padding ", pad);
-  const ImageFn fn = pick(s.block, k, loop);
+  const auto fn = Pick<WeightGradient>::of(s.block, k, loop);
   const int64_t per_image = s.blocks() * k * k * s.block;
   std::vector<float> partial(static_cast<std::size_t>(s.n * per_image));
   const float* xs = x.data_ptr<float>();
@@ -262,7 +249,7 @@ void single_channel_conv_forward(const float* x, const float* weight, const floa
       wv[(cb * k * k + t) * block + lane] = weight[oc * k * k + t];
     if (bias != nullptr) bv[cb * block + lane] = bias[oc];
   }
-  const ForwardFn fn = pick_forward(block, k, loop);
+  const auto fn = Pick<Forward>::of(block, k, loop);
   // Fewer images than threads (batch 1): each image's rows in parts, one a thread.
   const int64_t threads = at::in_parallel_region() ? 1 : at::get_num_threads();
   const int64_t parts = s.n >= threads ? 1 : std::min(s.h, (threads + s.n - 1) / s.n);
