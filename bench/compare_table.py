@@ -56,6 +56,20 @@ def lever_table(models, pick):
               f'| {c / q:.2f} | {u / q:.2f} |')
 
 
+def dispatch_line(benches):
+    """What mmfuse ran on this CPU (its bench's "dispatch"), over every model of the run."""
+    d = [r['dispatch'] for r in benches if 'dispatch' in r]
+    if not d:
+        return 'CPU dispatch: not reported'
+    impls = []
+    for x in d:
+        impls += [i for i in x.get('implementations', []) if i not in impls]
+    loops = ', '.join(f'{k} {v}' for k, v in sorted(d[0].get('kernel_loops', {}).items()))
+    return (f"CPU dispatch (mmfuse bench): cpu isa {d[0].get('cpu_isa', '?')}, oneDNN "
+            f"{d[0].get('onednn_version', '?')} ({d[0].get('onednn_runtime', '?')}); inference plan: "
+            f"{', '.join(impls) or 'module path'}; mmfuse loops: {loops or '?'}")
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument('results')
@@ -74,6 +88,7 @@ def main():
           f"load average before/after: " + ' / '.join(r['loadavg'] for r in pick('host', 'load')))
     print(f"\nGEMM 1024x1024: torch::mm {med(gemm, 'torch_mm_gflops'):.2f} GFLOP/s, oneDNN "
           f"{med(gemm, 'dnnl_gflops'):.2f} GFLOP/s -> peak {peak:.2f} GFLOP/s\n")
+    print(dispatch_line(pick('mmfuse', 'bench')) + '\n')
     print('| model | train samples/s mmfuse | peer | ratio (goal >= 2.0) | batch-1 p50 ms mmfuse | peer '
           '| ratio (goal <= 0.33) | batch-40 p50 ms mmfuse | peer | ratio (goal <= 0.5) '
           '| train GFLOP/s | of GEMM peak (goal >= 25%, conv-heavy) |')
