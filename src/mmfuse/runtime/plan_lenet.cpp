@@ -166,10 +166,9 @@ std::unique_ptr<DnnlProgram> build_lenet_program(const encoders::LeNetOptions& o
     dnnl::convolution_forward::primitive_desc conv(cd, attr, plan_engine());
     const int64_t block = blocked_lanes(conv.dst_desc(), conv_dims);
     const encoders::BlockedMap map{batch, out_c, conv_dims[2], conv_dims[3], block};
-    // As in training (conv_block.cpp), blocks at least a third used: a 3-channel first layer
-    // in 16 lanes (AVX-512) keeps oneDNN's kernel, as measured before these kernels.
+    // A 3-channel first layer in 16 lanes (AVX-512) keeps oneDNN's kernel, as in training.
     if (i == 0 && in_c == 1 && encoders::single_channel_kernels() && block > 0 &&
-        out_c * 3 >= block && encoders::single_channel_kernel_applies(map, s.kernel)) {
+        !map.mostly_padding() && encoders::single_channel_kernel_applies(map, s.kernel)) {
       // oneDNN is slow for one input channel (single_channel_conv.h): the plain input in,
       // BatchNorm's folded bias and ReLU applied, the blocked map out.
       const int conv_out = p->add_buffer(conv.dst_desc());

@@ -90,8 +90,8 @@ namespace {
 
 // The loops mmfuse's own kernels run on this CPU (the best each supports).
 std::map<std::string, std::string> kernel_loops() {
-  const auto sgd = fused_sgd_loops().back();                   // plain first, the best last
-  const auto conv = encoders::single_channel_loops().front();  // the best first
+  const auto sgd = fused_sgd_loops().back();  // plain first, the best last
+  const auto conv = encoders::best_single_channel_loop();
   return {{"fused_sgd", sgd == FusedSgdLoop::avx512 ? "avx512"
                         : sgd == FusedSgdLoop::avx2 ? "avx2"
                                                     : "plain"},

@@ -38,8 +38,6 @@ std::atomic<bool> g_on{true};
 // Blocks with at least this many input channels (and 8 or more output channels) write NHWC; the
 // others oneDNN's blocked layout.
 constexpr int64_t kMinNhwcInputChannels = 4;
-// A blocked output needs at least 1 / kMaxPaddingShare of its lanes used (6 of 16 is).
-constexpr int64_t kMaxPaddingShare = 3;
 
 // A float buffer of `md`'s size (a blocked desc may hold padding).
 torch::Tensor buffer_for(const memory::desc& md) {
@@ -167,9 +165,8 @@ std::shared_ptr<const Prims> make_prims(const Key& key) {
   if (p->dst == memory::desc(dst_d, kF32, Tag::nChw16c)) p->block = 16;
   if (p->dst == memory::desc(dst_d, kF32, Tag::nChw8c)) p->block = 8;
   if (nhwc && p->dst == memory::desc(dst_d, kF32, Tag::nhwc)) p->block = key.oc;
-  // Blocks mostly padding cost the fused op more passes over padding than the reorders they
-  // save (tf's 3-channel LeNets: 4% slower at one thread); such blocks keep LibTorch's convolution.
-  const bool thin = p->block > 0 && !nhwc && key.oc * kMaxPaddingShare < p->block;
+  const bool thin =
+      p->block > 0 && BlockedMap{key.n, key.oc, p->oh, p->ow, p->block}.mostly_padding();
   if (p->block == 0 || thin || reference_impl(fpd.impl_info_str())) {
     p->block = 0;
     return p;
@@ -263,7 +260,7 @@ torch::Tensor empty_channels_last(int64_t n, int64_t c, int64_t h, int64_t w) {
 
 // A first layer of one plain input channel, run by single_channel_conv.h's kernels.
 bool single_channel(const Key& key, const BlockedMap& s) {
-  return key.ic == 1 && !key.nhwc_src && !s.nhwc() && single_channel_kernels() &&
+  return key.ic == 1 && !key.nhwc_src && single_channel_kernels() &&
          single_channel_kernel_applies(s, key.k);
 }
 

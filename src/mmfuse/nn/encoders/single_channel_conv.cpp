@@ -12,6 +12,17 @@ namespace {
 
 std::atomic<bool> g_on{true};
 
+// The CPU's best loop, asked once (the kernels run every training step and plan call).
+SingleChannelLoop best_loop() {
+  static const SingleChannelLoop best = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")
+               ? SingleChannelLoop::avx2
+               : SingleChannelLoop::plain;
+  }();
+  return best;
+}
+
 // What one image's weight gradient is made from: the padded input of one image, its output
 // gradient, the sides, and where its partial sums go.
 struct ImageTask {
@@ -170,12 +181,14 @@ void pad_image(const float* x, int64_t n, int64_t h, int64_t w, int64_t pad, flo
 }  // namespace
 
 std::vector<SingleChannelLoop> single_channel_loops() {
-  std::vector<SingleChannelLoop> loops;
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-    loops.push_back(SingleChannelLoop::avx2);
+  if (best_loop() == SingleChannelLoop::avx2) {
+    return {SingleChannelLoop::avx2, SingleChannelLoop::plain};
   }
-  loops.push_back(SingleChannelLoop::plain);
-  return loops;
+  return {SingleChannelLoop::plain};
+}
+
+SingleChannelLoop best_single_channel_loop() {
+  return best_loop();
 }
 
 bool single_channel_kernel_applies(const BlockedMap& ddst, int64_t k) {
@@ -184,7 +197,7 @@ bool single_channel_kernel_applies(const BlockedMap& ddst, int64_t k) {
 
 torch::Tensor single_channel_conv_backward_weights(const torch::Tensor& x, const float* ddst,
                                                    const BlockedMap& s, int64_t k, int64_t pad) {
-  return single_channel_conv_backward_weights(x, ddst, s, k, pad, single_channel_loops().front());
+  return single_channel_conv_backward_weights(x, ddst, s, k, pad, best_loop());
 }
 
 torch::Tensor single_channel_conv_backward_weights(const torch::Tensor& x, const float* ddst,
@@ -268,8 +281,7 @@ void single_channel_conv_forward(const float* x, const float* weight, const floa
 void single_channel_conv_forward(const float* x, const float* weight, const float* bias,
                                  const BlockedMap& s, int64_t k, int64_t pad, bool relu,
                                  float* out) {
-  single_channel_conv_forward(x, weight, bias, s, k, pad, relu, out,
-                              single_channel_loops().front());
+  single_channel_conv_forward(x, weight, bias, s, k, pad, relu, out, best_loop());
 }
 
 void set_single_channel_kernels(bool on) {

@@ -25,8 +25,10 @@ namespace mmfuse::encoders {
 /// (any x86-64 CPU).
 enum class SingleChannelLoop { plain, avx2 };
 
-/// The loops this CPU runs, the best first.
+/// The loops this CPU runs, the best first (tests run each).
 std::vector<SingleChannelLoop> single_channel_loops();
+/// The CPU's best loop: what the overloads without a `loop` run.
+SingleChannelLoop best_single_channel_loop();
 
 /// Whether the kernel handles this weight gradient: a kernel side of 3, 5 or 7 and a blocked map
 /// of 8 or 16 lanes.
