@@ -6,6 +6,9 @@
 // vector picks its own mix and the unit carries every modality's information side by side; one
 // scalar gate per modality made the mix collapse onto a single modality in training.
 // The gate sees every modality (learned placeholders for absent ones), so its input is defined.
+// gate_from: inputs (the paper: G reads [x_1, ..., x_M]) or projections (G reads [h_1, ..., h_M],
+// M*D wide: a gate of M*D x M*D weights instead of sum(D_i) x M*D, for a wide input such as a
+// 40,962-d TF-IDF whose gate alone would otherwise hold 10 M weights).
 #pragma once
 
 #include <numeric>
@@ -21,6 +24,8 @@ struct GatedFusionOptions {
   TORCH_ARG(std::vector<int64_t>, dims);
   /// Common (output) size D.
   TORCH_ARG(int64_t, dim) = 64;
+  /// true: the gate reads the projections h_i instead of the inputs x_i.
+  TORCH_ARG(bool, gate_from_projections) = false;
 };
 
 class GatedFusionImpl : public torch::nn::Cloneable<GatedFusionImpl>, public Fusion {
@@ -32,17 +37,22 @@ class GatedFusionImpl : public torch::nn::Cloneable<GatedFusionImpl>, public Fus
   explicit GatedFusionImpl(GatedFusionOptions options) : options(std::move(options)) { reset(); }
 
   static std::shared_ptr<GatedFusionImpl> create(const FusionContext& ctx, const ConfigNode& cfg) {
-    cfg.check_keys({"type", "dim"});
-    return std::make_shared<GatedFusionImpl>(
-        GatedFusionOptions(ctx.dims).dim(positive_option(cfg, "dim", 64)));
+    cfg.check_keys({"type", "dim", "gate_from"});
+    const auto from = choice_option(cfg, "gate_from", "inputs", {"inputs", "projections"});
+    return std::make_shared<GatedFusionImpl>(GatedFusionOptions(ctx.dims)
+                                                 .dim(positive_option(cfg, "dim", 64))
+                                                 .gate_from_projections(from == "projections"));
   }
 
   void reset() override {
     const auto& d = options.dims();
     placeholders_ = register_placeholders(*this, "placeholder_", d);
     proj_ = register_projections(*this, "proj", d, options.dim());
-    const int64_t total = std::accumulate(d.begin(), d.end(), int64_t{0});
-    gate_ = register_module("gate", torch::nn::Linear(total, int64_t(d.size()) * options.dim()));
+    const int64_t m = int64_t(d.size());
+    const int64_t total = options.gate_from_projections()
+                              ? m * options.dim()
+                              : std::accumulate(d.begin(), d.end(), int64_t{0});
+    gate_ = register_module("gate", torch::nn::Linear(total, m * options.dim()));
   }
 
   /// inputs[i].pooled: [B, D_i] -> fused [B, D]
@@ -55,8 +65,9 @@ class GatedFusionImpl : public torch::nn::Cloneable<GatedFusionImpl>, public Fus
       h.push_back(torch::tanh(proj_[i]->as<torch::nn::Linear>()->forward(x.back())));
     }
     const int64_t m = int64_t(inputs.size());
-    auto scores = gate_->forward(torch::cat(x, 1)).view({-1, m, options.dim()});  // [B, M, D]
-    auto z = masked_softmax(scores, present.unsqueeze(2));                        // [B, M, D]
+    const auto& gate_in = options.gate_from_projections() ? h : x;
+    auto scores = gate_->forward(torch::cat(gate_in, 1)).view({-1, m, options.dim()});  // [B, M, D]
+    auto z = masked_softmax(scores, present.unsqueeze(2));                              // [B, M, D]
     auto fused = (torch::stack(h, 1) * z).sum(1);
     return {fused, {}};
   }
