@@ -137,7 +137,8 @@ models::ModelInputs conformance_inputs(heads::TaskKind kind = heads::TaskKind::c
 }
 
 /// The model config used to check each exportable block; a registered block that exports must
-/// have one here.
+/// have one here. concat and gated run with their options here, as they are by default inside
+/// the composite.
 const std::map<std::string, std::string>& conformance_models() {
   static const std::map<std::string, std::string> m = {
       {"encoder lenet", "encoders: {image: {type: lenet, channels: 2, extra_blocks: 1}}"},
@@ -149,10 +150,10 @@ const std::map<std::string, std::string>& conformance_models() {
       {"encoder mlp",
        "encoders: {tabular: {type: mlp, hidden: [8, 5], norm: batch, activation: gelu}}"},
       {"encoder identity", "encoders: {tabular: {type: identity}}"},
-      {"fusion concat", "fusion: {type: concat}"},
+      {"fusion concat", "fusion: {type: concat, normalize: l2, scale: {image: 0.5}}"},
       {"fusion tensor", "fusion: {type: tensor}"},
       {"fusion low_rank", "fusion: {type: low_rank, rank: 3, out: 5}"},
-      {"fusion gated", "fusion: {type: gated, dim: 4}"},
+      {"fusion gated", "fusion: {type: gated, dim: 4, gate_from: projections}"},
       {"fusion composite",
        "fusion: {type: composite, combine: [concat, {type: low_rank, rank: 2, out: 4}], "
        "merge: {type: gated, dim: 3}}"},

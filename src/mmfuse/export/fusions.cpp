@@ -35,10 +35,27 @@ std::string append_one(OnnxGraph& g, const std::string& prefix, const std::strin
   return g.op("Pad", {z, g.ints(prefix + ".pads", {0, 0, 0, 1}), g.scalar(prefix + ".one", 1.0f)});
 }
 
+/// z [B, D] -> z / max(|z|_2, 1e-12), as ConcatFusion's normalize: l2
+std::string emit_l2_normalize(OnnxGraph& g, const std::string& prefix, const std::string& z) {
+  auto sq = g.op("ReduceSum", {g.op("Mul", {z, z}), g.ints(prefix + ".axes1", {1})},
+                 {OnnxAttr::of("keepdims", int64_t{1})});
+  auto norm = g.op("Max", {g.op("Sqrt", {sq}), g.scalar(prefix + ".eps", 1e-12f)});
+  return g.op("Div", {z, norm});
+}
+
 std::string export_concat(OnnxGraph& g, const BlockRef& b,
                           const std::vector<ExportedEncoding>& in) {
-  fusion_as<fusion::ConcatFusionImpl>(b, "concat");
-  return g.op("Concat", pooled_of(in), {OnnxAttr::of("axis", int64_t{1})}, b.prefix + ".fused");
+  const auto& opt = fusion_as<fusion::ConcatFusionImpl>(b, "concat").options;
+  std::vector<std::string> parts;
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    auto z = in[i].pooled;
+    if (opt.l2_normalize()) z = emit_l2_normalize(g, b.prefix, z);
+    const double scale = i < opt.scales().size() ? opt.scales()[i] : 1.0;
+    if (scale != 1.0)
+      z = g.op("Mul", {z, g.scalar(b.prefix + ".scale" + std::to_string(i), float(scale))});
+    parts.push_back(z);
+  }
+  return g.op("Concat", parts, {OnnxAttr::of("axis", int64_t{1})}, b.prefix + ".fused");
 }
 
 /// outer products of [z_i, 1], flattened in the peer's order
@@ -81,15 +98,17 @@ std::string export_low_rank(OnnxGraph& g, const BlockRef& b,
 std::string export_gated(OnnxGraph& g, const BlockRef& b, const std::vector<ExportedEncoding>& in) {
   auto& f = fusion_as<fusion::GatedFusionImpl>(b, "gated");
   const int64_t m = int64_t(in.size()), d = f.options.dim();
-  std::vector<std::string> h;
+  std::vector<std::string> h, h_flat;
   for (std::size_t i = 0; i < in.size(); ++i) {
     const std::string p = "proj." + std::to_string(i);
     auto& lin = *child_module(b.module, p, b.prefix).as<torch::nn::Linear>();
     auto hi = g.op("Tanh", {emit_linear(g, b.prefix + "." + p, lin, in[i].pooled)});
+    h_flat.push_back(hi);                                                    // [B, D]
     h.push_back(g.op("Unsqueeze", {hi, g.ints(b.prefix + ".axes1", {1})}));  // [B, 1, D]
   }
   auto& gate = *child_module(b.module, "gate", b.prefix).as<torch::nn::Linear>();
-  auto x = g.op("Concat", pooled_of(in), {OnnxAttr::of("axis", int64_t{1})});
+  auto x = g.op("Concat", f.options.gate_from_projections() ? h_flat : pooled_of(in),
+                {OnnxAttr::of("axis", int64_t{1})});
   auto scores = g.op("Reshape", {emit_linear(g, b.prefix + ".gate", gate, x),
                                  g.ints(b.prefix + ".gate_shape", {-1, m, d})});
   auto z = g.op("Softmax", {scores}, {OnnxAttr::of("axis", int64_t{1})});  // [B, M, D]
