@@ -34,7 +34,7 @@ class ConcatFusionImpl : public torch::nn::Cloneable<ConcatFusionImpl>, public F
   static constexpr const char* kName = "concat";
   static constexpr const char* kDescription =
       "concatenation of the modality vectors (early/late concat), learned placeholders for absent "
-      "ones";
+      "ones; normalize: l2 and scale: {modality: factor} balance the modalities";
 
   explicit ConcatFusionImpl(ConcatFusionOptions options) : options(std::move(options)) { reset(); }
 

@@ -32,7 +32,8 @@ class GatedFusionImpl : public torch::nn::Cloneable<GatedFusionImpl>, public Fus
  public:
   static constexpr const char* kName = "gated";
   static constexpr const char* kDescription =
-      "gated multimodal unit: tanh projections mixed by softmax gates over present (Arevalo 2017)";
+      "gated multimodal unit: tanh projections mixed by softmax gates over present (Arevalo 2017); "
+      "gate_from: inputs | projections";
 
   explicit GatedFusionImpl(GatedFusionOptions options) : options(std::move(options)) { reset(); }
 
