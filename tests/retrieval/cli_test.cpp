@@ -1,6 +1,7 @@
 // End to end through the mmfuse binary on a small slice of the emoji pairs (../shared): a tiny
-// retrieval run trained for 2 epochs (and another for 1), `eval` reporting both directions, `index build` + `search`
-// round trip, and the errors of a mismatched or corrupt index.
+// retrieval run trained for 2 epochs (and another for 1), `eval` reporting both directions, `index
+// build` + `search` round trip, the errors of a mismatched or corrupt index, and `mmfuse ensemble`
+// of retrieval runs.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -14,8 +15,8 @@
 namespace mmfuse::testing {
 namespace {
 
-using ::testing::HasSubstr;
 using nlohmann::json;
+using ::testing::HasSubstr;
 
 // stdout as JSON; on failure {"error": output}.
 json run_json(const std::string& args, int* code = nullptr) {
@@ -74,18 +75,19 @@ const TinyRetrieval& tiny() {
                     // its sample
                     "cache: {enabled: false}\n");
   auto config = [&](const std::string& name, int seed, int dim, int epochs) {
-    write_file_atomic(d.file(name),
-                      "data: " + t.spec +
-                          "\ntask: retrieval\n"
-                          "retrieval: {modalities: [text, image], dim: " +
-                          std::to_string(dim) +
-                          "}\n"
-                          "model:\n  encoders:\n"
-                          "    text: {type: embedding, dim: 16}\n"
-                          "    image: {type: lenet, channels: 4, extra_blocks: 1}\n"
-                          "train: {epochs: " + std::to_string(epochs) +
-                          ", batch_size: 16, threads: 1, loader_threads: 1, seed: " +
-                          std::to_string(seed) + ", optimizer: {type: adamw, lr: 0.003}}\n");
+    write_file_atomic(d.file(name), "data: " + t.spec +
+                                        "\ntask: retrieval\n"
+                                        "retrieval: {modalities: [text, image], dim: " +
+                                        std::to_string(dim) +
+                                        "}\n"
+                                        "model:\n  encoders:\n"
+                                        "    text: {type: embedding, dim: 16}\n"
+                                        "    image: {type: lenet, channels: 4, extra_blocks: 1}\n"
+                                        "train: {epochs: " +
+                                        std::to_string(epochs) +
+                                        ", batch_size: 16, threads: 1, loader_threads: 1, seed: " +
+                                        std::to_string(seed) +
+                                        ", optimizer: {type: adamw, lr: 0.003}}\n");
     return d.file(name);
   };
   t.run = d.file("run");
@@ -98,11 +100,23 @@ const TinyRetrieval& tiny() {
   return t;
 }
 
-#define REQUIRE_TINY()                 \
-  do {                                 \
-    MMFUSE_REQUIRE_SHARED();           \
-    ASSERT_EQ(tiny().error, "");       \
+#define REQUIRE_TINY()           \
+  do {                           \
+    MMFUSE_REQUIRE_SHARED();     \
+    ASSERT_EQ(tiny().error, ""); \
   } while (0)
+
+// The second run (seed 2, 12-d), trained once by whichever test needs it first.
+const std::string& other_run() {
+  static std::string error = [] {
+    if (std::filesystem::exists(tiny().other_run + "/model.safetensors")) return std::string();
+    auto r = run_mmfuse("-q train --no-progress --config " + tiny().other_config + " --out " +
+                        tiny().other_run + " > /dev/null");
+    return r.exit_code == 0 ? std::string() : "other train failed: " + r.output;
+  }();
+  EXPECT_EQ(error, "");
+  return tiny().other_run;
+}
 
 TEST(RetrievalCli, TrainWritesARetrievalRunSelectedOnVal) {
   REQUIRE_TINY();
@@ -184,10 +198,7 @@ TEST(RetrievalCli, MismatchedOrCorruptIndexGivesAClearError) {
                    .contains("error"));
   int code = 0;
   // another run's weights
-  auto other = run_mmfuse("-q train --no-progress --config " + tiny().other_config + " --out " +
-                          tiny().other_run + " > /dev/null");
-  ASSERT_EQ(other.exit_code, 0) << other.output;
-  json r = run_json("search --index " + idx + " --run " + tiny().other_run + " --text cat", &code);
+  json r = run_json("search --index " + idx + " --run " + other_run() + " --text cat", &code);
   EXPECT_EQ(code, 1);
   EXPECT_THAT(r["error"].get<std::string>(), HasSubstr(idx + "/manifest.json"));
   EXPECT_THAT(r["error"].get<std::string>(), HasSubstr("model hashes differ"));
@@ -205,6 +216,49 @@ TEST(RetrievalCli, MismatchedOrCorruptIndexGivesAClearError) {
   r = run_json("search --index " + idx + " --run " + tiny().run + " --text cat", &code);
   EXPECT_EQ(code, 1);
   EXPECT_THAT(r["error"].get<std::string>(), HasSubstr(idx + "/index.faiss: corrupt"));
+}
+
+TEST(RetrievalCli, EnsembleOfRetrievalRunsEvaluatesIndexesAndSearches) {
+  REQUIRE_TINY();
+  TempDir out;
+  const std::string a = tiny().run, b = other_run();
+  auto made = run_mmfuse("-q ensemble --runs " + a + " " + b + " --out " + out.file("ab"));
+  ASSERT_EQ(made.exit_code, 0) << made.output;
+  made = run_mmfuse("-q ensemble --runs " + a + " " + a + " --out " + out.file("aa"));
+  ASSERT_EQ(made.exit_code, 0) << made.output;
+  // Two copies of one run score every pair as the run does: the same ranks, the same metrics.
+  const json ra = run_json("eval --json --run " + a + " --data " + tiny().test_manifest);
+  const json raa =
+      run_json("eval --json --run " + out.file("aa") + " --data " + tiny().test_manifest);
+  const json rab =
+      run_json("eval --json --run " + out.file("ab") + " --data " + tiny().test_manifest);
+  ASSERT_FALSE(raa.contains("error")) << raa.dump();
+  ASSERT_FALSE(rab.contains("error")) << rab.dump();
+  EXPECT_EQ(rab["task"], "retrieval");
+  for (const char* dir : {"text_to_image", "image_to_text"}) {
+    for (const char* k : {"R@1", "R@5", "R@10", "mAP"}) {
+      EXPECT_NEAR(raa["metrics"][dir][k].get<double>(), ra["metrics"][dir][k].get<double>(), 1e-6)
+          << dir << " " << k;
+    }
+    EXPECT_EQ(rab["metrics"][dir]["queries"], 40);
+  }
+  // The index of the ensemble holds both members' embeddings side by side (8 + 12), and an
+  // image of the collection finds itself first (cosine 1).
+  const json built = run_json("index build --run " + out.file("ab") + " --data " +
+                              tiny().test_manifest + " --modality image --out " + out.file("idx"));
+  ASSERT_FALSE(built.contains("error")) << built.dump();
+  EXPECT_EQ(built["dim"], 20);
+  const json& row = tiny().test_rows[3];
+  const json hit = run_json("search --index " + out.file("idx") + " --run " + out.file("ab") +
+                            " --image " + row["image"].get<std::string>() + " --k 2");
+  ASSERT_FALSE(hit.contains("error")) << hit.dump();
+  EXPECT_EQ(hit["results"][0]["id"], row["id"]);
+  EXPECT_NEAR(hit["results"][0]["score"].get<double>(), 1.0, 1e-4);
+  // A vote has no meaning for embeddings.
+  auto vote =
+      run_mmfuse("-q ensemble --runs " + a + " " + b + " --mode vote --out " + out.file("vote"));
+  EXPECT_EQ(vote.exit_code, 2) << vote.output;
+  EXPECT_THAT(vote.output, HasSubstr("averages its members' cosine scores"));
 }
 
 }  // namespace

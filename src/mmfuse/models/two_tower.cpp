@@ -25,11 +25,57 @@ TwoTowerImpl::TwoTowerImpl(Tower query, Tower candidate, TwoTowerOptions options
   adopt(false);
 }
 
+TwoTowerImpl::TwoTowerImpl(std::vector<std::shared_ptr<TwoTowerImpl>> members)
+    : members_(std::move(members)) {
+  if (members_.empty()) throw Error("two-tower ensemble: no members");
+  for (std::size_t i = 0; i < members_.size(); ++i) {
+    if (!members_[i]) throw Error("two-tower ensemble: member " + std::to_string(i) + " is null");
+    if (members_[i]->query_modality() != members_[0]->query_modality() ||
+        members_[i]->candidate_modality() != members_[0]->candidate_modality()) {
+      auto pair = [](const TwoTowerImpl& t) {
+        return std::string(to_string(t.query_modality())) + " -> " +
+               std::string(to_string(t.candidate_modality()));
+      };
+      throw Error("two-tower ensemble: member " + std::to_string(i) + " embeds " +
+                  pair(*members_[i]) + ", member 0 " + pair(*members_[0]) +
+                  "; ensembles need runs with the same query and candidate modalities");
+    }
+  }
+  adopt(false);
+}
+
 void TwoTowerImpl::reset() {
   adopt(true);
 }
 
+Modality TwoTowerImpl::query_modality() const {
+  return members_.empty() ? towers_[0].modality : members_[0]->query_modality();
+}
+
+Modality TwoTowerImpl::candidate_modality() const {
+  return members_.empty() ? towers_[1].modality : members_[0]->candidate_modality();
+}
+
+int64_t TwoTowerImpl::dim() const {
+  if (members_.empty()) return towers_[0].projection->out_dim();
+  int64_t d = 0;
+  for (const auto& m : members_) d += m->dim();
+  return d;
+}
+
 void TwoTowerImpl::adopt(bool deep_copy) {
+  if (!members_.empty()) {
+    torch::nn::ModuleList list;
+    torch::Tensor scale = torch::zeros({});
+    for (auto& m : members_) {
+      if (deep_copy) m = std::dynamic_pointer_cast<TwoTowerImpl>(m->clone());
+      list->push_back(m);
+      scale = scale + m->log_scale.detach();
+    }
+    register_module("members", list);
+    log_scale = register_parameter("log_scale", scale / double(members_.size()));
+    return;
+  }
   torch::nn::ModuleDict encoders, projections;
   for (auto& t : towers_) {
     if (deep_copy) {
@@ -56,6 +102,11 @@ const Tower& TwoTowerImpl::tower(Modality m) const {
 }
 
 torch::Tensor TwoTowerImpl::embed(Modality m, const data::ModalityBatch& input) {
+  if (!members_.empty()) {  // [B, sum D_k], unit rows
+    std::vector<torch::Tensor> parts;
+    for (auto& member : members_) parts.push_back(member->embed(m, input));
+    return torch::cat(parts, 1) / std::sqrt(double(members_.size()));
+  }
   const Tower& t = tower(m);
   // The encoder as registered now: the trainer may swap a frozen one for one serving its
   // precomputed outputs (train/frozen_features.h).
@@ -70,14 +121,14 @@ torch::Tensor TwoTowerImpl::embed(Modality m, const data::ModalityBatch& input) 
 }
 
 std::pair<torch::Tensor, torch::Tensor> TwoTowerImpl::forward(const data::Batch& batch) {
-  for (const auto& t : towers_) {
-    if (!batch.has(t.modality)) {
-      throw Error("the batch has no " + std::string(to_string(t.modality)) +
+  for (Modality m : {query_modality(), candidate_modality()}) {
+    if (!batch.has(m)) {
+      throw Error("the batch has no " + std::string(to_string(m)) +
                   " input; a retrieval run needs both of its modalities in the data");
     }
   }
-  return {embed(towers_[0].modality, batch.at(towers_[0].modality)),
-          embed(towers_[1].modality, batch.at(towers_[1].modality))};
+  return {embed(query_modality(), batch.at(query_modality())),
+          embed(candidate_modality(), batch.at(candidate_modality()))};
 }
 
 TwoTower build_two_tower(const RetrievalConfig& rc, const ConfigNode& model_cfg,

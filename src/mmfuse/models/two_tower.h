@@ -6,6 +6,7 @@
 // MultimodalModel receives its parts.
 #pragma once
 
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -37,6 +38,12 @@ class TwoTowerImpl : public torch::nn::Cloneable<TwoTowerImpl> {
   /// Requires: two towers of different modalities with the same projection out_dim.
   /// Throws Error otherwise.
   TwoTowerImpl(Tower query, Tower candidate, TwoTowerOptions options = {});
+  /// An ensemble of trained two-tower models (`mmfuse ensemble` of retrieval runs): a tower's
+  /// embedding is the members' unit embeddings concatenated and divided by sqrt(K), so it has
+  /// unit norm and the cosine of two ensemble embeddings is the mean of the members' cosines.
+  /// Submodules members.N.*; log_scale is the members' mean. Requires: at least one member, all
+  /// with the same query and candidate modalities; throws Error naming the member otherwise.
+  explicit TwoTowerImpl(std::vector<std::shared_ptr<TwoTowerImpl>> members);
 
   /// Re-registers deep copies of the towers (clone()); log_scale is re-initialised.
   void reset() override;
@@ -48,10 +55,13 @@ class TwoTowerImpl : public torch::nn::Cloneable<TwoTowerImpl> {
   /// Embeddings of both towers' modalities of `batch`: {query [B, D], candidate [B, D]}.
   std::pair<torch::Tensor, torch::Tensor> forward(const data::Batch& batch);
 
-  Modality query_modality() const { return towers_[0].modality; }
-  Modality candidate_modality() const { return towers_[1].modality; }
-  bool has(Modality m) const { return m == towers_[0].modality || m == towers_[1].modality; }
-  int64_t dim() const { return towers_[0].projection->out_dim(); }
+  Modality query_modality() const;
+  Modality candidate_modality() const;
+  bool has(Modality m) const { return m == query_modality() || m == candidate_modality(); }
+  /// Embedding size (an ensemble's: the sum of its members').
+  int64_t dim() const;
+  /// Members of an ensemble (empty for a trained model).
+  const std::vector<std::shared_ptr<TwoTowerImpl>>& members() const { return members_; }
 
   TwoTowerOptions options;
   torch::Tensor log_scale;  ///< [] learned
@@ -60,7 +70,8 @@ class TwoTowerImpl : public torch::nn::Cloneable<TwoTowerImpl> {
   void adopt(bool deep_copy);
   const Tower& tower(Modality m) const;
 
-  std::vector<Tower> towers_;
+  std::vector<Tower> towers_;                           ///< empty for an ensemble
+  std::vector<std::shared_ptr<TwoTowerImpl>> members_;  ///< empty for a trained model
 };
 TORCH_MODULE(TwoTower);
 

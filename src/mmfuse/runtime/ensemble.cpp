@@ -42,14 +42,12 @@ void write_ensemble_run(const EnsembleRequest& req) {
   if (fs::exists(fs::path(req.out) / "config.yaml")) {
     throw UsageError(req.out + " already holds a run; give a new --out folder");
   }
-  std::vector<models::MultimodalModel> models;
   std::vector<std::shared_ptr<const Run>> runs;
   std::vector<json> states;
   RunLoadOptions lo;
   lo.onednn_gemm = false;
   for (const auto& dir : req.runs) {
     runs.push_back(load_run(dir, lo));
-    models.push_back(runs.back()->heads());  // throws for retrieval / translate runs
     states.push_back(json::parse(read_file((fs::path(dir) / "dataset.json").string())));
     if (auto diff = ensemble_dataset_difference(states.front(), states.back()); !diff.empty()) {
       throw Error("ensemble members differ in their data: " + req.runs.front() + " vs " + dir +
@@ -57,7 +55,21 @@ void write_ensemble_run(const EnsembleRequest& req) {
                   "spec with the same preprocessing");
     }
   }
-  auto ensemble = models::make_ensemble(models, req.runs, req.mode);  // checks the heads
+  const bool retrieval = runs.front()->task.kind == models::TaskKind::retrieval;
+  std::shared_ptr<torch::nn::Module> ensemble;
+  if (retrieval) {
+    if (req.mode != models::EnsembleMode::mean) {
+      throw UsageError("a retrieval ensemble averages its members' cosine scores; --mode " +
+                       models::to_string(req.mode) + " is for classification runs");
+    }
+    std::vector<std::shared_ptr<models::TwoTowerImpl>> towers;
+    for (const auto& r : runs) towers.push_back(r->towers().ptr());  // throws for other tasks
+    ensemble = std::make_shared<models::TwoTowerImpl>(towers);
+  } else {
+    std::vector<models::MultimodalModel> models;
+    for (const auto& r : runs) models.push_back(r->heads());  // throws for translate runs
+    ensemble = models::make_ensemble(models, req.runs, req.mode).ptr();  // checks the heads
+  }
 
   fs::create_directories(fs::path(req.out) / "members");
   YAML::Node members, sources;
@@ -74,8 +86,9 @@ void write_ensemble_run(const EnsembleRequest& req) {
     sources.push_back(fs::absolute(src).lexically_normal().string());
   }
   YAML::Node root;
-  root["task"] = "supervised";
+  root["task"] = retrieval ? "retrieval" : "supervised";
   if (runs.front()->config.has("data")) root["data"] = runs.front()->config["data"].yaml();
+  if (retrieval) root["retrieval"] = runs.front()->config["retrieval"].yaml();
   root["ensemble"]["mode"] = models::to_string(req.mode);
   root["ensemble"]["members"] = members;
   root["ensemble"]["sources"] = sources;
@@ -91,27 +104,47 @@ void write_ensemble_run(const EnsembleRequest& req) {
   write_file_atomic((fs::path(req.out) / "summary.json").string(), summary.dump(2) + "\n");
 }
 
+namespace {
+
+// The members' folders of an ensemble run's `ensemble:` section, resolved against `dir`.
+std::vector<std::string> ensemble_member_dirs(const std::string& dir, const ConfigNode& node) {
+  node.check_keys({"mode", "members", "sources"});
+  const auto members = node.get<std::vector<std::string>>("members");
+  if (members.empty()) node["members"].fail("expected at least one member folder");
+  std::vector<std::string> out;
+  for (const auto& m : members) out.push_back(resolve_path(dir, m));
+  return out;
+}
+
+}  // namespace
+
+models::TwoTower load_retrieval_ensemble(const std::string& dir, const ConfigNode& node,
+                                         const RunLoadOptions& options) {
+  const auto dirs = ensemble_member_dirs(dir, node);
+  if (node.get<std::string>("mode", "mean") != "mean") {
+    node["mode"].fail("a retrieval ensemble averages its members' cosine scores; use mode: mean");
+  }
+  RunLoadOptions lo = options;
+  lo.onednn_gemm = false;  // the ensemble's own run holds it
+  std::vector<std::shared_ptr<models::TwoTowerImpl>> towers;
+  for (const auto& path : dirs) towers.push_back(load_run(path, lo)->towers().ptr());
+  return models::TwoTower(std::make_shared<models::TwoTowerImpl>(towers));
+}
+
 models::MultimodalModel load_ensemble_model(const std::string& dir, const ConfigNode& node,
                                             const RunLoadOptions& options) {
-  node.check_keys({"mode", "members", "sources"});
+  const auto dirs = ensemble_member_dirs(dir, node);
   models::EnsembleMode mode = models::EnsembleMode::mean;
   try {
     mode = models::ensemble_mode_from_string(node.get<std::string>("mode", "mean"));
   } catch (const Error& e) {
     node["mode"].fail(e.what());
   }
-  const auto members = node.get<std::vector<std::string>>("members");
-  if (members.empty()) node["members"].fail("expected at least one member folder");
   RunLoadOptions lo = options;
   lo.onednn_gemm = false;  // the ensemble's own run holds it
   std::vector<models::MultimodalModel> models;
-  std::vector<std::string> names;
-  for (const auto& m : members) {
-    const std::string path = resolve_path(dir, m);
-    models.push_back(load_run(path, lo)->heads());
-    names.push_back(path);
-  }
-  return models::make_ensemble(models, names, mode);
+  for (const auto& path : dirs) models.push_back(load_run(path, lo)->heads());
+  return models::make_ensemble(models, dirs, mode);
 }
 
 }  // namespace mmfuse::runtime

@@ -59,11 +59,14 @@ std::shared_ptr<const Run> load_run(const std::string& dir, const RunLoadOptions
   run->dataset = dataset;
   run->class_target = models::first_class_target(*dataset);
   if (run->config.has("ensemble")) {  // `mmfuse ensemble`'s runs (ensemble.h)
-    if (run->task.kind != models::TaskKind::supervised) {
-      run->config["ensemble"].fail("ensembles combine supervised runs only");
-    }
     run->model.kind = run->task.kind;
-    run->model.heads = load_ensemble_model(dir, run->config["ensemble"], options);
+    if (run->task.kind == models::TaskKind::retrieval) {
+      run->model.towers = load_retrieval_ensemble(dir, run->config["ensemble"], options);
+    } else if (run->task.kind == models::TaskKind::supervised) {
+      run->model.heads = load_ensemble_model(dir, run->config["ensemble"], options);
+    } else {
+      run->config["ensemble"].fail("ensembles combine supervised or retrieval runs only");
+    }
   } else {
     // The run's own weights replace everything: pretrained files are not read again.
     run->model =

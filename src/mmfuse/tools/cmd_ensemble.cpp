@@ -15,12 +15,15 @@ void add_ensemble_commands(CLI::App& app) {
   };
   auto args = std::make_shared<Args>();
   auto* cmd = app.add_subcommand(
-      "ensemble", "Combine finished runs (same targets and data) into one run folder");
+      "ensemble",
+      "Combine finished runs (same targets and data) into one run folder; retrieval runs: the "
+      "mean of their cosine scores");
   cmd->add_option("--runs", args->runs, "Member run folders")->required()->expected(1, -1);
   cmd->add_option("--out,-o", args->out, "New run folder for the ensemble")->required();
   cmd->add_option("--mode", args->mode,
-                  "mean: mean of probabilities; vote: majority of the members' top classes "
-                  "(ties: higher mean probability, then lower class index)");
+                  "mean: mean of probabilities (retrieval: of cosine scores); vote: majority of "
+                  "the members' top classes (ties: higher mean probability, then lower class "
+                  "index)");
   cmd->callback([args] {
     runtime::EnsembleRequest r;
     r.runs = args->runs;
