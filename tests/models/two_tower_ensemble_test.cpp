@@ -1,6 +1,7 @@
-// Retrieval ensembles (models/two_tower.h): two trained-shape two-tower models over tabular
-// queries and text candidates combined; the ensemble's embeddings are the members' concatenated
-// and divided by sqrt(2), so their cosine scores are the mean of the members' scores.
+// Retrieval ensembles (models/two_tower.h): two-tower models over tabular queries and text
+// candidates combined; the ensemble's embeddings are the members' concatenated and divided by
+// sqrt(K), so their cosine scores are the mean of the members' scores; members whose encoders
+// hold the same weights share one pass of them.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -55,6 +56,35 @@ TEST(TwoTowerEnsemble, CosineScoresAreTheMeanOfTheMembers) {
   EXPECT_NE(params.find("members.1.log_scale"), nullptr);
   EXPECT_NEAR(e->log_scale.item<double>(),
               (a->log_scale.item<double>() + b->log_scale.item<double>()) / 2, 1e-6);
+}
+
+TEST(TwoTowerEnsemble, MembersWithTheSameEncoderWeightsShareOnePass) {
+  // c: b's encoders copied in, its own projections: the ensemble runs b's encoders once for
+  // both, and still gives the members' embeddings side by side.
+  auto a = tower_pair("[tabular, text]", 4, 1), b = tower_pair("[tabular, text]", 4, 2);
+  auto c = tower_pair("[tabular, text]", 4, 3);
+  {
+    torch::NoGradGuard no_grad;
+    auto from = b->named_parameters();
+    for (auto& p : c->named_parameters()) {
+      if (p.key().rfind("encoders.", 0) == 0) p.value().copy_(from[p.key()]);
+    }
+  }
+  TwoTower e(std::make_shared<TwoTowerImpl>(
+      std::vector<std::shared_ptr<TwoTowerImpl>>{a.ptr(), b.ptr(), c.ptr()}));
+  e->eval();
+  EXPECT_EQ(e->shared_encoder_of(Modality::tabular), (std::vector<std::size_t>{0, 1, 1}));
+  EXPECT_EQ(e->shared_encoder_of(Modality::text), (std::vector<std::size_t>{0, 1, 1}));
+  torch::NoGradGuard no_grad;
+  const auto q = tower_batch(torch::randn({3, 4}));
+  const auto hand = torch::cat({a->embed(Modality::tabular, q), b->embed(Modality::tabular, q),
+                                c->embed(Modality::tabular, q)},
+                               1) /
+                    std::sqrt(3.0);
+  EXPECT_LE((e->embed(Modality::tabular, q) - hand).abs().max().item<double>(), 1e-6);
+  EXPECT_GT(
+      (b->embed(Modality::tabular, q) - c->embed(Modality::tabular, q)).abs().max().item<double>(),
+      1e-3);  // the projections really differ
 }
 
 TEST(TwoTowerEnsemble, MembersWithOtherModalitiesAreAnError) {

@@ -42,6 +42,7 @@ TwoTowerImpl::TwoTowerImpl(std::vector<std::shared_ptr<TwoTowerImpl>> members)
     }
   }
   adopt(false);
+  find_shared_encoders();
 }
 
 void TwoTowerImpl::reset() {
@@ -103,10 +104,18 @@ const Tower& TwoTowerImpl::tower(Modality m) const {
 
 torch::Tensor TwoTowerImpl::embed(Modality m, const data::ModalityBatch& input) {
   if (!members_.empty()) {  // [B, sum D_k], unit rows
-    std::vector<torch::Tensor> parts;
-    for (auto& member : members_) parts.push_back(member->embed(m, input));
+    const auto& same = shared_encoder_of(m);
+    std::vector<torch::Tensor> pooled(members_.size()), parts;
+    for (std::size_t k = 0; k < members_.size(); ++k) {
+      pooled[k] = same[k] == k ? members_[k]->encode(m, input) : pooled[same[k]];
+      parts.push_back(members_[k]->tower(m).projection->predict(pooled[k]));
+    }
     return torch::cat(parts, 1) / std::sqrt(double(members_.size()));
   }
+  return tower(m).projection->predict(encode(m, input));  // [B, D], unit rows
+}
+
+torch::Tensor TwoTowerImpl::encode(Modality m, const data::ModalityBatch& input) {
   const Tower& t = tower(m);
   // The encoder as registered now: the trainer may swap a frozen one for one serving its
   // precomputed outputs (train/frozen_features.h).
@@ -117,7 +126,46 @@ torch::Tensor TwoTowerImpl::embed(Modality m, const data::ModalityBatch& input) 
     const std::string name(to_string(m));
     if (dict.contains(name)) encoder = encoders::EncoderBlock(dict[name]);
   }
-  return t.projection->predict(encoder->encode(input).pooled);  // [B, D], unit rows
+  return encoder->encode(input).pooled;  // [B, D_enc]
+}
+
+namespace {
+
+// Same type, same parameter and buffer names, equal values: in eval mode the same function.
+bool same_module(const torch::nn::Module& a, const torch::nn::Module& b) {
+  if (typeid(a) != typeid(b)) return false;
+  auto pa = a.named_parameters(), pb = b.named_parameters();
+  auto ba = a.named_buffers(), bb = b.named_buffers();
+  if (pa.size() != pb.size() || ba.size() != bb.size()) return false;
+  for (const auto& [x, y] : {std::pair{&pa, &pb}, std::pair{&ba, &bb}}) {
+    for (const auto& item : *x) {
+      const auto* other = y->find(item.key());
+      if (!other || !item.value().sizes().equals(other->sizes()) ||
+          !torch::equal(item.value(), *other)) {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+void TwoTowerImpl::find_shared_encoders() {
+  for (Modality m : {query_modality(), candidate_modality()}) {
+    auto& same = shared_encoders_[index_of(m)];
+    same.clear();
+    for (std::size_t k = 0; k < members_.size(); ++k) {
+      same.push_back(k);
+      for (std::size_t j = 0; j < k; ++j) {
+        if (same[j] == j && same_module(*members_[j]->tower(m).encoder.module(),
+                                        *members_[k]->tower(m).encoder.module())) {
+          same[k] = j;
+          break;
+        }
+      }
+    }
+  }
 }
 
 std::pair<torch::Tensor, torch::Tensor> TwoTowerImpl::forward(const data::Batch& batch) {

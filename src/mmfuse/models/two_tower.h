@@ -6,6 +6,7 @@
 // MultimodalModel receives its parts.
 #pragma once
 
+#include <array>
 #include <memory>
 #include <utility>
 #include <vector>
@@ -62,6 +63,13 @@ class TwoTowerImpl : public torch::nn::Cloneable<TwoTowerImpl> {
   int64_t dim() const;
   /// Members of an ensemble (empty for a trained model).
   const std::vector<std::shared_ptr<TwoTowerImpl>>& members() const { return members_; }
+  /// For each member of an ensemble, the first member whose encoder of `m` has the same type
+  /// and the same weights (itself when none): embed runs such an encoder once for all of them
+  /// (members trained over one frozen pretrained encoder). Found when the ensemble is built
+  /// from its trained members (an ensemble is for inference: its weights do not change).
+  const std::vector<std::size_t>& shared_encoder_of(Modality m) const {
+    return shared_encoders_[index_of(m)];
+  }
 
   TwoTowerOptions options;
   torch::Tensor log_scale;  ///< [] learned
@@ -69,9 +77,14 @@ class TwoTowerImpl : public torch::nn::Cloneable<TwoTowerImpl> {
  private:
   void adopt(bool deep_copy);
   const Tower& tower(Modality m) const;
+  /// Fills shared_encoders_ (ensembles).
+  void find_shared_encoders();
+  /// A trained model's encoder output for `m` (pooled, before the projection).
+  torch::Tensor encode(Modality m, const data::ModalityBatch& input);
 
   std::vector<Tower> towers_;                           ///< empty for an ensemble
   std::vector<std::shared_ptr<TwoTowerImpl>> members_;  ///< empty for a trained model
+  std::array<std::vector<std::size_t>, kNumModalities> shared_encoders_;  ///< per modality
 };
 TORCH_MODULE(TwoTower);
 
