@@ -1,6 +1,7 @@
 // `mmfuse serve` over a retrieval run with its index and a translation run (serve/task_runs.h):
 // :search equal to `mmfuse search`, :translate equal to the files `mmfuse translate` writes, and
-// multipart/form-data uploads answered as the same fields sent as JSON.
+// multipart/form-data uploads answered as the same fields sent as JSON; :search on an ensemble
+// of retrieval runs.
 #include <gtest/gtest.h>
 
 #include <opencv2/imgcodecs.hpp>
@@ -93,6 +94,33 @@ TEST(ServeHttp, SearchEqualsTheCliForTextAndImageQueries) {
   err = post_task_json(server, "/v1/models/ret:predict", {{"text", "one"}}, &status);
   EXPECT_EQ(status, 400);
   EXPECT_NE(err["error"].get<std::string>().find(":search"), std::string::npos) << err;
+}
+
+TEST(ServeHttp, SearchOnARetrievalEnsembleAnswersAsItsMember) {
+  // An ensemble of the retrieval run with itself (`mmfuse ensemble`) scores every pair as the
+  // run does: served with an index of its own, :search answers as `mmfuse search` on the run.
+  MMFUSE_REQUIRE_SHARED_TASK_RUNS();
+  const TaskRuns& t = shared_task_runs();
+  TempDir d;
+  auto made = run_mmfuse("-q ensemble --runs " + t.retrieval_run + " " + t.retrieval_run +
+                         " --out " + d.file("ens"));
+  ASSERT_EQ(made.exit_code, 0) << made.output;
+  made = run_mmfuse("-q index build --run " + d.file("ens") + " --data " + t.test_manifest +
+                    " --modality image --out " + d.file("idx") + " > /dev/null");
+  ASSERT_EQ(made.exit_code, 0) << made.output;
+  ServeProcess server("--run ens=" + d.file("ens") + " --index ens=" + d.file("idx"));
+  ASSERT_EQ(server.wait_until_up(), "");
+  const auto samples = tiny_samples();
+  ASSERT_FALSE(samples.empty());
+  int status = 0;
+  const json served = post_task_json(server, "/v1/models/ens:search",
+                                     {{"text", samples[0].text}, {"k", 5}}, &status);
+  ASSERT_EQ(status, 200) << served;
+  const json member =
+      run_mmfuse_json("search --index " + t.index_dir + " --run " + t.retrieval_run +
+                      " --k 5 --text " + shell_quote(samples[0].text));
+  ASSERT_FALSE(member.contains("error")) << member;
+  expect_same_results(served, member);
 }
 
 TEST(ServeHttp, AnIndexThatDoesNotFitItsRunStopsTheServerWithTheFix) {
