@@ -38,6 +38,21 @@ std::string task_serve_args() {
          " --run gen=" + t.translate_run + " --run tiny=" + tiny_run().run_dir;
 }
 
+/// `route` (a :search) asked for the top 5 of a text query, as JSON: answers 200 with the results
+/// `mmfuse search --index index --run run` gives (returns the served answer).
+json expect_text_search_as_cli(const ServeProcess& server, const std::string& route,
+                               const std::string& text, const std::string& index,
+                               const std::string& run) {
+  int status = 0;
+  const json served = post_task_json(server, route, {{"text", text}, {"k", 5}}, &status);
+  EXPECT_EQ(status, 200) << served;
+  const json cli = run_mmfuse_json("search --index " + index + " --run " + run + " --k 5 --text " +
+                                   shell_quote(text));
+  EXPECT_FALSE(cli.contains("error")) << cli;
+  if (status == 200 && !cli.contains("error")) expect_same_results(served, cli);
+  return served;
+}
+
 TEST(ServeHttp, SearchEqualsTheCliForTextAndImageQueries) {
   MMFUSE_REQUIRE_SHARED_TASK_RUNS();
   const TaskRuns& t = shared_task_runs();
@@ -47,14 +62,8 @@ TEST(ServeHttp, SearchEqualsTheCliForTextAndImageQueries) {
   ASSERT_GE(samples.size(), 2u);
   int status = 0;
   // A text query, as JSON.
-  const json text = post_task_json(server, "/v1/models/ret:search",
-                                   {{"text", samples[0].text}, {"k", 5}}, &status);
-  ASSERT_EQ(status, 200) << text;
-  const json cli_text =
-      run_mmfuse_json("search --index " + t.index_dir + " --run " + t.retrieval_run +
-                      " --k 5 --text " + shell_quote(samples[0].text));
-  ASSERT_FALSE(cli_text.contains("error")) << cli_text;
-  expect_same_results(text, cli_text);
+  const json text = expect_text_search_as_cli(server, "/v1/models/ret:search", samples[0].text,
+                                              t.index_dir, t.retrieval_run);
   EXPECT_EQ(text["query"]["modality"], "text");
   // An image query of the collection, as a multipart upload with thumbnails: it finds itself
   // first (cosine 1), and each hit carries a PNG preview 64 pixels a side.
@@ -112,15 +121,8 @@ TEST(ServeHttp, SearchOnARetrievalEnsembleAnswersAsItsMember) {
   ASSERT_EQ(server.wait_until_up(), "");
   const auto samples = tiny_samples();
   ASSERT_FALSE(samples.empty());
-  int status = 0;
-  const json served = post_task_json(server, "/v1/models/ens:search",
-                                     {{"text", samples[0].text}, {"k", 5}}, &status);
-  ASSERT_EQ(status, 200) << served;
-  const json member =
-      run_mmfuse_json("search --index " + t.index_dir + " --run " + t.retrieval_run +
-                      " --k 5 --text " + shell_quote(samples[0].text));
-  ASSERT_FALSE(member.contains("error")) << member;
-  expect_same_results(served, member);
+  expect_text_search_as_cli(server, "/v1/models/ens:search", samples[0].text, t.index_dir,
+                            t.retrieval_run);
 }
 
 TEST(ServeHttp, AnIndexThatDoesNotFitItsRunStopsTheServerWithTheFix) {
