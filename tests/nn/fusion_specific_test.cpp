@@ -25,24 +25,6 @@ namespace {
 
 using namespace mmfuse::fusion;
 
-std::vector<nn::Encoded> pooled_inputs(std::vector<torch::Tensor> xs) {
-  std::vector<nn::Encoded> in;
-  for (auto& x : xs) {
-    nn::Encoded e;
-    e.pooled = x;
-    e.present = torch::ones({x.size(0)}, torch::kBool);
-    in.push_back(e);
-  }
-  return in;
-}
-
-torch::Tensor param(torch::nn::Module& m, const std::string& name) {
-  auto params = m.named_parameters();
-  auto* p = params.find(name);
-  if (!p) throw std::runtime_error("no parameter " + name);
-  return *p;  // shares storage with the module's parameter
-}
-
 TEST(GatedFusion, EachOutputUnitPicksItsOwnModality) {
   // Gate logits +-50 (bias only): unit 0 takes modality 0, unit 1 modality 1, so the fused
   // vector is [tanh(W_0 x_0)[0], tanh(W_1 x_1)[1]] -- both modalities' information side by side.
@@ -51,13 +33,15 @@ TEST(GatedFusion, EachOutputUnitPicksItsOwnModality) {
   auto a = torch::randn({5, 3}), b = torch::randn({5, 4});
   {
     torch::NoGradGuard no_grad;
-    param(*f, "gate.weight").zero_();
+    fusion_param(*f, "gate.weight").zero_();
     // scores viewed as [B, M=2, D=2]: index m * D + d
-    param(*f, "gate.bias").copy_(torch::tensor({50.0, -50.0, -50.0, 50.0}));
+    fusion_param(*f, "gate.bias").copy_(torch::tensor({50.0, -50.0, -50.0, 50.0}));
   }
   auto out = f->fuse(pooled_inputs({a, b})).fused;
-  auto h0 = torch::tanh(torch::mm(a, param(*f, "proj.0.weight").t()) + param(*f, "proj.0.bias"));
-  auto h1 = torch::tanh(torch::mm(b, param(*f, "proj.1.weight").t()) + param(*f, "proj.1.bias"));
+  auto h0 = torch::tanh(torch::mm(a, fusion_param(*f, "proj.0.weight").t()) +
+                        fusion_param(*f, "proj.0.bias"));
+  auto h1 = torch::tanh(torch::mm(b, fusion_param(*f, "proj.1.weight").t()) +
+                        fusion_param(*f, "proj.1.bias"));
   EXPECT_TRUE(torch::allclose(out.select(1, 0), h0.select(1, 0), 1e-5, 1e-6));
   EXPECT_TRUE(torch::allclose(out.select(1, 1), h1.select(1, 1), 1e-5, 1e-6));
   // With modality 1 absent every unit falls back to modality 0 (its weights sum to 1 over the
@@ -66,60 +50,6 @@ TEST(GatedFusion, EachOutputUnitPicksItsOwnModality) {
   in[1].present = torch::zeros({5}, torch::kBool);
   auto only_a = f->fuse(in).fused;
   EXPECT_TRUE(torch::allclose(only_a, h0, 1e-5, 1e-6));
-}
-
-TEST(GatedFusion, GateFromProjectionsReadsTheTanhProjections) {
-  // gate_from: projections -- the gate is an (M*D x M*D) Linear over [h_0, h_1]. With it set to
-  // the identity, unit d's scores are h_0[d] and h_1[d], so z_0 = sigmoid(h_0[d] - h_1[d]).
-  torch::manual_seed(0);
-  GatedFusion f(GatedFusionOptions({3, 400}).dim(2).gate_from_projections(true));
-  EXPECT_EQ(param(*f, "gate.weight").sizes(), (std::vector<int64_t>{4, 4}));
-  {
-    torch::NoGradGuard no_grad;
-    param(*f, "gate.weight").copy_(torch::eye(4));
-    param(*f, "gate.bias").zero_();
-  }
-  auto a = torch::randn({5, 3}), b = torch::randn({5, 400});
-  auto out = f->fuse(pooled_inputs({a, b})).fused;
-  auto h0 = torch::tanh(torch::mm(a, param(*f, "proj.0.weight").t()) + param(*f, "proj.0.bias"));
-  auto h1 = torch::tanh(torch::mm(b, param(*f, "proj.1.weight").t()) + param(*f, "proj.1.bias"));
-  auto z0 = torch::sigmoid(h0 - h1);
-  EXPECT_TRUE(torch::allclose(out, z0 * h0 + (1 - z0) * h1, 1e-5, 1e-6));
-  // The config spelling, and a wrong value named.
-  auto ctx = small_context(2);
-  auto built = build_fusion("{type: gated, dim: 2, gate_from: projections}", ctx, 0);
-  EXPECT_EQ(built.module()->named_parameters()["gate.weight"].size(1), 4);
-  auto paper = build_fusion("{type: gated, dim: 2}", ctx, 0);
-  EXPECT_EQ(paper.module()->named_parameters()["gate.weight"].size(1), 12 + 20);
-  EXPECT_THROW(build_fusion("{type: gated, gate_from: tokens}", ctx, 0), std::exception);
-}
-
-TEST(ConcatFusion, L2NormalizeAndScaleEachModalityBeforeConcatenation) {
-  // Inputs image [3, 4] (norm 5 per row) and audio: normalize: l2, scale {image: 0.5} -> the
-  // image part is x / 5 * 0.5, the audio part x / |x|; a zero row stays zero.
-  auto ctx = small_context(2);
-  ctx.dims = {2, 3};
-  auto f = build_fusion("{type: concat, normalize: l2, scale: {image: 0.5}}", ctx, 0);
-  auto a = torch::tensor({{3.f, 4.f}, {0.f, 0.f}}),
-       b = torch::tensor({{1.f, 2.f, 2.f}, {0.f, 0.f, 6.f}});
-  auto out = f->fuse(pooled_inputs({a, b})).fused;
-  auto expected =
-      torch::tensor({{0.3f, 0.4f, 1.f / 3, 2.f / 3, 2.f / 3}, {0.f, 0.f, 0.f, 0.f, 1.f}});
-  EXPECT_TRUE(torch::allclose(out, expected, 1e-6, 1e-7)) << out;
-  // Without options the vectors pass unchanged.
-  auto plain = build_fusion("{type: concat}", ctx, 0)->fuse(pooled_inputs({a, b})).fused;
-  EXPECT_TRUE(torch::equal(plain, torch::cat({a, b}, 1)));
-  // A name that is not an input, and a factor that is not positive, are named.
-  try {
-    build_fusion("{type: concat, scale: {text: 0.5}}", ctx, 0);
-    ADD_FAILURE() << "expected an error";
-  } catch (const std::exception& e) {
-    EXPECT_NE(std::string(e.what()).find("'text' is not an input of this fusion (image, audio)"),
-              std::string::npos)
-        << e.what();
-  }
-  EXPECT_THROW(build_fusion("{type: concat, scale: {image: 0}}", ctx, 0), std::exception);
-  EXPECT_THROW(build_fusion("{type: concat, normalize: l1}", ctx, 0), std::exception);
 }
 
 TEST(TensorFusion, OutputIsTheFlattenedOuterProductOfAppendedOnes) {
@@ -146,12 +76,13 @@ TEST(LowRankFusion, OneModalityIsTheClosedFormAffineMap) {
   LowRankFusion f(LowRankFusionOptions({5}, 3).rank(4));
   {
     torch::NoGradGuard g;
-    param(*f, "bias").normal_();
+    fusion_param(*f, "bias").normal_();
   }
   auto fz = [&](const torch::Tensor& z) { return f->fuse(pooled_inputs({z})).fused; };
   auto a = torch::randn({2, 5}), b = torch::randn({2, 5}), zero = torch::zeros({2, 5});
   // Closed form: sum_r w_r ([z, 1] F_r) + bias.
-  auto factor = param(*f, "factors.0"), w = param(*f, "rank_weights"), bias = param(*f, "bias");
+  auto factor = fusion_param(*f, "factors.0"), w = fusion_param(*f, "rank_weights"),
+       bias = fusion_param(*f, "bias");
   auto z1 = torch::cat({a, torch::ones({2, 1})}, 1);
   auto want = bias.expand({2, 3}).clone();
   for (int64_t r = 0; r < 4; ++r) want += w[0][r] * torch::matmul(z1, factor[r]);
@@ -169,11 +100,11 @@ TEST(LowRankFusion, ParameterNamesAndShapesMatchThePeer) {
                                                       {"factors.1", {40, 193, 120}},
                                                       {"rank_weights", {1, 40}},
                                                       {"bias", {1, 120}}};
-  for (const auto& [k, shape] : want) EXPECT_EQ(param(*f, k).sizes(), shape) << k;
-  EXPECT_TRUE(torch::equal(param(*f, "bias"), torch::zeros({1, 120})));
+  for (const auto& [k, shape] : want) EXPECT_EQ(fusion_param(*f, k).sizes(), shape) << k;
+  EXPECT_TRUE(torch::equal(fusion_param(*f, "bias"), torch::zeros({1, 120})));
   // xavier_normal: std = sqrt(2 / (fan_in + fan_out)) with fan_in = 49*120, fan_out = 40*120.
   double want_std = std::sqrt(2.0 / (49 * 120 + 40 * 120));
-  EXPECT_NEAR(param(*f, "factors.0").std().item<double>(), want_std, 0.05 * want_std);
+  EXPECT_NEAR(fusion_param(*f, "factors.0").std().item<double>(), want_std, 0.05 * want_std);
 }
 
 TEST(GradientReversal, IdentityForwardAndMinusLambdaGradient) {
@@ -190,7 +121,7 @@ TEST(WeightedSumFusion, WeightsSumToOneOverPresentModalities) {
   WeightedSumFusion f(WeightedSumFusionOptions({4, 5, 6}).dim(8));
   {
     torch::NoGradGuard g;
-    param(*f, "logits").copy_(torch::tensor({0.3, -1.0, 2.0}));
+    fusion_param(*f, "logits").copy_(torch::tensor({0.3, -1.0, 2.0}));
   }
   auto present = torch::tensor({1, 1, 1, 1, 0, 1, 0, 0, 1}, torch::kBool).reshape({3, 3});
   auto w = f->weights(present);
@@ -288,8 +219,8 @@ TEST(FilmFusion, AbsentConditionerIsTheIdentityModulation) {
   auto in = random_inputs(ctx, 3, 2);
   auto out = f->fuse(with_absent(in, 1, {0, 1, 2})).fused;
   auto& m = *f.module();
-  auto want = torch::nn::functional::linear(in[0].pooled, param(m, "proj.0.weight"),
-                                            param(m, "proj.0.bias"));
+  auto want = torch::nn::functional::linear(in[0].pooled, fusion_param(m, "proj.0.weight"),
+                                            fusion_param(m, "proj.0.bias"));
   EXPECT_TRUE(torch::allclose(out, want, 1e-5, 1e-6));                 // gamma = 1, beta = 0
   EXPECT_FALSE(torch::allclose(f->fuse(in).fused, want, 1e-3, 1e-3));  // present: modulated
   EXPECT_THROW(build_fusion("{type: film, conditioner: tabular}", ctx, 0), ConfigError);

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -84,6 +85,26 @@ inline fusion::FusionBlock build_fusion(const std::string& config, const fusion:
   auto cfg = ConfigNode::parse(config);
   std::string type = cfg.is_map() ? cfg.get<std::string>("type") : cfg.as<std::string>();
   return fusion::fusion_registry().make(type, ctx, cfg);
+}
+
+/// Every tensor in `xs` as a present pooled encoding ([B, D_i], all samples present).
+inline std::vector<nn::Encoded> pooled_inputs(std::vector<torch::Tensor> xs) {
+  std::vector<nn::Encoded> in;
+  for (auto& x : xs) {
+    nn::Encoded e;
+    e.pooled = x;
+    e.present = torch::ones({x.size(0)}, torch::kBool);
+    in.push_back(e);
+  }
+  return in;
+}
+
+/// A module's parameter by name (shares storage with it); throws naming a missing one.
+inline torch::Tensor fusion_param(torch::nn::Module& m, const std::string& name) {
+  auto params = m.named_parameters();
+  auto* p = params.find(name);
+  if (!p) throw std::runtime_error("no parameter " + name);
+  return *p;
 }
 
 }  // namespace mmfuse::testing

@@ -50,7 +50,7 @@ std::string export_concat(OnnxGraph& g, const BlockRef& b,
   for (std::size_t i = 0; i < in.size(); ++i) {
     auto z = in[i].pooled;
     if (opt.l2_normalize()) z = emit_l2_normalize(g, b.prefix, z);
-    const double scale = i < opt.scales().size() ? opt.scales()[i] : 1.0;
+    const double scale = opt.scale_of(i);
     if (scale != 1.0)
       z = g.op("Mul", {z, g.scalar(b.prefix + ".scale" + std::to_string(i), float(scale))});
     parts.push_back(z);

@@ -21,6 +21,8 @@ namespace mmfuse::fusion {
 
 struct ConcatFusionOptions {
   explicit ConcatFusionOptions(std::vector<int64_t> dims) : dims_(std::move(dims)) {}
+  /// Modality i's factor (1 when `scales` does not name it).
+  double scale_of(std::size_t i) const { return i < scales_.size() ? scales_[i] : 1.0; }
   /// Pooled size of each input modality, in order.
   TORCH_ARG(std::vector<int64_t>, dims);
   /// Divide each modality's vector by its L2 norm before scaling and concatenation.
@@ -82,7 +84,7 @@ class ConcatFusionImpl : public torch::nn::Cloneable<ConcatFusionImpl>, public F
       auto part = fill_missing(inputs[i].pooled, inputs[i].present, placeholders_[i]);
       if (options.l2_normalize())  // an all-zero row (an empty text) stays zero
         part = part / part.norm(2, {1}, true).clamp_min(1e-12);
-      const double scale = i < options.scales().size() ? options.scales()[i] : 1.0;
+      const double scale = options.scale_of(i);
       parts.push_back(scale == 1.0 ? part : part * scale);
     }
     return {torch::cat(parts, 1), {}};
