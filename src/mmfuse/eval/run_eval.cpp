@@ -14,6 +14,7 @@
 #include "mmfuse/eval/retrieval_eval.h"
 #include "mmfuse/eval/run_report.h"
 #include "mmfuse/eval/translation_metrics.h"
+#include "mmfuse/runtime/frozen_memo.h"
 #include "mmfuse/runtime/run.h"
 
 namespace mmfuse::eval {
@@ -75,6 +76,7 @@ json evaluate_supervised(const runtime::Run& run, const RunEvalRequest& req) {
     auto reader = run.dataset->open_manifest_file(req.manifest);
     const auto head = run.dataset->read_chunk(
         reader, static_cast<std::size_t>(kRepeats) * static_cast<std::size_t>(req.batch_size));
+    const runtime::MemoBypass live(*model);  // the cost of the model itself
     auto c = measure_complexity(model, run.dataset, head, req.batch_size, kRepeats);
     const std::string summary = (fs::path(req.run_dir) / "summary.json").string();
     if (fs::exists(summary)) {
@@ -138,6 +140,8 @@ json evaluate_translation_run(const runtime::Run& run, const RunEvalRequest& req
 json evaluate_run(const RunEvalRequest& req) {
   runtime::RunLoadOptions load_options;
   if (req.memory.set()) load_options.ram_cache_cap_bytes = req.memory.cache_cap_bytes();
+  // Robustness perturbs inputs row by row: its passes would only fill the store.
+  load_options.frozen_memo = req.frozen_memo && !req.robustness;
   const auto loaded = runtime::load_run(req.run_dir, load_options);
   const runtime::Run& run = *loaded;
   if (req.robustness && run.task.kind != models::TaskKind::supervised) {
@@ -153,6 +157,9 @@ json evaluate_run(const RunEvalRequest& req) {
     out = run.task.kind == models::TaskKind::retrieval
               ? evaluate_retrieval_run(run, req, samples)
               : evaluate_translation_run(run, req, samples);
+  }
+  for (const auto& [modality, st] : runtime::memo_stats(*run.model.module())) {
+    out["frozen_memo"][modality] = {{"computed", st.computed}, {"read", st.read}};
   }
   out["run_dir"] = req.run_dir;
   out["manifest"] = req.manifest;

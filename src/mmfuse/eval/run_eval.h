@@ -37,11 +37,16 @@ struct RunEvalRequest {
   std::size_t chunk_samples = data::ChunkedLoader::kDefaultChunkSamples;
   /// With robustness: write it into run_dir/summary.json and re-render report.html.
   bool update_run = true;
+  /// Memoize the encoders the run kept frozen for its whole training (runtime/frozen_memo.h):
+  /// their rows for this manifest are read from the run's frozen-feature cache folder when
+  /// another evaluation over the same pretrained encoder computed them. `--no-frozen-memo`: off.
+  bool frozen_memo = true;
   /// `--memory-budget`: caps the RAM feature cache and the prefetch queue (core/memory.h).
   MemoryBudget memory;
 };
 
-/// {"run_dir", "manifest", "task", "memory" (MemoryReport::to_json), "metrics": ...} with, for
+/// {"run_dir", "manifest", "task", "memory" (MemoryReport::to_json), "metrics": ...,
+/// "frozen_memo": {modality: {"computed", "read"}} when encoders were memoized} with, for
 /// supervised runs, EvalResult::to_json as "metrics", "complexity", and with robustness
 /// "robustness" and "ablation". A sample that cannot be decoded fails the evaluation (Error naming
 /// its manifest line, field and file). Throws InputError (file, line, field) for a bad manifest

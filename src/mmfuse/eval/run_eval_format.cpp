@@ -197,6 +197,12 @@ std::string format_run_eval(const json& result) {
   std::string out = task == "retrieval"   ? format_retrieval(result)
                     : task == "translate" ? format_translation(result)
                                           : format_supervised(result);
+  if (result.contains("frozen_memo")) {
+    for (const auto& [modality, st] : result["frozen_memo"].items()) {
+      out += "frozen " + modality + " encoder (memoized): " + st["read"].dump() + " rows read, " +
+             st["computed"].dump() + " computed\n";
+    }
+  }
   if (result.contains("memory") && result["memory"].contains("peak_rss_mb")) {
     out += "peak memory: " + result["memory"]["peak_rss_mb"].dump() + " MB (VmHWM)\n";
   }

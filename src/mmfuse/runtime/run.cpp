@@ -7,6 +7,7 @@
 #include "mmfuse/core/hash.h"
 #include "mmfuse/core/safetensors.h"
 #include "mmfuse/runtime/ensemble.h"
+#include "mmfuse/runtime/frozen_memo.h"
 
 namespace mmfuse::runtime {
 
@@ -85,6 +86,13 @@ std::shared_ptr<const Run> load_run(const std::string& dir, const RunLoadOptions
   module->to(options.device);
   module->eval();
   run->device = options.device;
+  // An ensemble's members memoize as they load; an int8 run computes other rows from the same
+  // float weights (its hooked layers), so it is never memoized.
+  if (options.frozen_memo && run->task.kind == models::TaskKind::supervised &&
+      !run->config.has("ensemble") && !run->quantized) {
+    const std::string& cache = dataset->spec().cache.dir;
+    memoize_frozen_encoders(run->model.heads, run->config, cache.empty() ? "" : cache + "/frozen");
+  }
   // An int8 run's plan compiles its int8 LeNets, cross-attention fusions and MLP heads and its
   // float32 blocks; the rest keep the module path, where the quantized layers are hooked in.
   if (options.inference_plan && run->task.kind == models::TaskKind::supervised &&

@@ -49,6 +49,14 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--levels", *levels,
                   "Noise levels in [0, 1], increasing (default 0,0.1,...,0.9)");
   cmd->add_option("--seed", req->seed, "Seed of the noise")->capture_default_str();
+  auto no_complexity = std::make_shared<bool>(false);
+  cmd->add_flag("--no-complexity", *no_complexity,
+                "Skip the model's cost (parameters, FLOPs, latency: the model runs 20 times on "
+                "the first batches)");
+  auto no_memo = std::make_shared<bool>(false);
+  cmd->add_flag("--no-frozen-memo", *no_memo,
+                "Run the encoders the run kept frozen on every sample instead of reading the rows "
+                "an earlier evaluation over the same pretrained weights stored");
   auto memory_budget = std::make_shared<std::string>();
   cmd->add_option("--memory-budget", *memory_budget,
                   "Memory budget in MiB (0: none): caps the RAM feature cache and the prefetch "
@@ -61,6 +69,8 @@ void add_eval_command(CLI::App& app) {
       ->capture_default_str();
   cmd->callback([=] {
     eval::RunEvalRequest r = *req;
+    r.frozen_memo = !*no_memo;
+    r.complexity = !*no_complexity;
     if (!memory_budget->empty()) {
       r.memory.total_mb = parse_memory_mb(*memory_budget, "--memory-budget");
     }

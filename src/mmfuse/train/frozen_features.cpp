@@ -14,18 +14,6 @@ namespace mmfuse::train {
 
 namespace {
 
-// Parameters and buffers of `module` with their names, in registration order.
-void hash_named_tensors(Hasher& h, const torch::OrderedDict<std::string, torch::Tensor>& tensors) {
-  for (const auto& item : tensors) {
-    const torch::Tensor t = item.value().detach().to(torch::kCPU).contiguous();
-    h.field(item.key());
-    h.field(std::string(c10::toString(t.scalar_type())));
-    for (int64_t d : t.sizes()) h.field(std::to_string(d));
-    h.update(std::string_view(static_cast<const char*>(t.data_ptr()),
-                              static_cast<std::size_t>(t.nbytes())));
-  }
-}
-
 std::string frozen_row_locator(const data::Sample& s) {
   return s.manifest + ":" + std::to_string(s.line);
 }
@@ -37,23 +25,13 @@ FrozenFeatures::FrozenFeatures(std::shared_ptr<const data::Dataset> dataset, Mod
                                const std::string& dir)
     : dataset_(std::move(dataset)), modality_(modality), encoder_(std::move(encoder)) {
   if (!encoder_) throw Error("frozen features need an encoder");
-  fingerprint_ = fingerprint(*encoder_.module(), encoder_options);
+  fingerprint_ = runtime::module_fingerprint(*encoder_.module(), encoder_options);
   const data::ModalityPipeline& p = dataset_->pipeline(modality_);
   preprocessing_ = p.cache_key() + "\n" + p.state().dump();
   data::FeatureCacheOptions o;
   o.dir = dir;
   o.dtype = data::CacheDtype::float32;  // rows are small: keep them exact
   store_ = std::make_unique<data::FeatureCache>(o);
-}
-
-std::string FrozenFeatures::fingerprint(const torch::nn::Module& module,
-                                        const std::string& options) {
-  Hasher h;
-  h.field("mmfuse-frozen-encoder-v1");
-  h.field(options);
-  hash_named_tensors(h, module.named_parameters(true));
-  hash_named_tensors(h, module.named_buffers(true));
-  return h.hex();
 }
 
 std::string FrozenFeatures::key(const data::Sample& s) const {
@@ -138,35 +116,11 @@ torch::Tensor FrozenFeatures::row(const data::Sample& s) const {
   return t;
 }
 
-bool fully_frozen(const torch::nn::Module& module, const std::string& prefix,
-                  const std::vector<std::string>& freeze) {
-  bool any = false;
-  for (const auto& p : module.named_parameters(true)) {
-    if (p.key().compare(0, prefix.size(), prefix) != 0) continue;
-    any = true;
-    const bool covered = std::any_of(freeze.begin(), freeze.end(), [&](const std::string& f) {
-      return p.key().compare(0, f.size(), f) == 0;
-    });
-    if (!covered) return false;
-  }
-  return any;
-}
-
 // ---------------------------------------------------------------- ServedEncoder
 
-ServedEncoderImpl::ServedEncoderImpl(encoders::EncoderBlock inner) : inner_(std::move(inner)) {
+ServedEncoderImpl::ServedEncoderImpl(encoders::EncoderBlock inner)
+    : WrappedEncoder(std::move(inner)) {
   reset();
-  constructed_ = true;
-}
-
-void ServedEncoderImpl::reset() {
-  if (constructed_) inner_ = inner_.clone();  // clone(): its own copy of the wrapped encoder
-  torch::nn::Module& m = *inner_.module();
-  for (const auto& c : m.named_children()) register_module(c.key(), c.value());
-  for (const auto& p : m.named_parameters(/*recurse=*/false)) {
-    register_parameter(p.key(), p.value(), p.value().requires_grad());
-  }
-  for (const auto& b : m.named_buffers(/*recurse=*/false)) register_buffer(b.key(), b.value());
 }
 
 nn::Encoded ServedEncoderImpl::encode(const data::ModalityBatch& input) {

@@ -31,6 +31,7 @@
 #include "mmfuse/data/dataset.h"
 #include "mmfuse/data/precomputed.h"
 #include "mmfuse/nn/encoders/encoder.h"
+#include "mmfuse/runtime/frozen_memo.h"
 
 namespace mmfuse::train {
 
@@ -46,9 +47,6 @@ class FrozenFeatures : public data::PrecomputedEncodings {
   FrozenFeatures(std::shared_ptr<const data::Dataset> dataset, Modality modality,
                  encoders::EncoderBlock encoder, const std::string& encoder_options,
                  const std::string& dir);
-
-  /// Hash of every parameter and buffer of `module` (names, shapes, dtypes, bytes) and `options`.
-  static std::string fingerprint(const torch::nn::Module& module, const std::string& options);
 
   /// The sample's key: field, files, preprocessing and the encoder's fingerprint.
   std::string key(const data::Sample& s) const;
@@ -75,24 +73,14 @@ class FrozenFeatures : public data::PrecomputedEncodings {
   std::map<std::string, torch::Tensor> rows_;  ///< by "<manifest>:<line>"; filled by prepare()
 };
 
-/// Whether every parameter of `module` named `prefix…` is under one of the `freeze` prefixes
-/// (and there is at least one).
-bool fully_frozen(const torch::nn::Module& module, const std::string& prefix,
-                  const std::vector<std::string>& freeze);
+using runtime::fully_frozen;  // runtime/frozen_memo.h
 
 /// An encoder whose input is already its output: data [B, D] -> pooled [B, D]. It registers the
 /// wrapped encoder's children, parameters and buffers under their own names.
-class ServedEncoderImpl : public torch::nn::Cloneable<ServedEncoderImpl>, public encoders::Encoder {
+class ServedEncoderImpl : public runtime::WrappedEncoder<ServedEncoderImpl> {
  public:
   explicit ServedEncoderImpl(encoders::EncoderBlock inner);
-  void reset() override;
   nn::Encoded encode(const data::ModalityBatch& input) override;  // data [B, D] -> pooled
-  int64_t out_dim() const override { return inner_->out_dim(); }
-  const encoders::EncoderBlock& inner() const { return inner_; }
-
- private:
-  encoders::EncoderBlock inner_;
-  bool constructed_ = false;  ///< true in copies made by clone(): those wrap a deep copy
 };
 TORCH_MODULE(ServedEncoder);
 
