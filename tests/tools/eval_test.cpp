@@ -96,6 +96,15 @@ TEST(Eval, JsonMetricsEqualThoseOfPredictions) {
   EXPECT_GT(r["complexity"]["latency_ms_batch1"].get<double>(), 0.0);
   EXPECT_GT(r["complexity"]["peak_rss_mb"].get<double>(), 10.0);
   EXPECT_TRUE(r["complexity"].contains("train_seconds"));
+  EXPECT_FALSE(r.contains("frozen_memo"));  // the tiny run trains every encoder
+  // --no-complexity: the same metrics without timing the model.
+  json fast =
+      run_mmfuse_json("eval --run " + tiny_run().run_dir + " --data " + dir.file("clean.jsonl") +
+                          " --json --batch 4 --top-k 3 " + "--no-complexity --no-frozen-memo",
+                      &code);
+  ASSERT_EQ(code, 0) << fast.dump();
+  EXPECT_FALSE(fast.contains("complexity"));
+  EXPECT_EQ(fast["metrics"]["targets"], r["metrics"]["targets"]);
 
   auto table = run_mmfuse("-q eval --run " + tiny_run().run_dir + " --data " +
                           dir.file("clean.jsonl") + " --batch 4");
