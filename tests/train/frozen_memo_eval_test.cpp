@@ -1,7 +1,8 @@
 // `mmfuse eval` of a run whose image encoder stayed frozen: the first evaluation computes the
 // encoder's rows and stores them, a second one (or an ensemble whose members share the encoder)
 // reads them, with the same metrics as an evaluation that runs the encoder; a run that trained
-// its encoder is not memoized, and timing the model measures the encoder itself.
+// its encoder is not memoized, and timing the model measures the encoder itself. Retrieval runs
+// memoize their frozen towers alike.
 #include <gtest/gtest.h>
 
 #include "mmfuse/eval/run_eval.h"
@@ -79,6 +80,28 @@ TEST(FrozenMemoEval, ASecondEvaluationReadsTheFrozenEncodersRows) {
   const std::string thawed = train_memo_test_run(
       data, "thawed", "  transfer: {freeze: [encoders.image.], freeze_epochs: 1}\n");
   EXPECT_FALSE(memo_test_eval(data, thawed, true).contains("frozen_memo"));
+}
+
+// A retrieval run whose tabular tower stayed frozen: its embeddings read the stored rows.
+TEST(FrozenMemoEval, RetrievalRunsReadTheirFrozenTowersRows) {
+  testing::SyntheticRun data;
+  TrainRequest req;
+  req.config = RunConfig::load(data.config(
+      models::TaskKind::retrieval,
+      "  transfer: {freeze: [encoders.tabular.], feature_cache: " + data.dir.file("fc") + "}\n"));
+  req.run_dir = data.dir.file("retrieval");
+  req.progress = false;
+  run_training(req);
+  const json first = memo_test_eval(data, req.run_dir, true);
+  EXPECT_EQ(first["frozen_memo"]["tabular"]["computed"], 24);
+  EXPECT_EQ(first["frozen_memo"]["tabular"]["read"], 0);
+  EXPECT_EQ(first["frozen_memo"].size(), 1u);
+  const json second = memo_test_eval(data, req.run_dir, true);
+  EXPECT_EQ(second["frozen_memo"]["tabular"]["read"], 24);
+  EXPECT_EQ(second["frozen_memo"]["tabular"]["computed"], 0);
+  EXPECT_EQ(memo_test_metrics(second), memo_test_metrics(first));
+  const json live = memo_test_eval(data, req.run_dir, false);
+  EXPECT_EQ(memo_test_metrics(live), memo_test_metrics(first));
 }
 
 }  // namespace

@@ -137,35 +137,34 @@ nn::Encoded MemoEncoderImpl::encode(const data::ModalityBatch& input) {
 
 // ---------------------------------------------------------------- wrapping a loaded model
 
-std::vector<Modality> memoize_frozen_encoders(models::MultimodalModel& model,
-                                              const ConfigNode& run_config,
-                                              const std::string& default_dir) {
+std::vector<std::string> memoize_frozen_encoders(torch::nn::Module& model,
+                                                 const ConfigNode& run_config,
+                                                 const std::string& default_dir) {
   const ConfigNode transfer = run_config["train"]["transfer"];
   if (transfer.is_null() || !transfer.get<bool>("cache_features", true)) return {};
   if (transfer.get<int64_t>("freeze_epochs", 0) != 0) return {};  // thawed: weights moved
   const auto freeze = transfer.get<std::vector<std::string>>("freeze", {});
   if (freeze.empty()) return {};
-  if (const auto fusion = model->fusion(); fusion && fusion->needs_tokens()) return {};
+  if (const auto* mm = dynamic_cast<const models::MultimodalModelImpl*>(&model)) {
+    if (const auto fusion = mm->fusion(); fusion && fusion->needs_tokens()) return {};
+  }
   const std::string dir =
       transfer.has("feature_cache")
           ? resolve_path(parent_dir(transfer.source()), transfer.get<std::string>("feature_cache"))
           : default_dir;
-  std::shared_ptr<torch::nn::ModuleDictImpl> encoders;
-  for (const auto& c : model->named_children()) {
-    if (c.key() == "encoders") {
-      encoders = std::dynamic_pointer_cast<torch::nn::ModuleDictImpl>(c.value());
+  std::vector<std::string> wrapped;
+  for (const auto& c : model.named_children()) {
+    auto* dict = c.key() == "encoders" ? c.value()->as<torch::nn::ModuleDict>() : nullptr;
+    if (!dict) continue;
+    for (const std::string& name : dict->keys()) {
+      if (!fully_frozen(model, "encoders." + name + ".", freeze)) continue;
+      const encoders::EncoderBlock frozen((*dict)[name]);
+      const ConfigNode opts = run_config["model"]["encoders"][name];
+      MemoEncoder memo(frozen, opts.is_null() ? std::string() : opts.dump(), dir);
+      memo->train(model.is_training());
+      dict->update({{name, memo.ptr()}});
+      wrapped.push_back(name);
     }
-  }
-  std::vector<Modality> wrapped;
-  if (!encoders) return wrapped;
-  for (Modality m : model->modalities()) {
-    const std::string name(to_string(m));
-    if (!fully_frozen(*model, "encoders." + name + ".", freeze)) continue;
-    const ConfigNode opts = run_config["model"]["encoders"][name];
-    MemoEncoder memo(model->encoder(m), opts.is_null() ? std::string() : opts.dump(), dir);
-    memo->train(model->is_training());
-    encoders->update({{name, memo.ptr()}});
-    wrapped.push_back(m);
   }
   return wrapped;
 }

@@ -104,13 +104,14 @@ class MemoEncoderImpl : public WrappedEncoder<MemoEncoderImpl> {
 };
 TORCH_MODULE(MemoEncoder);
 
-/// Wraps each encoder of `model` that `run_config` (a run's config.yaml) kept frozen for the
-/// whole run in a MemoEncoder over `default_dir` (or train.transfer.feature_cache). Returns the
-/// wrapped modalities. Nothing is wrapped when the run trained no encoder frozen, turned
-/// cache_features off, or the fusion needs token sequences.
-std::vector<Modality> memoize_frozen_encoders(models::MultimodalModel& model,
-                                              const ConfigNode& run_config,
-                                              const std::string& default_dir);
+/// Wraps each encoder of `model` (a MultimodalModel or a TwoTower: its `encoders` dict) that
+/// `run_config` (a run's config.yaml) kept frozen for the whole run in a MemoEncoder over
+/// `default_dir` (or train.transfer.feature_cache). Returns the wrapped modality names. Nothing is
+/// wrapped when the run trained no encoder frozen, turned cache_features off, or the fusion needs
+/// token sequences.
+std::vector<std::string> memoize_frozen_encoders(torch::nn::Module& model,
+                                                 const ConfigNode& run_config,
+                                                 const std::string& default_dir);
 
 /// The memoized encoders under `module` (a model, an ensemble) with their counts summed by
 /// modality name ("image").

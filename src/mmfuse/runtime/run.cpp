@@ -88,10 +88,10 @@ std::shared_ptr<const Run> load_run(const std::string& dir, const RunLoadOptions
   run->device = options.device;
   // An ensemble's members memoize as they load; an int8 run computes other rows from the same
   // float weights (its hooked layers), so it is never memoized.
-  if (options.frozen_memo && run->task.kind == models::TaskKind::supervised &&
+  if (options.frozen_memo && run->task.kind != models::TaskKind::translate &&
       !run->config.has("ensemble") && !run->quantized) {
     const std::string& cache = dataset->spec().cache.dir;
-    memoize_frozen_encoders(run->model.heads, run->config, cache.empty() ? "" : cache + "/frozen");
+    memoize_frozen_encoders(*module, run->config, cache.empty() ? "" : cache + "/frozen");
   }
   // An int8 run's plan compiles its int8 LeNets, cross-attention fusions and MLP heads and its
   // float32 blocks; the rest keep the module path, where the quantized layers are hooked in.

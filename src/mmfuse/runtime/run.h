@@ -39,9 +39,9 @@ struct RunLoadOptions {
   /// Compile a supervised run's model into an inference plan (runtime/plan.h: fused oneDNN
   /// primitives, same outputs within 1e-5) that the Predictor runs; false: the module path (A/B).
   bool inference_plan = true;
-  /// Memoize the encoders a supervised run kept frozen for its whole training (runtime/
-  /// frozen_memo.h: rows kept in the run's frozen-feature cache folder), for commands that pass
-  /// over files other runs over the same pretrained encoder read too (`mmfuse eval`).
+  /// Memoize the encoders a supervised or retrieval run kept frozen for its whole training
+  /// (runtime/frozen_memo.h: rows kept in the run's frozen-feature cache folder), for commands
+  /// that pass over files other runs over the same pretrained encoder read too (`mmfuse eval`).
   bool frozen_memo = false;
   /// Caps the dataset's RAM feature cache (bytes; from a memory budget). Unset: the spec's own.
   std::optional<int64_t> ram_cache_cap_bytes;
