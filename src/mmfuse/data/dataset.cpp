@@ -63,7 +63,7 @@ std::shared_ptr<Dataset> Dataset::create(DatasetSpec spec, DatasetOptions option
 void Dataset::fit(int threads) {
   auto train = std::make_shared<SampleSet>();
   train->split = Split::train;
-  ManifestData data = read_manifests(spec_.manifests(Split::train), spec_.schema(), skip_bad_);
+  ManifestData data = read_split_manifests(Split::train);
   train->bad = std::move(data.bad);
 
   // Extract every cacheable training feature once: finds bad samples before fitting and fills
@@ -223,12 +223,31 @@ std::shared_ptr<const SampleSet> Dataset::train_samples() const {
 }
 
 std::shared_ptr<const SampleSet> Dataset::read_split(Split split) const {
-  if (spec_.manifests(split).empty()) {
+  if (spec_.manifests(split).empty() && (spec_.folds.k == 0 || split == Split::test)) {
     throw UsageError("the dataset spec " + spec_.path + " lists no manifests for split '" +
                      std::string(to_string(split)) + "'");
   }
-  return checked(read_manifests(spec_.manifests(split), spec_.schema(), skip_bad_), split,
-                 skip_bad_);
+  return checked(read_split_manifests(split), split, skip_bad_);
+}
+
+ManifestData Dataset::read_split_manifests(Split split) const {
+  const FoldSpec& folds = spec_.folds;
+  if (folds.k == 0 || split == Split::test) {
+    return read_manifests(spec_.manifests(split), spec_.schema(), skip_bad_);
+  }
+  std::vector<std::string> pooled = spec_.manifests(Split::train);
+  for (const auto& m : spec_.manifests(Split::val)) pooled.push_back(m);
+  ManifestData data = read_manifests(pooled, spec_.schema(), skip_bad_);
+  const bool want_fold = split == Split::val;
+  std::size_t kept = 0;  // in place: no second copy of the samples
+  for (std::size_t i = 0; i < data.samples.size(); ++i) {
+    if ((folds.fold_of(data.samples[i].id) == folds.fold) != want_fold) continue;
+    if (kept != i) data.samples[kept] = std::move(data.samples[i]);
+    ++kept;
+  }
+  data.samples.resize(kept);
+  if (want_fold) data.bad.clear();
+  return data;
 }
 
 std::shared_ptr<SampleSet> Dataset::checked(ManifestData data, Split split, bool skip_bad) const {

@@ -118,6 +118,9 @@ class Dataset {
   void check_targets(const Sample& s) const;
   /// The samples of `data` whose targets check out; the others fail, or join `bad` when skip_bad.
   std::shared_ptr<SampleSet> checked(ManifestData data, Split split, bool skip_bad) const;
+  /// The split's manifests read, or with spec().folds the train + val manifests pooled and cut
+  /// into the split's folds (bad samples go with the train split).
+  ManifestData read_split_manifests(Split split) const;
   const std::string& field_name(Modality m) const;
   /// Runs `fn`, locating its InputError (and c10::Error, as a failed `step`) at the sample.
   torch::Tensor located(const Sample& s, Modality m, const char* step,

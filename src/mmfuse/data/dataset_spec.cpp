@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "mmfuse/core/fs.h"
+#include "mmfuse/core/hash.h"
 
 namespace mmfuse::data {
 
@@ -94,9 +95,8 @@ DatasetSpec DatasetSpec::load(const std::string& path) {
 DatasetSpec DatasetSpec::parse(const std::string& yaml_text, const std::string& source,
                                const std::string& base_dir) {
   ConfigNode root = ConfigNode::parse(yaml_text, source);
-  root.check_keys(
-      {"splits", "modalities", "targets", "cache", "skip_bad", "id_field", "limits", "data_root",
-       "video_field"});
+  root.check_keys({"splits", "modalities", "targets", "cache", "skip_bad", "id_field", "limits",
+                   "data_root", "video_field", "folds"});
   DatasetSpec spec;
   spec.path = source;
   spec.base_dir = base_dir;
@@ -149,7 +149,42 @@ DatasetSpec DatasetSpec::parse(const std::string& yaml_text, const std::string& 
   if (root.has("data_root"))
     spec.data_root = resolve_path(base_dir, root.get<std::string>("data_root"));
   spec.video_field = root.get<std::string>("video_field", "");
+  spec.folds = FoldSpec::parse(root["folds"]);
   return spec;
+}
+
+int64_t FoldSpec::fold_of(const std::string& id) const {
+  if (k <= 0) return 0;
+  Hasher h;
+  h.field("mmfuse-fold-v1");
+  h.field(std::to_string(seed));
+  h.field(id);
+  return static_cast<int64_t>(std::stoull(h.hex().substr(0, 15), nullptr, 16) %
+                              static_cast<uint64_t>(k));
+}
+
+FoldSpec FoldSpec::parse(const ConfigNode& node) {
+  FoldSpec f;
+  if (node.is_null()) return f;
+  if (!node.is_map()) node.fail("expected {k: 5, fold: 0, seed: 0}");
+  node.check_keys({"k", "fold", "seed"});
+  f.k = node.get<int64_t>("k", 0);
+  f.fold = node.get<int64_t>("fold", 0);
+  f.seed = static_cast<uint64_t>(node.get<int64_t>("seed", 0));
+  if (f.k == 1 || f.k < 0) node["k"].fail("expected at least 2 folds (or 0: none)");
+  if (f.k > 0 && (f.fold < 0 || f.fold >= f.k)) {
+    node["fold"].fail("expected a fold in [0, " + std::to_string(f.k) + ")");
+  }
+  return f;
+}
+
+DatasetSpec DatasetSpec::with_folds(const FoldSpec& f) const {
+  ConfigNode root = ConfigNode::parse(yaml, path);
+  root.set_override("folds={k: " + std::to_string(f.k) + ", fold: " + std::to_string(f.fold) +
+                    ", seed: " + std::to_string(f.seed) + "}");
+  DatasetSpec out = parse(root.dump() + "\n", path, base_dir);
+  out.path = path;
+  return out;
 }
 
 std::vector<Modality> DatasetSpec::used_modalities() const {

@@ -13,6 +13,7 @@
 //   id_field: id
 //   video_field: video            # a key holding a clip: modalities with `field: video` take its
 //                                 # frames (image, pipeline video_frames), sound track, subtitles
+//   folds: {k: 5, fold: 0, seed: 0}   # k-fold cross-validation (FoldSpec; `mmfuse cv` sets it)
 //
 // A pipeline receives its modality's node minus `field` and `pipeline` (paths in it resolve
 // against the spec's folder, PipelineContext::base_dir).
@@ -52,6 +53,21 @@ struct ModalitySpec {
   ConfigNode options;    ///< the modality's node minus `field` and `pipeline`
 };
 
+/// k-fold cross-validation over the train and val manifests pooled: a sample's fold is a hash of
+/// (seed, its id) modulo k, so it does not depend on the manifests' order or on which split listed
+/// it. With k > 0 the train split is every fold but `fold` (the preprocessing is fitted on it) and
+/// the val split is `fold`; the test split stays as listed.
+struct FoldSpec {
+  int64_t k = 0;  ///< 0: no folds, the splits as listed
+  int64_t fold = 0;
+  uint64_t seed = 0;
+
+  /// The fold of the sample with this id, in [0, k).
+  int64_t fold_of(const std::string& id) const;
+  /// Reads `folds: {k, fold, seed}` (null: none); errors name the key and what to write.
+  static FoldSpec parse(const ConfigNode& node);
+};
+
 struct DatasetSpec {
   std::string path;                                ///< spec file ("" when parsed from text)
   std::string base_dir;                            ///< folder relative paths resolve against
@@ -67,6 +83,7 @@ struct DatasetSpec {
   std::string data_root;
   /// Manifest key of a video clip that expands into frames/audio/subtitles ("" = none).
   std::string video_field;
+  FoldSpec folds;
 
   static DatasetSpec load(const std::string& path);
   /// `source` names the text in messages; `base_dir` is where relative paths resolve.
@@ -80,6 +97,8 @@ struct DatasetSpec {
   /// The modalities in use, in the fixed Modality order.
   std::vector<Modality> used_modalities() const;
   ManifestSchema schema() const;
+  /// This spec with `folds` replaced, also in its YAML text (a saved dataset keeps them).
+  DatasetSpec with_folds(const FoldSpec& folds) const;
 };
 
 }  // namespace mmfuse::data

@@ -69,6 +69,7 @@ int run_cli(int argc, char** argv) {
   add_make_video_command(app);
   add_train_commands(app);
   add_compare_commands(app);
+  add_cv_commands(app);
   add_eval_commands(app);
   add_ensemble_commands(app);
   add_bench_commands(app);

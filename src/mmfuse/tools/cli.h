@@ -21,6 +21,7 @@ void add_make_default_command(CLI::App& app);
 void add_make_video_command(CLI::App& app);  ///< data make-video (cmd_make_video.cpp)
 void add_train_commands(CLI::App& app);
 void add_compare_commands(CLI::App& app);
+void add_cv_commands(CLI::App& app);                    ///< cv (cmd_compare.cpp)
 void add_ensemble_commands(CLI::App& app);              ///< ensemble
 void add_eval_commands(CLI::App& app);                  ///< eval, predict
 void add_translate_commands(CLI::App& app);             ///< translate, translate train|eval

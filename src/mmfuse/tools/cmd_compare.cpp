@@ -1,10 +1,12 @@
 // `mmfuse compare --config C --fusions concat,tensor,low_rank [--out DIR]`: the rows, plus
-// DIR/comparison.json and DIR/report.html
+// DIR/comparison.json and DIR/report.html; `mmfuse cv --config C --folds 5 --out DIR`: k-fold
+// cross-validation over train + val (train/cross_validation.h)
 #include <iostream>
 
 #include "mmfuse/runtime/request.h"  // parse_numbers
 #include "mmfuse/tools/cli.h"
 #include "mmfuse/train/compare.h"
+#include "mmfuse/train/cross_validation.h"
 
 namespace mmfuse::tools {
 
@@ -49,6 +51,37 @@ void add_compare_commands(CLI::App& app) {
     }
     auto rows = train::run_comparison(r);
     std::cout << (*json_out ? rows.dump(2) + "\n" : train::comparison_table(rows));
+  });
+}
+
+void add_cv_commands(CLI::App& app) {
+  auto req = std::make_shared<train::CrossValidationRequest>();
+  auto threads = std::make_shared<int>(0);
+  auto json_out = std::make_shared<bool>(false);
+  auto quiet = std::make_shared<bool>(false);
+  auto* cmd = app.add_subcommand(
+      "cv",
+      "k-fold cross-validation over the train and val manifests pooled: K runs, each selected on "
+      "its held-out fold (the test split is never read); the folds' mean and spread");
+  cmd->add_option("--config,-c", req->config_path, "Run config (YAML: data, model, train)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--folds,-k", req->folds, "Number of folds (at least 2)")
+      ->check(CLI::Range(2, 100))
+      ->capture_default_str();
+  cmd->add_option("--seed", req->seed, "Seed of the fold assignment")->capture_default_str();
+  cmd->add_option("--out,-o", req->out_dir, "Folder of the folds' runs and cv.json")->required();
+  cmd->add_option("--threads", *threads, "Intra-op threads (overrides train.threads)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("overrides", req->overrides, "Config overrides applied to every fold");
+  cmd->add_flag("--json", *json_out, "Print cv.json instead of a table");
+  cmd->add_flag("--no-progress", *quiet, "No progress bar or lines on stderr");
+  cmd->callback([=] {
+    train::CrossValidationRequest r = *req;
+    if (*threads > 0) r.threads = *threads;
+    r.progress = !*quiet;
+    const auto result = train::cross_validate(r);
+    std::cout << (*json_out ? result.dump(2) + "\n" : train::cross_validation_table(result));
   });
 }
 

@@ -45,7 +45,8 @@ RunConfig run_config(const TrainRequest& req, const std::string& dir, bool resum
 }
 
 // Process 0 fits the preprocessing on the training split and saves it; the others load it.
-std::shared_ptr<data::Dataset> open_dataset(Session& s, const std::string& fitted) {
+std::shared_ptr<data::Dataset> open_dataset(Session& s, const TrainRequest& req) {
+  const std::string& fitted = req.fitted_dataset;
   const std::string state_file = (fs::path(s.dir) / "dataset.json").string();
   data::DatasetOptions dopt;
   dopt.threads = std::max(1, s.config.train.loader_threads);
@@ -59,7 +60,9 @@ std::shared_ptr<data::Dataset> open_dataset(Session& s, const std::string& fitte
     return data::Dataset::load(state_file, dopt);
   }
   if (s.dp->is_main()) {
-    ds = data::Dataset::create(data::DatasetSpec::load(s.config.data), dopt);
+    data::DatasetSpec spec = data::DatasetSpec::load(s.config.data);
+    if (req.folds) spec = spec.with_folds(*req.folds);
+    ds = data::Dataset::create(std::move(spec), dopt);
     ds->save(state_file);
   }
   s.dp->barrier();
@@ -115,11 +118,11 @@ std::unique_ptr<Session> open_session(const TrainRequest& req) {
   s->dp = std::make_unique<DataParallel>(dist, s->device, ro);
   apply_threads(tc);
   torch::manual_seed(tc.seed);
-  s->dataset = open_dataset(*s, req.fitted_dataset);
+  s->dataset = open_dataset(*s, req);
   s->train = limited(s->dataset->train_samples(), tc.limit_train);
   if (s->train->samples.empty()) throw Error("the training split has no usable samples");
   s->val_shard = s->dp->shard(s->dataset->read_split(data::Split::val));
-  if (!s->dataset->spec().manifests(data::Split::test).empty()) {
+  if (req.evaluate_test && !s->dataset->spec().manifests(data::Split::test).empty()) {
     s->test_shard = s->dp->shard(s->dataset->read_split(data::Split::test));
   }
   s->task = task_registry().make(s->config, *s->dataset);

@@ -21,6 +21,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "mmfuse/data/dataset_spec.h"
 #include "mmfuse/train/distributed_options.h"
 #include "mmfuse/train/train_config.h"
 
@@ -39,12 +40,14 @@ struct TrainRequest {
   std::optional<std::string> device;        ///< overrides train.device
   std::optional<int64_t> memory_budget_mb;  ///< overrides train.memory_budget_mb (MiB, 0: none)
   bool progress = true;                     ///< progress bar / lines on stderr (process 0)
-  bool evaluate_test = true;                ///< evaluate the test split at the end when it exists
+  bool evaluate_test = true;  ///< read and evaluate the test split at the end when it exists
   /// The processes of a data-parallel run (torchrun's environment, read by the CLI).
   DistributedOptions distributed;
   /// A fitted dataset.json to use instead of fitting the preprocessing again (a run derived from
   /// another one, e.g. a pruned run; it is copied into the run directory). Empty: fit it.
   std::string fitted_dataset;
+  /// Cross-validation folds set on the data spec (data/dataset_spec.h FoldSpec; `mmfuse cv`).
+  std::optional<data::FoldSpec> folds;
   /// Called once on a fresh (not resumed) run when the model is built and the task prepared,
   /// before the first step: e.g. loads the weights of a pruned run in place.
   std::function<void(torch::nn::Module&)> on_model_built;

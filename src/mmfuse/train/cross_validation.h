@@ -1,0 +1,42 @@
+// `mmfuse cv`: k-fold cross-validation of one run config over its train and val manifests pooled
+// (data/dataset_spec.h FoldSpec). Each of the K runs fits the preprocessing and trains on K - 1
+// folds and selects its epoch on the fold held out; none reads the test split. The folds' mean
+// validation metric compares settings on every labelled sample instead of one small val split.
+//
+//   mmfuse cv --config C --folds 5 [--seed 0] --out DIR [key=value ...]
+//
+//   DIR/fold_<k>/    each fold's run (a finished fold is read, not trained again; an interrupted
+//                    one resumes from its last checkpoint)
+//   DIR/cv.json      {"metric", "k", "seed", "folds": [{"fold", "val_metric", "best_epoch",
+//                    "train_samples", "val_samples", "run_dir"}], "mean", "std"} (written
+//                    atomically; std is the sample standard deviation over the folds)
+//   DIR/request.json the config (overrides applied), k and seed: a later call with other ones
+//                    into the same DIR is refused instead of mixing folds of two settings
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace mmfuse::train {
+
+struct CrossValidationRequest {
+  std::string config_path;
+  std::vector<std::string> overrides;  ///< applied to every fold
+  int64_t folds = 5;                   ///< K >= 2
+  uint64_t seed = 0;                   ///< of the fold assignment (train.seed stays the config's)
+  std::string out_dir;
+  std::optional<int> threads;  ///< overrides train.threads
+  bool progress = true;
+};
+
+/// Trains (or reads) every fold and returns what cv.json holds. Throws UsageError for K < 2 or an
+/// out folder holding another cross-validation.
+nlohmann::json cross_validate(const CrossValidationRequest& request);
+
+/// cv.json as an aligned text table (one row per fold, then mean ± std).
+std::string cross_validation_table(const nlohmann::json& result);
+
+}  // namespace mmfuse::train

@@ -1,0 +1,133 @@
+// k-fold cross-validation: the folds partition train + val, the preprocessing is fitted on the
+// training folds, a saved dataset keeps its folds; `cross_validate` trains one run per fold
+// without reading the test split, reports their mean and spread, reads finished folds back and
+// refuses to mix folds of two settings.
+#include "mmfuse/train/cross_validation.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <set>
+
+#include "mmfuse/core/error.h"
+#include "mmfuse/core/fs.h"
+#include "mmfuse/data/dataset.h"
+#include "synthetic_data.h"
+#include "test_util.h"
+
+namespace mmfuse::train {
+namespace {
+
+using nlohmann::json;
+
+std::set<std::string> fold_test_ids(const data::SampleSet& set) {
+  std::set<std::string> ids;
+  for (const auto& s : set.samples) ids.insert(s.id);
+  return ids;
+}
+
+TEST(Folds, PartitionTrainAndValFitOnTheTrainingFoldsAndSurviveASave) {
+  testing::SyntheticRun data;
+  const auto spec = data::DatasetSpec::load(data.dir.file("data.yaml"));
+  EXPECT_EQ(spec.folds.k, 0);
+  std::set<std::string> all;
+  const auto plain = data::Dataset::create(spec);
+  for (auto split : {data::Split::train, data::Split::val}) {
+    for (const auto& id : fold_test_ids(*plain->read_split(split))) all.insert(id);
+  }
+  ASSERT_EQ(all.size(), 96u + 24u);
+
+  std::set<std::string> held_out;
+  for (int64_t f = 0; f < 3; ++f) {
+    const auto ds = data::Dataset::create(spec.with_folds({3, f, 7}));
+    const auto train = fold_test_ids(*ds->train_samples());
+    const auto val = fold_test_ids(*ds->read_split(data::Split::val));
+    EXPECT_GT(val.size(), 20u);  // about 40 each
+    EXPECT_EQ(train.size() + val.size(), all.size());
+    for (const auto& id : val) {
+      EXPECT_EQ(train.count(id), 0u) << id;
+      EXPECT_TRUE(held_out.insert(id).second) << id << " held out twice";
+      EXPECT_EQ(ds->spec().folds.fold_of(id), f);
+    }
+    EXPECT_EQ(ds->read_split(data::Split::test)->samples.size(), 24u);  // as listed
+    // The saved preprocessing carries the folds: a loaded run reads the same split.
+    ds->save(data.dir.file("ds.json"));
+    const auto loaded = data::Dataset::load(data.dir.file("ds.json"));
+    EXPECT_EQ(loaded->spec().folds.k, 3);
+    EXPECT_EQ(loaded->spec().folds.fold, f);
+    EXPECT_EQ(fold_test_ids(*loaded->read_split(data::Split::val)), val);
+  }
+  EXPECT_EQ(held_out, all);
+  // Another seed, another assignment.
+  const data::FoldSpec a{3, 0, 7}, b{3, 0, 8};
+  int differ = 0;
+  for (const auto& id : all) differ += a.fold_of(id) != b.fold_of(id);
+  EXPECT_GT(differ, 20);
+}
+
+TEST(Folds, BadFoldSpecsNameTheKey) {
+  const auto parse = [](const std::string& folds) {
+    return data::DatasetSpec::parse(
+        "splits: {train: [t.jsonl]}\nmodalities: {tabular: {pipeline: tabular}}\nfolds: " + folds +
+            "\n",
+        "<spec>", "/tmp");
+  };
+  EXPECT_EQ(parse("{k: 4, fold: 3, seed: 2}").folds.fold, 3);
+  for (const std::string bad : {"{k: 1}", "{k: 4, fold: 4}", "{k: 4, fold: -1}", "{k: 4, n: 1}"}) {
+    try {
+      parse(bad);
+      ADD_FAILURE() << bad << " was accepted";
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find("folds"), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(CrossValidation, TrainsOneRunPerFoldAndReportsTheirMean) {
+  testing::SyntheticRun data;
+  CrossValidationRequest req;
+  req.config_path = data.config(models::TaskKind::supervised);
+  req.folds = 3;
+  req.seed = 1;
+  req.out_dir = data.dir.file("cv");
+  req.progress = false;
+  const json r = cross_validate(req);
+  ASSERT_EQ(r["folds"].size(), 3u);
+  double sum = 0.0, sum_sq = 0.0;
+  int64_t held_out = 0;
+  for (const auto& f : r["folds"]) {
+    const double m = f["val_metric"].get<double>();
+    EXPECT_GT(m, 0.5);  // three well-separated classes
+    sum += m;
+    sum_sq += m * m;
+    held_out += f["val_samples"].get<int64_t>();
+    EXPECT_EQ(f["train_samples"].get<int64_t>() + f["val_samples"].get<int64_t>(), 120);
+    const json s = json::parse(read_file(
+        (std::filesystem::path(f["run_dir"].get<std::string>()) / "summary.json").string()));
+    EXPECT_FALSE(s.contains("test")) << "a fold read the test split";
+    EXPECT_EQ(s["best_val_metric"], f["val_metric"]);
+  }
+  EXPECT_EQ(held_out, 120);
+  EXPECT_NEAR(r["mean"].get<double>(), sum / 3.0, 1e-12);
+  EXPECT_NEAR(r["std"].get<double>(), std::sqrt((sum_sq - 3.0 * std::pow(sum / 3.0, 2)) / 2.0),
+              1e-9);
+  EXPECT_EQ(json::parse(read_file(data.dir.file("cv/cv.json"))), r);
+  EXPECT_NE(cross_validation_table(r).find("mean"), std::string::npos);
+
+  // Again: every fold is read back, not trained (its summary is left as it was).
+  const auto stamp = std::filesystem::last_write_time(data.dir.file("cv/fold_1/summary.json"));
+  EXPECT_EQ(cross_validate(req), r);
+  EXPECT_EQ(std::filesystem::last_write_time(data.dir.file("cv/fold_1/summary.json")), stamp);
+  // Other settings into the same folder are refused; fewer than 2 folds too.
+  CrossValidationRequest other = req;
+  other.overrides = {"train.epochs=2"};
+  EXPECT_THROW(cross_validate(other), UsageError);
+  other = req;
+  other.folds = 1;
+  other.out_dir = data.dir.file("cv1");
+  EXPECT_THROW(cross_validate(other), UsageError);
+}
+
+}  // namespace
+}  // namespace mmfuse::train
