@@ -87,19 +87,20 @@ json cross_validate(const CrossValidationRequest& req) {
 }
 
 std::string cross_validation_table(const json& result) {
-  std::string out = "fold  " + result.value("metric", std::string("val metric")) +
-                    "  best epoch  train / val samples\n";
-  char line[160];
+  const std::string metric = result.value("metric", std::string("val metric"));
+  const int w = static_cast<int>(std::max<std::size_t>(metric.size(), 6));
+  std::string out = "fold  " + metric + "  best epoch  train / val samples\n";
+  char line[256];
   for (const auto& f : result.at("folds")) {
-    std::snprintf(line, sizeof line, "%4lld  %.4f  %10lld  %lld / %lld\n",
-                  static_cast<long long>(f.at("fold").get<int64_t>()),
+    std::snprintf(line, sizeof line, "%4lld  %-*.4f  %10lld  %lld / %lld\n",
+                  static_cast<long long>(f.at("fold").get<int64_t>()), w,
                   f.at("val_metric").get<double>(),
                   static_cast<long long>(f.at("best_epoch").get<int64_t>()),
                   static_cast<long long>(f.at("train_samples").get<int64_t>()),
                   static_cast<long long>(f.at("val_samples").get<int64_t>()));
     out += line;
   }
-  std::snprintf(line, sizeof line, "mean  %.4f ± %.4f (std over %lld folds)\n",
+  std::snprintf(line, sizeof line, "mean  %.4f ± %.4f (standard deviation over %lld folds)\n",
                 result.at("mean").get<double>(), result.at("std").get<double>(),
                 static_cast<long long>(result.at("k").get<int64_t>()));
   return out + line;
