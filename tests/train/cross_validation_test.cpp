@@ -6,8 +6,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <set>
 
 #include "mmfuse/core/error.h"
@@ -66,6 +68,33 @@ TEST(Folds, PartitionTrainAndValFitOnTheTrainingFoldsAndSurviveASave) {
   EXPECT_GT(differ, 20);
 }
 
+TEST(Folds, StratifiedFoldsHoldEachClassInProportion) {
+  testing::SyntheticRun data;
+  const auto spec = data::DatasetSpec::load(data.dir.file("data.yaml"));
+  std::map<std::string, std::vector<int64_t>> per_class;  // class -> count in each fold
+  std::vector<int64_t> sizes;
+  std::set<std::string> held_out;
+  for (int64_t f = 0; f < 3; ++f) {
+    const auto ds = data::Dataset::create(spec.with_folds({3, f, 7, "label"}));
+    EXPECT_EQ(ds->spec().folds.stratify, "label");
+    const auto val = ds->read_split(data::Split::val);
+    sizes.push_back(static_cast<int64_t>(val->samples.size()));
+    for (const auto& s : val->samples) {
+      auto& counts = per_class[std::get<std::string>(s.targets.at("label"))];
+      counts.resize(3, 0);
+      ++counts[static_cast<std::size_t>(f)];
+      EXPECT_TRUE(held_out.insert(s.id).second) << s.id;
+    }
+  }
+  EXPECT_EQ(held_out.size(), 120u);
+  ASSERT_EQ(per_class.size(), 3u);
+  const auto spread = [](const std::vector<int64_t>& v) {
+    return *std::max_element(v.begin(), v.end()) - *std::min_element(v.begin(), v.end());
+  };
+  EXPECT_LE(spread(sizes), 1);
+  for (const auto& [label, counts] : per_class) EXPECT_LE(spread(counts), 1) << label;
+}
+
 TEST(Folds, BadFoldSpecsNameTheKey) {
   const auto parse = [](const std::string& folds) {
     return data::DatasetSpec::parse(
@@ -74,6 +103,16 @@ TEST(Folds, BadFoldSpecsNameTheKey) {
         "<spec>", "/tmp");
   };
   EXPECT_EQ(parse("{k: 4, fold: 3, seed: 2}").folds.fold, 3);
+  try {  // stratified by a target the spec does not have: the class targets are listed
+    data::DatasetSpec::parse(
+        "splits: {train: [t.jsonl]}\nmodalities: {tabular: {pipeline: tabular}}\n"
+        "targets: {label: {field: y, type: class}}\nfolds: {k: 3, stratify: mood}\n",
+        "<spec>", "/tmp");
+    ADD_FAILURE() << "an unknown stratify target was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("folds.stratify"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("label"), std::string::npos) << e.what();
+  }
   for (const std::string bad : {"{k: 1}", "{k: 4, fold: 4}", "{k: 4, fold: -1}", "{k: 4, n: 1}"}) {
     try {
       parse(bad);

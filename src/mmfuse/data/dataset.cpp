@@ -239,9 +239,10 @@ ManifestData Dataset::read_split_manifests(Split split) const {
   for (const auto& m : spec_.manifests(Split::val)) pooled.push_back(m);
   ManifestData data = read_manifests(pooled, spec_.schema(), skip_bad_);
   const bool want_fold = split == Split::val;
+  const std::vector<int64_t> fold = folds.assign(data.samples);
   std::size_t kept = 0;  // in place: no second copy of the samples
   for (std::size_t i = 0; i < data.samples.size(); ++i) {
-    if ((folds.fold_of(data.samples[i].id) == folds.fold) != want_fold) continue;
+    if ((fold[i] == folds.fold) != want_fold) continue;
     if (kept != i) data.samples[kept] = std::move(data.samples[i]);
     ++kept;
   }

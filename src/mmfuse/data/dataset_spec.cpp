@@ -1,6 +1,8 @@
 #include "mmfuse/data/dataset_spec.h"
 
+#include <algorithm>
 #include <filesystem>
+#include <map>
 
 #include "mmfuse/core/fs.h"
 #include "mmfuse/core/hash.h"
@@ -150,27 +152,73 @@ DatasetSpec DatasetSpec::parse(const std::string& yaml_text, const std::string& 
     spec.data_root = resolve_path(base_dir, root.get<std::string>("data_root"));
   spec.video_field = root.get<std::string>("video_field", "");
   spec.folds = FoldSpec::parse(root["folds"]);
+  if (!spec.folds.stratify.empty()) {
+    std::string classes;
+    bool found = false;
+    for (const auto& t : spec.targets) {
+      if (t.kind != TargetKind::class_label) continue;
+      found = found || t.name == spec.folds.stratify;
+      classes += (classes.empty() ? "" : ", ") + t.name;
+    }
+    if (!found) {
+      root["folds"]["stratify"].fail("'" + spec.folds.stratify +
+                                     "' is not a class target; the class targets: " +
+                                     (classes.empty() ? std::string("none") : classes));
+    }
+  }
   return spec;
 }
 
-int64_t FoldSpec::fold_of(const std::string& id) const {
-  if (k <= 0) return 0;
+namespace {
+
+uint64_t fold_hash(uint64_t seed, const std::string& id) {
   Hasher h;
   h.field("mmfuse-fold-v1");
   h.field(std::to_string(seed));
   h.field(id);
-  return static_cast<int64_t>(std::stoull(h.hex().substr(0, 15), nullptr, 16) %
-                              static_cast<uint64_t>(k));
+  return std::stoull(h.hex().substr(0, 15), nullptr, 16);
+}
+
+}  // namespace
+
+int64_t FoldSpec::fold_of(const std::string& id) const {
+  if (k <= 0) return 0;
+  return static_cast<int64_t>(fold_hash(seed, id) % static_cast<uint64_t>(k));
+}
+
+std::vector<int64_t> FoldSpec::assign(const std::vector<Sample>& samples) const {
+  std::vector<int64_t> out(samples.size(), 0);
+  if (k <= 0) return out;
+  if (stratify.empty()) {
+    for (std::size_t i = 0; i < samples.size(); ++i) out[i] = fold_of(samples[i].id);
+    return out;
+  }
+  // Per class (in name order), the samples by hash, dealt round-robin; the deal carries on from
+  // one class to the next, so fold sizes stay within one of each other.
+  std::map<std::string, std::vector<std::pair<uint64_t, std::size_t>>> classes;
+  for (std::size_t i = 0; i < samples.size(); ++i) {
+    const auto it = samples[i].targets.find(stratify);
+    const auto* label =
+        it == samples[i].targets.end() ? nullptr : std::get_if<std::string>(&it->second);
+    classes[label ? *label : std::string()].emplace_back(fold_hash(seed, samples[i].id), i);
+  }
+  int64_t next = 0;
+  for (auto& [label, members] : classes) {
+    std::sort(members.begin(), members.end());
+    for (const auto& m : members) out[m.second] = next++ % k;
+  }
+  return out;
 }
 
 FoldSpec FoldSpec::parse(const ConfigNode& node) {
   FoldSpec f;
   if (node.is_null()) return f;
   if (!node.is_map()) node.fail("expected {k: 5, fold: 0, seed: 0}");
-  node.check_keys({"k", "fold", "seed"});
+  node.check_keys({"k", "fold", "seed", "stratify"});
   f.k = node.get<int64_t>("k", 0);
   f.fold = node.get<int64_t>("fold", 0);
   f.seed = static_cast<uint64_t>(node.get<int64_t>("seed", 0));
+  f.stratify = node.get<std::string>("stratify", "");
   if (f.k == 1 || f.k < 0) node["k"].fail("expected at least 2 folds (or 0: none)");
   if (f.k > 0 && (f.fold < 0 || f.fold >= f.k)) {
     node["fold"].fail("expected a fold in [0, " + std::to_string(f.k) + ")");
@@ -181,7 +229,8 @@ FoldSpec FoldSpec::parse(const ConfigNode& node) {
 DatasetSpec DatasetSpec::with_folds(const FoldSpec& f) const {
   ConfigNode root = ConfigNode::parse(yaml, path);
   root.set_override("folds={k: " + std::to_string(f.k) + ", fold: " + std::to_string(f.fold) +
-                    ", seed: " + std::to_string(f.seed) + "}");
+                    ", seed: " + std::to_string(f.seed) +
+                    (f.stratify.empty() ? "" : ", stratify: " + f.stratify) + "}");
   DatasetSpec out = parse(root.dump() + "\n", path, base_dir);
   out.path = path;
   return out;

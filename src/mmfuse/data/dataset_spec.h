@@ -13,7 +13,8 @@
 //   id_field: id
 //   video_field: video            # a key holding a clip: modalities with `field: video` take its
 //                                 # frames (image, pipeline video_frames), sound track, subtitles
-//   folds: {k: 5, fold: 0, seed: 0}   # k-fold cross-validation (FoldSpec; `mmfuse cv` sets it)
+//   folds: {k: 5, fold: 0, seed: 0, stratify: label}   # k-fold cross-validation (FoldSpec;
+//                                 # `mmfuse cv` sets it)
 //
 // A pipeline receives its modality's node minus `field` and `pipeline` (paths in it resolve
 // against the spec's folder, PipelineContext::base_dir).
@@ -55,15 +56,21 @@ struct ModalitySpec {
 
 /// k-fold cross-validation over the train and val manifests pooled: a sample's fold is a hash of
 /// (seed, its id) modulo k, so it does not depend on the manifests' order or on which split listed
-/// it. With k > 0 the train split is every fold but `fold` (the preprocessing is fitted on it) and
-/// the val split is `fold`; the test split stays as listed.
+/// it. With `stratify: TARGET` (a class target) each class's samples, ordered by that hash, are
+/// dealt to the folds in turn, so every fold holds each class's share and the folds' sizes differ
+/// by at most one (scikit-learn's StratifiedKFold). With k > 0 the train split is every fold but
+/// `fold` (the preprocessing is fitted on it) and the val split is `fold`; test stays as listed.
 struct FoldSpec {
   int64_t k = 0;  ///< 0: no folds, the splits as listed
   int64_t fold = 0;
   uint64_t seed = 0;
+  std::string stratify;  ///< class target whose classes every fold shares ("" = none)
 
-  /// The fold of the sample with this id, in [0, k).
+  /// The fold of the sample with this id, in [0, k), without stratification.
   int64_t fold_of(const std::string& id) const;
+  /// The fold of each of `samples` (stratified when `stratify` is set; a sample without the
+  /// target counts as a class of its own).
+  std::vector<int64_t> assign(const std::vector<Sample>& samples) const;
   /// Reads `folds: {k, fold, seed}` (null: none); errors name the key and what to write.
   static FoldSpec parse(const ConfigNode& node);
 };

@@ -70,6 +70,8 @@ void add_cv_commands(CLI::App& app) {
       ->check(CLI::Range(2, 100))
       ->capture_default_str();
   cmd->add_option("--seed", req->seed, "Seed of the fold assignment")->capture_default_str();
+  cmd->add_option("--stratify", req->stratify,
+                  "Class target whose classes every fold holds in proportion (stratified folds)");
   cmd->add_option("--out,-o", req->out_dir, "Folder of the folds' runs and cv.json")->required();
   cmd->add_option("--threads", *threads, "Intra-op threads (overrides train.threads)")
       ->check(CLI::NonNegativeNumber);

@@ -19,13 +19,16 @@ namespace {
 
 // Refuses an out folder written by a cross-validation of other settings; else records these.
 void claim_out_dir(const CrossValidationRequest& req, const RunConfig& config) {
-  const json request = {{"config", config.root.dump()}, {"k", req.folds}, {"seed", req.seed}};
+  const json request = {{"config", config.root.dump()},
+                        {"k", req.folds},
+                        {"seed", req.seed},
+                        {"stratify", req.stratify}};
   const std::string path = (fs::path(req.out_dir) / "request.json").string();
   if (fs::exists(path)) {
     const json before = json::parse(read_file(path));
     if (before != request) {
-      throw UsageError(req.out_dir + " holds a cross-validation of another config, k or seed (" +
-                       path + "); give another --out");
+      throw UsageError(req.out_dir + " holds a cross-validation of another config, k, seed or " +
+                       "stratification (" + path + "); give another --out");
     }
     return;
   }
@@ -45,7 +48,7 @@ json run_fold(const CrossValidationRequest& req, int64_t fold, const std::string
   tr.run_dir = dir;
   tr.resume = fs::exists(fs::path(dir) / "checkpoints" / "last.safetensors");
   if (!tr.resume) tr.config = RunConfig::load(req.config_path, req.overrides);
-  tr.folds = data::FoldSpec{req.folds, fold, req.seed};
+  tr.folds = data::FoldSpec{req.folds, fold, req.seed, req.stratify};
   tr.evaluate_test = false;  // cross-validation never reads the test split
   tr.threads = req.threads;
   tr.progress = req.progress;
@@ -61,7 +64,8 @@ json cross_validate(const CrossValidationRequest& req) {
   if (req.out_dir.empty()) throw UsageError("--out is required: the folder of the folds' runs");
   const RunConfig config = RunConfig::load(req.config_path, req.overrides);
   claim_out_dir(req, config);
-  json result = {{"k", req.folds}, {"seed", req.seed}, {"folds", json::array()}};
+  json result = {
+      {"k", req.folds}, {"seed", req.seed}, {"stratify", req.stratify}, {"folds", json::array()}};
   double sum = 0.0, sum_sq = 0.0;
   for (int64_t k = 0; k < req.folds; ++k) {
     const std::string dir = (fs::path(req.out_dir) / ("fold_" + std::to_string(k))).string();

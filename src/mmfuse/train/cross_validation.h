@@ -3,15 +3,16 @@
 // folds and selects its epoch on the fold held out; none reads the test split. The folds' mean
 // validation metric compares settings on every labelled sample instead of one small val split.
 //
-//   mmfuse cv --config C --folds 5 [--seed 0] --out DIR [key=value ...]
+//   mmfuse cv --config C --folds 5 [--seed 0] [--stratify TARGET] --out DIR [key=value ...]
 //
 //   DIR/fold_<k>/    each fold's run (a finished fold is read, not trained again; an interrupted
 //                    one resumes from its last checkpoint)
 //   DIR/cv.json      {"metric", "k", "seed", "folds": [{"fold", "val_metric", "best_epoch",
 //                    "train_samples", "val_samples", "run_dir"}], "mean", "std"} (written
 //                    atomically; std is the sample standard deviation over the folds)
-//   DIR/request.json the config (overrides applied), k and seed: a later call with other ones
-//                    into the same DIR is refused instead of mixing folds of two settings
+//   DIR/request.json the config (overrides applied), k, seed and stratify: a later call with
+//                    other ones into the same DIR is refused instead of mixing folds of two
+//                    settings
 #pragma once
 
 #include <optional>
@@ -27,6 +28,7 @@ struct CrossValidationRequest {
   std::vector<std::string> overrides;  ///< applied to every fold
   int64_t folds = 5;                   ///< K >= 2
   uint64_t seed = 0;                   ///< of the fold assignment (train.seed stays the config's)
+  std::string stratify;                ///< class target every fold shares the classes of ("": none)
   std::string out_dir;
   std::optional<int> threads;  ///< overrides train.threads
   bool progress = true;
