@@ -1,9 +1,11 @@
 // `mmfuse compare` with composite fusion specs, the config's own fusion, the robustness column
-// and the comparison report.
+// and the comparison report; `mmfuse cv` on the command line.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
 #include "mmfuse/core/fs.h"
 #include "mmfuse/train/compare.h"
@@ -15,6 +17,7 @@ namespace {
 
 using nlohmann::json;
 using ::testing::HasSubstr;
+using testing::run_mmfuse;
 using testing::run_mmfuse_json;
 using testing::TempDir;
 using testing::tiny_run;
@@ -73,6 +76,43 @@ TEST(Compare, RobustnessColumnConfigFusionAndReport) {
   EXPECT_THAT(html, HasSubstr("<h2>Comparison</h2>"));
   EXPECT_THAT(html, HasSubstr("robustness_auc"));
   EXPECT_THAT(html, HasSubstr("config concat"));
+}
+
+int64_t cv_test_lines(const std::string& path) {
+  std::ifstream in(path);
+  int64_t n = 0;
+  for (std::string line; std::getline(in, line);) n += !line.empty();
+  return n;
+}
+
+TEST(Cv, CommandLineTrainsStratifiedFoldsAndRefusesBadRequests) {
+  MMFUSE_REQUIRE_TINY_RUN();
+  TempDir dir;
+  const std::string base = "-q cv --no-progress --config " + tiny_run().config + " ";
+  int code = 0;
+  json r =
+      run_mmfuse_json(base + "--folds 2 --stratify digit --json --out " + dir.file("cv"), &code);
+  ASSERT_EQ(code, 0) << r.dump();
+  ASSERT_EQ(r["folds"].size(), 2u);
+  EXPECT_EQ(r["stratify"], "digit");
+  const int64_t a = r["folds"][0]["val_samples"], b = r["folds"][1]["val_samples"];
+  EXPECT_EQ(a + b, cv_test_lines(tiny_run().data_dir + "/train.jsonl") +
+                       cv_test_lines(tiny_run().data_dir + "/val.jsonl"));
+  EXPECT_LE(std::abs(a - b), 1);
+  // The table, read back from the finished folds.
+  auto table = run_mmfuse(base + "--folds 2 --stratify digit --out " + dir.file("cv"));
+  ASSERT_EQ(table.exit_code, 0) << table.output;
+  EXPECT_THAT(table.output, HasSubstr("mean"));
+  // One fold, a regression target to stratify by, other settings into the same folder: refused.
+  auto one = run_mmfuse(base + "--folds 1 --out " + dir.file("cv1"));
+  EXPECT_NE(one.exit_code, 0);
+  EXPECT_THAT(one.output, HasSubstr("--folds"));
+  auto value = run_mmfuse(base + "--stratify value --out " + dir.file("cv2"));
+  EXPECT_NE(value.exit_code, 0);
+  EXPECT_THAT(value.output, HasSubstr("not a class target"));
+  auto other = run_mmfuse(base + "--folds 3 --out " + dir.file("cv"));
+  EXPECT_NE(other.exit_code, 0);
+  EXPECT_THAT(other.output, HasSubstr("another --out"));
 }
 
 }  // namespace
