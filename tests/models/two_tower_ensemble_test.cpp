@@ -59,8 +59,9 @@ TEST(TwoTowerEnsemble, CosineScoresAreTheMeanOfTheMembers) {
 }
 
 TEST(TwoTowerEnsemble, MembersWithTheSameEncoderWeightsShareOnePass) {
-  // c: b's encoders copied in, its own projections: the ensemble runs b's encoders once for
-  // both, and still gives the members' embeddings side by side.
+  // c: b's encoders copied in, its own projections. Nothing is shared until the caller says so
+  // (runtime/ensemble.cpp compares weights and options); then b's encoders run once for both,
+  // and the members' embeddings still come side by side.
   auto a = tower_pair("[tabular, text]", 4, 1), b = tower_pair("[tabular, text]", 4, 2);
   auto c = tower_pair("[tabular, text]", 4, 3);
   {
@@ -73,8 +74,13 @@ TEST(TwoTowerEnsemble, MembersWithTheSameEncoderWeightsShareOnePass) {
   TwoTower e(std::make_shared<TwoTowerImpl>(
       std::vector<std::shared_ptr<TwoTowerImpl>>{a.ptr(), b.ptr(), c.ptr()}));
   e->eval();
+  EXPECT_EQ(e->shared_encoder_of(Modality::tabular), (std::vector<std::size_t>{0, 1, 2}));
+  e->share_encoders(Modality::tabular, {0, 1, 1});  // the loader finds these (runtime)
   EXPECT_EQ(e->shared_encoder_of(Modality::tabular), (std::vector<std::size_t>{0, 1, 1}));
-  EXPECT_EQ(e->shared_encoder_of(Modality::text), (std::vector<std::size_t>{0, 1, 1}));
+  EXPECT_EQ(e->shared_encoder_of(Modality::text), (std::vector<std::size_t>{0, 1, 2}));
+  EXPECT_THROW(e->share_encoders(Modality::text, {0, 2, 2}), Error);   // a later member
+  EXPECT_THROW(e->share_encoders(Modality::text, {0, 0}), Error);      // one entry short
+  EXPECT_THROW(e->share_encoders(Modality::image, {0, 1, 2}), Error);  // not embedded
   torch::NoGradGuard no_grad;
   const auto q = tower_batch(torch::randn({3, 4}));
   const auto hand = torch::cat({a->embed(Modality::tabular, q), b->embed(Modality::tabular, q),

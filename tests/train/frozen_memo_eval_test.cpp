@@ -2,9 +2,13 @@
 // encoder's rows and stores them, a second one (or an ensemble whose members share the encoder)
 // reads them, with the same metrics as an evaluation that runs the encoder; a run that trained
 // its encoder is not memoized, and timing the model measures the encoder itself. Retrieval runs
-// memoize their frozen towers alike.
+// memoize their frozen towers alike, and a retrieval ensemble shares an encoder pass between
+// members whose encoders have the same weights and options.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
+#include "mmfuse/core/fs.h"
 #include "mmfuse/eval/run_eval.h"
 #include "mmfuse/runtime/ensemble.h"
 #include "mmfuse/train/trainer.h"
@@ -102,6 +106,27 @@ TEST(FrozenMemoEval, RetrievalRunsReadTheirFrozenTowersRows) {
   EXPECT_EQ(memo_test_metrics(second), memo_test_metrics(first));
   const json live = memo_test_eval(data, req.run_dir, false);
   EXPECT_EQ(memo_test_metrics(live), memo_test_metrics(first));
+
+  // An ensemble runs an encoder once for the members whose copies have the same weights and
+  // options: the run with itself shares both; a copy whose tabular encoder's options differ (same
+  // weights) keeps its own tabular pass.
+  const std::string copy = data.dir.file("retrieval_copy");
+  std::filesystem::copy(req.run_dir, copy, std::filesystem::copy_options::recursive);
+  ConfigNode cfg = ConfigNode::load_file(copy + "/config.yaml");
+  cfg.set_override("model.encoders.tabular.dropout=0.1");
+  write_file_atomic(copy + "/config.yaml", cfg.dump() + "\n");
+  const auto shares = [&](const std::vector<std::string>& runs, const std::string& name) {
+    runtime::EnsembleRequest er;
+    er.runs = runs;
+    er.out = data.dir.file(name);
+    runtime::write_ensemble_run(er);
+    const auto towers = runtime::load_run(er.out)->towers();
+    return std::pair{towers->shared_encoder_of(Modality::tabular),
+                     towers->shared_encoder_of(Modality::text)};
+  };
+  using Same = std::vector<std::size_t>;
+  EXPECT_EQ(shares({req.run_dir, req.run_dir}, "self"), std::pair(Same{0, 0}, Same{0, 0}));
+  EXPECT_EQ(shares({req.run_dir, copy}, "options"), std::pair(Same{0, 1}, Same{0, 0}));
 }
 
 }  // namespace

@@ -42,7 +42,10 @@ TwoTowerImpl::TwoTowerImpl(std::vector<std::shared_ptr<TwoTowerImpl>> members)
     }
   }
   adopt(false);
-  find_shared_encoders();
+  for (Modality m : {query_modality(), candidate_modality()}) {
+    auto& same = shared_encoders_[index_of(m)];
+    for (std::size_t k = 0; k < members_.size(); ++k) same.push_back(k);
+  }
 }
 
 void TwoTowerImpl::reset() {
@@ -129,43 +132,20 @@ torch::Tensor TwoTowerImpl::encode(Modality m, const data::ModalityBatch& input)
   return encoder->encode(input).pooled;  // [B, D_enc]
 }
 
-namespace {
-
-// Same type, same parameter and buffer names, equal values: in eval mode the same function.
-bool same_module(const torch::nn::Module& a, const torch::nn::Module& b) {
-  if (typeid(a) != typeid(b)) return false;
-  auto pa = a.named_parameters(), pb = b.named_parameters();
-  auto ba = a.named_buffers(), bb = b.named_buffers();
-  if (pa.size() != pb.size() || ba.size() != bb.size()) return false;
-  for (const auto& [x, y] : {std::pair{&pa, &pb}, std::pair{&ba, &bb}}) {
-    for (const auto& item : *x) {
-      const auto* other = y->find(item.key());
-      if (!other || !item.value().sizes().equals(other->sizes()) ||
-          !torch::equal(item.value(), *other)) {
-        return false;
-      }
+void TwoTowerImpl::share_encoders(Modality m, std::vector<std::size_t> same) {
+  if (members_.empty() || !has(m))
+    throw Error("share_encoders: not an ensemble embedding " + std::string(to_string(m)));
+  if (same.size() != members_.size()) {
+    throw Error("share_encoders: " + std::to_string(same.size()) + " entries for " +
+                std::to_string(members_.size()) + " members");
+  }
+  for (std::size_t k = 0; k < same.size(); ++k) {
+    if (same[k] > k || same[same[k]] != same[k]) {
+      throw Error("share_encoders: member " + std::to_string(k) + " must name itself or an " +
+                  "earlier member that runs its own encoder");
     }
   }
-  return true;
-}
-
-}  // namespace
-
-void TwoTowerImpl::find_shared_encoders() {
-  for (Modality m : {query_modality(), candidate_modality()}) {
-    auto& same = shared_encoders_[index_of(m)];
-    same.clear();
-    for (std::size_t k = 0; k < members_.size(); ++k) {
-      same.push_back(k);
-      for (std::size_t j = 0; j < k; ++j) {
-        if (same[j] == j && same_module(*members_[j]->tower(m).encoder.module(),
-                                        *members_[k]->tower(m).encoder.module())) {
-          same[k] = j;
-          break;
-        }
-      }
-    }
-  }
+  shared_encoders_[index_of(m)] = std::move(same);
 }
 
 std::pair<torch::Tensor, torch::Tensor> TwoTowerImpl::forward(const data::Batch& batch) {

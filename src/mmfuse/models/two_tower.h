@@ -63,13 +63,16 @@ class TwoTowerImpl : public torch::nn::Cloneable<TwoTowerImpl> {
   int64_t dim() const;
   /// Members of an ensemble (empty for a trained model).
   const std::vector<std::shared_ptr<TwoTowerImpl>>& members() const { return members_; }
-  /// For each member of an ensemble, the first member whose encoder of `m` has the same type
-  /// and the same weights (itself when none): embed runs such an encoder once for all of them
-  /// (members trained over one frozen pretrained encoder). Found when the ensemble is built
-  /// from its trained members (an ensemble is for inference: its weights do not change).
+  /// For each member of an ensemble, the member whose encoder of `m` embed runs for it: itself
+  /// (the default) or an earlier member whose encoder computes the same function (members
+  /// trained over one frozen pretrained encoder), so that encoder runs once for all of them.
   const std::vector<std::size_t>& shared_encoder_of(Modality m) const {
     return shared_encoders_[index_of(m)];
   }
+  /// Sets shared_encoder_of(m): `same[k]` is k or an earlier member j with same[j] == j. The
+  /// caller vouches that those encoders compute the same function (runtime/ensemble.cpp compares
+  /// their weights and options); throws Error for a malformed list.
+  void share_encoders(Modality m, std::vector<std::size_t> same);
 
   TwoTowerOptions options;
   torch::Tensor log_scale;  ///< [] learned
@@ -77,8 +80,6 @@ class TwoTowerImpl : public torch::nn::Cloneable<TwoTowerImpl> {
  private:
   void adopt(bool deep_copy);
   const Tower& tower(Modality m) const;
-  /// Fills shared_encoders_ (ensembles).
-  void find_shared_encoders();
   /// A trained model's encoder output for `m` (pooled, before the projection).
   torch::Tensor encode(Modality m, const data::ModalityBatch& input);
 

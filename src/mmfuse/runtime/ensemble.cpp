@@ -1,5 +1,6 @@
 #include "mmfuse/runtime/ensemble.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include <nlohmann/json.hpp>
@@ -7,6 +8,7 @@
 #include "mmfuse/core/error.h"
 #include "mmfuse/core/fs.h"
 #include "mmfuse/core/safetensors.h"
+#include "mmfuse/runtime/frozen_memo.h"
 
 namespace mmfuse::runtime {
 
@@ -126,9 +128,29 @@ models::TwoTower load_retrieval_ensemble(const std::string& dir, const ConfigNod
   }
   RunLoadOptions lo = options;
   lo.onednn_gemm = false;  // the ensemble's own run holds it
+  std::vector<std::shared_ptr<const Run>> runs;
   std::vector<std::shared_ptr<models::TwoTowerImpl>> towers;
-  for (const auto& path : dirs) towers.push_back(load_run(path, lo)->towers().ptr());
-  return models::TwoTower(std::make_shared<models::TwoTowerImpl>(towers));
+  for (const auto& path : dirs) {
+    runs.push_back(load_run(path, lo));
+    towers.push_back(runs.back()->towers().ptr());
+  }
+  models::TwoTower ensemble(std::make_shared<models::TwoTowerImpl>(towers));
+  // Members whose encoder of a modality has the same weights and options (runs over one frozen
+  // pretrained tower) share one pass of it: the fingerprint frozen features are keyed by.
+  for (Modality m : {ensemble->query_modality(), ensemble->candidate_modality()}) {
+    const std::string name(to_string(m));
+    std::vector<std::string> prints;
+    std::vector<std::size_t> same;
+    for (std::size_t k = 0; k < runs.size(); ++k) {
+      const ConfigNode opts = runs[k]->config["model"]["encoders"][name];
+      const auto& encoders = *towers[k]->named_children()["encoders"]->as<torch::nn::ModuleDict>();
+      prints.push_back(module_fingerprint(*encoders[name], opts.is_null() ? "" : opts.dump()));
+      same.push_back(static_cast<std::size_t>(
+          std::find(prints.begin(), prints.end(), prints.back()) - prints.begin()));
+    }
+    ensemble->share_encoders(m, same);
+  }
+  return ensemble;
 }
 
 models::MultimodalModel load_ensemble_model(const std::string& dir, const ConfigNode& node,
