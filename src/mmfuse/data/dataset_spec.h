@@ -71,7 +71,7 @@ struct FoldSpec {
   /// The fold of each of `samples` (stratified when `stratify` is set; a sample without the
   /// target counts as a class of its own).
   std::vector<int64_t> assign(const std::vector<Sample>& samples) const;
-  /// Reads `folds: {k, fold, seed}` (null: none); errors name the key and what to write.
+  /// Reads `folds: {k, fold, seed, stratify}` (null: none); errors name the key and what to write.
   static FoldSpec parse(const ConfigNode& node);
 };
 
