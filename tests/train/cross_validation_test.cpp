@@ -1,7 +1,8 @@
 // k-fold cross-validation: the folds partition train + val, the preprocessing is fitted on the
 // training folds, a saved dataset keeps its folds; `cross_validate` trains one run per fold
 // without reading the test split, reports their mean and spread, reads finished folds back and
-// refuses to mix folds of two settings.
+// refuses to mix folds of two settings; the refit trains on train + val pooled, without a val
+// split, for the median of the folds' best epochs.
 #include "mmfuse/train/cross_validation.h"
 
 #include <gtest/gtest.h>
@@ -15,6 +16,7 @@
 #include "mmfuse/core/error.h"
 #include "mmfuse/core/fs.h"
 #include "mmfuse/data/dataset.h"
+#include "mmfuse/train/trainer.h"
 #include "synthetic_data.h"
 #include "test_util.h"
 
@@ -166,6 +168,107 @@ TEST(CrossValidation, TrainsOneRunPerFoldAndReportsTheirMean) {
   other.folds = 1;
   other.out_dir = data.dir.file("cv1");
   EXPECT_THROW(cross_validate(other), UsageError);
+}
+
+TEST(Folds, PooledValJoinsTheTrainingSplitAndLeavesNoValSplit) {
+  testing::SyntheticRun data;
+  const auto spec = data::DatasetSpec::load(data.dir.file("data.yaml"));
+  const auto pooled = spec.with_val_pooled();
+  ASSERT_EQ(pooled.manifests(data::Split::train).size(), 2u);
+  EXPECT_EQ(pooled.manifests(data::Split::train)[1], spec.manifests(data::Split::val)[0]);
+  EXPECT_TRUE(pooled.manifests(data::Split::val).empty());
+  const auto ds = data::Dataset::create(pooled);
+  EXPECT_EQ(ds->train_samples()->samples.size(), 96u + 24u);
+  EXPECT_THROW(ds->read_split(data::Split::val), UsageError);
+  EXPECT_EQ(ds->read_split(data::Split::test)->samples.size(), 24u);
+  ds->save(data.dir.file("pooled.json"));  // the saved text says so too
+  const auto loaded = data::Dataset::load(data.dir.file("pooled.json"));
+  EXPECT_TRUE(loaded->spec().manifests(data::Split::val).empty());
+  EXPECT_EQ(loaded->train_samples()->samples.size(), 120u);
+  EXPECT_THROW(spec.with_folds({3, 0, 7}).with_val_pooled(), UsageError);
+}
+
+TEST(Training, WithoutAValSplitKeepsTheLastEpochAndNeedsNoSelection) {
+  testing::SyntheticRun data;
+  TrainRequest req;
+  req.config = RunConfig::load(data.config(models::TaskKind::supervised, "  select: last\n"), {});
+  req.run_dir = data.dir.file("pooled_run");
+  req.pool_val = true;
+  req.progress = false;
+  const json s = run_training(req).summary;
+  EXPECT_EQ(s["train_samples"].get<int64_t>(), 120);
+  EXPECT_FALSE(s.contains("val"));
+  EXPECT_FALSE(s.contains("best_epoch"));
+  EXPECT_EQ(s["selected"], "last");
+  EXPECT_EQ(s["selected_epoch"].get<int64_t>(), 3);
+  ASSERT_EQ(s["history"].size(), 3u);
+  for (const auto& e : s["history"]) {
+    EXPECT_FALSE(e.contains("val_metric")) << e.dump();
+    EXPECT_TRUE(std::isfinite(e["train_loss"].get<double>()));
+  }
+  EXPECT_FALSE(std::filesystem::exists(data.dir.file("pooled_run/checkpoints/best.safetensors")));
+  EXPECT_GT(s["test"]["targets"]["label"]["report"]["accuracy"].get<double>(), 0.8);
+  const auto saved = data::Dataset::load(data.dir.file("pooled_run/dataset.json"));
+  EXPECT_EQ(saved->train_samples()->samples.size(), 120u);
+
+  // Selecting the best epoch, early stopping or a plateau schedule need a val split: refused,
+  // naming what to set.
+  for (const std::string extra : {"", "  select: last\n  early_stopping: {patience: 2}\n",
+                                  "  select: last\n  schedule: {type: plateau}\n"}) {
+    TrainRequest bad = req;
+    bad.config = RunConfig::load(data.config(models::TaskKind::supervised, extra), {});
+    bad.run_dir = data.dir.file("refused");
+    try {
+      run_training(bad);
+      ADD_FAILURE() << "trained without a val split: " << extra;
+    } catch (const UsageError& e) {
+      EXPECT_NE(std::string(e.what()).find("train.select: last"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("no val split"), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(CrossValidation, RefitEpochsAreTheMedianOfTheFoldsBestEpochs) {
+  EXPECT_EQ(refit_epochs({33, 23, 29, 32, 18}), 29);
+  EXPECT_EQ(refit_epochs({4, 1}), 3);  // (1 + 4) / 2 = 2.5, half up
+  EXPECT_EQ(refit_epochs({5, 1, 2, 4}), 3);
+  EXPECT_EQ(refit_epochs({7}), 7);
+  EXPECT_EQ(refit_epochs({0, 0, 0}), 1);
+  EXPECT_EQ(refit_epochs({}), 1);
+}
+
+TEST(CrossValidation, RefitTrainsTheFinalModelOnTrainAndValForTheMedianEpoch) {
+  testing::SyntheticRun data;
+  CrossValidationRequest req;
+  req.config_path = data.config(models::TaskKind::supervised);
+  req.overrides = {"train.epochs=4"};
+  req.folds = 3;
+  req.seed = 2;
+  req.out_dir = data.dir.file("cv");
+  req.progress = false;
+  const json plain = cross_validate(req);
+  EXPECT_FALSE(plain.contains("refit"));
+  EXPECT_FALSE(std::filesystem::exists(data.dir.file("cv/refit")));
+  req.refit = true;  // the same folder: the folds are read back, the refit trained
+  const json r = cross_validate(req);
+  EXPECT_EQ(r["folds"], plain["folds"]);
+  std::vector<int64_t> best;
+  for (const auto& f : r["folds"]) best.push_back(f["best_epoch"].get<int64_t>());
+  ASSERT_TRUE(r.contains("refit"));
+  EXPECT_EQ(r["refit"]["epochs"].get<int64_t>(), refit_epochs(best));
+  EXPECT_EQ(r["refit"]["train_samples"].get<int64_t>(), 120);
+  const json s = json::parse(read_file(data.dir.file("cv/refit/summary.json")));
+  EXPECT_EQ(s["history"].size(), static_cast<std::size_t>(refit_epochs(best)));
+  EXPECT_EQ(s["selected"], "last");
+  EXPECT_FALSE(s.contains("val"));
+  EXPECT_FALSE(s.contains("test")) << "the refit read the test split";
+  EXPECT_TRUE(std::filesystem::exists(data.dir.file("cv/refit/model.safetensors")));
+  EXPECT_NE(cross_validation_table(r).find("refit"), std::string::npos);
+  EXPECT_EQ(json::parse(read_file(data.dir.file("cv/cv.json"))), r);
+  // Again: read back, not retrained.
+  const auto stamp = std::filesystem::last_write_time(data.dir.file("cv/refit/summary.json"));
+  EXPECT_EQ(cross_validate(req), r);
+  EXPECT_EQ(std::filesystem::last_write_time(data.dir.file("cv/refit/summary.json")), stamp);
 }
 
 }  // namespace

@@ -236,6 +236,23 @@ DatasetSpec DatasetSpec::with_folds(const FoldSpec& f) const {
   return out;
 }
 
+DatasetSpec DatasetSpec::with_val_pooled() const {
+  if (folds.k > 0) {
+    throw UsageError("the dataset spec " + path + " has folds (k " + std::to_string(folds.k) +
+                     "): its train and val are pooled into folds already; remove `folds:`");
+  }
+  YAML::Node train(YAML::NodeType::Sequence);  // resolved paths: they hold wherever the text goes
+  for (Split s : {Split::train, Split::val}) {
+    for (const auto& m : manifests(s)) train.push_back(m);
+  }
+  ConfigNode root = ConfigNode::parse(yaml, path);
+  root.set_override("splits.train=" + YAML::Dump(train));
+  root.set_override("splits.val=null");
+  DatasetSpec out = parse(root.dump() + "\n", path, base_dir);
+  out.path = path;
+  return out;
+}
+
 std::vector<Modality> DatasetSpec::used_modalities() const {
   std::vector<Modality> out;
   for (Modality m : kAllModalities) {

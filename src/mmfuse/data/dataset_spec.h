@@ -106,6 +106,10 @@ struct DatasetSpec {
   ManifestSchema schema() const;
   /// This spec with `folds` replaced, also in its YAML text (a saved dataset keeps them).
   DatasetSpec with_folds(const FoldSpec& folds) const;
+  /// This spec with the val manifests moved into the training split and no val split (the
+  /// final refit on every labelled sample, `mmfuse cv --refit`); also in its YAML text. Throws
+  /// UsageError when the spec has folds (they already pool train and val).
+  DatasetSpec with_val_pooled() const;
 };
 
 }  // namespace mmfuse::data

@@ -40,7 +40,10 @@ json run_report_json(const json& summary, const std::string& run_name,
   const int64_t params = summary.value("params", int64_t{0});
   json report;
   report["title"] = "mmfuse run " + run_name;
-  report["subtitle"] = "best epoch " + std::to_string(summary.value("best_epoch", 0)) + ", " +
+  const bool best = summary.value("selected", std::string("best")) == "best";
+  report["subtitle"] = (best ? "best epoch " : "last epoch ") +
+                       std::to_string(summary.value(best ? "best_epoch" : "selected_epoch", 0)) +
+                       (summary.contains("val") ? ", " : " (no val split), ") +
                        std::to_string(summary.value("steps", 0)) + " steps, " +
                        std::to_string(params) + " parameters";
   report["history"] = summary.value("history", json::array());

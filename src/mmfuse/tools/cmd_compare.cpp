@@ -73,6 +73,9 @@ void add_cv_commands(CLI::App& app) {
   cmd->add_option("--stratify", req->stratify,
                   "Class target whose classes every fold holds in proportion (stratified folds)");
   cmd->add_option("--out,-o", req->out_dir, "Folder of the folds' runs and cv.json")->required();
+  cmd->add_flag("--refit", req->refit,
+                "Then train the final model DIR/refit on train + val pooled, for the median of "
+                "the folds' best epochs (its last epoch kept; evaluate it with mmfuse eval)");
   cmd->add_option("--threads", *threads, "Intra-op threads (overrides train.threads)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("overrides", req->overrides, "Config overrides applied to every fold");

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -36,27 +37,55 @@ void claim_out_dir(const CrossValidationRequest& req, const RunConfig& config) {
   write_file_atomic(path, request.dump(2) + "\n");
 }
 
-// The fold's summary.json: read when the fold finished, else trained (resumed when it has a
-// checkpoint).
-json run_fold(const CrossValidationRequest& req, int64_t fold, const std::string& dir) {
-  const fs::path summary = fs::path(dir) / "summary.json";
+// The run's summary.json when it finished; else it is trained (resumed when it has a
+// checkpoint), never reading the test split.
+json finished_or_trained(const CrossValidationRequest& req, TrainRequest tr,
+                         const std::vector<std::string>& overrides, const std::string& what) {
+  const fs::path summary = fs::path(tr.run_dir) / "summary.json";
   if (fs::exists(summary)) {
-    spdlog::info("fold {} of {}: finished before, read from {}", fold + 1, req.folds, dir);
+    spdlog::info("{}: finished before, read from {}", what, tr.run_dir);
     return json::parse(read_file(summary.string()));
   }
-  TrainRequest tr;
-  tr.run_dir = dir;
-  tr.resume = fs::exists(fs::path(dir) / "checkpoints" / "last.safetensors");
-  if (!tr.resume) tr.config = RunConfig::load(req.config_path, req.overrides);
-  tr.folds = data::FoldSpec{req.folds, fold, req.seed, req.stratify};
+  tr.resume = fs::exists(fs::path(tr.run_dir) / "checkpoints" / "last.safetensors");
+  if (!tr.resume) tr.config = RunConfig::load(req.config_path, overrides);
   tr.evaluate_test = false;  // cross-validation never reads the test split
   tr.threads = req.threads;
   tr.progress = req.progress;
-  spdlog::info("fold {} of {}: {}", fold + 1, req.folds, tr.resume ? "resumed" : "training");
+  spdlog::info("{}: {}", what, tr.resume ? "resumed" : "training");
   return run_training(tr).summary;
 }
 
+json run_fold(const CrossValidationRequest& req, int64_t fold, const std::string& dir) {
+  TrainRequest tr;
+  tr.run_dir = dir;
+  tr.folds = data::FoldSpec{req.folds, fold, req.seed, req.stratify};
+  return finished_or_trained(
+      req, tr, req.overrides,
+      "fold " + std::to_string(fold + 1) + " of " + std::to_string(req.folds));
+}
+
+// The final model: every train and val sample, `epochs` epochs, the last one kept.
+json run_refit(const CrossValidationRequest& req, int64_t epochs, const std::string& dir) {
+  TrainRequest tr;
+  tr.run_dir = dir;
+  tr.pool_val = true;
+  std::vector<std::string> overrides = req.overrides;
+  overrides.push_back("train.epochs=" + std::to_string(epochs));
+  overrides.push_back("train.select=last");
+  overrides.push_back("train.early_stopping=null");
+  return finished_or_trained(req, tr, overrides,
+                             "refit on train + val, " + std::to_string(epochs) + " epochs");
+}
+
 }  // namespace
+
+int64_t refit_epochs(std::vector<int64_t> e) {
+  if (e.empty()) return 1;
+  std::sort(e.begin(), e.end());
+  const std::size_t n = e.size();
+  const int64_t median = n % 2 == 1 ? e[n / 2] : (e[n / 2 - 1] + e[n / 2] + 1) / 2;
+  return std::max<int64_t>(1, median);
+}
 
 json cross_validate(const CrossValidationRequest& req) {
   if (req.folds < 2)
@@ -67,6 +96,7 @@ json cross_validate(const CrossValidationRequest& req) {
   json result = {
       {"k", req.folds}, {"seed", req.seed}, {"stratify", req.stratify}, {"folds", json::array()}};
   double sum = 0.0, sum_sq = 0.0;
+  std::vector<int64_t> best_epochs;
   for (int64_t k = 0; k < req.folds; ++k) {
     const std::string dir = (fs::path(req.out_dir) / ("fold_" + std::to_string(k))).string();
     const json s = run_fold(req, k, dir);
@@ -79,6 +109,7 @@ json cross_validate(const CrossValidationRequest& req) {
          {"train_samples", s.value("train_samples", 0)},
          {"val_samples", s.contains("val") ? s["val"].value("samples", 0) : 0},
          {"run_dir", dir}});
+    best_epochs.push_back(s.value("best_epoch", int64_t{0}));
     sum += metric;
     sum_sq += metric * metric;
   }
@@ -86,6 +117,14 @@ json cross_validate(const CrossValidationRequest& req) {
   const double mean = sum / n;
   result["mean"] = mean;
   result["std"] = std::sqrt(std::max(0.0, (sum_sq - n * mean * mean) / (n - 1.0)));
+  if (req.refit) {
+    const int64_t epochs = refit_epochs(best_epochs);
+    const std::string dir = (fs::path(req.out_dir) / "refit").string();
+    const json s = run_refit(req, epochs, dir);
+    result["refit"] = {{"epochs", epochs},
+                       {"train_samples", s.value("train_samples", int64_t{0})},
+                       {"run_dir", dir}};
+  }
   write_file_atomic((fs::path(req.out_dir) / "cv.json").string(), result.dump(2) + "\n");
   return result;
 }
@@ -107,7 +146,15 @@ std::string cross_validation_table(const json& result) {
   std::snprintf(line, sizeof line, "mean  %.4f ± %.4f (standard deviation over %lld folds)\n",
                 result.at("mean").get<double>(), result.at("std").get<double>(),
                 static_cast<long long>(result.at("k").get<int64_t>()));
-  return out + line;
+  out += line;
+  if (result.contains("refit")) {
+    const json& r = result["refit"];
+    std::snprintf(line, sizeof line, "refit  %lld epochs on %lld train + val samples: ",
+                  static_cast<long long>(r.at("epochs").get<int64_t>()),
+                  static_cast<long long>(r.at("train_samples").get<int64_t>()));
+    out += line + r.at("run_dir").get<std::string>() + "\n";
+  }
+  return out;
 }
 
 }  // namespace mmfuse::train

@@ -62,11 +62,28 @@ std::shared_ptr<data::Dataset> open_dataset(Session& s, const TrainRequest& req)
   if (s.dp->is_main()) {
     data::DatasetSpec spec = data::DatasetSpec::load(s.config.data);
     if (req.folds) spec = spec.with_folds(*req.folds);
+    if (req.pool_val) spec = spec.with_val_pooled();
     ds = data::Dataset::create(std::move(spec), dopt);
     ds->save(state_file);
   }
   s.dp->barrier();
   return ds ? ds : data::Dataset::load(state_file, dopt);
+}
+
+// Whether the data has a val split; without one the config must not need it (an error says what
+// to set).
+bool has_val_split(const data::DatasetSpec& spec, const TrainConfig& tc) {
+  if (!spec.manifests(data::Split::val).empty() || spec.folds.k > 0) return true;
+  std::string needs;
+  if (tc.select_best) needs = "train.select: best";
+  if (tc.patience > 0) needs = "train.early_stopping";
+  if (tc.schedule.kind == ScheduleKind::plateau) needs = "train.schedule: plateau";
+  if (!needs.empty()) {
+    throw UsageError("the data " + spec.path + " has no val split, which " + needs +
+                     " needs: set train.select: last, without early stopping or a plateau "
+                     "schedule, to train for train.epochs without validation");
+  }
+  return false;
 }
 
 bool resuming(const TrainRequest& req, const std::string& dir) {
@@ -121,7 +138,9 @@ std::unique_ptr<Session> open_session(const TrainRequest& req) {
   s->dataset = open_dataset(*s, req);
   s->train = limited(s->dataset->train_samples(), tc.limit_train);
   if (s->train->samples.empty()) throw Error("the training split has no usable samples");
-  s->val_shard = s->dp->shard(s->dataset->read_split(data::Split::val));
+  if (has_val_split(s->dataset->spec(), tc)) {
+    s->val_shard = s->dp->shard(s->dataset->read_split(data::Split::val));
+  }
   if (req.evaluate_test && !s->dataset->spec().manifests(data::Split::test).empty()) {
     s->test_shard = s->dp->shard(s->dataset->read_split(data::Split::test));
   }
@@ -166,8 +185,6 @@ TrainResult finish_session(Session& s, const TrainRequest& req, double wall_seco
       {"task", models::to_string(s.config.task.kind)},
       {"run_dir", s.dir},
       {"history", st.history},
-      {"best_epoch", st.best_epoch},
-      {"best_val_metric", st.best_metric},
       {"selected", tc.select_best ? "best" : "last"},
       {"stopped_early", st.stopped_early},
       {"steps", st.step},
@@ -179,8 +196,11 @@ TrainResult finish_session(Session& s, const TrainRequest& req, double wall_seco
   int64_t params = 0;
   for (const auto& p : s.module->parameters()) params += p.numel();
   summary["params"] = params;
+  if (st.has_best)
+    summary["best_epoch"] = st.best_epoch, summary["best_val_metric"] = st.best_metric;
+  summary["selected_epoch"] = tc.select_best && st.has_best ? st.best_epoch : st.position.epoch;
   if (!st.history.empty()) summary["metric_name"] = st.history.back().value("val_metric_name", "");
-  summary["val"] = s.task->evaluate(s.val_shard, s.ctx);
+  if (s.val_shard) summary["val"] = s.task->evaluate(s.val_shard, s.ctx);
   if (req.evaluate_test && s.test_shard) {
     summary["test"] = s.task->evaluate(s.test_shard, s.ctx);
   }

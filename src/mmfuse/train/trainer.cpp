@@ -5,6 +5,7 @@
 #include <chrono>
 #include <csignal>
 #include <filesystem>
+#include <optional>
 
 #include "mmfuse/core/error.h"
 #include "mmfuse/core/memory.h"
@@ -147,41 +148,43 @@ void Loop::epoch() {
   end_epoch(epoch, seconds_since(t_epoch));
 }
 
-// Validation, the epoch's metrics line, best/last checkpoints and early stopping.
+// Validation (when there is a val split), the epoch's metrics line, best/last checkpoints and
+// early stopping.
 void Loop::end_epoch(int64_t epoch, double epoch_seconds) {
   RunState& st = s.state;
   const TrainConfig& tc = s.config.train;
   st.train_seconds += epoch_seconds;
-  const Validation val = s.task->validate(s.val_shard, s.ctx);
+  std::optional<Validation> val;
+  if (s.val_shard) val = s.task->validate(s.val_shard, s.ctx);
   s.loader_queue_peak_bytes = loader.queue_stats().peak_bytes;
   const ProcessMemory mem = process_memory();
-  schedule.on_epoch_end(val.metric);
-  const bool improved = !st.has_best || val.metric > st.best_metric + tc.min_delta;
+  if (val) schedule.on_epoch_end(val->metric);
+  const bool improved = val && (!st.has_best || val->metric > st.best_metric + tc.min_delta);
   json entry = {{"type", "epoch"},
                 {"epoch", epoch + 1},
                 {"step", st.step},
                 {"train_loss", st.epoch_loss_sum / std::max<int64_t>(1, st.epoch_batches)},
-                {"val_metric", val.metric},
-                {"val_metric_name", val.metric_name},
                 {"epoch_seconds", epoch_seconds}};
+  if (val) entry["val_metric"] = val->metric, entry["val_metric_name"] = val->metric_name;
   if (mem.known) entry["peak_rss_mb"] = mem.peak_bytes / kMiB;
-  entry.update(val.fields);
+  if (val) entry.update(val->fields);
   entry.update(s.task->epoch_fields());
   write(entry);
   st.history.push_back(entry);
   if (improved) {
     st.has_best = true;
-    st.best_metric = val.metric;
+    st.best_metric = val->metric;
     st.best_epoch = epoch + 1;
     st.best_entry = entry;
     st.bad_epochs = 0;
     if (s.dp->is_main())
       save_module(*s.module, s.best_ckpt, {{"epoch", std::to_string(epoch + 1)}});
-  } else if (tc.patience > 0 && ++st.bad_epochs >= tc.patience) {
+  } else if (val && tc.patience > 0 && ++st.bad_epochs >= tc.patience) {
     st.stopped_early = true;
   }
-  progress.end_epoch(val.metric_name + " " + std::to_string(val.metric) +
-                     (improved ? " (best)" : ""));
+  progress.end_epoch(!val ? std::string("no val split")
+                          : val->metric_name + " " + std::to_string(val->metric) +
+                                (improved ? " (best)" : ""));
   s.checkpoint({epoch + 1, 0}, schedule, log_bytes());
 }
 

@@ -5,7 +5,7 @@
 //   config.yaml            the resolved config (overrides applied, data path absolute)
 //   dataset.json           fitted preprocessing (pipelines, label maps) for inference
 //   checkpoints/last.safetensors   model + optimizers + companions + RNG + trainer state
-//   checkpoints/best.safetensors   weights of the best validation epoch
+//   checkpoints/best.safetensors   weights of the best validation epoch (none without a val split)
 //   model.safetensors      the selected final weights (best or last), loadable from Python
 //   metrics.jsonl          one JSON line per logged step and per epoch
 //   summary.json           task, history, validation and test results, timing
@@ -48,6 +48,11 @@ struct TrainRequest {
   std::string fitted_dataset;
   /// Cross-validation folds set on the data spec (data/dataset_spec.h FoldSpec; `mmfuse cv`).
   std::optional<data::FoldSpec> folds;
+  /// Train on the train and val manifests pooled, with no validation (DatasetSpec::
+  /// with_val_pooled; the refit of `mmfuse cv --refit`). As with any data spec without a val
+  /// split, the config must select the last epoch (train.select: last) and use neither early
+  /// stopping nor a plateau schedule.
+  bool pool_val = false;
   /// Called once on a fresh (not resumed) run when the model is built and the task prepared,
   /// before the first step: e.g. loads the weights of a pruned run in place.
   std::function<void(torch::nn::Module&)> on_model_built;
