@@ -160,6 +160,11 @@ TEST(CrossValidation, TrainsOneRunPerFoldAndReportsTheirMean) {
   const auto stamp = std::filesystem::last_write_time(data.dir.file("cv/fold_1/summary.json"));
   EXPECT_EQ(cross_validate(req), r);
   EXPECT_EQ(std::filesystem::last_write_time(data.dir.file("cv/fold_1/summary.json")), stamp);
+  // A request.json from before stratified folds (no "stratify") is the unstratified request.
+  json before = json::parse(read_file(data.dir.file("cv/request.json")));
+  ASSERT_EQ(before.erase("stratify"), 1u);
+  write_file_atomic(data.dir.file("cv/request.json"), before.dump());
+  EXPECT_EQ(cross_validate(req), r);
   // Other settings into the same folder are refused; fewer than 2 folds too.
   CrossValidationRequest other = req;
   other.overrides = {"train.epochs=2"};

@@ -26,7 +26,8 @@ void claim_out_dir(const CrossValidationRequest& req, const RunConfig& config) {
                         {"stratify", req.stratify}};
   const std::string path = (fs::path(req.out_dir) / "request.json").string();
   if (fs::exists(path)) {
-    const json before = json::parse(read_file(path));
+    json before = json::parse(read_file(path));
+    if (!before.contains("stratify")) before["stratify"] = "";  // written before --stratify
     if (before != request) {
       throw UsageError(req.out_dir + " holds a cross-validation of another config, k, seed or " +
                        "stratification (" + path + "); give another --out");
