@@ -99,10 +99,20 @@ TEST(Cv, CommandLineTrainsStratifiedFoldsAndRefusesBadRequests) {
   EXPECT_EQ(a + b, cv_test_lines(tiny_run().data_dir + "/train.jsonl") +
                        cv_test_lines(tiny_run().data_dir + "/val.jsonl"));
   EXPECT_LE(std::abs(a - b), 1);
-  // The table, read back from the finished folds.
-  auto table = run_mmfuse(base + "--folds 2 --stratify digit --out " + dir.file("cv"));
+  // The table, read back from the finished folds, then the refit on train + val.
+  auto table = run_mmfuse(base + "--folds 2 --stratify digit --refit --out " + dir.file("cv"));
   ASSERT_EQ(table.exit_code, 0) << table.output;
   EXPECT_THAT(table.output, HasSubstr("mean"));
+  EXPECT_THAT(table.output, HasSubstr("train + val samples"));
+  const json refit = json::parse(read_file(dir.file("cv/refit/summary.json")));
+  EXPECT_EQ(refit["train_samples"].get<int64_t>(), a + b);
+  EXPECT_EQ(refit["selected"], "last");
+  code = 0;  // the refit is a run like any other: evaluated on the test split
+  const json ev = run_mmfuse_json("-q eval --no-complexity --json --run " + dir.file("cv/refit") +
+                                      " --data " + tiny_run().data_dir + "/test.jsonl",
+                                  &code);
+  ASSERT_EQ(code, 0) << ev.dump();
+  EXPECT_EQ(ev["metrics"]["samples"], cv_test_lines(tiny_run().data_dir + "/test.jsonl"));
   // One fold, a regression target to stratify by, other settings into the same folder: refused.
   auto one = run_mmfuse(base + "--folds 1 --out " + dir.file("cv1"));
   EXPECT_NE(one.exit_code, 0);
