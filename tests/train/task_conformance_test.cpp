@@ -4,7 +4,9 @@
 //     uninterrupted run: model, optimizer state, companions (a GAN's critics) and RNG state,
 //     and the same metrics.jsonl (timings aside);
 //   - a loss that becomes NaN stops the run with an error naming the step, the last good
-//     checkpoint kept.
+//     checkpoint kept;
+//   - data without a val split (train and val manifests both in `train`) trains for
+//     train.epochs and keeps the last epoch when the config says `select: last`.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -174,6 +176,37 @@ TEST_P(TaskConformance, NanLossStopsNamingTheStepAndKeepsTheCheckpoint) {
   EXPECT_THAT(r.output, ::testing::HasSubstr("loss became"));
   EXPECT_THAT(r.output, ::testing::HasSubstr("the last good checkpoint is kept at"));
   EXPECT_FALSE(fs::exists(out + "/model.safetensors"));
+}
+
+TEST_P(TaskConformance, TrainsWithoutAValSplitAndKeepsTheLastEpoch) {
+  SyntheticRun f;
+  std::string cfg_text = read_file(f.config(GetParam(), "  select: last\n"));
+  cfg_text.replace(cfg_text.find("data: data.yaml"), 15, "data: pooled.yaml");
+  const std::string cfg = f.dir.file("pooled_config.yaml");
+  write_file_atomic(cfg, cfg_text);
+  std::string spec = read_file(f.dir.file("data.yaml"));
+  const std::string splits = "{train: [train.jsonl], val: [val.jsonl], test: [test.jsonl]}";
+  spec.replace(spec.find(splits), splits.size(),
+               "{train: [train.jsonl, val.jsonl], test: [test.jsonl]}");
+  write_file_atomic(f.dir.file("pooled.yaml"), spec);
+  const std::string out = f.dir.file("pooled_run");
+  auto r = testing::run_mmfuse("-q train --no-progress --config " + cfg + " --out " + out);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const json s = json::parse(read_file(out + "/summary.json"));
+  EXPECT_EQ(s["train_samples"].get<int64_t>(), 96 + 24);
+  EXPECT_FALSE(s.contains("val"));
+  EXPECT_EQ(s["selected"], "last");
+  EXPECT_EQ(s["selected_epoch"].get<int64_t>(), 3);
+  ASSERT_EQ(s["history"].size(), 3u);
+  for (const auto& e : s["history"]) EXPECT_FALSE(e.contains("val_metric")) << e.dump();
+  EXPECT_TRUE(s.contains("test"));
+  EXPECT_TRUE(fs::exists(out + "/model.safetensors"));
+  EXPECT_TRUE(fs::exists(out + "/report.html"));
+  // The default, selecting the best epoch, needs a val split: refused, saying what to set.
+  auto best = testing::run_mmfuse("-q train --no-progress --config " + cfg +
+                                  " train.select=best --out " + f.dir.file("refused"));
+  EXPECT_EQ(best.exit_code, 2) << best.output;
+  EXPECT_THAT(best.output, ::testing::HasSubstr("set train.select: last"));
 }
 
 std::string kind_name(const ::testing::TestParamInfo<models::TaskKind>& info) {
