@@ -3,8 +3,8 @@
 // folds and selects its epoch on the fold held out; none reads the test split. The folds' mean
 // validation metric compares settings on every labelled sample instead of one small val split.
 //
-//   mmfuse cv --config C --folds 5 [--seed 0] [--stratify TARGET] [--refit] --out DIR [key=value
-//   ...]
+//   mmfuse cv --config C --folds 5 [--seed 0] [--stratify TARGET] [--refit] --out DIR
+//             [key=value ...]
 //
 //   DIR/fold_<k>/    each fold's run (a finished fold is read, not trained again; an interrupted
 //                    one resumes from its last checkpoint)
