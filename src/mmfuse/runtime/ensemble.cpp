@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 
 #include <nlohmann/json.hpp>
 
@@ -17,20 +18,61 @@ using nlohmann::json;
 
 namespace {
 
-// Where two members' fitted preprocessing differ ("" when they agree).
-std::string ensemble_dataset_difference(const json& a, const json& b) {
-  for (const char* section : {"pipelines", "targets"}) {
-    const json& x = a.value(section, json::object());
-    const json& y = b.value(section, json::object());
-    for (const auto& [key, value] : x.items()) {
-      if (!y.contains(key)) return std::string(section) + "." + key + " is missing";
-      if (y[key] != value) return std::string(section) + "." + key + " differs";
-    }
-    for (const auto& [key, value] : y.items()) {
-      if (!x.contains(key)) return std::string(section) + "." + key + " is extra";
-    }
+// Why two members' targets differ ("" when they agree).
+std::string ensemble_target_difference(const json& a, const json& b) {
+  const json& x = a.value("targets", json::object());
+  const json& y = b.value("targets", json::object());
+  for (const auto& [key, value] : x.items()) {
+    if (!y.contains(key)) return "targets." + key + " is missing";
+    if (y[key] != value) return "targets." + key + " differs";
+  }
+  for (const auto& [key, value] : y.items()) {
+    if (!x.contains(key)) return "targets." + key + " is extra";
   }
   return {};
+}
+
+// The ensemble's fitted preprocessing: every modality some member reads, each through the one
+// fitted pipeline the members that read it share, and the members' common targets. The spec text
+// is the first member's, with the modality entries it lacks taken from the member that reads
+// them (which must have its data spec in the same folder: relative paths resolve there).
+json ensemble_dataset(const std::vector<json>& states, const std::vector<std::string>& dirs) {
+  json merged = states.front();
+  YAML::Node spec = YAML::Load(merged.at("spec").at("yaml").get<std::string>());
+  std::map<std::string, std::size_t> owner;  // modality -> the member whose entry is used
+  if (!merged.contains("pipelines")) merged["pipelines"] = json::object();
+  for (const auto& [m, p] : merged["pipelines"].items()) owner[m] = 0;
+  for (std::size_t i = 1; i < states.size(); ++i) {
+    const json& s = states[i];
+    if (auto diff = ensemble_target_difference(merged, s); !diff.empty()) {
+      throw Error("ensemble members differ in their targets: " + dirs.front() + " vs " + dirs[i] +
+                  ": " + diff + " in dataset.json; combine runs with the same targets and classes");
+    }
+    const YAML::Node other = YAML::Load(s.at("spec").at("yaml").get<std::string>());
+    const json pipelines = s.value("pipelines", json::object());  // kept: items() refers to it
+    for (const auto& [m, p] : pipelines.items()) {
+      if (owner.count(m)) {
+        const bool same = merged["pipelines"][m] == p &&
+                          YAML::Dump(spec["modalities"][m]) == YAML::Dump(other["modalities"][m]);
+        if (same) continue;
+        throw Error("ensemble members read " + m + " through different preprocessing: " +
+                    dirs[owner[m]] + " vs " + dirs[i] + " (pipelines." + m +
+                    " or its spec entry differs in dataset.json); members that share a modality " +
+                    "must be trained on the same data spec with the same preprocessing");
+      }
+      if (s["spec"].value("base_dir", "") != merged["spec"].value("base_dir", "")) {
+        throw Error("ensemble member " + dirs[i] + " adds " + m + " from a data spec in " +
+                    s["spec"].value("base_dir", "") + ", but the first member's is in " +
+                    merged["spec"].value("base_dir", "") +
+                    "; keep the members' data specs in one folder");
+      }
+      spec["modalities"][m] = YAML::Clone(other["modalities"][m]);
+      merged["pipelines"][m] = p;
+      owner[m] = i;
+    }
+  }
+  merged["spec"]["yaml"] = YAML::Dump(spec) + "\n";
+  return merged;
 }
 
 void ensemble_copy_file(const fs::path& from, const fs::path& to) {
@@ -51,12 +93,8 @@ void write_ensemble_run(const EnsembleRequest& req) {
   for (const auto& dir : req.runs) {
     runs.push_back(load_run(dir, lo));
     states.push_back(json::parse(read_file((fs::path(dir) / "dataset.json").string())));
-    if (auto diff = ensemble_dataset_difference(states.front(), states.back()); !diff.empty()) {
-      throw Error("ensemble members differ in their data: " + req.runs.front() + " vs " + dir +
-                  ": " + diff + " in dataset.json; ensembles need runs trained on the same data " +
-                  "spec with the same preprocessing");
-    }
   }
+  const json dataset = ensemble_dataset(states, req.runs);
   const bool retrieval = runs.front()->task.kind == models::TaskKind::retrieval;
   std::shared_ptr<torch::nn::Module> ensemble;
   if (retrieval) {
@@ -99,7 +137,7 @@ void write_ensemble_run(const EnsembleRequest& req) {
   write_file_atomic((fs::path(req.out) / "config.yaml").string(),
                     std::string("# mmfuse ensemble of ") + std::to_string(runs.size()) + " runs (" +
                         models::to_string(req.mode) + ")\n" + out.c_str() + "\n");
-  write_file_atomic((fs::path(req.out) / "dataset.json").string(), states.front().dump(2) + "\n");
+  write_file_atomic((fs::path(req.out) / "dataset.json").string(), dataset.dump(2) + "\n");
   save_module(*ensemble, (fs::path(req.out) / "model.safetensors").string());
   json summary = {
       {"ensemble", {{"mode", models::to_string(req.mode)}, {"members", json(req.runs)}}}};

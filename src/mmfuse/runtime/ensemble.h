@@ -4,7 +4,10 @@
 //
 //   DIR/config.yaml        task: supervised | retrieval, data: (the first member's), the first
 //                          member's retrieval: section, ensemble: {mode, members}
-//   DIR/dataset.json       the members' fitted preprocessing (they must agree)
+//   DIR/dataset.json       the members' fitted preprocessing: every modality some member reads
+//                          (members that read the same modality must have fitted it alike, e.g.
+//                          a text-only run and a text + image run on one data spec), the
+//                          members' common targets
 //   DIR/members/N/         each member's config.yaml, dataset.json, model.safetensors (copied,
 //                          so DIR stands alone), summary.json when present
 //   DIR/model.safetensors  the ensemble's state (every member under fusion.members.N., for
@@ -33,7 +36,8 @@ struct EnsembleRequest {
 };
 
 /// Writes the ensemble run (see the top of this file); every file atomically. Throws Error naming
-/// the member whose task, heads, classes or preprocessing differ from the first one's.
+/// the member whose task, heads or classes differ from the first one's, or the two members that
+/// read a modality through different preprocessing.
 void write_ensemble_run(const EnsembleRequest& request);
 
 /// The combined towers of a retrieval ensemble run folder `dir` (mode mean only).
