@@ -125,5 +125,32 @@ TEST(Cv, CommandLineTrainsStratifiedFoldsAndRefusesBadRequests) {
   EXPECT_THAT(other.output, HasSubstr("another --out"));
 }
 
+TEST(Cv, JobsTrainTheFoldsInParallelProcessesWithTheSequentialResults) {
+  MMFUSE_REQUIRE_TINY_RUN();
+  TempDir dir;
+  const std::string base =
+      "-q cv --no-progress --json --threads 1 --folds 3 --config " + tiny_run().config + " ";
+  int code = 0;
+  const json seq = run_mmfuse_json(base + "--out " + dir.file("seq"), &code);
+  ASSERT_EQ(code, 0) << seq.dump();
+  const json par = run_mmfuse_json(base + "--jobs 2 --out " + dir.file("par"), &code);
+  ASSERT_EQ(code, 0) << par.dump();
+  ASSERT_EQ(par["folds"].size(), 3u);
+  for (std::size_t k = 0; k < 3; ++k) {  // each fold trains as it would alone
+    EXPECT_EQ(par["folds"][k]["val_metric"], seq["folds"][k]["val_metric"]) << k;
+    EXPECT_EQ(par["folds"][k]["best_epoch"], seq["folds"][k]["best_epoch"]) << k;
+    EXPECT_EQ(par["folds"][k]["val_samples"], seq["folds"][k]["val_samples"]) << k;
+    EXPECT_TRUE(std::filesystem::exists(dir.file("par/fold_" + std::to_string(k) + ".log")));
+  }
+  EXPECT_EQ(par["mean"], seq["mean"]);
+  // A fold that fails in its process: the error names it, its reason and its log.
+  auto bad = run_mmfuse("-q cv --no-progress --folds 2 --jobs 2 --stratify value --config " +
+                        tiny_run().config + " --out " + dir.file("bad"));
+  EXPECT_EQ(bad.exit_code, 1) << bad.output;
+  EXPECT_THAT(bad.output, HasSubstr("2 of 2 folds failed"));
+  EXPECT_THAT(bad.output, HasSubstr("not a class target"));
+  EXPECT_THAT(bad.output, HasSubstr("fold_0.log"));
+}
+
 }  // namespace
 }  // namespace mmfuse

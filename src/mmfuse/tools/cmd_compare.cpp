@@ -1,9 +1,13 @@
 // `mmfuse compare --config C --fusions concat,tensor,low_rank [--out DIR]`: the rows, plus
 // DIR/comparison.json and DIR/report.html; `mmfuse cv --config C --folds 5 --out DIR`: k-fold
-// cross-validation over train + val (train/cross_validation.h)
+// cross-validation over train + val (train/cross_validation.h), its folds in parallel processes
+// with --jobs (tools/child_jobs.h)
+#include <filesystem>
 #include <iostream>
 
+#include "mmfuse/core/error.h"
 #include "mmfuse/runtime/request.h"  // parse_numbers
+#include "mmfuse/tools/child_jobs.h"
 #include "mmfuse/tools/cli.h"
 #include "mmfuse/train/compare.h"
 #include "mmfuse/train/cross_validation.h"
@@ -54,9 +58,54 @@ void add_compare_commands(CLI::App& app) {
   });
 }
 
+namespace {
+
+// `mmfuse cv ... --only-fold k` for each fold, the request's options spelled out.
+std::vector<ChildJob> cv_fold_jobs(const train::CrossValidationRequest& r) {
+  std::vector<ChildJob> jobs;
+  for (int64_t k = 0; k < r.folds; ++k) {
+    ChildJob job;
+    job.name = "fold " + std::to_string(k + 1) + " of " + std::to_string(r.folds);
+    job.args = {"cv",
+                "--config",
+                r.config_path,
+                "--folds",
+                std::to_string(r.folds),
+                "--seed",
+                std::to_string(r.seed),
+                "--out",
+                r.out_dir,
+                "--only-fold",
+                std::to_string(k),
+                "--no-progress"};
+    if (!r.stratify.empty()) job.args.insert(job.args.end(), {"--stratify", r.stratify});
+    if (r.threads) job.args.insert(job.args.end(), {"--threads", std::to_string(*r.threads)});
+    job.args.push_back("--");
+    job.args.insert(job.args.end(), r.overrides.begin(), r.overrides.end());
+    job.log = (std::filesystem::path(r.out_dir) / ("fold_" + std::to_string(k) + ".log")).string();
+    jobs.push_back(std::move(job));
+  }
+  return jobs;
+}
+
+// The folds in `jobs` processes at once; throws Error listing the failed folds.
+void run_cv_folds_in_parallel(const train::CrossValidationRequest& r, int jobs) {
+  train::claim_cross_validation(r);  // before any child: one request.json, checked once
+  const auto failed = run_child_jobs(cv_fold_jobs(r), jobs);
+  if (failed.empty()) return;
+  std::string message = std::to_string(failed.size()) + " of " + std::to_string(r.folds) +
+                        " folds failed (the finished ones are kept):";
+  for (const auto& f : failed) message += "\n  " + f;
+  throw Error(message);
+}
+
+}  // namespace
+
 void add_cv_commands(CLI::App& app) {
   auto req = std::make_shared<train::CrossValidationRequest>();
   auto threads = std::make_shared<int>(0);
+  auto jobs = std::make_shared<int>(1);
+  auto only_fold = std::make_shared<int64_t>(-1);
   auto json_out = std::make_shared<bool>(false);
   auto quiet = std::make_shared<bool>(false);
   auto* cmd = app.add_subcommand(
@@ -76,6 +125,14 @@ void add_cv_commands(CLI::App& app) {
   cmd->add_flag("--refit", req->refit,
                 "Then train the final model DIR/refit on train + val pooled, for the median of "
                 "the folds' best epochs (its last epoch kept; evaluate it with mmfuse eval)");
+  cmd->add_option("--jobs,-j", *jobs,
+                  "Folds trained at once, each in a process of its own (logs in DIR/fold_K.log); "
+                  "give each --threads cores / jobs")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  cmd->add_option("--only-fold", *only_fold,
+                  "Train (or read) this fold only and print its row (what --jobs runs)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--threads", *threads, "Intra-op threads (overrides train.threads)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("overrides", req->overrides, "Config overrides applied to every fold");
@@ -85,6 +142,12 @@ void add_cv_commands(CLI::App& app) {
     train::CrossValidationRequest r = *req;
     if (*threads > 0) r.threads = *threads;
     r.progress = !*quiet;
+    if (*only_fold >= 0) {
+      r.only_fold = *only_fold;
+      std::cout << train::cross_validate(r).dump(2) << "\n";
+      return;
+    }
+    if (*jobs > 1) run_cv_folds_in_parallel(r, *jobs);  // then every fold is read back below
     const auto result = train::cross_validate(r);
     std::cout << (*json_out ? result.dump(2) + "\n" : train::cross_validation_table(result));
   });

@@ -78,6 +78,19 @@ json run_refit(const CrossValidationRequest& req, int64_t epochs, const std::str
                              "refit on train + val, " + std::to_string(epochs) + " epochs");
 }
 
+// Fold k's row of cv.json (plus "metric", its name), the fold trained or read back.
+json fold_row(const CrossValidationRequest& req, int64_t k) {
+  const std::string dir = (fs::path(req.out_dir) / ("fold_" + std::to_string(k))).string();
+  const json s = run_fold(req, k, dir);
+  return {{"fold", k},
+          {"metric", s.value("metric_name", "")},
+          {"val_metric", s.at("best_val_metric").get<double>()},
+          {"best_epoch", s.value("best_epoch", int64_t{0})},
+          {"train_samples", s.value("train_samples", int64_t{0})},
+          {"val_samples", s.contains("val") ? s["val"].value("samples", int64_t{0}) : 0},
+          {"run_dir", dir}};
+}
+
 }  // namespace
 
 int64_t refit_epochs(std::vector<int64_t> e) {
@@ -88,29 +101,31 @@ int64_t refit_epochs(std::vector<int64_t> e) {
   return std::max<int64_t>(1, median);
 }
 
-json cross_validate(const CrossValidationRequest& req) {
+void claim_cross_validation(const CrossValidationRequest& req) {
   if (req.folds < 2)
     throw UsageError("--folds must be at least 2, got " + std::to_string(req.folds));
   if (req.out_dir.empty()) throw UsageError("--out is required: the folder of the folds' runs");
-  const RunConfig config = RunConfig::load(req.config_path, req.overrides);
-  claim_out_dir(req, config);
+  if (req.only_fold && (*req.only_fold < 0 || *req.only_fold >= req.folds)) {
+    throw UsageError("--only-fold must be in [0, " + std::to_string(req.folds) + "), got " +
+                     std::to_string(*req.only_fold));
+  }
+  claim_out_dir(req, RunConfig::load(req.config_path, req.overrides));
+}
+
+json cross_validate(const CrossValidationRequest& req) {
+  claim_cross_validation(req);
+  if (req.only_fold) return fold_row(req, *req.only_fold);
   json result = {
       {"k", req.folds}, {"seed", req.seed}, {"stratify", req.stratify}, {"folds", json::array()}};
   double sum = 0.0, sum_sq = 0.0;
   std::vector<int64_t> best_epochs;
   for (int64_t k = 0; k < req.folds; ++k) {
-    const std::string dir = (fs::path(req.out_dir) / ("fold_" + std::to_string(k))).string();
-    const json s = run_fold(req, k, dir);
-    const double metric = s.at("best_val_metric").get<double>();
-    result["metric"] = s.value("metric_name", "");
-    result["folds"].push_back(
-        {{"fold", k},
-         {"val_metric", metric},
-         {"best_epoch", s.value("best_epoch", 0)},
-         {"train_samples", s.value("train_samples", 0)},
-         {"val_samples", s.contains("val") ? s["val"].value("samples", 0) : 0},
-         {"run_dir", dir}});
-    best_epochs.push_back(s.value("best_epoch", int64_t{0}));
+    json row = fold_row(req, k);
+    const double metric = row.at("val_metric").get<double>();
+    result["metric"] = row.at("metric");
+    row.erase("metric");
+    best_epochs.push_back(row.at("best_epoch").get<int64_t>());
+    result["folds"].push_back(row);
     sum += metric;
     sum_sq += metric * metric;
   }

@@ -35,10 +35,19 @@ struct CrossValidationRequest {
   uint64_t seed = 0;                   ///< of the fold assignment (train.seed stays the config's)
   std::string stratify;                ///< class target every fold shares the classes of ("": none)
   std::string out_dir;
-  bool refit = false;          ///< then train DIR/refit on train + val pooled (see above)
+  bool refit = false;  ///< then train DIR/refit on train + val pooled (see above)
+  /// Train (or read) this fold only and return its row of cv.json; cv.json is not written and
+  /// no refit is trained (`mmfuse cv --jobs` runs each fold so, in a process of its own, and
+  /// then the whole cross-validation, which reads the folds back).
+  std::optional<int64_t> only_fold;
   std::optional<int> threads;  ///< overrides train.threads
   bool progress = true;
 };
+
+/// Checks the request (K >= 2, an out folder, a fold in range) and claims its out folder: refuses
+/// one holding a cross-validation of other settings, else records these (DIR/request.json).
+/// Throws UsageError.
+void claim_cross_validation(const CrossValidationRequest& request);
 
 /// Trains (or reads) every fold and returns what cv.json holds. Throws UsageError for K < 2 or an
 /// out folder holding another cross-validation.
