@@ -3,9 +3,12 @@
 // channels zeroed, unstructured sparsity is exact and survives fine-tuning, bad requests fail.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
+#include <fstream>
 
 #include "mmfuse/core/error.h"
+#include "mmfuse/core/fs.h"
 #include "mmfuse/core/safetensors.h"
 #include "mmfuse/data/loader.h"
 #include "mmfuse/optimize/prune.h"
@@ -177,6 +180,35 @@ TEST_F(PruneRunTest, UnstructuredSparsityIsExactAndSurvivesFineTuning) {
   EXPECT_EQ(report.before.params, report.after.params);
   EXPECT_TRUE(fs::exists(fs::path(o.out) / "prune.json"));
   EXPECT_TRUE(fs::exists(fs::path(o.out) / "summary.json"));
+}
+
+TEST_F(PruneRunTest, ARunTrainedWithoutAValSplitIsPrunedTimedAndFineTuned) {
+  // The run refit on train + val (train.select: last, no val split), as `mmfuse cv --refit`.
+  const std::string config = data_->dir.file("pooled.yaml");
+  std::ofstream(config) << "data: data.yaml\nmodel:\n  encoders:\n"
+                           "    tabular: {type: mlp, hidden: [12, 7]}\n"
+                           "  heads: {label: {type: mlp, hidden: 9}}\n"
+                           "train:\n  epochs: 8\n  batch_size: 12\n  seed: 3\n  threads: 1\n"
+                           "  select: last\n  optimizer: {type: adam, lr: 0.01}\n";
+  train::TrainRequest req;
+  req.config = train::RunConfig::load(config);
+  req.run_dir = data_->dir.file("run_pooled");
+  req.pool_val = true;
+  req.progress = false;
+  (void)train::run_training(req);
+  testing::TempDir out;
+  auto o = prune_request(out.file("pruned"), 0.3, false);
+  o.run = req.run_dir;
+  o.measure_latency = true;
+  o.finetune_epochs = 1;
+  const auto report = run_prune(o);
+  EXPECT_GT(report.before.latency_ms_batch1, 0.0);  // timed on the training split
+  EXPECT_GT(report.after.latency_ms_batch1, 0.0);
+  EXPECT_TRUE(std::isnan(report.after.val_accuracy));  // no val split to measure it on
+  EXPECT_GT(report.after.test_accuracy, 0.5) << report.before.test_accuracy;
+  const auto s = nlohmann::json::parse(read_file((fs::path(o.out) / "summary.json").string()));
+  EXPECT_EQ(s["selected"], "last");
+  EXPECT_FALSE(s.contains("val"));
 }
 
 TEST_F(PruneRunTest, GlobalScopeCountsAllLayersTogether) {

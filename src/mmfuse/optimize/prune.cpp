@@ -78,7 +78,11 @@ PruneSide describe_prune_side(const runtime::Run& run, const std::string& target
 
 void measure_prune_latency(const runtime::Run& run, const PruneOptions& o, PruneSide& side) {
   if (!o.measure_latency || run.task.kind != models::TaskKind::supervised) return;
-  auto samples = run.dataset->read_split(data::Split::val);
+  // Timed on the val split; a run trained without one (a refit on train + val) on its training
+  // split.
+  const auto& spec = run.dataset->spec();
+  const bool has_val = !spec.manifests(data::Split::val).empty() || spec.folds.k > 0;
+  auto samples = run.dataset->read_split(has_val ? data::Split::val : data::Split::train);
   if (samples->samples.empty()) return;
   auto model = run.heads();
   auto c =
