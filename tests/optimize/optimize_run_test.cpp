@@ -4,6 +4,7 @@
 // runs that cannot be quantized and a missing calibration split are refused with the reason.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -108,6 +109,41 @@ TEST_F(OptimizeRunTest, Int8RunLoadsLikeAnyRunNearItsSourceAndTheSourceIsUntouch
   EXPECT_TRUE(torch::equal(logits(o.out_dir), int8)) << "a second load gives other outputs";
   EXPECT_EQ(fs::last_write_time(weights), before);
   EXPECT_TRUE(fs::exists(fs::path(o.out_dir) / "summary.json"));
+}
+
+TEST_F(OptimizeRunTest, ARunTrainedWithoutAValSplitIsQuantizedAndTimedOnItsTrainingSplit) {
+  // A refit on train + val (train.select: last, no val split), as `mmfuse cv --refit` makes.
+  const std::string config = data_->dir.file("pooled.yaml");
+  std::ofstream(config) << "data: data.yaml\nmodel:\n  encoders:\n"
+                           "    tabular: {type: mlp, hidden: [16]}\n"
+                           "  heads: {label: {type: mlp, hidden: 16}}\n"
+                           "train:\n  epochs: 6\n  batch_size: 12\n  seed: 5\n  threads: 1\n"
+                           "  select: last\n  optimizer: {type: adam, lr: 0.01}\n";
+  train::TrainRequest req;
+  req.config = train::RunConfig::load(config);
+  req.run_dir = data_->dir.file("run_pooled");
+  req.pool_val = true;
+  req.progress = false;
+  (void)train::run_training(req);
+  testing::TempDir out;
+  const OptimizeReport report = optimize_run(request(req.run_dir, out.file("int8")));
+  EXPECT_FALSE(report.quantized.empty());
+  for (const auto* f : {&report.fp32, &report.optimized}) {
+    EXPECT_TRUE(std::isnan(f->val_accuracy));  // no val split
+    EXPECT_GT(f->test_accuracy, 50.0);
+    EXPECT_GT(f->batch1_p50_ms, 0.0);  // timed on the training split
+  }
+  EXPECT_NE(report.table().find("| val accuracy | - | - | - |"), std::string::npos)
+      << report.table();
+  // Measuring each layer's accuracy drop needs the val split: refused, saying what to give.
+  auto o = request(req.run_dir, out.file("sensitive"));
+  o.max_layer_drop = 1.0;
+  try {
+    (void)optimize_run(o);
+    ADD_FAILURE() << "--max-layer-drop ran without a val split";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("without a val split"), std::string::npos) << e.what();
+  }
 }
 
 TEST_F(OptimizeRunTest, UnquantizableRunsAndAMissingCalibrationSplitAreRefused) {

@@ -101,6 +101,8 @@ struct DatasetSpec {
     return splits[static_cast<std::size_t>(s)];
   }
   bool uses(Modality m) const { return modalities[index_of(m)].has_value(); }
+  /// Whether there is a val split: val manifests, or folds (one of them is val).
+  bool has_val_split() const { return !manifests(Split::val).empty() || folds.k > 0; }
   /// The modalities in use, in the fixed Modality order.
   std::vector<Modality> used_modalities() const;
   ManifestSchema schema() const;

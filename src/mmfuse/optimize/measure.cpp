@@ -1,5 +1,6 @@
 #include "mmfuse/optimize/measure.h"
 
+#include <cmath>
 #include <filesystem>
 #include <functional>
 
@@ -32,15 +33,23 @@ std::pair<double, double> split_accuracy_f1(const runtime::Run& run, data::Split
 
 ModelFigures measure_run(const runtime::Run& run, const OptimizeOptions& options) {
   ModelFigures f;
-  std::tie(f.val_accuracy, f.val_macro_f1) = split_accuracy_f1(run, data::Split::val, options);
+  // A run trained without a val split (a refit on train + val) has no val figures and is timed
+  // on its training split.
+  const bool has_val = run.dataset->spec().has_val_split();
+  const data::Split timed = has_val ? data::Split::val : data::Split::train;
+  if (has_val) {
+    std::tie(f.val_accuracy, f.val_macro_f1) = split_accuracy_f1(run, data::Split::val, options);
+  } else {
+    f.val_accuracy = f.val_macro_f1 = std::nan("");
+  }
   std::tie(f.test_accuracy, f.test_macro_f1) = split_accuracy_f1(run, data::Split::test, options);
   // What eval, predict and serve run (Run::forward): the inference plan of a float run, the
   // module path of an int8 run (its quantized layers are hooked into its modules).
   const std::function<void(const data::Batch&)> forward = [&run](const data::Batch& b) {
     (void)run.forward(b);
   };
-  auto one = split_batches(run, data::Split::val, 1, 1, options.threads);
-  auto many = split_batches(run, data::Split::val, options.batch, options.batch, options.threads);
+  auto one = split_batches(run, timed, 1, 1, options.threads);
+  auto many = split_batches(run, timed, options.batch, options.batch, options.threads);
   f.batch1_p50_ms = train::p50_forward_ms(forward, one.front(), 10, options.latency_steps);
   f.batch = many.front().size();
   f.batch_p50_ms = train::p50_forward_ms(forward, many.front(), 10, options.latency_steps);

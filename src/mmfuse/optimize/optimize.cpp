@@ -111,6 +111,11 @@ OptimizeReport optimize_run(const OptimizeOptions& o) {
   qo.percentile = o.percentile;
   qo.float_layers = o.float_layers;
   if (o.max_layer_drop >= 0) {
+    if (!src->dataset->spec().has_val_split()) {
+      throw UsageError(src->dir + " was trained without a val split, on which --max-layer-drop " +
+                       "measures each layer's accuracy drop; give --max-layer-drop -1 (every " +
+                       "layer int8) or --float-layers");
+    }
     auto val =
         split_batches(*src, data::Split::val, o.sensitivity_samples, o.eval_batch, o.threads);
     report.sensitivity = layer_sensitivity(model, obs, o, val, src->class_target);

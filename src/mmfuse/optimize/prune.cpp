@@ -80,8 +80,7 @@ void measure_prune_latency(const runtime::Run& run, const PruneOptions& o, Prune
   if (!o.measure_latency || run.task.kind != models::TaskKind::supervised) return;
   // Timed on the val split; a run trained without one (a refit on train + val) on its training
   // split.
-  const auto& spec = run.dataset->spec();
-  const bool has_val = !spec.manifests(data::Split::val).empty() || spec.folds.k > 0;
+  const bool has_val = run.dataset->spec().has_val_split();
   auto samples = run.dataset->read_split(has_val ? data::Split::val : data::Split::train);
   if (samples->samples.empty()) return;
   auto model = run.heads();

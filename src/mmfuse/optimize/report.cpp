@@ -1,4 +1,5 @@
 // OptimizeReport and ModelFigures as JSON and as a Markdown table.
+#include <cmath>
 #include <iomanip>
 #include <sstream>
 
@@ -35,6 +36,10 @@ std::string OptimizeReport::table() const {
   std::ostringstream s;
   s << std::fixed;
   auto row = [&](const std::string& name, double a, double b, int digits, const std::string& unit) {
+    if (std::isnan(a) || std::isnan(b)) {  // a split the run does not have
+      s << "| " << name << " | - | - | - |\n";
+      return;
+    }
     s << "| " << name << " | " << std::setprecision(digits) << a << unit << " | " << b << unit
       << " | " << std::setprecision(2) << (a != 0 ? b / a : 0.0) << "x |\n";
   };

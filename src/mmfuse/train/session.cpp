@@ -73,7 +73,7 @@ std::shared_ptr<data::Dataset> open_dataset(Session& s, const TrainRequest& req)
 // Whether the data has a val split; without one the config must not need it (an error says what
 // to set).
 bool has_val_split(const data::DatasetSpec& spec, const TrainConfig& tc) {
-  if (!spec.manifests(data::Split::val).empty() || spec.folds.k > 0) return true;
+  if (spec.has_val_split()) return true;
   std::string needs;
   if (tc.select_best) needs = "train.select: best";
   if (tc.patience > 0) needs = "train.early_stopping";
