@@ -16,6 +16,7 @@
 #include "mmfuse/runtime/ensemble.h"
 #include "mmfuse/runtime/run.h"
 #include "mmfuse/train/trainer.h"
+#include "refit_run.h"
 #include "train/synthetic_data.h"
 
 namespace mmfuse::optimize {
@@ -112,21 +113,9 @@ TEST_F(OptimizeRunTest, Int8RunLoadsLikeAnyRunNearItsSourceAndTheSourceIsUntouch
 }
 
 TEST_F(OptimizeRunTest, ARunTrainedWithoutAValSplitIsQuantizedAndTimedOnItsTrainingSplit) {
-  // A refit on train + val (train.select: last, no val split), as `mmfuse cv --refit` makes.
-  const std::string config = data_->dir.file("pooled.yaml");
-  std::ofstream(config) << "data: data.yaml\nmodel:\n  encoders:\n"
-                           "    tabular: {type: mlp, hidden: [16]}\n"
-                           "  heads: {label: {type: mlp, hidden: 16}}\n"
-                           "train:\n  epochs: 6\n  batch_size: 12\n  seed: 5\n  threads: 1\n"
-                           "  select: last\n  optimizer: {type: adam, lr: 0.01}\n";
-  train::TrainRequest req;
-  req.config = train::RunConfig::load(config);
-  req.run_dir = data_->dir.file("run_pooled");
-  req.pool_val = true;
-  req.progress = false;
-  (void)train::run_training(req);
+  const std::string refit = testing::train_refit_run(*data_, "pooled");
   testing::TempDir out;
-  const OptimizeReport report = optimize_run(request(req.run_dir, out.file("int8")));
+  const OptimizeReport report = optimize_run(request(refit, out.file("int8")));
   EXPECT_FALSE(report.quantized.empty());
   for (const auto* f : {&report.fp32, &report.optimized}) {
     EXPECT_TRUE(std::isnan(f->val_accuracy));  // no val split
@@ -136,7 +125,7 @@ TEST_F(OptimizeRunTest, ARunTrainedWithoutAValSplitIsQuantizedAndTimedOnItsTrain
   EXPECT_NE(report.table().find("| val accuracy | - | - | - |"), std::string::npos)
       << report.table();
   // Measuring each layer's accuracy drop needs the val split: refused, saying what to give.
-  auto o = request(req.run_dir, out.file("sensitive"));
+  auto o = request(refit, out.file("sensitive"));
   o.max_layer_drop = 1.0;
   try {
     (void)optimize_run(o);

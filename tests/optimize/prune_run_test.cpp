@@ -14,6 +14,7 @@
 #include "mmfuse/optimize/prune.h"
 #include "mmfuse/runtime/run.h"
 #include "mmfuse/train/trainer.h"
+#include "refit_run.h"
 #include "train/synthetic_data.h"
 
 namespace mmfuse::optimize {
@@ -183,22 +184,10 @@ TEST_F(PruneRunTest, UnstructuredSparsityIsExactAndSurvivesFineTuning) {
 }
 
 TEST_F(PruneRunTest, ARunTrainedWithoutAValSplitIsPrunedTimedAndFineTuned) {
-  // The run refit on train + val (train.select: last, no val split), as `mmfuse cv --refit`.
-  const std::string config = data_->dir.file("pooled.yaml");
-  std::ofstream(config) << "data: data.yaml\nmodel:\n  encoders:\n"
-                           "    tabular: {type: mlp, hidden: [12, 7]}\n"
-                           "  heads: {label: {type: mlp, hidden: 9}}\n"
-                           "train:\n  epochs: 8\n  batch_size: 12\n  seed: 3\n  threads: 1\n"
-                           "  select: last\n  optimizer: {type: adam, lr: 0.01}\n";
-  train::TrainRequest req;
-  req.config = train::RunConfig::load(config);
-  req.run_dir = data_->dir.file("run_pooled");
-  req.pool_val = true;
-  req.progress = false;
-  (void)train::run_training(req);
+  const std::string refit = testing::train_refit_run(*data_, "pooled");
   testing::TempDir out;
   auto o = prune_request(out.file("pruned"), 0.3, false);
-  o.run = req.run_dir;
+  o.run = refit;
   o.measure_latency = true;
   o.finetune_epochs = 1;
   const auto report = run_prune(o);
