@@ -223,7 +223,7 @@ std::shared_ptr<const SampleSet> Dataset::train_samples() const {
 }
 
 std::shared_ptr<const SampleSet> Dataset::read_split(Split split) const {
-  if (spec_.manifests(split).empty() && (spec_.folds.k == 0 || split == Split::test)) {
+  if (split == Split::val ? !spec_.has_val_split() : spec_.manifests(split).empty()) {
     throw UsageError("the dataset spec " + spec_.path + " lists no manifests for split '" +
                      std::string(to_string(split)) + "'");
   }

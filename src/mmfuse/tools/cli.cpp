@@ -17,6 +17,11 @@ namespace mmfuse::tools {
 
 namespace {
 
+std::vector<std::string>& global_flag_list() {
+  static std::vector<std::string> flags;
+  return flags;
+}
+
 void setup_logging(bool verbose, bool quiet) {
   auto logger = spdlog::stderr_color_mt("mmfuse");
   logger->set_pattern("[%H:%M:%S] %^%l%$ %v");
@@ -26,6 +31,10 @@ void setup_logging(bool verbose, bool quiet) {
 }
 
 }  // namespace
+
+const std::vector<std::string>& global_flags() {
+  return global_flag_list();
+}
 
 train::DistributedOptions distributed_from_environment() {
   return train::DistributedOptions::from_environment();
@@ -54,6 +63,18 @@ int run_cli(int argc, char** argv) {
                "instead of mmfuse's own kernel (for A/B measurements)");
   std::shared_ptr<const nn::DnnlGemm> dnnl_gemm;  // oneDNN behind Linear/mm while the command runs
   app.parse_complete_callback([&] {
+    auto& flags = global_flag_list();
+    flags.clear();
+    const std::pair<bool, const char*> given[] = {
+        {verbose, "--verbose"},
+        {quiet, "--quiet"},
+        {torch_gemm, "--torch-gemm"},
+        {unfused_blocks, "--unfused-blocks"},
+        {no_conv_blocks, "--no-conv-blocks"},
+        {no_single_channel, "--no-single-channel-kernels"}};
+    for (const auto& [on, flag] : given) {
+      if (on) flags.emplace_back(flag);
+    }
     setup_logging(verbose, quiet);
     if (!torch_gemm) dnnl_gemm = nn::acquire_dnnl_gemm();
     encoders::set_fused_blocks(!unfused_blocks);

@@ -3,6 +3,9 @@
 
 #include <CLI/CLI.hpp>
 
+#include <string>
+#include <vector>
+
 #include "mmfuse/train/distributed_options.h"
 
 namespace mmfuse::tools {
@@ -32,6 +35,11 @@ void add_serve_commands(CLI::App& app);     ///< serve (cmd_serve.cpp)
 void add_optimize_commands(CLI::App& app);  ///< optimize (cmd_optimize.cpp)
 void add_prune_commands(CLI::App& app);     ///< prune (cmd_prune.cpp)
 void add_export_commands(CLI::App& app);    ///< export --onnx (cmd_export.cpp)
+
+/// The global flags this process was given (-q, --torch-gemm, ...), as written before the
+/// subcommand: child processes of a command (`cv --jobs`) are started with them, so they log and
+/// compute as this process does.
+const std::vector<std::string>& global_flags();
 
 /// torchrun's launch contract (RANK, WORLD_SIZE, MASTER_ADDR, ...) read from the environment:
 /// the one place the program reads it. One process when WORLD_SIZE is unset.

@@ -66,18 +66,11 @@ std::vector<ChildJob> cv_fold_jobs(const train::CrossValidationRequest& r) {
   for (int64_t k = 0; k < r.folds; ++k) {
     ChildJob job;
     job.name = "fold " + std::to_string(k + 1) + " of " + std::to_string(r.folds);
-    job.args = {"cv",
-                "--config",
-                r.config_path,
-                "--folds",
-                std::to_string(r.folds),
-                "--seed",
-                std::to_string(r.seed),
-                "--out",
-                r.out_dir,
-                "--only-fold",
-                std::to_string(k),
-                "--no-progress"};
+    job.args = global_flags();  // the parent's logging and kernels
+    job.args.insert(job.args.end(),
+                    {"cv", "--config", r.config_path, "--folds", std::to_string(r.folds), "--seed",
+                     std::to_string(r.seed), "--out", r.out_dir, "--only-fold", std::to_string(k),
+                     "--no-progress"});
     if (!r.stratify.empty()) job.args.insert(job.args.end(), {"--stratify", r.stratify});
     if (r.threads) job.args.insert(job.args.end(), {"--threads", std::to_string(*r.threads)});
     job.args.push_back("--");
