@@ -1,5 +1,5 @@
-// Options that balance a fusion's inputs: concat's `normalize: l2` and `scale`, and the gated
-// unit's `gate_from: projections` -- each checked against a hand computation, with its config
+// Options that balance a fusion's inputs: concat's `normalize: l2`, `scale` and `power`, and the
+// gated unit's `gate_from: projections` -- each checked against a hand computation, with its config
 // spelling and the errors of a wrong value.
 #include <gtest/gtest.h>
 
@@ -66,6 +66,29 @@ TEST(ConcatFusion, L2NormalizeAndScaleEachModalityBeforeConcatenation) {
   }
   EXPECT_THROW(build_fusion("{type: concat, scale: {image: 0}}", ctx, 0), std::exception);
   EXPECT_THROW(build_fusion("{type: concat, normalize: l1}", ctx, 0), std::exception);
+}
+
+TEST(ConcatFusion, PowerMapsEachComponentToItsSignedPowerBeforeNormalizing) {
+  // power {image: 0.5}: image [9, -16, 0] -> [3, -4, 0] -> l2 [0.6, -0.8, 0]; audio unchanged.
+  auto ctx = small_context(2);
+  ctx.dims = {3, 2};
+  auto f = build_fusion("{type: concat, normalize: l2, power: {image: 0.5}}", ctx, 0);
+  auto a = torch::tensor({{9.f, -16.f, 0.f}}, torch::requires_grad()),
+       b = torch::tensor({{3.f, 4.f}});
+  auto out = f->fuse(pooled_inputs({a, b})).fused;
+  auto expected = torch::tensor({{0.6f, -0.8f, 0.f, 0.6f, 0.8f}});
+  EXPECT_TRUE(torch::allclose(out, expected, 1e-6, 1e-7)) << out;
+  // A zero component passes a finite gradient (0), not inf * 0.
+  out.sum().backward();
+  EXPECT_TRUE(torch::isfinite(a.grad()).all().item<bool>()) << a.grad();
+  EXPECT_EQ(a.grad()[0][2].item<float>(), 0.f);
+  // Without l2: image [4, -9] with power 0.5 -> [2, -3].
+  ctx.dims = {2, 2};
+  auto g = build_fusion("{type: concat, power: {image: 0.5}}", ctx, 0);
+  auto plain = g->fuse(pooled_inputs({torch::tensor({{4.f, -9.f}}), b})).fused;
+  EXPECT_TRUE(torch::allclose(plain, torch::tensor({{2.f, -3.f, 3.f, 4.f}}), 1e-6, 1e-7));
+  EXPECT_THROW(build_fusion("{type: concat, power: {image: -1}}", ctx, 0), std::exception);
+  EXPECT_THROW(build_fusion("{type: concat, power: {text: 0.5}}", ctx, 0), std::exception);
 }
 
 }  // namespace fusion_options

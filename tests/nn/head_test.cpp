@@ -1,5 +1,6 @@
 // Heads: the MLP head's state-dict names mirror the peer's nn.Sequential(Linear, ReLU, Linear);
-// the projection head gives unit vectors; the linear head is one affine map.
+// the projection head gives unit vectors; the linear head is one affine map, with its input's
+// dropout in training only.
 #include <gtest/gtest.h>
 
 #include <set>
@@ -71,6 +72,35 @@ TEST(LinearHead, IsOneAffineMap) {
   ctx.in_dim = 0;
   ctx.out_dim = 2;
   EXPECT_THROW(head_registry().make("linear", ctx, block_config("type: linear")), ConfigError);
+}
+
+TEST(LinearHead, DropsItsInputInTrainingOnly) {
+  // dropout 0.5 over z = 1 through the weight 1, bias 0: each training output is 0 or 2 (kept
+  // components are scaled by 1 / (1 - p)), about half of each; in eval every output is 1.
+  HeadContext ctx;
+  ctx.in_dim = 1;
+  ctx.out_dim = 1;
+  auto made = head_registry().make("linear", ctx, block_config("{type: linear, dropout: 0.5}"));
+  auto* head = dynamic_cast<LinearHeadImpl*>(made.module().get());
+  ASSERT_NE(head, nullptr);
+  EXPECT_EQ(keys_of(*head), (std::set<std::string>{"linear.weight", "linear.bias"}));
+  {
+    torch::NoGradGuard no_grad;
+    head->linear->weight.fill_(1);
+    head->linear->bias.zero_();
+  }
+  torch::manual_seed(0);
+  auto z = torch::ones({4000, 1});
+  head->train();
+  auto out = head->predict(z);
+  const int64_t zeros = (out == 0).sum().item<int64_t>();
+  const int64_t twos = (out == 2).sum().item<int64_t>();
+  EXPECT_EQ(zeros + twos, 4000);
+  EXPECT_NEAR(double(zeros) / 4000, 0.5, 0.04);
+  head->eval();
+  EXPECT_TRUE(torch::equal(head->predict(z), z));
+  EXPECT_THROW(head_registry().make("linear", ctx, block_config("{type: linear, dropout: 1}")),
+               ConfigError);
 }
 
 }  // namespace

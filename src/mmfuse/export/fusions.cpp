@@ -43,12 +43,22 @@ std::string emit_l2_normalize(OnnxGraph& g, const std::string& prefix, const std
   return g.op("Div", {z, norm});
 }
 
+/// z [B, D] -> sign(z) max(|z|, 1e-12)^p, as ConcatFusion's power: {modality: p}
+std::string emit_signed_power(OnnxGraph& g, const std::string& prefix, const std::string& z,
+                              double p) {
+  auto magnitude = g.op("Max", {g.op("Abs", {z}), g.scalar(prefix + ".eps", 1e-12f)});
+  auto powered = g.op("Pow", {magnitude, g.scalar(prefix + ".p", float(p))});
+  return g.op("Mul", {g.op("Sign", {z}), powered});
+}
+
 std::string export_concat(OnnxGraph& g, const BlockRef& b,
                           const std::vector<ExportedEncoding>& in) {
   const auto& opt = fusion_as<fusion::ConcatFusionImpl>(b, "concat").options;
   std::vector<std::string> parts;
   for (std::size_t i = 0; i < in.size(); ++i) {
     auto z = in[i].pooled;
+    const double power = opt.power_of(i);
+    if (power != 1.0) z = emit_signed_power(g, b.prefix + ".power" + std::to_string(i), z, power);
     if (opt.l2_normalize()) z = emit_l2_normalize(g, b.prefix, z);
     const double scale = opt.scale_of(i);
     if (scale != 1.0)

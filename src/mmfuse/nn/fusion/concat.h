@@ -6,6 +6,9 @@
 // per-modality step size (Adam moves each weight by about lr, so a modality scaled by a moves
 // the logits a times as fast) and a per-modality weight decay: 1,280 frozen ImageNet features
 // otherwise take over a head within an epoch, before a sparse TF-IDF's evidence is learned.
+// `power: {image: 0.5}` maps each component x to sign(x) |x|^p first (the power normalisation of
+// pooled CNN features, Perronnin et al. 2010): a few large activations weigh less against many
+// small ones.
 #pragma once
 
 #include <cmath>
@@ -23,39 +26,51 @@ struct ConcatFusionOptions {
   explicit ConcatFusionOptions(std::vector<int64_t> dims) : dims_(std::move(dims)) {}
   /// Modality i's factor (1 when `scales` does not name it).
   double scale_of(std::size_t i) const { return i < scales_.size() ? scales_[i] : 1.0; }
+  /// Modality i's exponent (1 when `powers` does not name it).
+  double power_of(std::size_t i) const { return i < powers_.size() ? powers_[i] : 1.0; }
   /// Pooled size of each input modality, in order.
   TORCH_ARG(std::vector<int64_t>, dims);
   /// Divide each modality's vector by its L2 norm before scaling and concatenation.
   TORCH_ARG(bool, l2_normalize) = false;
   /// Factor per modality, in order (empty: all 1).
   TORCH_ARG(std::vector<double>, scales);
+  /// Exponent p per modality, in order (empty: all 1): x -> sign(x) |x|^p before normalizing.
+  TORCH_ARG(std::vector<double>, powers);
 };
+
+/// sign(x) |x|^p; |x| below 1e-12 counts as 0 (value 0, gradient 0, never inf * 0).
+inline torch::Tensor signed_power(const torch::Tensor& x, double p) {
+  return torch::sign(x) * torch::pow(torch::abs(x).clamp_min(1e-12), p);
+}
 
 class ConcatFusionImpl : public torch::nn::Cloneable<ConcatFusionImpl>, public Fusion {
  public:
   static constexpr const char* kName = "concat";
   static constexpr const char* kDescription =
       "concatenation of the modality vectors (early/late concat), learned placeholders for absent "
-      "ones; normalize: l2 and scale: {modality: factor} balance the modalities";
+      "ones; normalize: l2, scale: {modality: factor} and power: {modality: p} balance the "
+      "modalities";
 
   explicit ConcatFusionImpl(ConcatFusionOptions options) : options(std::move(options)) { reset(); }
 
   static std::shared_ptr<ConcatFusionImpl> create(const FusionContext& ctx, const ConfigNode& cfg) {
-    cfg.check_keys({"type", "normalize", "scale"});
+    cfg.check_keys({"type", "normalize", "scale", "power"});
     ConcatFusionOptions opt(ctx.dims);
     opt.l2_normalize(choice_option(cfg, "normalize", "none", {"none", "l2"}) == "l2");
-    opt.scales(scales_by_name(ctx, cfg["scale"]));
+    opt.scales(values_by_name(ctx, cfg["scale"], "factor", "{image: 0.3}"));
+    opt.powers(values_by_name(ctx, cfg["power"], "exponent", "{image: 0.5}"));
     return std::make_shared<ConcatFusionImpl>(opt);
   }
 
-  /// {name: factor, ...} -> one factor per input (1 where not named); names must be inputs.
-  static std::vector<double> scales_by_name(const FusionContext& ctx, const ConfigNode& cfg) {
+  /// {name: value, ...} -> one positive value per input (1 where not named); names must be inputs.
+  static std::vector<double> values_by_name(const FusionContext& ctx, const ConfigNode& cfg,
+                                            const std::string& what, const std::string& example) {
     std::vector<double> out(ctx.size(), 1.0);
     if (cfg.is_null()) return out;
-    if (!cfg.is_map()) cfg.fail("expected a map {modality: factor}, e.g. {image: 0.3}");
+    if (!cfg.is_map()) cfg.fail("expected a map {modality: " + what + "}, e.g. " + example);
     for (const auto& key : cfg.keys()) {
       const double value = cfg[key].as<double>();
-      if (!std::isfinite(value) || value <= 0) cfg[key].fail("expected a positive factor");
+      if (!std::isfinite(value) || value <= 0) cfg[key].fail("expected a positive " + what);
       std::string names;
       bool found = false;
       for (std::size_t i = 0; i < ctx.size(); ++i) {
@@ -82,6 +97,8 @@ class ConcatFusionImpl : public torch::nn::Cloneable<ConcatFusionImpl>, public F
     std::vector<torch::Tensor> parts;
     for (std::size_t i = 0; i < inputs.size(); ++i) {
       auto part = fill_missing(inputs[i].pooled, inputs[i].present, placeholders_[i]);
+      const double power = options.power_of(i);
+      if (power != 1.0) part = signed_power(part, power);
       if (options.l2_normalize())  // an all-zero row (an empty text) stays zero
         part = part / part.norm(2, {1}, true).clamp_min(1e-12);
       const double scale = options.scale_of(i);
