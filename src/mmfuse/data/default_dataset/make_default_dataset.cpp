@@ -101,20 +101,129 @@ void DefaultDatasetOptions::validate() const {
   require(noise.seconds >= 1, "noise.seconds", "expected at least 1 second of noise");
 }
 
+namespace {
+
+using DigitPool = std::array<std::vector<std::size_t>, 10>;  ///< digit rows by label
+
+// Sample i of `split` (label drawn already, `global` its index over all splits): its image,
+// audio and text draws, each from the sample's own random stream.
+PlannedSample plan_sample(const DefaultDatasetOptions& o, Split split, std::size_t i, int label,
+                          uint64_t global, const DigitPool& pool, const SpeechBank& bank,
+                          std::discrete_distribution<int>& pick_kind) {
+  const std::size_t si = index_of(split);
+  PlannedSample s;
+  char name[32];
+  std::snprintf(name, sizeof name, "%05zu", i);
+  s.id = std::string(to_string(split)) + "-" + name;
+  s.label = label;
+  s.index = global;
+  Rng image_rng = stream_rng(o.seed, Stream::image, global);
+  if (!bernoulli(image_rng, o.image_absent_prob)) {
+    const auto& candidates = pool[s.label];
+    if (candidates.empty()) {
+      throw InputError("no digit " + std::to_string(s.label) + " in the " +
+                           std::string(to_string(split)) + " rows of the digits CSV",
+                       o.digits_csv);
+    }
+    s.source_row = candidates[uniform_int(image_rng, 0, static_cast<int>(candidates.size()) - 1)];
+    s.image_file = "images/" + std::string(to_string(split)) + "/" + name + ".png";
+  }
+  Rng audio_rng = stream_rng(o.seed, Stream::audio, global);
+  if (!bernoulli(audio_rng, o.audio_absent_prob)) {
+    const auto& utterances = bank.index[si][s.label];
+    s.utterance = utterances[uniform_int(audio_rng, 0, static_cast<int>(utterances.size()) - 1)];
+    const auto kind = static_cast<std::size_t>(pick_kind(audio_rng));
+    s.noise_clip = static_cast<std::size_t>(noise_group(split)) * kNumNoiseKinds + kind;
+    s.noise_offset_s = round_to(uniform(audio_rng, 0.0, o.noise.seconds), 3);
+    s.snr_db = round_to(uniform(audio_rng, o.min_snr_db, o.max_snr_db), 2);
+  }
+  Rng text_rng = stream_rng(o.seed, Stream::text, global);
+  s.text = draw_text(s.label, o.text, text_rng);
+  return s;
+}
+
+void count_sample(SplitSummary& sum, const PlannedSample& s, const SpeechBank& bank) {
+  ++sum.samples;
+  ++sum.per_class[s.label];
+  sum.images += s.source_row.has_value();
+  if (s.utterance) {
+    ++sum.audios;
+    ++sum.audio_languages[index_of(bank.utterances[*s.utterance].voice.language)];
+  }
+  if (s.text.text) {
+    ++sum.texts;
+    ++sum.text_languages[index_of(s.text.language)];
+    sum.texts_with_typos += s.text.typos > 0;
+  }
+}
+
+using Plan = std::array<std::vector<PlannedSample>, kNumSplits>;
+
+// Every sample of every split: balanced labels shuffled per split, then per-sample draws.
+Plan plan_samples(const DefaultDatasetOptions& o, const std::array<DigitPool, kNumSplits>& pool,
+                  const SpeechBank& bank, DefaultDatasetSummary& summary) {
+  const auto sizes = split_sizes(o);
+  Plan plan;
+  std::discrete_distribution<int> pick_kind(o.noise.kind_weights.begin(),
+                                            o.noise.kind_weights.end());
+  uint64_t global = 0;
+  for (Split split : kAllSplits) {
+    const std::size_t si = index_of(split);
+    std::vector<int> labels(static_cast<std::size_t>(sizes[si]));
+    for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<int>(i % 10);
+    Rng label_rng = stream_rng(o.seed, Stream::labels, si);
+    std::shuffle(labels.begin(), labels.end(), label_rng);
+    for (std::size_t i = 0; i < labels.size(); ++i, ++global) {
+      PlannedSample s = plan_sample(o, split, i, labels[i], global, pool[si], bank, pick_kind);
+      count_sample(summary.splits[si], s, bank);
+      plan[si].push_back(std::move(s));
+    }
+  }
+  return plan;
+}
+
+// The speech bank's and the noise clips' WAV files, then each planned image's PNG.
+void write_media(const std::string& out_dir, const DefaultDatasetOptions& o,
+                 const std::vector<SourceDigit>& digits, const SpeechBank& bank,
+                 const std::vector<NoiseClip>& noise, const Plan& plan) {
+  parallel_for(bank.utterances.size() + noise.size(), o.threads, [&](std::size_t i) {
+    if (i < bank.utterances.size()) {
+      const auto& u = bank.utterances[i];
+      write_file_atomic(path_in(out_dir, u.file),
+                        encode_wav_pcm16(u.samples, o.speech.sample_rate));
+    } else {
+      const auto& c = noise[i - bank.utterances.size()];
+      write_file_atomic(path_in(out_dir, c.file),
+                        encode_wav_pcm16(c.samples, o.speech.sample_rate));
+    }
+  });
+  std::vector<const PlannedSample*> with_image;
+  for (const auto& split_plan : plan) {
+    for (const auto& s : split_plan) {
+      if (s.source_row) with_image.push_back(&s);
+    }
+  }
+  parallel_for(with_image.size(), std::max(o.threads, 4), [&](std::size_t i) {
+    const PlannedSample& s = *with_image[i];
+    Rng rng = stream_rng(o.seed, Stream::render, s.index);
+    write_file_atomic(path_in(out_dir, s.image_file),
+                      encode_png(render_digit(digits[*s.source_row], o.image, rng)));
+  });
+}
+
+}  // namespace
+
 DefaultDatasetSummary make_default_dataset(const std::string& out_dir,
                                            const DefaultDatasetOptions& o) {
   o.validate();
   const std::vector<SourceDigit> digits = load_sklearn_digits(o.digits_csv);
   check_espeak(o.speech.espeak);
   const auto rows = split_digit_rows(digits.size());
-  const auto sizes = split_sizes(o);
 
   DefaultDatasetSummary summary;
   summary.out_dir = out_dir;
   summary.seed = o.seed;
-
-  // Source digits of each split by label.
-  std::array<std::array<std::vector<std::size_t>, 10>, kNumSplits> pool;
+  std::array<DigitPool, kNumSplits> pool;  // source digits of each split by label
   for (Split s : kAllSplits) {
     for (std::size_t r : rows[index_of(s)]) pool[index_of(s)][digits[r].label].push_back(r);
     summary.splits[index_of(s)].source_digits = static_cast<int64_t>(rows[index_of(s)].size());
@@ -131,92 +240,10 @@ DefaultDatasetSummary make_default_dataset(const std::string& out_dir,
   for (const auto& u : bank.utterances) ++summary.splits[index_of(u.split)].utterances;
   summary.noise_clips = static_cast<int64_t>(noise.size());
 
-  // Plan every sample: balanced labels, then independent per-sample draws.
-  std::array<std::vector<PlannedSample>, kNumSplits> plan;
-  std::discrete_distribution<int> pick_kind(o.noise.kind_weights.begin(),
-                                            o.noise.kind_weights.end());
-  uint64_t global = 0;
-  for (Split split : kAllSplits) {
-    const std::size_t si = index_of(split);
-    std::vector<int> labels(static_cast<std::size_t>(sizes[si]));
-    for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<int>(i % 10);
-    Rng label_rng = stream_rng(o.seed, Stream::labels, si);
-    std::shuffle(labels.begin(), labels.end(), label_rng);
-    SplitSummary& sum = summary.splits[si];
-    for (std::size_t i = 0; i < labels.size(); ++i, ++global) {
-      PlannedSample s;
-      char name[32];
-      std::snprintf(name, sizeof name, "%05zu", i);
-      s.id = std::string(to_string(split)) + "-" + name;
-      s.label = labels[i];
-      s.index = global;
-      Rng image_rng = stream_rng(o.seed, Stream::image, global);
-      if (!bernoulli(image_rng, o.image_absent_prob)) {
-        const auto& candidates = pool[si][s.label];
-        if (candidates.empty()) {
-          throw InputError("no digit " + std::to_string(s.label) + " in the " +
-                               std::string(to_string(split)) + " rows of the digits CSV",
-                           o.digits_csv);
-        }
-        s.source_row =
-            candidates[uniform_int(image_rng, 0, static_cast<int>(candidates.size()) - 1)];
-        s.image_file = "images/" + std::string(to_string(split)) + "/" + name + ".png";
-      }
-      Rng audio_rng = stream_rng(o.seed, Stream::audio, global);
-      if (!bernoulli(audio_rng, o.audio_absent_prob)) {
-        const auto& utterances = bank.index[si][s.label];
-        s.utterance =
-            utterances[uniform_int(audio_rng, 0, static_cast<int>(utterances.size()) - 1)];
-        const auto kind = static_cast<std::size_t>(pick_kind(audio_rng));
-        s.noise_clip = static_cast<std::size_t>(noise_group(split)) * kNumNoiseKinds + kind;
-        s.noise_offset_s = round_to(uniform(audio_rng, 0.0, o.noise.seconds), 3);
-        s.snr_db = round_to(uniform(audio_rng, o.min_snr_db, o.max_snr_db), 2);
-      }
-      Rng text_rng = stream_rng(o.seed, Stream::text, global);
-      s.text = draw_text(s.label, o.text, text_rng);
-
-      ++sum.samples;
-      ++sum.per_class[s.label];
-      sum.images += s.source_row.has_value();
-      if (s.utterance) {
-        ++sum.audios;
-        ++sum.audio_languages[index_of(bank.utterances[*s.utterance].voice.language)];
-      }
-      if (s.text.text) {
-        ++sum.texts;
-        ++sum.text_languages[index_of(s.text.language)];
-        sum.texts_with_typos += s.text.typos > 0;
-      }
-      plan[si].push_back(std::move(s));
-    }
-  }
-
-  // Files: speech bank and noise, images, then the spec, README and finally the manifests.
-  parallel_for(bank.utterances.size() + noise.size(), o.threads, [&](std::size_t i) {
-    if (i < bank.utterances.size()) {
-      const auto& u = bank.utterances[i];
-      write_file_atomic(path_in(out_dir, u.file),
-                        encode_wav_pcm16(u.samples, o.speech.sample_rate));
-    } else {
-      const auto& c = noise[i - bank.utterances.size()];
-      write_file_atomic(path_in(out_dir, c.file),
-                        encode_wav_pcm16(c.samples, o.speech.sample_rate));
-    }
-  });
-  spdlog::debug("audio files written at {:.1f} s", elapsed());
-  std::vector<const PlannedSample*> with_image;
-  for (const auto& split_plan : plan) {
-    for (const auto& s : split_plan) {
-      if (s.source_row) with_image.push_back(&s);
-    }
-  }
-  parallel_for(with_image.size(), std::max(o.threads, 4), [&](std::size_t i) {
-    const PlannedSample& s = *with_image[i];
-    Rng rng = stream_rng(o.seed, Stream::render, s.index);
-    write_file_atomic(path_in(out_dir, s.image_file),
-                      encode_png(render_digit(digits[*s.source_row], o.image, rng)));
-  });
-  spdlog::debug("{} images written at {:.1f} s", with_image.size(), elapsed());
+  const Plan plan = plan_samples(o, pool, bank, summary);
+  // Files: audio and images, then the spec, README and finally the manifests.
+  write_media(out_dir, o, digits, bank, noise, plan);
+  spdlog::debug("audio and image files written at {:.1f} s", elapsed());
   write_file_atomic(path_in(out_dir, "dataset.yaml"), dataset_yaml(o));
   write_file_atomic(path_in(out_dir, "README.md"), dataset_readme(o, summary));
   for (Split split : kAllSplits) {
