@@ -5,6 +5,7 @@
 #include <limits>
 #include <tuple>
 
+#include "mmfuse/data/batch_targets.h"
 #include "mmfuse/data/precomputed.h"
 #include "mmfuse/data/sampling.h"
 
@@ -168,6 +169,45 @@ std::optional<Batch> Loader::next() {
   }
 }
 
+std::optional<std::array<torch::Tensor, kNumModalities>> Loader::read_row(
+    const Sample& s, int64_t epoch, int64_t index, const PrecomputedRows& pre) const {
+  const auto& mods = ds_->modalities();
+  Rng rng = sample_rng(opt_.seed, epoch, index);
+  std::array<bool, kNumModalities> use{};
+  for (Modality m : mods) use[index_of(m)] = s.has(m);
+  if (opt_.train) use = drop_modalities(use, opt_.modality_dropout, rng);
+  std::array<torch::Tensor, kNumModalities> row;
+  try {
+    for (Modality m : mods) {
+      if (!use[index_of(m)]) continue;
+      if (pre[index_of(m)]) {
+        row[index_of(m)] = pre[index_of(m)]->row(s);  // [D], a frozen encoder's output
+        continue;
+      }
+      Rng* aug = opt_.train ? &rng : nullptr;
+      torch::Tensor x;
+      if (opt_.features_override) {
+        x = ds_->item_from(
+            s, m,
+            [&] {
+              torch::Tensor f = opt_.features_override(s, m, rng);
+              return f.defined() ? f : ds_->features(s, m);
+            },
+            aug);
+      } else {
+        x = ds_->item(s, m, aug);
+      }
+      if (opt_.train) x = add_feature_noise(x, opt_.feature_noise[index_of(m)], rng);
+      row[index_of(m)] = x;
+    }
+  } catch (const InputError& e) {
+    if (!ds_->skip_bad()) throw;
+    record_bad(e, s.id);
+    return std::nullopt;
+  }
+  return row;
+}
+
 std::optional<Batch> Loader::make_batch(int64_t epoch, int64_t b) const {
   torch::NoGradGuard no_grad;
   std::vector<int64_t> other;
@@ -181,48 +221,17 @@ std::optional<Batch> Loader::make_batch(int64_t epoch, int64_t b) const {
   const int64_t end = std::min<int64_t>(begin + opt_.batch_size, size());
   const auto& mods = ds_->modalities();
 
-  std::array<std::shared_ptr<const PrecomputedEncodings>, kNumModalities> pre;
+  PrecomputedRows pre;
   for (Modality m : mods) pre[index_of(m)] = precomputed_for(*ds_, m);
   std::vector<const Sample*> kept;
   std::array<std::vector<torch::Tensor>, kNumModalities> items;
   for (int64_t k = begin; k < end; ++k) {
     const int64_t index = (*order)[static_cast<std::size_t>(k)];
     const Sample& s = samples_->samples[static_cast<std::size_t>(index)];
-    Rng rng = sample_rng(opt_.seed, epoch, index);
-    std::array<bool, kNumModalities> use{};
-    for (Modality m : mods) use[index_of(m)] = s.has(m);
-    if (opt_.train) use = drop_modalities(use, opt_.modality_dropout, rng);
-    std::array<torch::Tensor, kNumModalities> row;
-    try {
-      for (Modality m : mods) {
-        if (!use[index_of(m)]) continue;
-        Rng* aug = opt_.train ? &rng : nullptr;
-        torch::Tensor x;
-        if (pre[index_of(m)]) {
-          row[index_of(m)] = pre[index_of(m)]->row(s);  // [D], a frozen encoder's output
-          continue;
-        }
-        if (opt_.features_override) {
-          x = ds_->item_from(
-              s, m,
-              [&] {
-                torch::Tensor f = opt_.features_override(s, m, rng);
-                return f.defined() ? f : ds_->features(s, m);
-              },
-              aug);
-        } else {
-          x = ds_->item(s, m, aug);
-        }
-        if (opt_.train) x = add_feature_noise(x, opt_.feature_noise[index_of(m)], rng);
-        row[index_of(m)] = x;
-      }
-    } catch (const InputError& e) {
-      if (!ds_->skip_bad()) throw;
-      record_bad(e, s.id);
-      continue;
-    }
+    auto row = read_row(s, epoch, index, pre);
+    if (!row) continue;  // a bad sample, skipped and recorded
     kept.push_back(&s);
-    for (Modality m : mods) items[index_of(m)].push_back(row[index_of(m)]);
+    for (Modality m : mods) items[index_of(m)].push_back((*row)[index_of(m)]);
   }
   if (kept.empty()) {
     if (opt_.shard_count == 1) return std::nullopt;
@@ -230,37 +239,12 @@ std::optional<Batch> Loader::make_batch(int64_t epoch, int64_t b) const {
   }
 
   Batch batch;
-  const auto n = static_cast<int64_t>(kept.size());
   for (const Sample* s : kept) batch.ids.push_back(s->id);
   for (Modality m : mods) {
     batch.inputs[index_of(m)] = pre[index_of(m)] ? collate_precomputed(items[index_of(m)])
                                                  : ds_->pipeline(m).collate(items[index_of(m)]);
   }
-  for (const auto& t : ds_->targets()) {
-    if (t.kind == TargetKind::class_label) {
-      const LabelMap& map = ds_->label_map(t.name);
-      auto y = torch::full({n}, -1, torch::kLong);
-      auto acc = y.accessor<int64_t, 1>();
-      for (int64_t i = 0; i < n; ++i) {
-        auto it = kept[static_cast<std::size_t>(i)]->targets.find(t.name);
-        if (it != kept[static_cast<std::size_t>(i)]->targets.end()) {
-          acc[i] = map.index(std::get<std::string>(it->second));
-        }
-      }
-      batch.targets[t.name] = y;
-    } else {
-      const int64_t width = ds_->regression_width(t.name);
-      auto y = torch::full({n, width}, std::numeric_limits<float>::quiet_NaN());
-      auto acc = y.accessor<float, 2>();
-      for (int64_t i = 0; i < n; ++i) {
-        auto it = kept[static_cast<std::size_t>(i)]->targets.find(t.name);
-        if (it == kept[static_cast<std::size_t>(i)]->targets.end()) continue;
-        const auto& v = std::get<std::vector<float>>(it->second);
-        for (int64_t k = 0; k < width && k < static_cast<int64_t>(v.size()); ++k) acc[i][k] = v[k];
-      }
-      batch.targets[t.name] = y;
-    }
-  }
+  batch.targets = collate_targets(*ds_, kept);
   return batch;
 }
 

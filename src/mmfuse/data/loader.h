@@ -42,6 +42,8 @@
 
 namespace mmfuse::data {
 
+class PrecomputedEncodings;
+
 struct LoaderOptions {
   int64_t batch_size = 32;
   bool shuffle = true;
@@ -127,6 +129,13 @@ class Loader {
   void stop();
   void worker();
   void record_bad(const InputError& e, const std::string& id) const;
+  /// A frozen encoder's precomputed rows per modality (null: read the sample's features).
+  using PrecomputedRows = std::array<std::shared_ptr<const PrecomputedEncodings>, kNumModalities>;
+  /// Sample `s` (at `index` of the set) as one item per modality it uses this epoch (modality
+  /// dropout, augmentation and feature noise drawn from its epoch's stream); nullopt when it is
+  /// bad and the dataset skips bad samples (recorded).
+  std::optional<std::array<torch::Tensor, kNumModalities>> read_row(
+      const Sample& s, int64_t epoch, int64_t index, const PrecomputedRows& pre) const;
 
   std::shared_ptr<const Dataset> ds_;
   std::shared_ptr<const SampleSet> samples_;
