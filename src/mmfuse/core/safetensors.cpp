@@ -120,9 +120,11 @@ std::string safetensors_dtype_name(torch::ScalarType dtype) {
               "; convert the tensor to one of " + known_dtypes());
 }
 
-SafetensorsData parse_safetensors(std::string_view bytes, const std::string& source,
-                                  const SafetensorsLimits& limits) {
-  if (!host_is_little_endian()) throw Error("safetensors I/O needs a little-endian host");
+namespace {
+
+/// The JSON header of `bytes` (its length n in `header_bytes`), checked against `limits`.
+nlohmann::json read_header(std::string_view bytes, const std::string& source,
+                           const SafetensorsLimits& limits, uint64_t& header_bytes) {
   if (bytes.size() < 8) {
     throw InputError("truncated safetensors file: " + std::to_string(bytes.size()) +
                          " bytes, expected at least the 8-byte header length",
@@ -158,24 +160,12 @@ SafetensorsData parse_safetensors(std::string_view bytes, const std::string& sou
                      source);
   }
 
-  SafetensorsData out;
-  std::vector<Entry> entries;
-  for (const auto& [key, value] : header.items()) {
-    if (key == "__metadata__") {
-      if (!value.is_object()) throw InputError("safetensors __metadata__ is not an object", source);
-      for (const auto& [mk, mv] : value.items()) {
-        if (!mv.is_string()) {
-          throw InputError("safetensors __metadata__ '" + mk + "' is not a string", source);
-        }
-        out.metadata[mk] = mv.get<std::string>();
-      }
-      continue;
-    }
-    entries.push_back(parse_entry(key, value, source));
-  }
+  header_bytes = n;
+  return header;
+}
 
-  // Entries sorted by offset must tile the buffer exactly: no overlap, no gap, nothing extra.
-  const std::string_view buffer = bytes.substr(8 + n);
+/// Entries sorted by offset must tile `buffer` exactly: no overlap, no gap, nothing extra.
+void check_tiling(std::vector<Entry>& entries, std::string_view buffer, const std::string& source) {
   std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
     return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
   });
@@ -207,6 +197,33 @@ SafetensorsData parse_safetensors(std::string_view bytes, const std::string& sou
                          " (trailing data or a wrong header)",
                      source);
   }
+}
+
+}  // namespace
+
+SafetensorsData parse_safetensors(std::string_view bytes, const std::string& source,
+                                  const SafetensorsLimits& limits) {
+  if (!host_is_little_endian()) throw Error("safetensors I/O needs a little-endian host");
+  uint64_t n = 0;
+  const nlohmann::json header = read_header(bytes, source, limits, n);
+  SafetensorsData out;
+  std::vector<Entry> entries;
+  for (const auto& [key, value] : header.items()) {
+    if (key == "__metadata__") {
+      if (!value.is_object()) throw InputError("safetensors __metadata__ is not an object", source);
+      for (const auto& [mk, mv] : value.items()) {
+        if (!mv.is_string()) {
+          throw InputError("safetensors __metadata__ '" + mk + "' is not a string", source);
+        }
+        out.metadata[mk] = mv.get<std::string>();
+      }
+      continue;
+    }
+    entries.push_back(parse_entry(key, value, source));
+  }
+
+  const std::string_view buffer = bytes.substr(8 + n);
+  check_tiling(entries, buffer, source);
   for (const auto& e : entries) {
     torch::Tensor t = torch::empty(e.shape, torch::TensorOptions().dtype(e.dtype));
     if (e.end > e.begin) std::memcpy(t.data_ptr(), buffer.data() + e.begin, e.end - e.begin);

@@ -60,6 +60,44 @@ std::shared_ptr<Dataset> Dataset::create(DatasetSpec spec, DatasetOptions option
   return ds;
 }
 
+void Dataset::fit_targets(const std::vector<Sample>& samples) {
+  for (const auto& t : spec_.targets) {
+    if (t.kind == TargetKind::class_label) {
+      std::vector<std::string> labels;
+      for (const auto& s : samples) {
+        auto it = s.targets.find(t.name);
+        if (it != s.targets.end()) labels.push_back(std::get<std::string>(it->second));
+      }
+      label_maps_[t.name] =
+          t.classes_file.empty() ? LabelMap::fit(labels) : LabelMap::from_file(t.classes_file);
+    } else {
+      for (const auto& s : samples) {
+        auto it = s.targets.find(t.name);
+        if (it == s.targets.end()) continue;
+        widths_[t.name] = static_cast<int64_t>(std::get<std::vector<float>>(it->second).size());
+        break;
+      }
+      if (!widths_.count(t.name)) widths_[t.name] = 1;
+    }
+  }
+}
+
+void Dataset::fit_pipelines(const std::vector<Sample>& samples) {
+  for (Modality m : modalities_) {
+    std::vector<std::size_t> with;
+    for (std::size_t i = 0; i < samples.size(); ++i) {
+      if (samples[i].has(m)) with.push_back(i);
+    }
+    FitContext ctx;
+    ctx.size = with.size();
+    ctx.field = [&, with](std::size_t i) -> const Field& { return *samples[with.at(i)].field(m); };
+    ctx.features = [this, &samples, with, m](std::size_t i) {
+      return features(samples[with.at(i)], m);
+    };
+    pipelines_[index_of(m)]->fit(ctx);
+  }
+}
+
 void Dataset::fit(int threads) {
   auto train = std::make_shared<SampleSet>();
   train->split = Split::train;
@@ -100,26 +138,7 @@ void Dataset::fit(int threads) {
         .at(join_names(spec_.manifests(Split::train), 3), 0, "");
   }
 
-  // Targets: label maps (classes seen in training) and regression widths (first seen).
-  for (const auto& t : spec_.targets) {
-    if (t.kind == TargetKind::class_label) {
-      std::vector<std::string> labels;
-      for (const auto& s : train->samples) {
-        auto it = s.targets.find(t.name);
-        if (it != s.targets.end()) labels.push_back(std::get<std::string>(it->second));
-      }
-      label_maps_[t.name] =
-          t.classes_file.empty() ? LabelMap::fit(labels) : LabelMap::from_file(t.classes_file);
-    } else {
-      for (const auto& s : train->samples) {
-        auto it = s.targets.find(t.name);
-        if (it == s.targets.end()) continue;
-        widths_[t.name] = static_cast<int64_t>(std::get<std::vector<float>>(it->second).size());
-        break;
-      }
-      if (!widths_.count(t.name)) widths_[t.name] = 1;
-    }
-  }
+  fit_targets(train->samples);
   auto& samples_in = train->samples;
   std::size_t valid = 0;  // in place, as above
   for (std::size_t i = 0; i < samples_in.size(); ++i) {
@@ -134,20 +153,7 @@ void Dataset::fit(int threads) {
   }
   samples_in.resize(valid);
 
-  for (Modality m : modalities_) {
-    std::vector<std::size_t> with;
-    for (std::size_t i = 0; i < train->samples.size(); ++i) {
-      if (train->samples[i].has(m)) with.push_back(i);
-    }
-    const auto& samples = train->samples;
-    FitContext ctx;
-    ctx.size = with.size();
-    ctx.field = [&, with](std::size_t i) -> const Field& { return *samples[with.at(i)].field(m); };
-    ctx.features = [this, &samples, with, m](std::size_t i) {
-      return features(samples[with.at(i)], m);
-    };
-    pipelines_[index_of(m)]->fit(ctx);
-  }
+  fit_pipelines(train->samples);
   if (!train->bad.empty()) {
     spdlog::warn("training split: skipped {} bad sample(s); first: {}", train->bad.size(),
                  train->bad.front().message());

@@ -114,6 +114,11 @@ class Dataset {
   Dataset(DatasetSpec spec, const DatasetOptions& options);
   void build_pipelines(const PipelineRegistry& registry);
   void fit(int threads);
+  /// Label maps (the classes seen in `samples`, or the classes file) and regression widths
+  /// (the first value's size).
+  void fit_targets(const std::vector<Sample>& samples);
+  /// Each modality's pipeline over the samples that have it.
+  void fit_pipelines(const std::vector<Sample>& samples);
   /// Throws InputError when a sample's targets do not fit the fitted label maps / widths.
   void check_targets(const Sample& s) const;
   /// The samples of `data` whose targets check out; the others fail, or join `bad` when skip_bad.

@@ -102,6 +102,53 @@ std::map<std::string, std::string> kernel_loops() {
 
 }  // namespace
 
+namespace {
+
+/// Warm-up steps, then `o.steps` timed steps: samples a second over every process, GFLOP/s and
+/// fused convolution blocks a step.
+void time_training(const std::function<void()>& step, DataParallel& dp, const BenchOptions& o,
+                   BenchResult& r) {
+  for (int64_t i = 0; i < o.warmup_train; ++i) step();
+  dp.barrier();
+  const int64_t blocks_before = encoders::conv_blocks_run();
+  auto t0 = BenchClock::now();
+  for (int64_t i = 0; i < o.steps; ++i) step();
+  if (o.steps > 0) r.conv_blocks_per_step = (encoders::conv_blocks_run() - blocks_before) / o.steps;
+  r.train_samples_per_s =
+      static_cast<double>(o.batch * o.steps * dp.world_size()) / bench_seconds_since(t0);
+  r.gflops_achieved = r.train_samples_per_s * r.flops_per_sample / 1e9;
+}
+
+/// Median forward latency at batch 1 and at the bench batch, on the module or its inference
+/// plan, with the oneDNN build and what the plan compiled.
+void measure_inference(models::MultimodalModel& model, const data::Batch& batch,
+                       const BenchOptions& o, BenchResult& r) {
+  model->eval();
+  c10::InferenceMode no_autograd;
+  r.cpu_isa = runtime::onednn_cpu_isa();
+  r.onednn_version = runtime::onednn_version();
+  r.onednn_runtime = runtime::onednn_runtime();
+  std::function<void(const data::Batch&)> forward = [&](const data::Batch& b) {
+    (void)model->forward(b);
+  };
+  std::shared_ptr<const runtime::InferencePlan> plan;
+  if (o.inference_plan) {
+    plan = std::make_shared<const runtime::InferencePlan>(model);
+    forward = [&plan](const data::Batch& b) { (void)plan->forward(b); };
+  }
+  r.batch1_p50_ms = p50_forward_ms(forward, head_of(batch, 1), o.warmup_infer, o.steps);
+  r.batch_p50_ms = p50_forward_ms(forward, batch, o.warmup_infer, o.steps);
+  if (plan) {
+    r.inference_plan = true;
+    for (const auto& b : plan->blocks()) {
+      r.plan_blocks.push_back(b.block + ": " + (b.compiler.empty() ? "module" : b.compiler));
+    }
+    r.implementations = plan->implementations();
+  }
+}
+
+}  // namespace
+
 BenchResult bench_model(const ConfigNode& root, const BenchOptions& o) {
   if (o.threads > 0) at::set_num_threads(o.threads);
   torch::manual_seed(o.seed);
@@ -149,16 +196,7 @@ BenchResult bench_model(const ConfigNode& root, const BenchOptions& o) {
   };
   if (o.train || dp.world_size() > 1) {
     model->train();
-    for (int64_t i = 0; i < o.warmup_train; ++i) step();
-    dp.barrier();
-    const int64_t blocks_before = encoders::conv_blocks_run();
-    auto t0 = BenchClock::now();
-    for (int64_t i = 0; i < o.steps; ++i) step();
-    if (o.steps > 0)
-      r.conv_blocks_per_step = (encoders::conv_blocks_run() - blocks_before) / o.steps;
-    r.train_samples_per_s =
-        static_cast<double>(o.batch * o.steps * dp.world_size()) / bench_seconds_since(t0);
-    r.gflops_achieved = r.train_samples_per_s * r.flops_per_sample / 1e9;
+    time_training(step, dp, o, r);
   }
   auto measure_memory = [&] {
     r.memory = MemoryReport::measure(o.memory);
@@ -171,28 +209,7 @@ BenchResult bench_model(const ConfigNode& root, const BenchOptions& o) {
     return r;  // latency is a one-process figure
   }
 
-  model->eval();
-  c10::InferenceMode no_autograd;
-  r.cpu_isa = runtime::onednn_cpu_isa();
-  r.onednn_version = runtime::onednn_version();
-  r.onednn_runtime = runtime::onednn_runtime();
-  std::function<void(const data::Batch&)> forward = [&](const data::Batch& b) {
-    (void)model->forward(b);
-  };
-  std::shared_ptr<const runtime::InferencePlan> plan;
-  if (o.inference_plan) {
-    plan = std::make_shared<const runtime::InferencePlan>(model);
-    forward = [&plan](const data::Batch& b) { (void)plan->forward(b); };
-  }
-  r.batch1_p50_ms = p50_forward_ms(forward, head_of(batch, 1), o.warmup_infer, o.steps);
-  r.batch_p50_ms = p50_forward_ms(forward, batch, o.warmup_infer, o.steps);
-  if (plan) {
-    r.inference_plan = true;
-    for (const auto& b : plan->blocks()) {
-      r.plan_blocks.push_back(b.block + ": " + (b.compiler.empty() ? "module" : b.compiler));
-    }
-    r.implementations = plan->implementations();
-  }
+  measure_inference(model, batch, o, r);
   measure_memory();
   return r;
 }
