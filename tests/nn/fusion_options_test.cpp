@@ -87,6 +87,14 @@ TEST(ConcatFusion, PowerMapsEachComponentToItsSignedPowerBeforeNormalizing) {
   auto g = build_fusion("{type: concat, power: {image: 0.5}}", ctx, 0);
   auto plain = g->fuse(pooled_inputs({torch::tensor({{4.f, -9.f}}), b})).fused;
   EXPECT_TRUE(torch::allclose(plain, torch::tensor({{2.f, -3.f, 3.f, 4.f}}), 1e-6, 1e-7));
+  // An absent image takes the placeholder as it is, and the placeholder learns.
+  auto absent = pooled_inputs({torch::tensor({{4.f, -9.f}}), b});
+  absent[0].present = torch::tensor({false});
+  auto filled = g->fuse(absent).fused;
+  EXPECT_TRUE(torch::allclose(filled, torch::tensor({{0.f, 0.f, 3.f, 4.f}}))) << filled;
+  filled.slice(1, 0, 2).sum().backward();
+  auto placeholder = fusion_param(*g.module(), "placeholder_0");
+  EXPECT_TRUE(torch::equal(placeholder.grad(), torch::ones({2}))) << placeholder.grad();
   EXPECT_THROW(build_fusion("{type: concat, power: {image: -1}}", ctx, 0), std::exception);
   EXPECT_THROW(build_fusion("{type: concat, power: {text: 0.5}}", ctx, 0), std::exception);
 }

@@ -96,9 +96,11 @@ class ConcatFusionImpl : public torch::nn::Cloneable<ConcatFusionImpl>, public F
                 placeholders_.size(), " modalities, got ", inputs.size());
     std::vector<torch::Tensor> parts;
     for (std::size_t i = 0; i < inputs.size(); ++i) {
-      auto part = fill_missing(inputs[i].pooled, inputs[i].present, placeholders_[i]);
+      // The power acts on what the encoder gave; an absent row's placeholder is learned in the
+      // powered space (mapped itself, a zero placeholder would get no gradient).
       const double power = options.power_of(i);
-      if (power != 1.0) part = signed_power(part, power);
+      const auto pooled = power == 1.0 ? inputs[i].pooled : signed_power(inputs[i].pooled, power);
+      auto part = fill_missing(pooled, inputs[i].present, placeholders_[i]);
       if (options.l2_normalize())  // an all-zero row (an empty text) stays zero
         part = part / part.norm(2, {1}, true).clamp_min(1e-12);
       const double scale = options.scale_of(i);
